@@ -1,0 +1,3 @@
+//! The course lab's five-service calculator.
+
+pub mod expr;

@@ -1,0 +1,12 @@
+//! virtbench: the same five-service calculator deployed on native processes, Docker
+//! containers, QEMU/KVM and VirtualBox VMs and OpenStack instances, measured the same
+//! way from the host, with a report that puts a number beside each claim of the lab.
+
+pub mod artifact;
+pub mod host;
+pub mod measure;
+pub mod platform;
+pub mod report;
+pub mod results;
+pub mod scenario;
+pub mod stats;

@@ -1,0 +1,40 @@
+//! Measurement shared by every platform: startup (create call to first correct
+//! answer), load (open-loop latency, closed-loop throughput) and host resources.
+
+use std::time::Duration;
+
+pub mod load;
+pub mod resources;
+pub mod startup;
+
+#[derive(Debug, thiserror::Error)]
+pub enum MeasureError {
+    #[error("no correct answer from {addr} within {after:?} (last: {last})")]
+    NotReady {
+        addr: std::net::SocketAddr,
+        after: Duration,
+        last: String,
+    },
+    #[error("cancelled")]
+    Cancelled,
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// A request body and the exact response body a correct calculator sends back.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Probe {
+    pub body: bytes::Bytes,
+    pub expected: bytes::Bytes,
+}
+
+impl Probe {
+    /// The probe for an infix expression, its answer computed locally.
+    pub fn for_expression(expr: &str) -> Result<Probe, calculator::expr::ExprError> {
+        let value = calculator::expr::evaluate_local(expr)?;
+        Ok(Probe {
+            body: bytes::Bytes::copy_from_slice(expr.as_bytes()),
+            expected: bytes::Bytes::from(calculator::expr::response_body(value)),
+        })
+    }
+}

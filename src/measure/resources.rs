@@ -1,0 +1,1 @@
+//! Host-side resource sampling from procfs.

@@ -1,0 +1,221 @@
+//! Platforms: where the calculator is deployed. Each platform probes whether this host
+//! offers it, builds (or reuses) its artifacts, deploys the five services and tears
+//! them down. Everything a platform creates is labelled with the run id so that
+//! `cleanup` can find leftovers after a crash.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tokio_util::sync::CancellationToken;
+
+use crate::results::ArtifactRecord;
+use crate::scenario::Scenario;
+
+pub mod docker;
+pub mod native;
+pub mod openstack;
+pub mod qemu;
+pub mod virtualbox;
+
+/// The five roles of the calculator, in start order (sub-services first).
+pub const ROLES: [&str; 5] = ["sum", "sub", "mul", "div", "calculator"];
+
+/// Port each role listens on inside its own host/container/VM (the lab's ports).
+pub fn default_port(role: &str) -> u16 {
+    match role {
+        "calculator" => 50000,
+        "sum" => 50001,
+        "sub" => 50002,
+        "mul" => 50003,
+        "div" => 50004,
+        _ => panic!("unknown role {role}"),
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PlatformError {
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{context}: {source}")]
+    Backend {
+        context: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    #[error("{0}")]
+    Failed(String),
+    #[error("{what} did not happen within {after:?}")]
+    Timeout { what: String, after: Duration },
+    #[error("cancelled")]
+    Cancelled,
+}
+
+impl PlatformError {
+    pub fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> PlatformError {
+        let context = context.into();
+        move |source| PlatformError::Io { context, source }
+    }
+
+    pub fn backend<E: std::error::Error + Send + Sync + 'static>(
+        context: impl Into<String>,
+    ) -> impl FnOnce(E) -> PlatformError {
+        let context = context.into();
+        move |source| PlatformError::Backend {
+            context,
+            source: Box::new(source),
+        }
+    }
+}
+
+/// What `probe` found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Availability {
+    /// Usable; `details` end up in results (versions, accelerator, ...).
+    Available { details: BTreeMap<String, String> },
+    /// Not usable here: why, and what the user can do about it.
+    Unavailable { reason: String, fix: String },
+}
+
+/// One way of running a platform (network mode, topology, boot path...).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Variant {
+    /// Unique within a run, e.g. "docker/bridge".
+    pub label: String,
+    pub settings: BTreeMap<String, String>,
+}
+
+impl Variant {
+    pub fn new(label: impl Into<String>, settings: &[(&str, &str)]) -> Self {
+        Variant {
+            label: label.into(),
+            settings: settings
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        }
+    }
+
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.settings.get(key).map(String::as_str)
+    }
+}
+
+/// Shared by every step of one run.
+#[derive(Debug, Clone)]
+pub struct RunContext {
+    pub run_id: String,
+    pub scenario: Arc<Scenario>,
+    /// Artifacts cache shared by runs (binary, image context, kernel, disks).
+    pub cache_dir: PathBuf,
+    /// Scratch directory of this run (overlays, console logs); removed at the end.
+    pub work_dir: PathBuf,
+    /// Fired on Ctrl-C: long waits must return `PlatformError::Cancelled`.
+    pub cancel: CancellationToken,
+}
+
+/// Host-side resource use of a whole deployment at one instant.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ResourceSample {
+    /// Resident memory (sum of RSS, or cgroup usage for containers), bytes.
+    pub rss_bytes: u64,
+    /// Proportional set size where measurable (shared pages split between sharers).
+    pub pss_bytes: Option<u64>,
+    /// Cumulative CPU seconds (user + system) consumed so far.
+    pub cpu_seconds: f64,
+}
+
+impl std::ops::Add for ResourceSample {
+    type Output = ResourceSample;
+    fn add(self, o: ResourceSample) -> ResourceSample {
+        ResourceSample {
+            rss_bytes: self.rss_bytes + o.rss_bytes,
+            pss_bytes: match (self.pss_bytes, o.pss_bytes) {
+                (Some(a), Some(b)) => Some(a + b),
+                _ => None,
+            },
+            cpu_seconds: self.cpu_seconds + o.cpu_seconds,
+        }
+    }
+}
+
+#[async_trait]
+pub trait Platform: Send + Sync {
+    /// One of `scenario::PLATFORMS`.
+    fn name(&self) -> &'static str;
+
+    /// Does this host offer the platform? Must be quick and bounded (seconds).
+    async fn probe(&self) -> Availability;
+
+    /// The variants the scenario asks this platform to run.
+    fn variants(&self, scenario: &Scenario) -> Vec<Variant>;
+
+    /// Build or reuse the artifacts (timed apart from startup, cached across runs).
+    async fn prepare(&self, ctx: &RunContext) -> Result<Vec<ArtifactRecord>, PlatformError>;
+
+    /// Create and start the five services. Returns as soon as the platform's own start
+    /// call returns: readiness is measured by the caller, from outside.
+    async fn deploy(
+        &self,
+        ctx: &RunContext,
+        variant: &Variant,
+    ) -> Result<Box<dyn Deployment>, PlatformError>;
+
+    /// Platform-specific experiments on a ready deployment (commit, clone, snapshot),
+    /// recorded under `extras` by name.
+    async fn extras(
+        &self,
+        _ctx: &RunContext,
+        _deployment: &mut dyn Deployment,
+    ) -> Result<BTreeMap<String, crate::stats::Series>, PlatformError> {
+        Ok(BTreeMap::new())
+    }
+
+    /// Remove every resource labelled with `run_id` (all of virtbench's when `None`).
+    /// Returns how many resources were removed.
+    async fn cleanup(&self, run_id: Option<&str>) -> Result<usize, PlatformError>;
+}
+
+#[async_trait]
+pub trait Deployment: Send + Sync {
+    /// Where the calculator answers, always on 127.0.0.1.
+    fn endpoint(&self) -> SocketAddr;
+
+    /// Phases of the deploy call itself (e.g. "create", "start"), in order.
+    fn deploy_phases(&self) -> Vec<(String, Duration)>;
+
+    /// Called once the first correct answer arrived: phases the platform can split
+    /// afterwards (e.g. the guest's boot marker), in order.
+    async fn ready_phases(&mut self) -> Vec<(String, Duration)> {
+        Vec::new()
+    }
+
+    /// Host-side memory and CPU of everything this deployment runs.
+    async fn sample(&self) -> Result<ResourceSample, PlatformError>;
+
+    /// Facts of this deployment for the results (accelerator, addresses...).
+    fn details(&self) -> BTreeMap<String, String> {
+        BTreeMap::new()
+    }
+
+    /// Stop and remove everything. Idempotent.
+    async fn teardown(&mut self) -> Result<(), PlatformError>;
+}
+
+/// Every platform virtbench knows, in report order.
+pub fn all() -> Vec<Box<dyn Platform>> {
+    vec![
+        Box::new(native::Native::default()),
+        Box::new(docker::Docker::default()),
+        Box::new(qemu::Qemu::default()),
+        Box::new(virtualbox::VirtualBox::default()),
+        Box::new(openstack::OpenStack::default()),
+    ]
+}

@@ -1,0 +1,170 @@
+//! The results model: what a run measured, serialised as `results.json` (documented in
+//! docs/results-schema.md). Every platform entry is present, available or not, so a
+//! report always says why a column is empty.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::stats::Series;
+
+/// Bumped whenever a field changes meaning or is removed (adding optional fields is not
+/// a bump).
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunResults {
+    pub schema_version: u32,
+    pub run_id: String,
+    /// `git describe --always --dirty` of the harness, or "unknown".
+    pub git_revision: String,
+    /// RFC 3339, UTC.
+    pub started_at: String,
+    pub finished_at: String,
+    pub wall_time_s: f64,
+    pub host: HostInfo,
+    pub scenario: ScenarioRecord,
+    pub platforms: Vec<PlatformResult>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HostInfo {
+    pub hostname: String,
+    pub cpu_model: String,
+    pub cores: usize,
+    pub memory_bytes: u64,
+    pub kernel: String,
+    pub os: String,
+    pub virtbench_version: String,
+    /// Versions of the tools the platforms used (docker engine, qemu, ...).
+    #[serde(default)]
+    pub tools: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScenarioRecord {
+    pub name: String,
+    /// Path the scenario was read from.
+    pub path: String,
+    /// The scenario file's full text, so a report says exactly what was run.
+    pub text: String,
+}
+
+/// One platform (in one variant: network mode, topology, boot path) of one run.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PlatformResult {
+    /// Platform name: native, docker, qemu, virtualbox, openstack.
+    pub name: String,
+    /// Unique label within the run, e.g. "docker/bridge" or "qemu/per-role/kernel".
+    pub label: String,
+    /// Settings that distinguish this variant (network, topology, boot, accelerator).
+    #[serde(default)]
+    pub variant: BTreeMap<String, String>,
+    pub available: bool,
+    pub unavailable_reason: Option<String>,
+    /// Set when the platform was available but a measurement failed.
+    #[serde(default)]
+    pub error: Option<String>,
+    /// Facts about the platform as run (engine version, accelerator, kernel used...).
+    #[serde(default)]
+    pub details: BTreeMap<String, String>,
+    /// Artifacts built or reused for this platform (binary, image, disk).
+    #[serde(default)]
+    pub artifacts: Vec<ArtifactRecord>,
+    /// Create call to first correct answer, one sample per fresh deployment.
+    pub startup_ms: Option<Series>,
+    /// Phases of startup, each a series over the same deployments.
+    #[serde(default)]
+    pub startup_phases_ms: BTreeMap<String, Series>,
+    /// Host memory of the whole deployment (sum of RSS, or cgroup usage), sampled idle.
+    pub memory_idle_bytes: Option<Series>,
+    /// Same, proportional set size where the platform's processes expose it.
+    #[serde(default)]
+    pub memory_idle_pss_bytes: Option<Series>,
+    /// Host memory sampled during the open-loop load.
+    pub memory_load_bytes: Option<Series>,
+    #[serde(default)]
+    pub memory_load_pss_bytes: Option<Series>,
+    pub cpu_idle_seconds: Option<CpuIdle>,
+    /// Host CPU seconds per 1,000 requests, one sample per load run.
+    pub cpu_seconds_per_1k_requests: Option<Series>,
+    /// One entry per open-loop rate of the scenario.
+    #[serde(default)]
+    pub latency_us: Vec<LatencyResult>,
+    pub max_throughput_rps: Option<ThroughputResult>,
+    /// Platform-specific experiments (docker commit, VM clone, snapshot...), by name.
+    #[serde(default)]
+    pub extras: BTreeMap<String, Series>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ArtifactRecord {
+    /// e.g. "calculator-binary", "docker-image", "disk-qcow2", "disk-vdi".
+    pub name: String,
+    pub bytes: u64,
+    /// Build time; absent when the artifact came from the cache.
+    pub build_ms: Option<f64>,
+    pub cached: bool,
+    #[serde(default)]
+    pub path: Option<String>,
+}
+
+/// Host CPU spent while the deployment served nothing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CpuIdle {
+    /// Length of the whole idle window, seconds.
+    pub window_s: f64,
+    /// CPU seconds over the whole window.
+    pub total_seconds: f64,
+    /// CPU seconds per slice of the window (spread), unit "s".
+    pub per_slice: Series,
+    pub slice_s: f64,
+}
+
+/// Open-loop latency at one constant rate, from intended send time to full response.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LatencyResult {
+    pub rate_rps: f64,
+    pub duration_s: f64,
+    /// Achieved completion rate.
+    pub achieved_rps: f64,
+    pub p50: f64,
+    pub p90: f64,
+    pub p99: f64,
+    pub p999: f64,
+    pub max: f64,
+    pub mean: f64,
+    pub stddev: f64,
+    /// Correct answers counted in the histogram.
+    pub count: u64,
+    /// Transport errors, timeouts and non-2xx statuses.
+    pub errors: u64,
+    /// 200 answers whose body was not the expected result.
+    pub wrong_answers: u64,
+    pub connections: usize,
+}
+
+/// Closed-loop maximum throughput.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ThroughputResult {
+    /// Completed correct requests per second, one sample per second of the run.
+    pub per_second: Series,
+    pub rps: f64,
+    pub connections: usize,
+    pub duration_s: f64,
+    pub count: u64,
+    pub errors: u64,
+    pub wrong_answers: u64,
+}
+
+impl PlatformResult {
+    pub fn unavailable(name: &str, reason: impl Into<String>) -> Self {
+        PlatformResult {
+            name: name.into(),
+            label: name.into(),
+            available: false,
+            unavailable_reason: Some(reason.into()),
+            ..Default::default()
+        }
+    }
+}

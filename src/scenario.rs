@@ -1,0 +1,462 @@
+//! Scenario files (`scenarios/*.toml`): what to deploy, how often, and what load to
+//! send. Parsing rejects unknown fields and impossible values with one line naming the
+//! file, the field and the value.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// Platform names a scenario may select, in report order.
+pub const PLATFORMS: [&str; 5] = ["native", "docker", "qemu", "virtualbox", "openstack"];
+
+#[derive(Debug, thiserror::Error)]
+pub enum ScenarioError {
+    #[error("{path}: cannot read: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("{path}: field `{field}` = {value}: {reason}")]
+    Invalid {
+        path: PathBuf,
+        field: String,
+        value: String,
+        reason: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    /// Platforms to measure; those the host lacks are reported as unavailable.
+    pub platforms: Vec<String>,
+    #[serde(default)]
+    pub workload: Workload,
+    #[serde(default)]
+    pub startup: Startup,
+    #[serde(default)]
+    pub idle: Idle,
+    #[serde(default)]
+    pub load: Load,
+    #[serde(default)]
+    pub throughput: Throughput,
+    #[serde(default)]
+    pub docker: DockerOptions,
+    #[serde(default)]
+    pub qemu: QemuOptions,
+    #[serde(default)]
+    pub virtualbox: VirtualBoxOptions,
+    #[serde(default)]
+    pub openstack: OpenStackOptions,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Workload {
+    /// Expressions sent round-robin; the expected answer is computed locally.
+    pub expressions: Vec<String>,
+}
+
+impl Default for Workload {
+    fn default() -> Self {
+        Workload {
+            expressions: vec!["(5+3)/2".into()],
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Startup {
+    /// Fresh deployments measured (create call to first correct answer).
+    pub repetitions: u32,
+    /// Give up on one deployment after this long.
+    pub timeout_s: f64,
+}
+
+impl Default for Startup {
+    fn default() -> Self {
+        Startup {
+            repetitions: 5,
+            timeout_s: 120.0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Idle {
+    /// Idle window over which memory and CPU are sampled with no requests.
+    pub window_s: f64,
+    /// Sampling interval within the window.
+    pub interval_ms: u64,
+}
+
+impl Default for Idle {
+    fn default() -> Self {
+        Idle {
+            window_s: 5.0,
+            interval_ms: 250,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Load {
+    /// Open-loop constant rates, requests per second; one latency result each.
+    pub rates_rps: Vec<f64>,
+    pub duration_s: f64,
+    /// Requests sent before measuring, not counted.
+    pub warmup_s: f64,
+    /// Keep-alive connections the load generator spreads requests over.
+    pub connections: usize,
+    /// A request slower than this counts as an error.
+    pub timeout_ms: u64,
+}
+
+impl Default for Load {
+    fn default() -> Self {
+        Load {
+            rates_rps: vec![100.0],
+            duration_s: 10.0,
+            warmup_s: 1.0,
+            connections: 8,
+            timeout_ms: 2000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Throughput {
+    /// Closed-loop run; 0 disables it.
+    pub duration_s: f64,
+    pub connections: usize,
+}
+
+impl Default for Throughput {
+    fn default() -> Self {
+        Throughput {
+            duration_s: 5.0,
+            connections: 8,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DockerOptions {
+    /// "bridge" (published port: NAT + port forwarding, as in the lab) and/or "host".
+    pub networks: Vec<String>,
+    /// Subnet of the per-run user-defined bridge network.
+    pub subnet: String,
+}
+
+impl Default for DockerOptions {
+    fn default() -> Self {
+        DockerOptions {
+            networks: vec!["bridge".into(), "host".into()],
+            subnet: "10.213.0.0/24".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QemuOptions {
+    /// "per-role" (five VMs, as in the lab) and/or "all-in-one".
+    pub topologies: Vec<String>,
+    /// "kernel" (direct kernel boot) and/or "disk" (BIOS boot of the disk image).
+    pub boot: Vec<String>,
+    /// "nat" (user-mode NAT + hostfwd) and/or "bridge".
+    pub networks: Vec<String>,
+    /// "auto" (probe KVM, fall back to TCG), "kvm" or "tcg".
+    pub accelerator: String,
+    pub memory_mib: u32,
+    pub cpus: u32,
+}
+
+impl Default for QemuOptions {
+    fn default() -> Self {
+        QemuOptions {
+            topologies: vec!["per-role".into(), "all-in-one".into()],
+            boot: vec!["kernel".into()],
+            networks: vec!["nat".into()],
+            accelerator: "auto".into(),
+            memory_mib: 128,
+            cpus: 1,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct VirtualBoxOptions {
+    /// Override the VBoxManage executable.
+    #[serde(default)]
+    pub vboxmanage: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OpenStackOptions {
+    /// Entry of clouds.yaml; OS_* variables apply when empty.
+    pub cloud: String,
+    /// "floating-ip" or "fixed-ip".
+    pub access: String,
+}
+
+impl Default for OpenStackOptions {
+    fn default() -> Self {
+        OpenStackOptions {
+            cloud: String::new(),
+            access: "floating-ip".into(),
+        }
+    }
+}
+
+impl Scenario {
+    /// Read, parse and validate a scenario file.
+    pub fn load(path: &Path) -> Result<(Scenario, String), ScenarioError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let scenario = Scenario::parse(path, &text)?;
+        Ok((scenario, text))
+    }
+
+    pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
+        let scenario: Scenario = toml::from_str(text).map_err(|e| ScenarioError::Parse {
+            path: path.to_owned(),
+            // toml's message spans several lines (with a source excerpt): keep one.
+            message: one_line_toml_error(&e),
+        })?;
+        scenario.validate(path)?;
+        Ok(scenario)
+    }
+
+    fn validate(&self, path: &Path) -> Result<(), ScenarioError> {
+        let bad = |field: &str, value: String, reason: &str| ScenarioError::Invalid {
+            path: path.to_owned(),
+            field: field.into(),
+            value,
+            reason: reason.into(),
+        };
+        if self.platforms.is_empty() {
+            return Err(bad("platforms", "[]".into(), "select at least one platform"));
+        }
+        for p in &self.platforms {
+            if !PLATFORMS.contains(&p.as_str()) {
+                return Err(bad(
+                    "platforms",
+                    format!("{p:?}"),
+                    &format!("unknown platform (expected one of {})", PLATFORMS.join(", ")),
+                ));
+            }
+        }
+        if self.workload.expressions.is_empty() {
+            return Err(bad("workload.expressions", "[]".into(), "give at least one expression"));
+        }
+        for e in &self.workload.expressions {
+            if let Err(err) = calculator::expr::evaluate_local(e) {
+                return Err(bad("workload.expressions", format!("{e:?}"), &err.to_string()));
+            }
+        }
+        if self.startup.repetitions == 0 {
+            return Err(bad("startup.repetitions", "0".into(), "must be at least 1"));
+        }
+        positive(&self.startup.timeout_s, "startup.timeout_s", path)?;
+        positive(&self.idle.window_s, "idle.window_s", path)?;
+        if self.idle.interval_ms == 0 {
+            return Err(bad("idle.interval_ms", "0".into(), "must be at least 1"));
+        }
+        if self.load.rates_rps.is_empty() {
+            return Err(bad("load.rates_rps", "[]".into(), "give at least one rate"));
+        }
+        for r in &self.load.rates_rps {
+            positive(r, "load.rates_rps", path)?;
+        }
+        positive(&self.load.duration_s, "load.duration_s", path)?;
+        non_negative(&self.load.warmup_s, "load.warmup_s", path)?;
+        if self.load.connections == 0 {
+            return Err(bad("load.connections", "0".into(), "must be at least 1"));
+        }
+        if self.load.timeout_ms == 0 {
+            return Err(bad("load.timeout_ms", "0".into(), "must be at least 1"));
+        }
+        non_negative(&self.throughput.duration_s, "throughput.duration_s", path)?;
+        if self.throughput.connections == 0 {
+            return Err(bad("throughput.connections", "0".into(), "must be at least 1"));
+        }
+        one_of(&self.docker.networks, &["bridge", "host"], "docker.networks", path)?;
+        if !is_ipv4_cidr(&self.docker.subnet) {
+            return Err(bad(
+                "docker.subnet",
+                format!("{:?}", self.docker.subnet),
+                "expected an IPv4 CIDR such as 10.213.0.0/24",
+            ));
+        }
+        one_of(&self.qemu.topologies, &["per-role", "all-in-one"], "qemu.topologies", path)?;
+        one_of(&self.qemu.boot, &["kernel", "disk"], "qemu.boot", path)?;
+        one_of(&self.qemu.networks, &["nat", "bridge"], "qemu.networks", path)?;
+        if !["auto", "kvm", "tcg"].contains(&self.qemu.accelerator.as_str()) {
+            return Err(bad(
+                "qemu.accelerator",
+                format!("{:?}", self.qemu.accelerator),
+                "expected auto, kvm or tcg",
+            ));
+        }
+        if self.qemu.memory_mib < 64 {
+            return Err(bad(
+                "qemu.memory_mib",
+                self.qemu.memory_mib.to_string(),
+                "the appliance needs at least 64 MiB",
+            ));
+        }
+        if self.qemu.cpus == 0 {
+            return Err(bad("qemu.cpus", "0".into(), "must be at least 1"));
+        }
+        if !["floating-ip", "fixed-ip"].contains(&self.openstack.access.as_str()) {
+            return Err(bad(
+                "openstack.access",
+                format!("{:?}", self.openstack.access),
+                "expected floating-ip or fixed-ip",
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn positive(v: &f64, field: &str, path: &Path) -> Result<(), ScenarioError> {
+    if v.is_finite() && *v > 0.0 {
+        Ok(())
+    } else {
+        Err(ScenarioError::Invalid {
+            path: path.to_owned(),
+            field: field.into(),
+            value: v.to_string(),
+            reason: "must be a positive number".into(),
+        })
+    }
+}
+
+fn non_negative(v: &f64, field: &str, path: &Path) -> Result<(), ScenarioError> {
+    if v.is_finite() && *v >= 0.0 {
+        Ok(())
+    } else {
+        Err(ScenarioError::Invalid {
+            path: path.to_owned(),
+            field: field.into(),
+            value: v.to_string(),
+            reason: "must be zero or more".into(),
+        })
+    }
+}
+
+fn one_of(values: &[String], allowed: &[&str], field: &str, path: &Path) -> Result<(), ScenarioError> {
+    let bad = |value: String, reason: String| ScenarioError::Invalid {
+        path: path.to_owned(),
+        field: field.into(),
+        value,
+        reason,
+    };
+    if values.is_empty() {
+        return Err(bad("[]".into(), "give at least one value".into()));
+    }
+    for v in values {
+        if !allowed.contains(&v.as_str()) {
+            return Err(bad(format!("{v:?}"), format!("expected one of {}", allowed.join(", "))));
+        }
+    }
+    Ok(())
+}
+
+fn is_ipv4_cidr(s: &str) -> bool {
+    match s.split_once('/') {
+        Some((ip, len)) => {
+            ip.parse::<std::net::Ipv4Addr>().is_ok() && len.parse::<u8>().is_ok_and(|l| l <= 30)
+        }
+        None => false,
+    }
+}
+
+fn one_line_toml_error(e: &toml::de::Error) -> String {
+    let msg = e.message().replace('\n', " ");
+    match e.span() {
+        Some(span) => format!("invalid TOML at byte {}: {msg}", span.start),
+        None => format!("invalid TOML: {msg}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Scenario, String> {
+        Scenario::parse(Path::new("s.toml"), text).map_err(|e| e.to_string())
+    }
+
+    const MIN: &str = "name = \"t\"\nplatforms = [\"native\"]\n";
+
+    #[test]
+    fn minimal_scenario_gets_defaults() {
+        let s = parse(MIN).unwrap();
+        assert_eq!(s.workload.expressions, vec!["(5+3)/2"]);
+        assert_eq!(s.startup.repetitions, 5);
+    }
+
+    #[test]
+    fn default_scenario_file_is_valid() {
+        let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/calculator.toml");
+        Scenario::load(&p).unwrap();
+    }
+
+    #[test]
+    fn unknown_platform_names_file_field_value() {
+        let e = parse("name = \"t\"\nplatforms = [\"xen\"]\n").unwrap_err();
+        assert_eq!(
+            e,
+            "s.toml: field `platforms` = \"xen\": unknown platform (expected one of native, docker, qemu, virtualbox, openstack)"
+        );
+    }
+
+    #[test]
+    fn zero_rate_rejected() {
+        let e = parse(&format!("{MIN}[load]\nrates_rps = [0]\nduration_s = 1\nwarmup_s = 0\nconnections = 1\ntimeout_ms = 100\n")).unwrap_err();
+        assert!(e.starts_with("s.toml: field `load.rates_rps` = 0:"), "{e}");
+    }
+
+    #[test]
+    fn negative_duration_rejected() {
+        let e = parse(&format!("{MIN}[load]\nrates_rps = [10]\nduration_s = -1\nwarmup_s = 0\nconnections = 1\ntimeout_ms = 100\n")).unwrap_err();
+        assert!(e.contains("`load.duration_s` = -1"), "{e}");
+    }
+
+    #[test]
+    fn unknown_field_rejected_on_one_line() {
+        let e = parse(&format!("{MIN}[startup]\nrepetitions = 2\ntimeout_s = 5\nrepetition = 3\n")).unwrap_err();
+        assert!(e.starts_with("s.toml: "), "{e}");
+        assert!(e.contains("repetition"), "{e}");
+        assert!(!e.contains('\n'), "{e}");
+    }
+
+    #[test]
+    fn malformed_expression_rejected() {
+        let e = parse(&format!("{MIN}[workload]\nexpressions = [\"(5+\"]\n")).unwrap_err();
+        assert!(e.contains("`workload.expressions` = \"(5+\""), "{e}");
+    }
+
+    #[test]
+    fn bad_docker_network_rejected() {
+        let e = parse(&format!("{MIN}[docker]\nnetworks = [\"macvlan\"]\nsubnet = \"10.1.0.0/24\"\n")).unwrap_err();
+        assert!(e.contains("`docker.networks` = \"macvlan\""), "{e}");
+    }
+}
