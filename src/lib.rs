@@ -3,6 +3,7 @@
 //! way from the host, with a report that puts a number beside each claim of the lab.
 
 pub mod artifact;
+pub mod cli;
 pub mod host;
 pub mod measure;
 pub mod platform;
@@ -10,3 +11,4 @@ pub mod report;
 pub mod results;
 pub mod scenario;
 pub mod stats;
+pub mod run;

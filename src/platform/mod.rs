@@ -200,6 +200,12 @@ pub trait Deployment: Send + Sync {
     /// Host-side memory and CPU of everything this deployment runs.
     async fn sample(&self) -> Result<ResourceSample, PlatformError>;
 
+    /// If part of the deployment died (a process exited, a container stopped), why.
+    /// Polled while waiting for readiness, so a dead deployment fails fast.
+    fn exited(&mut self) -> Option<String> {
+        None
+    }
+
     /// Facts of this deployment for the results (accelerator, addresses...).
     fn details(&self) -> BTreeMap<String, String> {
         BTreeMap::new()
@@ -207,6 +213,11 @@ pub trait Deployment: Send + Sync {
 
     /// Stop and remove everything. Idempotent.
     async fn teardown(&mut self) -> Result<(), PlatformError>;
+}
+
+/// A port on 127.0.0.1 that nothing listens on right now.
+pub fn free_loopback_port() -> std::io::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
 /// Every platform virtbench knows, in report order.
