@@ -1,0 +1,456 @@
+//! QEMU virtual machines running the appliance: five VMs (one per role, as in the lab)
+//! or one VM with all five roles; booted straight from the kernel or from the disk
+//! image (the path VirtualBox and OpenStack take); reached through user-mode NAT with
+//! forwarded ports on 127.0.0.1 (VirtualBox's default NAT + port forwarding).
+//!
+//! In the per-role topology the calculator VM reaches its sub-services at
+//! `10.0.2.2:<their forwarded host ports>`: the host, through the forwarded ports,
+//! exactly as the lab did with VirtualBox.
+
+pub mod accel;
+pub mod args;
+pub mod console;
+pub mod qmp;
+pub mod vm;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use tokio::sync::Mutex;
+
+use super::{
+    default_port, free_loopback_port, Availability, Deployment, Platform, PlatformError, ResourceSample, RunContext,
+    Variant, ROLES,
+};
+use crate::artifact::{self, appliance, calculator, disk};
+use crate::measure::resources;
+use crate::results::ArtifactRecord;
+use crate::scenario::Scenario;
+use args::{Boot, Net, VmSpec};
+use vm::Vm;
+
+/// Prefix of every VM name (`-name vb-<run id>-d<n>-<role>`).
+pub const NAME_PREFIX: &str = "vb-";
+
+/// Artifacts and facts shared by every deployment of a run.
+#[derive(Debug, Clone)]
+struct Prepared {
+    kernel: PathBuf,
+    initramfs: PathBuf,
+    kernel_version: String,
+    kernel_source: String,
+    /// The generic disk (qcow2), when a scenario boots from disk.
+    qcow2: Option<PathBuf>,
+    accel: accel::Probed,
+    qemu_version: String,
+    records: Vec<ArtifactRecord>,
+}
+
+#[derive(Debug, Default)]
+pub struct Qemu {
+    prepared: Mutex<Option<Prepared>>,
+    deploys: AtomicU32,
+}
+
+#[async_trait]
+impl Platform for Qemu {
+    fn name(&self) -> &'static str {
+        "qemu"
+    }
+
+    async fn probe(&self) -> Availability {
+        let Some(version) = vm::version().await else {
+            return Availability::Unavailable {
+                reason: format!("{} not found", vm::QEMU),
+                fix: "apt-get install qemu-system-x86 qemu-utils".into(),
+            };
+        };
+        let mut details = BTreeMap::from([
+            ("qemu".to_string(), version),
+            ("machine".to_string(), args::MACHINE.to_string()),
+            (
+                "kvm_device".to_string(),
+                if Path::new("/dev/kvm").exists() { "present (probed before use)" } else { "absent" }.to_string(),
+            ),
+        ]);
+        let host_kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
+            .map(|r| Path::new(&format!("/boot/vmlinuz-{}", r.trim())).exists())
+            .unwrap_or(false);
+        let can_fetch = disk::which("apt-get").is_some() && disk::which("dpkg-deb").is_some();
+        if !host_kernel && !can_fetch && !artifact::cache_dir().join("kernel").is_dir() {
+            return Availability::Unavailable {
+                reason: "no guest kernel: no /boot/vmlinuz-* and no apt-get to fetch Debian's".into(),
+                fix: "install a kernel in /boot, or run on Debian/Ubuntu (linux-image-cloud-amd64 is fetched)".into(),
+            };
+        }
+        details.insert(
+            "guest_kernel".into(),
+            if host_kernel { "host /boot" } else { "Debian linux-image-cloud-amd64 (apt-get download)" }.into(),
+        );
+        Availability::Available { details }
+    }
+
+    fn variants(&self, scenario: &Scenario) -> Vec<Variant> {
+        let q = &scenario.qemu;
+        let mut out = Vec::new();
+        for topology in &q.topologies {
+            for boot in &q.boot {
+                for network in &q.networks {
+                    out.push(Variant::new(
+                        format!("qemu/{topology}/{boot}/{network}"),
+                        &[("topology", topology), ("boot", boot), ("network", network)],
+                    ));
+                }
+            }
+        }
+        out
+    }
+
+    async fn prepare(&self, ctx: &RunContext) -> Result<Vec<ArtifactRecord>, PlatformError> {
+        Ok(self.prepared(ctx).await?.records)
+    }
+
+    async fn deploy(&self, ctx: &RunContext, variant: &Variant) -> Result<Box<dyn Deployment>, PlatformError> {
+        let prepared = self.prepared(ctx).await?;
+        let n = self.deploys.fetch_add(1, Ordering::Relaxed) + 1;
+        let plan = Plan::new(ctx, variant, &prepared, n)?;
+        let mut dep = QemuDeployment::new(&plan, &prepared, variant);
+        match dep.start(&plan, ctx).await {
+            Ok(()) => Ok(Box::new(dep)),
+            Err(e) => {
+                let _ = dep.teardown().await;
+                Err(e)
+            }
+        }
+    }
+
+    async fn extras(
+        &self,
+        _ctx: &RunContext,
+        _deployment: &mut dyn Deployment,
+    ) -> Result<BTreeMap<String, crate::stats::Series>, PlatformError> {
+        Ok(BTreeMap::new())
+    }
+
+    async fn cleanup(&self, run_id: Option<&str>) -> Result<usize, PlatformError> {
+        let prefix = match run_id {
+            Some(id) => format!("{NAME_PREFIX}{id}-"),
+            None => NAME_PREFIX.to_string(),
+        };
+        let mut removed = 0;
+        for (pid, name) in vm::find_by_name_prefix(&prefix) {
+            tracing::info!(pid, %name, "killing leftover qemu");
+            // SAFETY: plain kill(2) of a process we identified by its command line.
+            if unsafe { libc::kill(pid as i32, libc::SIGKILL) } == 0 {
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+}
+
+impl Qemu {
+    async fn prepared(&self, ctx: &RunContext) -> Result<Prepared, PlatformError> {
+        let mut slot = self.prepared.lock().await;
+        let wants_disk = ctx.scenario.qemu.boot.iter().any(|b| b == "disk");
+        if let Some(p) = slot.as_ref() {
+            if !wants_disk || p.qcow2.is_some() {
+                return Ok(p.clone());
+            }
+        }
+        let mut records = vec![calculator::binary().await?.record()];
+        let (kernel, initramfs, kernel_version, kernel_source, qcow2) = if wants_disk {
+            let a = appliance::build(&ctx.cache_dir).await?;
+            records.extend(a.records);
+            (a.kernel, a.initramfs, a.kernel_version, a.kernel_source, Some(a.qcow2))
+        } else {
+            let b = appliance::boot_files(&ctx.cache_dir).await?;
+            records.extend(b.records);
+            (b.kernel, b.initramfs, b.kernel_version, b.kernel_source, None)
+        };
+        std::fs::create_dir_all(&ctx.work_dir).map_err(PlatformError::io(format!("creating {}", ctx.work_dir.display())))?;
+        let accel = accel::choose(&ctx.scenario.qemu.accelerator, &kernel, &ctx.work_dir).await?;
+        let qemu_version = vm::version().await.unwrap_or_else(|| "unknown".into());
+        let p = Prepared {
+            kernel,
+            initramfs,
+            kernel_version,
+            kernel_source,
+            qcow2,
+            accel,
+            qemu_version,
+            records,
+        };
+        *slot = Some(p.clone());
+        Ok(p)
+    }
+}
+
+/// What one deployment will start: VM specs, ports, the endpoint.
+struct Plan {
+    dir: PathBuf,
+    vms: Vec<(String, VmSpec)>,
+    endpoint: SocketAddr,
+    /// Per-VM overlays to create before starting (disk boot): (base, overlay).
+    overlays: Vec<(PathBuf, PathBuf)>,
+    config_via: &'static str,
+}
+
+impl Plan {
+    fn new(ctx: &RunContext, variant: &Variant, p: &Prepared, n: u32) -> Result<Plan, PlatformError> {
+        let topology = variant.get("topology").unwrap_or("per-role");
+        let boot = variant.get("boot").unwrap_or("kernel");
+        let network = variant.get("network").unwrap_or("nat");
+        if network != "nat" {
+            return Err(PlatformError::Failed(format!(
+                "qemu network {network:?} is not supported by this version (only nat)"
+            )));
+        }
+        let roles: Vec<&str> = match topology {
+            "all-in-one" => vec!["all"],
+            _ => ROLES.to_vec(),
+        };
+        let guest_port = |role: &str| if role == "all" { default_port("calculator") } else { default_port(role) };
+        let mut taken = BTreeSet::new();
+        let mut host_ports = BTreeMap::new();
+        for role in &roles {
+            let port = loop {
+                let p = free_loopback_port().map_err(PlatformError::io("finding a free loopback port"))?;
+                if taken.insert(p) {
+                    break p;
+                }
+            };
+            host_ports.insert(role.to_string(), port);
+        }
+        let peers = (topology != "all-in-one").then(|| {
+            ["sum", "sub", "mul", "div"]
+                .iter()
+                .map(|r| format!("{r}={}:{}", args::NAT_HOST_IP, host_ports[*r]))
+                .collect::<Vec<_>>()
+                .join(",")
+        });
+        let dir = ctx.work_dir.join(format!("qemu-d{n}"));
+        std::fs::create_dir_all(&dir).map_err(PlatformError::io(format!("creating {}", dir.display())))?;
+        let memory_mib = ctx.scenario.qemu.memory_mib;
+        let cpus = ctx.scenario.qemu.cpus;
+        let mut vms = Vec::new();
+        let mut overlays = Vec::new();
+        for role in &roles {
+            let name = format!("{NAME_PREFIX}{}-d{n}-{role}", ctx.run_id);
+            let role_peers = if *role == "calculator" { peers.as_deref() } else { None };
+            let boot_spec = match boot {
+                "disk" => {
+                    let base = p
+                        .qcow2
+                        .clone()
+                        .ok_or_else(|| PlatformError::Failed("disk boot without a disk image".into()))?;
+                    let overlay = dir.join(format!("{role}.qcow2"));
+                    overlays.push((base, overlay.clone()));
+                    Boot::Disk {
+                        image: overlay,
+                        smbios_serial: args::guest_config(role, role_peers, None, None),
+                    }
+                }
+                _ => Boot::Kernel {
+                    kernel: p.kernel.clone(),
+                    initrd: p.initramfs.clone(),
+                    append: args::kernel_append(&args::guest_config(
+                        role,
+                        role_peers,
+                        Some((args::NAT_GUEST_IP, 24)),
+                        Some(args::NAT_HOST_IP),
+                    )),
+                },
+            };
+            let spec = VmSpec {
+                name,
+                accel: p.accel.accel,
+                memory_mib,
+                cpus,
+                boot: boot_spec,
+                net: Net::Nat {
+                    forwards: vec![(host_ports[*role], guest_port(role))],
+                },
+                console_log: dir.join(format!("{role}.console.log")),
+                qmp_socket: Some(qmp_path(&dir, &ctx.run_id, n, role)),
+            };
+            vms.push((role.to_string(), spec));
+        }
+        let front = if topology == "all-in-one" { "all" } else { "calculator" };
+        Ok(Plan {
+            dir,
+            vms,
+            endpoint: SocketAddr::new(Ipv4Addr::LOCALHOST.into(), host_ports[front]),
+            overlays,
+            config_via: if boot == "disk" { "SMBIOS serial + DHCP" } else { "kernel command line (static IP)" },
+        })
+    }
+}
+
+/// Unix socket paths are limited to 108 bytes: fall back to /tmp for deep work dirs.
+fn qmp_path(dir: &Path, run_id: &str, n: u32, role: &str) -> PathBuf {
+    let p = dir.join(format!("{role}.qmp"));
+    if p.as_os_str().len() < 100 {
+        p
+    } else {
+        std::env::temp_dir().join(format!("vbq-{}-{n}-{role}.sock", &run_id[..run_id.len().min(24)]))
+    }
+}
+
+pub struct QemuDeployment {
+    vms: Vec<Vm>,
+    dir: PathBuf,
+    endpoint: SocketAddr,
+    phases: Vec<(String, Duration)>,
+    /// When the last QEMU process was spawned (the guests' boots start there).
+    spawned_at: Option<Instant>,
+    details: BTreeMap<String, String>,
+}
+
+impl QemuDeployment {
+    fn new(plan: &Plan, p: &Prepared, variant: &Variant) -> QemuDeployment {
+        let mut details = BTreeMap::from([
+            ("accelerator".to_string(), p.accel.accel.name().to_string()),
+            ("accelerator_reason".to_string(), p.accel.reason.clone()),
+            ("qemu".to_string(), p.qemu_version.clone()),
+            ("machine".to_string(), args::MACHINE.to_string()),
+            ("guest_kernel".to_string(), p.kernel_version.clone()),
+            ("guest_kernel_source".to_string(), p.kernel_source.clone()),
+            ("vms".to_string(), plan.vms.len().to_string()),
+            ("vm_config_via".to_string(), plan.config_via.to_string()),
+        ]);
+        if let Some((_, spec)) = plan.vms.first() {
+            details.insert("vm_memory_mib".into(), spec.memory_mib.to_string());
+            details.insert("vm_cpus".into(), spec.cpus.to_string());
+        }
+        for (k, v) in &variant.settings {
+            details.insert(k.clone(), v.clone());
+        }
+        QemuDeployment {
+            vms: Vec::new(),
+            dir: plan.dir.clone(),
+            endpoint: plan.endpoint,
+            phases: Vec::new(),
+            spawned_at: None,
+            details,
+        }
+    }
+
+    async fn start(&mut self, plan: &Plan, ctx: &RunContext) -> Result<(), PlatformError> {
+        let t = Instant::now();
+        if !plan.overlays.is_empty() {
+            let overlays = plan.overlays.clone();
+            tokio::task::spawn_blocking(move || overlays.iter().try_for_each(|(base, o)| disk::overlay(base, o)))
+                .await
+                .map_err(|e| PlatformError::Failed(format!("overlay task: {e}")))??;
+            self.phases.push(("overlay".into(), t.elapsed()));
+        }
+        let t = Instant::now();
+        for (role, spec) in &plan.vms {
+            if ctx.cancel.is_cancelled() {
+                return Err(PlatformError::Cancelled);
+            }
+            let stderr = plan.dir.join(format!("{role}.qemu.log"));
+            self.vms.push(Vm::spawn(role, spec, &stderr)?);
+        }
+        self.spawned_at = Some(Instant::now());
+        self.phases.push(("spawn".into(), t.elapsed()));
+        Ok(())
+    }
+
+    /// Host instant at which every VM had printed `marker` (the slowest VM's), with
+    /// that VM's role and guest uptime.
+    fn last_marker(&self, marker: &str) -> Option<(Instant, String, f64)> {
+        let mut last: Option<(Instant, String, f64)> = None;
+        for vm in &self.vms {
+            let (m, at) = vm.watcher.get(marker)?;
+            if last.as_ref().map_or(true, |(l, _, _)| at > *l) {
+                last = Some((at, vm.role.clone(), m.uptime_s));
+            }
+        }
+        last
+    }
+}
+
+#[async_trait]
+impl Deployment for QemuDeployment {
+    fn endpoint(&self) -> SocketAddr {
+        self.endpoint
+    }
+
+    fn deploy_phases(&self) -> Vec<(String, Duration)> {
+        self.phases.clone()
+    }
+
+    /// firmware+kernel: spawn to the init's first marker; init: to service-ready
+    /// (modules, network, service bound); service: to the first correct answer seen
+    /// by the host. For five VMs, each boundary is the slowest VM's.
+    async fn ready_phases(&mut self) -> Vec<(String, Duration)> {
+        let now = Instant::now();
+        // The answer came, so every marker was printed: give the watcher a few polls.
+        let deadline = now + Duration::from_millis(200);
+        while self.last_marker(console::SERVICE_READY).is_none() && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let (Some(spawned), Some(start), Some(ready)) = (
+            self.spawned_at,
+            self.last_marker(console::INIT_START),
+            self.last_marker(console::SERVICE_READY),
+        ) else {
+            return Vec::new();
+        };
+        self.details.insert("guest_uptime_init_start_s".into(), format!("{:.3}", start.2));
+        self.details.insert("guest_uptime_service_ready_s".into(), format!("{:.3}", ready.2));
+        self.details.insert("slowest_vm".into(), ready.1.clone());
+        vec![
+            ("firmware+kernel".into(), start.0.saturating_duration_since(spawned)),
+            ("init".into(), ready.0.saturating_duration_since(start.0)),
+            ("service".into(), now.saturating_duration_since(ready.0)),
+        ]
+    }
+
+    async fn sample(&self) -> Result<ResourceSample, PlatformError> {
+        let pids: Vec<u32> = self.vms.iter().filter(|v| v.running()).map(|v| v.pid).collect();
+        Ok(resources::processes(&pids))
+    }
+
+    fn exited(&mut self) -> Option<String> {
+        for vm in &mut self.vms {
+            if let Some(why) = vm.exited() {
+                return Some(why);
+            }
+            if let Some((m, _)) = vm.watcher.get(console::FATAL) {
+                return Some(format!("guest init of VM {} failed: {}", vm.name, m.rest));
+            }
+        }
+        None
+    }
+
+    fn details(&self) -> BTreeMap<String, String> {
+        self.details.clone()
+    }
+
+    async fn teardown(&mut self) -> Result<(), PlatformError> {
+        let mut first_err = None;
+        // Stop the VMs concurrently: each may wait out a QMP quit.
+        let results = futures_util::future::join_all(self.vms.iter_mut().map(|v| v.stop())).await;
+        for r in results {
+            if let Err(e) = r {
+                first_err.get_or_insert(e);
+            }
+        }
+        if let Err(e) = std::fs::remove_dir_all(&self.dir) {
+            if e.kind() != std::io::ErrorKind::NotFound {
+                first_err.get_or_insert(PlatformError::io(format!("removing {}", self.dir.display()))(e));
+            }
+        }
+        match first_err {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+}
