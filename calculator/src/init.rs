@@ -38,6 +38,12 @@ const IFACE_TIMEOUT: Duration = Duration::from_secs(10);
 /// serial=...`, VirtualBox `DmiSystemSerial`).
 const DMI_SERIAL: &str = "/sys/class/dmi/id/product_serial";
 
+/// Started by the kernel as `/init`, or asked for with `calculator init`.
+pub fn requested() -> bool {
+    let mut args = std::env::args_os();
+    args.next().is_some_and(|a| a == "/init") || args.next().is_some_and(|a| a == "init")
+}
+
 pub fn main() -> ! {
     sys::attach_console();
     marker("init-start", "");

@@ -5,7 +5,12 @@ use std::process::ExitCode;
 
 use calculator::cli::{self, Command, ServeConfig};
 
+mod init;
+
 fn main() -> ExitCode {
+    if init::requested() {
+        init::main();
+    }
     // Lossy, not `args()`: a non-UTF-8 argument is a usage error, not a panic.
     let args = std::env::args_os()
         .skip(1)
