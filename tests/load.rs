@@ -451,3 +451,69 @@ async fn startup_honours_cancellation() {
         .unwrap_err();
     assert!(matches!(e, MeasureError::Cancelled), "{e}");
 }
+
+/// Sanity check that the generator is not the bottleneck: closed-loop throughput against
+/// a trivial loopback server next to `wrk`'s on the same server (same connections and
+/// duration). Prints both; run with
+/// `cargo test --release --test load -- --ignored --nocapture closed_loop_next_to_wrk`.
+#[test]
+#[ignore = "needs wrk; a benchmark note, not a correctness test"]
+fn closed_loop_next_to_wrk() {
+    // The server gets its own runtime (2 threads) so that it never shares worker threads
+    // with the generator, as with wrk, which is a separate process.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let (addr, _) = serve(|_, _| async { Reply::Right }).await;
+            tx.send(addr).unwrap();
+            std::future::pending::<()>().await;
+        });
+    });
+    let addr = rx.recv().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let cfg = ClosedLoopConfig {
+        duration: Duration::from_secs(5),
+        connections: 8,
+        timeout: Duration::from_secs(2),
+    };
+    let ours = rt
+        .block_on(load::closed_loop(addr, &[probe()], &cfg))
+        .unwrap();
+    assert!(ours.count > 0 && ours.errors == 0 && ours.wrong_answers == 0);
+
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("post.lua");
+    std::fs::write(
+        &script,
+        "wrk.method = \"POST\"\nwrk.body = \"(5+3)/2\"\nwrk.headers[\"Content-Type\"] = \"text/plain\"\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new("wrk")
+        .args(["-t2", "-c8", "-d5s", "-s"])
+        .arg(&script)
+        .arg(format!("http://{addr}/"))
+        .output()
+        .expect("wrk installed");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let wrk_rps: f64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("Requests/sec:"))
+        .map(|v| v.trim().parse().unwrap())
+        .unwrap_or_else(|| panic!("no Requests/sec in wrk output:\n{text}"));
+    eprintln!(
+        "closed loop (8 connections, 5 s): virtbench {:.0} req/s ({}), wrk {:.0} req/s",
+        ours.rps,
+        ours.per_second.describe(),
+        wrk_rps
+    );
+    eprintln!("wrk output:\n{text}");
+}
