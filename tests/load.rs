@@ -320,6 +320,39 @@ async fn closed_loop_counts_completions_per_second() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_a_load_future_stops_the_traffic() {
+    // The runner races the load against its cancel token: once the future is dropped,
+    // no request may reach a deployment that is being torn down.
+    let (addr, served) = serve(|_, _| async { Reply::Right }).await;
+    let open_cfg = open(200.0, 10_000, 0, 2);
+    let closed_cfg = ClosedLoopConfig {
+        duration: Duration::from_secs(10),
+        connections: 2,
+        timeout: Duration::from_secs(2),
+    };
+    let cut = Duration::from_millis(300);
+    assert!(
+        tokio::time::timeout(cut, load::open_loop(addr, &[probe()], &open_cfg))
+            .await
+            .is_err()
+    );
+    assert!(
+        tokio::time::timeout(cut, load::closed_loop(addr, &[probe()], &closed_cfg))
+            .await
+            .is_err()
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let after_drop = served.load(Ordering::SeqCst);
+    assert!(after_drop > 0);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        served.load(Ordering::SeqCst),
+        after_drop,
+        "load went on after the drop"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn load_refuses_impossible_settings_and_dead_targets() {
     let (addr, _) = serve(|_, _| async { Reply::Right }).await;
     let e = load::open_loop(addr, &[probe()], &open(0.0, 1000, 0, 1))

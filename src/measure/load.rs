@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use hdrhistogram::Histogram;
 use tokio::sync::{mpsc, Mutex};
+use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use super::http::{Answer, Client, HttpError};
@@ -85,12 +86,14 @@ pub async fn open_loop_run(
     let scheduler = spawn_scheduler(start.into_std(), rate, total_s, tx)?;
     let rx = Arc::new(Mutex::new(rx));
 
-    let mut workers = Vec::with_capacity(clients.len());
+    // A JoinSet aborts its tasks when dropped: a caller that drops this future (cancel)
+    // stops the load at once instead of leaving it running against a torn-down target.
+    let mut workers = JoinSet::new();
     for client in clients {
         let rx = Arc::clone(&rx);
         let probes = Arc::clone(&probes);
         let timeout = cfg.timeout;
-        workers.push(tokio::spawn(async move {
+        workers.spawn(async move {
             let mut stats = OpenStats::new();
             let mut client = client;
             loop {
@@ -118,14 +121,13 @@ pub async fn open_loop_run(
                 }
             }
             stats
-        }));
+        });
     }
 
     let mut total = OpenStats::new();
-    for w in workers {
-        let stats = w
-            .await
-            .map_err(|e| MeasureError::Failed(format!("load: worker task failed: {e}")))?;
+    while let Some(w) = workers.join_next().await {
+        let stats =
+            w.map_err(|e| MeasureError::Failed(format!("load: worker task failed: {e}")))?;
         total.merge(stats)?;
     }
     // The scheduler ends as soon as it released the last request; its thread is joined
@@ -311,11 +313,13 @@ pub async fn closed_loop(
 
     let start = Instant::now();
     let end = start + cfg.duration;
-    let mut workers = Vec::with_capacity(clients.len());
+    // A JoinSet aborts its tasks when dropped: a caller that drops this future (cancel)
+    // stops the load at once instead of leaving it running against a torn-down target.
+    let mut workers = JoinSet::new();
     for (w, client) in clients.into_iter().enumerate() {
         let probes = Arc::clone(&probes);
         let timeout = cfg.timeout;
-        workers.push(tokio::spawn(async move {
+        workers.spawn(async move {
             let mut client = client;
             let mut per_slice = vec![0u64; slices];
             let (mut errors, mut wrong) = (0u64, 0u64);
@@ -356,16 +360,15 @@ pub async fn closed_loop(
                 }
             }
             (per_slice, errors, wrong, first_error)
-        }));
+        });
     }
 
     let mut per_slice = vec![0u64; slices];
     let (mut errors, mut wrong_answers) = (0u64, 0u64);
     let mut first_error = None;
-    for w in workers {
-        let (slice, e, wr, fe) = w
-            .await
-            .map_err(|e| MeasureError::Failed(format!("load: worker task failed: {e}")))?;
+    while let Some(w) = workers.join_next().await {
+        let (slice, e, wr, fe) =
+            w.map_err(|e| MeasureError::Failed(format!("load: worker task failed: {e}")))?;
         per_slice.iter_mut().zip(slice).for_each(|(a, b)| *a += b);
         errors += e;
         wrong_answers += wr;
