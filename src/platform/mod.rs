@@ -244,7 +244,7 @@ pub fn free_loopback_port() -> std::io::Result<u16> {
 /// Every platform virtbench knows, in report order.
 pub fn all() -> Vec<Box<dyn Platform>> {
     vec![
-        Box::new(native::Native::default()),
+        Box::new(native::Native),
         Box::new(docker::Docker::default()),
         Box::new(qemu::Qemu::default()),
         Box::new(virtualbox::VirtualBox::default()),
