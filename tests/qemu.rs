@@ -48,7 +48,10 @@ async fn boot_and_answer(topology: &str, boot: &str) {
     let platform = Qemu::default();
     let records = platform.prepare(&ctx).await.unwrap();
     for r in &records {
-        eprintln!("artifact {:<16} {:>10} bytes  build_ms={:?}", r.name, r.bytes, r.build_ms);
+        eprintln!(
+            "artifact {:<16} {:>10} bytes  build_ms={:?}",
+            r.name, r.bytes, r.build_ms
+        );
     }
     let variant = platform.variants(&ctx.scenario).remove(0);
     assert_eq!(variant.label, format!("qemu/{topology}/{boot}/nat"));
@@ -69,17 +72,31 @@ async fn boot_and_answer(topology: &str, boot: &str) {
         phases
     );
     eprintln!("details: {details:?}");
-    assert!(matches!(details.get("accelerator").map(String::as_str), Some("kvm" | "tcg")), "{details:?}");
+    assert!(
+        matches!(
+            details.get("accelerator").map(String::as_str),
+            Some("kvm" | "tcg")
+        ),
+        "{details:?}"
+    );
     let names: Vec<&str> = phases.iter().map(|(n, _)| n.as_str()).collect();
     assert_eq!(names, ["firmware+kernel", "init", "service"]);
     let guest_ready: f64 = details["guest_uptime_service_ready_s"].parse().unwrap();
-    assert!(guest_ready > 0.0 && guest_ready < launch_to_answer.as_secs_f64(), "{guest_ready}");
+    assert!(
+        guest_ready > 0.0 && guest_ready < launch_to_answer.as_secs_f64(),
+        "{guest_ready}"
+    );
 
     // The answer, again, by hand through the forwarded port.
     let body = post(dep.endpoint(), "(5+3)/2").await;
     assert_eq!(body, "result = 4\r\n");
     let expected_vms = if topology == "per-role" { 5 } else { 1 };
-    assert_eq!(leftovers(&run_id).len(), expected_vms, "{:?}", leftovers(&run_id));
+    assert_eq!(
+        leftovers(&run_id).len(),
+        expected_vms,
+        "{:?}",
+        leftovers(&run_id)
+    );
     let sample = dep.sample().await.unwrap();
     assert!(sample.rss_bytes > 10 << 20, "{sample:?}");
     assert!(sample.cpu_seconds > 0.0, "{sample:?}");
@@ -94,7 +111,10 @@ async fn boot_and_answer(topology: &str, boot: &str) {
 async fn post(addr: std::net::SocketAddr, body: &str) -> String {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let req = format!("POST / HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}", body.len());
+    let req = format!(
+        "POST / HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
     s.write_all(req.as_bytes()).await.unwrap();
     let mut raw = Vec::new();
     s.read_to_end(&mut raw).await.unwrap();
@@ -118,7 +138,12 @@ async fn cleanup_kills_a_forgotten_vm() {
         return;
     }
     let run_id = format!("t{}-cleanup", std::process::id());
-    let ctx = RunContext::new(&run_id, scenario("all-in-one", "kernel"), CancellationToken::new()).unwrap();
+    let ctx = RunContext::new(
+        &run_id,
+        scenario("all-in-one", "kernel"),
+        CancellationToken::new(),
+    )
+    .unwrap();
     let platform = Qemu::default();
     let variant = platform.variants(&ctx.scenario).remove(0);
     let mut dep = platform.deploy(&ctx, &variant).await.unwrap();
@@ -140,7 +165,9 @@ async fn appliance_images_are_well_formed() {
     if !available().await {
         return;
     }
-    let a = appliance::build(&virtbench::artifact::cache_dir()).await.unwrap();
+    let a = appliance::build(&virtbench::artifact::cache_dir())
+        .await
+        .unwrap();
     // initramfs: /init is the static calculator, the modules are listed in load order.
     let mut raw = Vec::new();
     flate2::read::GzDecoder::new(std::fs::File::open(&a.initramfs).unwrap())
@@ -150,13 +177,25 @@ async fn appliance_images_are_well_formed() {
     let init = entries.iter().find(|e| e.path == "init").expect("/init");
     assert_eq!(init.mode, initramfs::S_IFREG | 0o755);
     assert_eq!(&init.data[..4], b"\x7fELF");
-    let console = entries.iter().find(|e| e.path == "dev/console").expect("/dev/console");
-    assert_eq!((console.mode & 0o170000, console.rdev), (initramfs::S_IFCHR, (5, 1)));
+    let console = entries
+        .iter()
+        .find(|e| e.path == "dev/console")
+        .expect("/dev/console");
+    assert_eq!(
+        (console.mode & 0o170000, console.rdev),
+        (initramfs::S_IFCHR, (5, 1))
+    );
     let order_path = format!("lib/modules/{}/modules.load", a.kernel_version);
-    let order = entries.iter().find(|e| e.path == order_path).expect("modules.load");
+    let order = entries
+        .iter()
+        .find(|e| e.path == order_path)
+        .expect("modules.load");
     let order = String::from_utf8(order.data.clone()).unwrap();
     let order: Vec<&str> = order.lines().collect();
-    eprintln!("kernel {} ({}), modules {order:?}", a.kernel_version, a.kernel_source);
+    eprintln!(
+        "kernel {} ({}), modules {order:?}",
+        a.kernel_version, a.kernel_source
+    );
     if let (Some(n), Some(v)) = (
         order.iter().position(|m| *m == "virtio_net"),
         order.iter().position(|m| *m == "virtio"),
@@ -165,7 +204,10 @@ async fn appliance_images_are_well_formed() {
     }
     for m in &order {
         let path = format!("lib/modules/{}/{m}.ko", a.kernel_version);
-        assert!(entries.iter().any(|e| e.path == path), "{path} listed but absent");
+        assert!(
+            entries.iter().any(|e| e.path == path),
+            "{path} listed but absent"
+        );
     }
     // raw disk: MBR boot signature, one bootable FAT16 partition at 1 MiB.
     let disk = std::fs::read(&a.disk_raw).unwrap();

@@ -47,7 +47,11 @@ pub fn requested() -> bool {
 pub fn main() -> ! {
     sys::attach_console();
     marker("init-start", "");
-    for (src, dst, fs) in [("proc", "/proc", "proc"), ("sysfs", "/sys", "sysfs"), ("devtmpfs", "/dev", "devtmpfs")] {
+    for (src, dst, fs) in [
+        ("proc", "/proc", "proc"),
+        ("sysfs", "/sys", "sysfs"),
+        ("devtmpfs", "/dev", "devtmpfs"),
+    ] {
         if let Err(e) = sys::mount(src, dst, fs) {
             say(&format!("init: {e}"));
         }
@@ -86,7 +90,12 @@ fn load_modules() {
     let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
     let dir = format!("/lib/modules/{}", release.trim());
     let names: Vec<String> = match std::fs::read_to_string(format!("{dir}/{MODULE_LIST}")) {
-        Ok(list) => list.lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect(),
+        Ok(list) => list
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(String::from)
+            .collect(),
         Err(_) => DEFAULT_MODULES.iter().map(|s| s.to_string()).collect(),
     };
     let mut loaded = 0;
@@ -107,9 +116,11 @@ fn load_modules() {
 /// Configuration available before the network: kernel command line, then SMBIOS.
 fn local_config() -> Result<Config, String> {
     let cmdline = std::fs::read_to_string("/proc/cmdline").unwrap_or_default();
-    let cfg = Config::parse(&cmdline, Source::Prefixed).map_err(|e| format!("kernel command line: {e}"))?;
+    let cfg = Config::parse(&cmdline, Source::Prefixed)
+        .map_err(|e| format!("kernel command line: {e}"))?;
     let serial = std::fs::read_to_string(DMI_SERIAL).unwrap_or_default();
-    let dmi = Config::parse(&serial, Source::Prefixed).map_err(|e| format!("SMBIOS serial: {e}"))?;
+    let dmi =
+        Config::parse(&serial, Source::Prefixed).map_err(|e| format!("SMBIOS serial: {e}"))?;
     Ok(cfg.or(dmi))
 }
 
@@ -127,12 +138,16 @@ fn network(cfg: &Config) -> Result<(), String> {
             if let Some(gw) = cfg.gateway {
                 default_route(&iface, gw)?;
             }
-            let gw = cfg.gateway.map(|g| g.to_string()).unwrap_or_else(|| "none".into());
+            let gw = cfg
+                .gateway
+                .map(|g| g.to_string())
+                .unwrap_or_else(|| "none".into());
             format!("iface={iface} addr={addr}/{prefix} gw={gw} via=static")
         }
         IpSetting::Dhcp => {
             let mac = net::mac_address(&iface).map_err(|e| e.to_string())?;
-            let lease = dhcp::obtain(&iface, mac, DHCP_TIMEOUT).map_err(|e| format!("DHCP on {iface}: {e}"))?;
+            let lease = dhcp::obtain(&iface, mac, DHCP_TIMEOUT)
+                .map_err(|e| format!("DHCP on {iface}: {e}"))?;
             net::set_address(&iface, lease.address, lease.netmask).map_err(|e| e.to_string())?;
             let mut gw = cfg.gateway.or(lease.router);
             if lease.routes.is_empty() {
@@ -146,7 +161,11 @@ fn network(cfg: &Config) -> Result<(), String> {
                     if *prefix == 0 {
                         gw = via;
                     }
-                    let dst_mask = if *prefix == 0 { Ipv4Addr::UNSPECIFIED } else { mask };
+                    let dst_mask = if *prefix == 0 {
+                        Ipv4Addr::UNSPECIFIED
+                    } else {
+                        mask
+                    };
                     net::add_route(&iface, *dst, dst_mask, via).map_err(|e| e.to_string())?;
                 }
             }
@@ -164,7 +183,13 @@ fn network(cfg: &Config) -> Result<(), String> {
 }
 
 fn default_route(iface: &str, gw: Ipv4Addr) -> Result<(), String> {
-    net::add_route(iface, Ipv4Addr::UNSPECIFIED, Ipv4Addr::UNSPECIFIED, Some(gw)).map_err(|e| e.to_string())
+    net::add_route(
+        iface,
+        Ipv4Addr::UNSPECIFIED,
+        Ipv4Addr::UNSPECIFIED,
+        Some(gw),
+    )
+    .map_err(|e| e.to_string())
 }
 
 fn wait_for_interface() -> Result<String, String> {
@@ -174,7 +199,9 @@ fn wait_for_interface() -> Result<String, String> {
             return Ok(i);
         }
         if std::time::Instant::now() >= deadline {
-            return Err(format!("no network interface appeared within {IFACE_TIMEOUT:?} (virtio_net missing?)"));
+            return Err(format!(
+                "no network interface appeared within {IFACE_TIMEOUT:?} (virtio_net missing?)"
+            ));
         }
         std::thread::sleep(Duration::from_millis(20));
     }

@@ -77,7 +77,10 @@ impl Config {
         match key {
             "role" => {
                 if !ROLES.contains(&value) {
-                    return Err(bad(&format!("unknown role (expected one of {})", ROLES.join(", "))));
+                    return Err(bad(&format!(
+                        "unknown role (expected one of {})",
+                        ROLES.join(", ")
+                    )));
                 }
                 self.role = Some(value.into());
             }
@@ -112,7 +115,9 @@ fn parse_ip(value: &str) -> Result<IpSetting, String> {
         return Ok(IpSetting::Dhcp);
     }
     let (addr, prefix) = value.split_once('/').unwrap_or((value, "24"));
-    let addr = addr.parse().map_err(|_| "expected dhcp or ADDRESS/PREFIX".to_string())?;
+    let addr = addr
+        .parse()
+        .map_err(|_| "expected dhcp or ADDRESS/PREFIX".to_string())?;
     let prefix = prefix
         .parse::<u8>()
         .ok()
@@ -137,7 +142,10 @@ mod tests {
     fn kernel_command_line() {
         let c = Config::parse(CMDLINE, Source::Prefixed).unwrap();
         assert_eq!(c.role.as_deref(), Some("calculator"));
-        assert_eq!(c.peers.as_deref(), Some("sum=10.0.2.2:40001,sub=10.0.2.2:40002"));
+        assert_eq!(
+            c.peers.as_deref(),
+            Some("sum=10.0.2.2:40001,sub=10.0.2.2:40002")
+        );
         assert_eq!(
             c.ip,
             Some(IpSetting::Static {
@@ -151,7 +159,11 @@ mod tests {
 
     #[test]
     fn other_words_are_ignored_on_the_command_line() {
-        let c = Config::parse("BOOT_IMAGE=/vmlinuz role=sum root=/dev/vda1\n", Source::Prefixed).unwrap();
+        let c = Config::parse(
+            "BOOT_IMAGE=/vmlinuz role=sum root=/dev/vda1\n",
+            Source::Prefixed,
+        )
+        .unwrap();
         assert_eq!(c, Config::default());
     }
 

@@ -42,7 +42,12 @@ pub struct Reply {
 }
 
 /// A BOOTREQUEST with the broadcast flag (we have no address to receive unicast on).
-pub fn build_message(kind: u8, xid: u32, mac: [u8; 6], requested: Option<(Ipv4Addr, Ipv4Addr)>) -> Vec<u8> {
+pub fn build_message(
+    kind: u8,
+    xid: u32,
+    mac: [u8; 6],
+    requested: Option<(Ipv4Addr, Ipv4Addr)>,
+) -> Vec<u8> {
     let mut m = vec![0u8; 236];
     m[0] = 1; // BOOTREQUEST
     m[1] = 1; // Ethernet
@@ -74,7 +79,12 @@ pub fn build_message(kind: u8, xid: u32, mac: [u8; 6], requested: Option<(Ipv4Ad
 }
 
 fn ip_at(b: &[u8]) -> Option<Ipv4Addr> {
-    Some(Ipv4Addr::new(*b.first()?, *b.get(1)?, *b.get(2)?, *b.get(3)?))
+    Some(Ipv4Addr::new(
+        *b.first()?,
+        *b.get(1)?,
+        *b.get(2)?,
+        *b.get(3)?,
+    ))
 }
 
 /// Parse a BOOTREPLY; None when it is not a well-formed DHCP reply.
@@ -158,7 +168,13 @@ fn broadcast_socket(iface: &str) -> io::Result<UdpSocket> {
 }
 
 /// Wait for a reply of one of `kinds` to `xid`, resending `msg` every second.
-fn exchange(sock: &UdpSocket, msg: &[u8], xid: u32, kinds: &[u8], deadline: Instant) -> io::Result<Reply> {
+fn exchange(
+    sock: &UdpSocket,
+    msg: &[u8],
+    xid: u32,
+    kinds: &[u8],
+    deadline: Instant,
+) -> io::Result<Reply> {
     let server = SocketAddrV4::new(Ipv4Addr::BROADCAST, 67);
     let mut buf = [0u8; 1500];
     loop {
@@ -169,7 +185,12 @@ fn exchange(sock: &UdpSocket, msg: &[u8], xid: u32, kinds: &[u8], deadline: Inst
             if now >= deadline {
                 return Err(io::Error::new(io::ErrorKind::TimedOut, "no DHCP answer"));
             }
-            sock.set_read_timeout(Some(resend_at.min(deadline).saturating_duration_since(now).max(Duration::from_millis(1))))?;
+            sock.set_read_timeout(Some(
+                resend_at
+                    .min(deadline)
+                    .saturating_duration_since(now)
+                    .max(Duration::from_millis(1)),
+            ))?;
             match sock.recv_from(&mut buf) {
                 Ok((n, _)) => {
                     if let Some(r) = parse_reply(&buf[..n]) {
@@ -178,7 +199,12 @@ fn exchange(sock: &UdpSocket, msg: &[u8], xid: u32, kinds: &[u8], deadline: Inst
                         }
                     }
                 }
-                Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) =>
+                {
                     if Instant::now() >= resend_at {
                         break;
                     }
@@ -193,12 +219,23 @@ fn exchange(sock: &UdpSocket, msg: &[u8], xid: u32, kinds: &[u8], deadline: Inst
 pub fn obtain(iface: &str, mac: [u8; 6], timeout: Duration) -> io::Result<Lease> {
     let deadline = Instant::now() + timeout;
     let sock = broadcast_socket(iface)?;
-    let xid = u32::from_be_bytes([mac[2], mac[3], mac[4], mac[5]]) ^ (std::process::id() << 16) ^ 0x5642_4e43;
+    let xid = u32::from_be_bytes([mac[2], mac[3], mac[4], mac[5]])
+        ^ (std::process::id() << 16)
+        ^ 0x5642_4e43;
     loop {
-        let offer = exchange(&sock, &build_message(DISCOVER, xid, mac, None), xid, &[OFFER], deadline)?;
-        let server = offer
-            .server_id
-            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "DHCP offer without a server identifier"))?;
+        let offer = exchange(
+            &sock,
+            &build_message(DISCOVER, xid, mac, None),
+            xid,
+            &[OFFER],
+            deadline,
+        )?;
+        let server = offer.server_id.ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                "DHCP offer without a server identifier",
+            )
+        })?;
         let request = build_message(REQUEST, xid, mac, Some((offer.yiaddr, server)));
         let ack = exchange(&sock, &request, xid, &[ACK, NAK], deadline)?;
         if ack.kind == NAK {
@@ -207,7 +244,10 @@ pub fn obtain(iface: &str, mac: [u8; 6], timeout: Duration) -> io::Result<Lease>
         }
         return Ok(Lease {
             address: ack.yiaddr,
-            netmask: ack.netmask.or(offer.netmask).unwrap_or(Ipv4Addr::new(255, 255, 255, 0)),
+            netmask: ack
+                .netmask
+                .or(offer.netmask)
+                .unwrap_or(Ipv4Addr::new(255, 255, 255, 0)),
             router: ack.router.or(offer.router),
             routes: ack.routes,
             server,
@@ -249,7 +289,12 @@ mod tests {
 
     #[test]
     fn request_names_address_and_server() {
-        let m = build_message(REQUEST, 1, MAC, Some((Ipv4Addr::new(10, 0, 2, 15), Ipv4Addr::new(10, 0, 2, 2))));
+        let m = build_message(
+            REQUEST,
+            1,
+            MAC,
+            Some((Ipv4Addr::new(10, 0, 2, 15), Ipv4Addr::new(10, 0, 2, 2))),
+        );
         assert_eq!(option(&m, 53), Some(&[REQUEST][..]));
         assert_eq!(option(&m, 50), Some(&[10, 0, 2, 15][..]));
         assert_eq!(option(&m, 54), Some(&[10, 0, 2, 2][..]));
@@ -269,7 +314,13 @@ mod tests {
 
     #[test]
     fn parses_an_offer_like_slirps() {
-        let b = reply(OFFER, &[54, 4, 10, 0, 2, 2, 1, 4, 255, 255, 255, 0, 3, 4, 10, 0, 2, 2, 51, 4, 0, 1, 81, 128, 0, 0]);
+        let b = reply(
+            OFFER,
+            &[
+                54, 4, 10, 0, 2, 2, 1, 4, 255, 255, 255, 0, 3, 4, 10, 0, 2, 2, 51, 4, 0, 1, 81,
+                128, 0, 0,
+            ],
+        );
         let r = parse_reply(&b).unwrap();
         assert_eq!(r.xid, 7);
         assert_eq!(r.kind, OFFER);
@@ -288,7 +339,11 @@ mod tests {
         assert_eq!(
             r.routes,
             vec![
-                (Ipv4Addr::new(169, 254, 169, 254), 32, Ipv4Addr::new(10, 0, 0, 2)),
+                (
+                    Ipv4Addr::new(169, 254, 169, 254),
+                    32,
+                    Ipv4Addr::new(10, 0, 0, 2)
+                ),
                 (Ipv4Addr::UNSPECIFIED, 0, Ipv4Addr::new(10, 0, 0, 1)),
             ]
         );

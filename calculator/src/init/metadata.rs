@@ -31,7 +31,11 @@ pub fn parse_response(raw: &[u8]) -> Result<(u16, &[u8]), String> {
 fn get_once(addr: SocketAddr, path: &str) -> io::Result<Vec<u8>> {
     let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(3))?;
     s.set_read_timeout(Some(Duration::from_secs(10)))?;
-    write!(s, "GET {path} HTTP/1.0\r\nHost: {}\r\nUser-Agent: virtbench-init\r\n\r\n", addr.ip())?;
+    write!(
+        s,
+        "GET {path} HTTP/1.0\r\nHost: {}\r\nUser-Agent: virtbench-init\r\n\r\n",
+        addr.ip()
+    )?;
     let mut raw = Vec::new();
     s.read_to_end(&mut raw)?;
     Ok(raw)
@@ -54,7 +58,9 @@ pub fn user_data(timeout: Duration) -> Result<Option<String>, String> {
         }
         std::thread::sleep(Duration::from_millis(500));
     }
-    Err(format!("metadata service {METADATA_ADDR} unreachable for {timeout:?} (last: {last})"))
+    Err(format!(
+        "metadata service {METADATA_ADDR} unreachable for {timeout:?} (last: {last})"
+    ))
 }
 
 #[cfg(test)]

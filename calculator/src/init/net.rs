@@ -57,7 +57,10 @@ fn ifreq(iface: &str) -> io::Result<IfReq> {
         data: [0; 24],
     };
     if iface.len() >= libc::IFNAMSIZ {
-        return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("interface name {iface} too long")));
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("interface name {iface} too long"),
+        ));
     }
     req.name[..iface.len()].copy_from_slice(iface.as_bytes());
     Ok(req)
@@ -97,26 +100,51 @@ fn put_sockaddr(req: &mut IfReq, addr: Ipv4Addr) {
 pub fn set_up(iface: &str) -> io::Result<()> {
     let fd = control_socket()?;
     let mut req = ifreq(iface)?;
-    ioctl(&fd, SIOCGIFFLAGS, &mut req, &format!("SIOCGIFFLAGS {iface}"))?;
+    ioctl(
+        &fd,
+        SIOCGIFFLAGS,
+        &mut req,
+        &format!("SIOCGIFFLAGS {iface}"),
+    )?;
     let flags = i16::from_ne_bytes([req.data[0], req.data[1]]) | libc::IFF_UP as i16;
     req.data[..2].copy_from_slice(&flags.to_ne_bytes());
-    ioctl(&fd, SIOCSIFFLAGS, &mut req, &format!("SIOCSIFFLAGS {iface}"))
+    ioctl(
+        &fd,
+        SIOCSIFFLAGS,
+        &mut req,
+        &format!("SIOCSIFFLAGS {iface}"),
+    )
 }
 
 pub fn set_address(iface: &str, addr: Ipv4Addr, mask: Ipv4Addr) -> io::Result<()> {
     let fd = control_socket()?;
     let mut req = ifreq(iface)?;
     put_sockaddr(&mut req, addr);
-    ioctl(&fd, SIOCSIFADDR, &mut req, &format!("SIOCSIFADDR {iface} {addr}"))?;
+    ioctl(
+        &fd,
+        SIOCSIFADDR,
+        &mut req,
+        &format!("SIOCSIFADDR {iface} {addr}"),
+    )?;
     let mut req = ifreq(iface)?;
     put_sockaddr(&mut req, mask);
-    ioctl(&fd, SIOCSIFNETMASK, &mut req, &format!("SIOCSIFNETMASK {iface} {mask}"))
+    ioctl(
+        &fd,
+        SIOCSIFNETMASK,
+        &mut req,
+        &format!("SIOCSIFNETMASK {iface} {mask}"),
+    )
 }
 
 pub fn mac_address(iface: &str) -> io::Result<[u8; 6]> {
     let fd = control_socket()?;
     let mut req = ifreq(iface)?;
-    ioctl(&fd, SIOCGIFHWADDR, &mut req, &format!("SIOCGIFHWADDR {iface}"))?;
+    ioctl(
+        &fd,
+        SIOCGIFHWADDR,
+        &mut req,
+        &format!("SIOCGIFHWADDR {iface}"),
+    )?;
     // struct sockaddr: 2 bytes of family, then the hardware address.
     let mut mac = [0u8; 6];
     mac.copy_from_slice(&req.data[2..8]);
@@ -124,7 +152,12 @@ pub fn mac_address(iface: &str) -> io::Result<[u8; 6]> {
 }
 
 /// Add a route to `dst/mask`, through `gateway` (None: on-link).
-pub fn add_route(iface: &str, dst: Ipv4Addr, mask: Ipv4Addr, gateway: Option<Ipv4Addr>) -> io::Result<()> {
+pub fn add_route(
+    iface: &str,
+    dst: Ipv4Addr,
+    mask: Ipv4Addr,
+    gateway: Option<Ipv4Addr>,
+) -> io::Result<()> {
     let fd = control_socket()?;
     let mut dev = std::ffi::CString::new(iface)
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "interface name with NUL"))?
@@ -145,7 +178,12 @@ pub fn add_route(iface: &str, dst: Ipv4Addr, mask: Ipv4Addr, gateway: Option<Ipv
         rt_irtt: 0,
     };
     let via = gateway.map(|g| format!(" via {g}")).unwrap_or_default();
-    ioctl(&fd, SIOCADDRT, &mut rt, &format!("SIOCADDRT {dst}/{mask}{via} dev {iface}"))
+    ioctl(
+        &fd,
+        SIOCADDRT,
+        &mut rt,
+        &format!("SIOCADDRT {dst}/{mask}{via} dev {iface}"),
+    )
 }
 
 /// The first interface that is not loopback, by name order (eth0 before eth1).

@@ -7,7 +7,10 @@ use std::os::fd::AsRawFd;
 /// Seconds since boot from CLOCK_BOOTTIME: the guest's own clock, comparable with the
 /// kernel's printk timestamps.
 pub fn uptime() -> f64 {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     // SAFETY: valid pointer to a timespec.
     unsafe { libc::clock_gettime(libc::CLOCK_BOOTTIME, &mut ts) };
     ts.tv_sec as f64 + ts.tv_nsec as f64 / 1e9
@@ -27,7 +30,10 @@ pub fn say(line: &str) {
 /// A boot marker the host reads from the serial console log.
 pub fn marker(name: &str, extra: &str) {
     let sep = if extra.is_empty() { "" } else { " " };
-    say(&format!("VIRTBENCH {name} uptime={:.3}{sep}{extra}", uptime()));
+    say(&format!(
+        "VIRTBENCH {name} uptime={:.3}{sep}{extra}",
+        uptime()
+    ));
 }
 
 /// Make sure fds 0-2 exist (when the initramfs had no /dev/console the kernel
@@ -36,7 +42,11 @@ pub fn attach_console() {
     for fd in 0..3 {
         // SAFETY: F_GETFD only queries.
         if unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
-            if let Ok(f) = std::fs::OpenOptions::new().read(true).write(true).open("/dev/console") {
+            if let Ok(f) = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open("/dev/console")
+            {
                 // SAFETY: both fds valid; dup2 replaces fd.
                 unsafe { libc::dup2(f.as_raw_fd(), fd) };
             }
@@ -46,7 +56,10 @@ pub fn attach_console() {
 
 pub fn mount(source: &str, target: &str, fstype: &str) -> io::Result<()> {
     let _ = std::fs::create_dir_all(target);
-    let c = |s: &str| CString::new(s).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL in mount argument"));
+    let c = |s: &str| {
+        CString::new(s)
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL in mount argument"))
+    };
     let (source, target_c, fstype) = (c(source)?, c(target)?, c(fstype)?);
     // SAFETY: NUL-terminated strings, no data argument.
     let rc = unsafe {
@@ -79,7 +92,8 @@ pub enum Loaded {
 
 /// Load a module with finit_module(2).
 pub fn load_module(path: &str) -> io::Result<Loaded> {
-    let f = std::fs::File::open(path).map_err(|e| io::Error::new(e.kind(), format!("{path}: {e}")))?;
+    let f =
+        std::fs::File::open(path).map_err(|e| io::Error::new(e.kind(), format!("{path}: {e}")))?;
     let params = c"";
     // SAFETY: valid fd and NUL-terminated empty parameter string.
     let rc = unsafe { libc::syscall(libc::SYS_finit_module, f.as_raw_fd(), params.as_ptr(), 0) };
@@ -88,7 +102,10 @@ pub fn load_module(path: &str) -> io::Result<Loaded> {
         if e.raw_os_error() == Some(libc::EEXIST) {
             return Ok(Loaded::AlreadyPresent);
         }
-        return Err(io::Error::new(e.kind(), format!("finit_module {path}: {e}")));
+        return Err(io::Error::new(
+            e.kind(),
+            format!("finit_module {path}: {e}"),
+        ));
     }
     Ok(Loaded::Loaded)
 }

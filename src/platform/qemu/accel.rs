@@ -28,7 +28,11 @@ pub struct Probed {
 static PROBED: OnceCell<Probed> = OnceCell::const_new();
 
 /// The accelerator to use for `requested` (auto, kvm, tcg); `auto` probes once.
-pub async fn choose(requested: &str, kernel: &Path, work_dir: &Path) -> Result<Probed, PlatformError> {
+pub async fn choose(
+    requested: &str,
+    kernel: &Path,
+    work_dir: &Path,
+) -> Result<Probed, PlatformError> {
     match requested {
         "tcg" => Ok(Probed {
             accel: Accel::Tcg,
@@ -46,14 +50,19 @@ pub async fn choose(requested: &str, kernel: &Path, work_dir: &Path) -> Result<P
 }
 
 async fn probe(kernel: &Path, work_dir: &Path) -> Result<Probed, PlatformError> {
-    if let Err(e) = std::fs::OpenOptions::new().read(true).write(true).open("/dev/kvm") {
+    if let Err(e) = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/kvm")
+    {
         return Ok(Probed {
             accel: Accel::Tcg,
             reason: format!("/dev/kvm unusable ({e}): TCG emulation"),
         });
     }
     let dir = work_dir.join(format!("kvm-probe-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).map_err(PlatformError::io(format!("creating {}", dir.display())))?;
+    std::fs::create_dir_all(&dir)
+        .map_err(PlatformError::io(format!("creating {}", dir.display())))?;
     let result = probe_boot(kernel, &dir).await;
     let _ = std::fs::remove_dir_all(&dir);
     let probed = result?;
@@ -63,9 +72,16 @@ async fn probe(kernel: &Path, work_dir: &Path) -> Result<Probed, PlatformError> 
 
 async fn probe_boot(kernel: &Path, dir: &Path) -> Result<Probed, PlatformError> {
     let initrd = dir.join("empty.cpio.gz");
-    let f = std::fs::File::create(&initrd).map_err(PlatformError::io(format!("creating {}", initrd.display())))?;
-    initramfs::write_gz(f, &[Entry::dir("dev"), Entry::char_dev("dev/console", 0o600, 5, 1)])
-        .map_err(PlatformError::io(format!("writing {}", initrd.display())))?;
+    let f = std::fs::File::create(&initrd)
+        .map_err(PlatformError::io(format!("creating {}", initrd.display())))?;
+    initramfs::write_gz(
+        f,
+        &[
+            Entry::dir("dev"),
+            Entry::char_dev("dev/console", 0o600, 5, 1),
+        ],
+    )
+    .map_err(PlatformError::io(format!("writing {}", initrd.display())))?;
     let log = dir.join("console.log");
     let spec = VmSpec {
         name: format!("vb-kvmprobe-{}", std::process::id()),
@@ -89,14 +105,19 @@ async fn probe_boot(kernel: &Path, dir: &Path) -> Result<Probed, PlatformError> 
         .stderr(Stdio::piped())
         .kill_on_drop(true)
         .spawn()
-        .map_err(PlatformError::io("starting qemu-system-x86_64 for the KVM probe"))?;
+        .map_err(PlatformError::io(
+            "starting qemu-system-x86_64 for the KVM probe",
+        ))?;
     let status = tokio::time::timeout(PROBE_TIMEOUT, child.wait()).await;
     let console = std::fs::read_to_string(&log).unwrap_or_default();
     let reached_init = console.contains("Kernel panic") || console.contains("Run /init");
     match status {
         Ok(Ok(_)) if reached_init => Ok(Probed {
             accel: Accel::Kvm,
-            reason: format!("KVM probe boot reached the kernel's init in {:.1} s", started.elapsed().as_secs_f64()),
+            reason: format!(
+                "KVM probe boot reached the kernel's init in {:.1} s",
+                started.elapsed().as_secs_f64()
+            ),
         }),
         Ok(_) => {
             let mut stderr = String::new();
@@ -104,7 +125,13 @@ async fn probe_boot(kernel: &Path, dir: &Path) -> Result<Probed, PlatformError> 
                 use tokio::io::AsyncReadExt;
                 let _ = e.read_to_string(&mut stderr).await;
             }
-            let why = stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("no kernel output").trim().to_string();
+            let why = stderr
+                .lines()
+                .rev()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("no kernel output")
+                .trim()
+                .to_string();
             Ok(Probed {
                 accel: Accel::Tcg,
                 reason: format!("KVM probe boot failed ({why}): TCG emulation"),

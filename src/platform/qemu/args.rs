@@ -39,16 +39,24 @@ pub enum Boot {
         append: String,
     },
     /// BIOS boot of the generic disk; the configuration is in the SMBIOS serial.
-    Disk { image: PathBuf, smbios_serial: String },
+    Disk {
+        image: PathBuf,
+        smbios_serial: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Net {
     None,
     /// User-mode NAT with forwarded ports (host port on 127.0.0.1, guest port).
-    Nat { forwards: Vec<(u16, u16)> },
+    Nat {
+        forwards: Vec<(u16, u16)>,
+    },
     /// A tap device (bridged mode).
-    Tap { ifname: String, mac: [u8; 6] },
+    Tap {
+        ifname: String,
+        mac: [u8; 6],
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -74,31 +82,61 @@ pub fn qemu_args(spec: &VmSpec) -> Vec<OsString> {
     let mut push = |parts: &[&str]| a.extend(parts.iter().map(OsString::from));
     push(&["-name", &format!("{},process={}", spec.name, spec.name)]);
     push(&["-nodefaults", "-no-user-config", "-display", "none"]);
-    push(&["-machine", &format!("{MACHINE},accel={}", spec.accel.name())]);
+    push(&[
+        "-machine",
+        &format!("{MACHINE},accel={}", spec.accel.name()),
+    ]);
     if spec.accel == Accel::Kvm {
         push(&["-cpu", "host"]);
     }
-    push(&["-m", &spec.memory_mib.to_string(), "-smp", &spec.cpus.to_string()]);
+    push(&[
+        "-m",
+        &spec.memory_mib.to_string(),
+        "-smp",
+        &spec.cpus.to_string(),
+    ]);
     // A panicking guest (panic=-1) reboots: exit instead, so the host notices.
     push(&["-no-reboot"]);
     let log = spec.console_log.to_string_lossy();
-    push(&["-chardev", &format!("file,id=console,path={}", escape_commas(&log))]);
+    push(&[
+        "-chardev",
+        &format!("file,id=console,path={}", escape_commas(&log)),
+    ]);
     push(&["-serial", "chardev:console"]);
     if let Some(q) = &spec.qmp_socket {
-        push(&["-qmp", &format!("unix:{},server=on,wait=off", escape_commas(&q.to_string_lossy()))]);
+        push(&[
+            "-qmp",
+            &format!(
+                "unix:{},server=on,wait=off",
+                escape_commas(&q.to_string_lossy())
+            ),
+        ]);
     }
     match &spec.boot {
-        Boot::Kernel { kernel, initrd, append } => {
+        Boot::Kernel {
+            kernel,
+            initrd,
+            append,
+        } => {
             push(&["-kernel", &kernel.to_string_lossy()]);
             push(&["-initrd", &initrd.to_string_lossy()]);
             push(&["-append", append]);
         }
-        Boot::Disk { image, smbios_serial } => {
+        Boot::Disk {
+            image,
+            smbios_serial,
+        } => {
             push(&[
                 "-drive",
-                &format!("file={},format=qcow2,if=virtio,cache=unsafe", escape_commas(&image.to_string_lossy())),
+                &format!(
+                    "file={},format=qcow2,if=virtio,cache=unsafe",
+                    escape_commas(&image.to_string_lossy())
+                ),
             ]);
-            push(&["-smbios", &format!("type=1,serial={}", escape_commas(smbios_serial))]);
+            push(&[
+                "-smbios",
+                &format!("type=1,serial={}", escape_commas(smbios_serial)),
+            ]);
         }
     }
     match &spec.net {
@@ -112,20 +150,34 @@ pub fn qemu_args(spec: &VmSpec) -> Vec<OsString> {
             push(&["-device", "virtio-net-pci,netdev=net0"]);
         }
         Net::Tap { ifname, mac } => {
-            push(&["-netdev", &format!("tap,id=net0,ifname={ifname},script=no,downscript=no")]);
-            push(&["-device", &format!("virtio-net-pci,netdev=net0,mac={}", mac_string(mac))]);
+            push(&[
+                "-netdev",
+                &format!("tap,id=net0,ifname={ifname},script=no,downscript=no"),
+            ]);
+            push(&[
+                "-device",
+                &format!("virtio-net-pci,netdev=net0,mac={}", mac_string(mac)),
+            ]);
         }
     }
     a
 }
 
 pub fn mac_string(mac: &[u8; 6]) -> String {
-    mac.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":")
+    mac.iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
 }
 
 /// The appliance's configuration words (read by its init from the kernel command line
 /// or the SMBIOS serial).
-pub fn guest_config(role: &str, peers: Option<&str>, ip: Option<(Ipv4Addr, u8)>, gw: Option<Ipv4Addr>) -> String {
+pub fn guest_config(
+    role: &str,
+    peers: Option<&str>,
+    ip: Option<(Ipv4Addr, u8)>,
+    gw: Option<Ipv4Addr>,
+) -> String {
     let mut words = vec![format!("virtbench.role={role}")];
     if let Some(p) = peers {
         words.push(format!("virtbench.peers={p}"));
@@ -184,13 +236,25 @@ mod tests {
         );
         let args = qemu_args(&s);
         let line = joined(&s);
-        assert!(line.starts_with("-name vb-r1-sum,process=vb-r1-sum -nodefaults -no-user-config"), "{line}");
+        assert!(
+            line.starts_with("-name vb-r1-sum,process=vb-r1-sum -nodefaults -no-user-config"),
+            "{line}"
+        );
         assert!(line.contains("-machine q35,accel=tcg"), "{line}");
         assert!(!line.contains("-cpu host"));
         assert!(line.contains("-m 128 -smp 1 -no-reboot"), "{line}");
-        assert!(line.contains("-chardev file,id=console,path=/w/sum,,1.log -serial chardev:console"), "{line}");
-        assert!(line.contains("-qmp unix:/w/sum.qmp,server=on,wait=off"), "{line}");
-        assert!(line.contains("-kernel /c/vmlinuz -initrd /c/initrd.gz"), "{line}");
+        assert!(
+            line.contains("-chardev file,id=console,path=/w/sum,,1.log -serial chardev:console"),
+            "{line}"
+        );
+        assert!(
+            line.contains("-qmp unix:/w/sum.qmp,server=on,wait=off"),
+            "{line}"
+        );
+        assert!(
+            line.contains("-kernel /c/vmlinuz -initrd /c/initrd.gz"),
+            "{line}"
+        );
         // the kernel command line stays one argument
         let i = args.iter().position(|a| a == "-append").unwrap();
         assert_eq!(args[i + 1], "console=ttyS0 virtbench.role=sum");
@@ -202,7 +266,8 @@ mod tests {
         let s = spec(
             Boot::Disk {
                 image: "/w/sum.qcow2".into(),
-                smbios_serial: "virtbench.role=calculator virtbench.peers=sum=10.0.2.2:1,sub=10.0.2.2:2".into(),
+                smbios_serial:
+                    "virtbench.role=calculator virtbench.peers=sum=10.0.2.2:1,sub=10.0.2.2:2".into(),
             },
             Net::None,
         );
@@ -232,7 +297,10 @@ mod tests {
         s.accel = Accel::Kvm;
         let line = joined(&s);
         assert!(line.contains("-machine q35,accel=kvm -cpu host"), "{line}");
-        assert!(line.contains("tap,id=net0,ifname=vbt0,script=no,downscript=no"), "{line}");
+        assert!(
+            line.contains("tap,id=net0,ifname=vbt0,script=no,downscript=no"),
+            "{line}"
+        );
         assert!(line.contains("mac=52:54:00:ab:00:01"), "{line}");
     }
 

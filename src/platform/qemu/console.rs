@@ -32,7 +32,11 @@ pub fn parse_marker(line: &str) -> Option<Marker> {
     let name = words.next()?.to_string();
     let uptime_s = words.next()?.strip_prefix("uptime=")?.parse().ok()?;
     let rest = words.next().unwrap_or("").to_string();
-    Some(Marker { name, uptime_s, rest })
+    Some(Marker {
+        name,
+        uptime_s,
+        rest,
+    })
 }
 
 /// Markers seen so far, with the host instant each was first seen.
@@ -87,7 +91,12 @@ impl Watcher {
     }
 
     pub fn get(&self, name: &str) -> Option<(Marker, Instant)> {
-        self.seen.lock().expect("marker lock").markers.get(name).cloned()
+        self.seen
+            .lock()
+            .expect("marker lock")
+            .markers
+            .get(name)
+            .cloned()
     }
 
     /// The last `n` lines of the log (for error messages).
@@ -124,12 +133,17 @@ mod tests {
 
     #[test]
     fn parses_markers() {
-        let m = parse_marker("VIRTBENCH net-up uptime=1.234 iface=eth0 addr=10.0.2.15/24\n").unwrap();
+        let m =
+            parse_marker("VIRTBENCH net-up uptime=1.234 iface=eth0 addr=10.0.2.15/24\n").unwrap();
         assert_eq!(m.name, "net-up");
         assert_eq!(m.uptime_s, 1.234);
         assert_eq!(m.rest, "iface=eth0 addr=10.0.2.15/24");
-        let m = parse_marker("[    1.2] random: crng init doneVIRTBENCH init-start uptime=0.812").unwrap();
-        assert_eq!((m.name.as_str(), m.uptime_s, m.rest.as_str()), ("init-start", 0.812, ""));
+        let m = parse_marker("[    1.2] random: crng init doneVIRTBENCH init-start uptime=0.812")
+            .unwrap();
+        assert_eq!(
+            (m.name.as_str(), m.uptime_s, m.rest.as_str()),
+            ("init-start", 0.812, "")
+        );
     }
 
     #[test]
@@ -151,8 +165,12 @@ mod tests {
         f.write_all(b"SeaBIOS\r\nVIRTBENCH init-start upt").unwrap();
         f.flush().unwrap();
         tokio::time::sleep(Duration::from_millis(30)).await;
-        assert!(w.get(INIT_START).is_none(), "half a line is not a marker yet");
-        f.write_all(b"ime=0.5\nVIRTBENCH service-ready uptime=0.9 role=sum\n").unwrap();
+        assert!(
+            w.get(INIT_START).is_none(),
+            "half a line is not a marker yet"
+        );
+        f.write_all(b"ime=0.5\nVIRTBENCH service-ready uptime=0.9 role=sum\n")
+            .unwrap();
         f.flush().unwrap();
         let deadline = Instant::now() + Duration::from_secs(5);
         while w.get(SERVICE_READY).is_none() && Instant::now() < deadline {

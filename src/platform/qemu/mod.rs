@@ -23,8 +23,8 @@ use async_trait::async_trait;
 use tokio::sync::Mutex;
 
 use super::{
-    default_port, free_loopback_port, Availability, Deployment, Platform, PlatformError, ResourceSample, RunContext,
-    Variant, ROLES,
+    default_port, free_loopback_port, Availability, Deployment, Platform, PlatformError,
+    ResourceSample, RunContext, Variant, ROLES,
 };
 use crate::artifact::{self, appliance, calculator, disk};
 use crate::measure::resources;
@@ -74,7 +74,12 @@ impl Platform for Qemu {
             ("machine".to_string(), args::MACHINE.to_string()),
             (
                 "kvm_device".to_string(),
-                if Path::new("/dev/kvm").exists() { "present (probed before use)" } else { "absent" }.to_string(),
+                if Path::new("/dev/kvm").exists() {
+                    "present (probed before use)"
+                } else {
+                    "absent"
+                }
+                .to_string(),
             ),
         ]);
         let host_kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
@@ -89,7 +94,12 @@ impl Platform for Qemu {
         }
         details.insert(
             "guest_kernel".into(),
-            if host_kernel { "host /boot" } else { "Debian linux-image-cloud-amd64 (apt-get download)" }.into(),
+            if host_kernel {
+                "host /boot"
+            } else {
+                "Debian linux-image-cloud-amd64 (apt-get download)"
+            }
+            .into(),
         );
         Availability::Available { details }
     }
@@ -114,7 +124,11 @@ impl Platform for Qemu {
         Ok(self.prepared(ctx).await?.records)
     }
 
-    async fn deploy(&self, ctx: &RunContext, variant: &Variant) -> Result<Box<dyn Deployment>, PlatformError> {
+    async fn deploy(
+        &self,
+        ctx: &RunContext,
+        variant: &Variant,
+    ) -> Result<Box<dyn Deployment>, PlatformError> {
         let prepared = self.prepared(ctx).await?;
         let n = self.deploys.fetch_add(1, Ordering::Relaxed) + 1;
         let plan = Plan::new(ctx, variant, &prepared, n)?;
@@ -166,13 +180,28 @@ impl Qemu {
         let (kernel, initramfs, kernel_version, kernel_source, qcow2) = if wants_disk {
             let a = appliance::build(&ctx.cache_dir).await?;
             records.extend(a.records);
-            (a.kernel, a.initramfs, a.kernel_version, a.kernel_source, Some(a.qcow2))
+            (
+                a.kernel,
+                a.initramfs,
+                a.kernel_version,
+                a.kernel_source,
+                Some(a.qcow2),
+            )
         } else {
             let b = appliance::boot_files(&ctx.cache_dir).await?;
             records.extend(b.records);
-            (b.kernel, b.initramfs, b.kernel_version, b.kernel_source, None)
+            (
+                b.kernel,
+                b.initramfs,
+                b.kernel_version,
+                b.kernel_source,
+                None,
+            )
         };
-        std::fs::create_dir_all(&ctx.work_dir).map_err(PlatformError::io(format!("creating {}", ctx.work_dir.display())))?;
+        std::fs::create_dir_all(&ctx.work_dir).map_err(PlatformError::io(format!(
+            "creating {}",
+            ctx.work_dir.display()
+        )))?;
         let accel = accel::choose(&ctx.scenario.qemu.accelerator, &kernel, &ctx.work_dir).await?;
         let qemu_version = vm::version().await.unwrap_or_else(|| "unknown".into());
         let p = Prepared {
@@ -201,7 +230,12 @@ struct Plan {
 }
 
 impl Plan {
-    fn new(ctx: &RunContext, variant: &Variant, p: &Prepared, n: u32) -> Result<Plan, PlatformError> {
+    fn new(
+        ctx: &RunContext,
+        variant: &Variant,
+        p: &Prepared,
+        n: u32,
+    ) -> Result<Plan, PlatformError> {
         let topology = variant.get("topology").unwrap_or("per-role");
         let boot = variant.get("boot").unwrap_or("kernel");
         let network = variant.get("network").unwrap_or("nat");
@@ -214,12 +248,19 @@ impl Plan {
             "all-in-one" => vec!["all"],
             _ => ROLES.to_vec(),
         };
-        let guest_port = |role: &str| if role == "all" { default_port("calculator") } else { default_port(role) };
+        let guest_port = |role: &str| {
+            if role == "all" {
+                default_port("calculator")
+            } else {
+                default_port(role)
+            }
+        };
         let mut taken = BTreeSet::new();
         let mut host_ports = BTreeMap::new();
         for role in &roles {
             let port = loop {
-                let p = free_loopback_port().map_err(PlatformError::io("finding a free loopback port"))?;
+                let p = free_loopback_port()
+                    .map_err(PlatformError::io("finding a free loopback port"))?;
                 if taken.insert(p) {
                     break p;
                 }
@@ -234,20 +275,24 @@ impl Plan {
                 .join(",")
         });
         let dir = ctx.work_dir.join(format!("qemu-d{n}"));
-        std::fs::create_dir_all(&dir).map_err(PlatformError::io(format!("creating {}", dir.display())))?;
+        std::fs::create_dir_all(&dir)
+            .map_err(PlatformError::io(format!("creating {}", dir.display())))?;
         let memory_mib = ctx.scenario.qemu.memory_mib;
         let cpus = ctx.scenario.qemu.cpus;
         let mut vms = Vec::new();
         let mut overlays = Vec::new();
         for role in &roles {
             let name = format!("{NAME_PREFIX}{}-d{n}-{role}", ctx.run_id);
-            let role_peers = if *role == "calculator" { peers.as_deref() } else { None };
+            let role_peers = if *role == "calculator" {
+                peers.as_deref()
+            } else {
+                None
+            };
             let boot_spec = match boot {
                 "disk" => {
-                    let base = p
-                        .qcow2
-                        .clone()
-                        .ok_or_else(|| PlatformError::Failed("disk boot without a disk image".into()))?;
+                    let base = p.qcow2.clone().ok_or_else(|| {
+                        PlatformError::Failed("disk boot without a disk image".into())
+                    })?;
                     let overlay = dir.join(format!("{role}.qcow2"));
                     overlays.push((base, overlay.clone()));
                     Boot::Disk {
@@ -280,13 +325,21 @@ impl Plan {
             };
             vms.push((role.to_string(), spec));
         }
-        let front = if topology == "all-in-one" { "all" } else { "calculator" };
+        let front = if topology == "all-in-one" {
+            "all"
+        } else {
+            "calculator"
+        };
         Ok(Plan {
             dir,
             vms,
             endpoint: SocketAddr::new(Ipv4Addr::LOCALHOST.into(), host_ports[front]),
             overlays,
-            config_via: if boot == "disk" { "SMBIOS serial + DHCP" } else { "kernel command line (static IP)" },
+            config_via: if boot == "disk" {
+                "SMBIOS serial + DHCP"
+            } else {
+                "kernel command line (static IP)"
+            },
         })
     }
 }
@@ -297,7 +350,10 @@ fn qmp_path(dir: &Path, run_id: &str, n: u32, role: &str) -> PathBuf {
     if p.as_os_str().len() < 100 {
         p
     } else {
-        std::env::temp_dir().join(format!("vbq-{}-{n}-{role}.sock", &run_id[..run_id.len().min(24)]))
+        std::env::temp_dir().join(format!(
+            "vbq-{}-{n}-{role}.sock",
+            &run_id[..run_id.len().min(24)]
+        ))
     }
 }
 
@@ -344,9 +400,13 @@ impl QemuDeployment {
         let t = Instant::now();
         if !plan.overlays.is_empty() {
             let overlays = plan.overlays.clone();
-            tokio::task::spawn_blocking(move || overlays.iter().try_for_each(|(base, o)| disk::overlay(base, o)))
-                .await
-                .map_err(|e| PlatformError::Failed(format!("overlay task: {e}")))??;
+            tokio::task::spawn_blocking(move || {
+                overlays
+                    .iter()
+                    .try_for_each(|(base, o)| disk::overlay(base, o))
+            })
+            .await
+            .map_err(|e| PlatformError::Failed(format!("overlay task: {e}")))??;
             self.phases.push(("overlay".into(), t.elapsed()));
         }
         let t = Instant::now();
@@ -403,18 +463,32 @@ impl Deployment for QemuDeployment {
         ) else {
             return Vec::new();
         };
-        self.details.insert("guest_uptime_init_start_s".into(), format!("{:.3}", start.2));
-        self.details.insert("guest_uptime_service_ready_s".into(), format!("{:.3}", ready.2));
+        self.details.insert(
+            "guest_uptime_init_start_s".into(),
+            format!("{:.3}", start.2),
+        );
+        self.details.insert(
+            "guest_uptime_service_ready_s".into(),
+            format!("{:.3}", ready.2),
+        );
         self.details.insert("slowest_vm".into(), ready.1.clone());
         vec![
-            ("firmware+kernel".into(), start.0.saturating_duration_since(spawned)),
+            (
+                "firmware+kernel".into(),
+                start.0.saturating_duration_since(spawned),
+            ),
             ("init".into(), ready.0.saturating_duration_since(start.0)),
             ("service".into(), now.saturating_duration_since(ready.0)),
         ]
     }
 
     async fn sample(&self) -> Result<ResourceSample, PlatformError> {
-        let pids: Vec<u32> = self.vms.iter().filter(|v| v.running()).map(|v| v.pid).collect();
+        let pids: Vec<u32> = self
+            .vms
+            .iter()
+            .filter(|v| v.running())
+            .map(|v| v.pid)
+            .collect();
         Ok(resources::processes(&pids))
     }
 
@@ -445,7 +519,10 @@ impl Deployment for QemuDeployment {
         }
         if let Err(e) = std::fs::remove_dir_all(&self.dir) {
             if e.kind() != std::io::ErrorKind::NotFound {
-                first_err.get_or_insert(PlatformError::io(format!("removing {}", self.dir.display()))(e));
+                first_err.get_or_insert(PlatformError::io(format!(
+                    "removing {}",
+                    self.dir.display()
+                ))(e));
             }
         }
         match first_err {

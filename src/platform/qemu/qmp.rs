@@ -33,7 +33,9 @@ impl Qmp {
         };
         let greeting = q.read_message(timeout).await?;
         if greeting.get("QMP").is_none() {
-            return Err(PlatformError::Failed(format!("{ctx}: unexpected greeting {greeting}")));
+            return Err(PlatformError::Failed(format!(
+                "{ctx}: unexpected greeting {greeting}"
+            )));
         }
         q.execute("qmp_capabilities", None, timeout).await?;
         Ok(q)
@@ -51,11 +53,17 @@ impl Qmp {
         if n == 0 {
             return Err(PlatformError::Failed("QMP connection closed".into()));
         }
-        serde_json::from_str(&line).map_err(|e| PlatformError::Failed(format!("QMP sent invalid JSON ({e}): {line}")))
+        serde_json::from_str(&line)
+            .map_err(|e| PlatformError::Failed(format!("QMP sent invalid JSON ({e}): {line}")))
     }
 
     /// Run a command and return its `return` value (events in between are skipped).
-    pub async fn execute(&mut self, command: &str, arguments: Option<Value>, timeout: Duration) -> Result<Value, PlatformError> {
+    pub async fn execute(
+        &mut self,
+        command: &str,
+        arguments: Option<Value>,
+        timeout: Duration,
+    ) -> Result<Value, PlatformError> {
         let mut msg = json!({ "execute": command });
         if let Some(a) = arguments {
             msg["arguments"] = a;
@@ -72,7 +80,10 @@ impl Qmp {
                 return Ok(r.clone());
             }
             if let Some(e) = reply.get("error") {
-                return Err(PlatformError::Failed(format!("QMP {command}: {}", e["desc"].as_str().unwrap_or("error"))));
+                return Err(PlatformError::Failed(format!(
+                    "QMP {command}: {}",
+                    e["desc"].as_str().unwrap_or("error")
+                )));
             }
             // {"event": ...}: not ours.
         }
@@ -80,9 +91,17 @@ impl Qmp {
 
     /// A human monitor command (savevm/loadvm have no QMP equivalent in QEMU 7.2
     /// outside of the experimental snapshot jobs); returns its text output.
-    pub async fn hmp(&mut self, command_line: &str, timeout: Duration) -> Result<String, PlatformError> {
+    pub async fn hmp(
+        &mut self,
+        command_line: &str,
+        timeout: Duration,
+    ) -> Result<String, PlatformError> {
         let out = self
-            .execute("human-monitor-command", Some(json!({ "command-line": command_line })), timeout)
+            .execute(
+                "human-monitor-command",
+                Some(json!({ "command-line": command_line })),
+                timeout,
+            )
             .await?;
         Ok(out.as_str().unwrap_or("").to_string())
     }

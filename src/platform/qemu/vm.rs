@@ -33,7 +33,10 @@ pub struct Vm {
 impl Vm {
     /// Start QEMU for `spec`; returns as soon as the process exists.
     pub fn spawn(role: &str, spec: &VmSpec, stderr_log: &Path) -> Result<Vm, PlatformError> {
-        let stderr = std::fs::File::create(stderr_log).map_err(PlatformError::io(format!("creating {}", stderr_log.display())))?;
+        let stderr = std::fs::File::create(stderr_log).map_err(PlatformError::io(format!(
+            "creating {}",
+            stderr_log.display()
+        )))?;
         let _ = std::fs::remove_file(&spec.console_log);
         let stop_watch = CancellationToken::new();
         let watcher = Watcher::start(&spec.console_log, stop_watch.clone());
@@ -45,7 +48,10 @@ impl Vm {
             // Safety net: a VM never outlives a harness that forgot it.
             .kill_on_drop(true)
             .spawn()
-            .map_err(PlatformError::io(format!("starting {QEMU} for {}", spec.name)))?;
+            .map_err(PlatformError::io(format!(
+                "starting {QEMU} for {}",
+                spec.name
+            )))?;
         let pid = child.id().unwrap_or(0);
         tracing::debug!(name = %spec.name, pid, "qemu started");
         Ok(Vm {
@@ -119,7 +125,11 @@ pub async fn version() -> Option<String> {
     let out = Command::new(QEMU).arg("--version").output().await.ok()?;
     let text = String::from_utf8_lossy(&out.stdout);
     let line = text.lines().next()?.trim();
-    Some(line.strip_prefix("QEMU emulator version ").unwrap_or(line).to_string())
+    Some(
+        line.strip_prefix("QEMU emulator version ")
+            .unwrap_or(line)
+            .to_string(),
+    )
 }
 
 /// QEMU processes whose `-name` starts with `prefix`, from /proc (for cleanup after
@@ -166,9 +176,9 @@ mod tests {
 
     #[test]
     fn name_from_cmdline() {
-        let raw = b"qemu-system-x86_64\0-name\0vb-r1-d1-sum,process=vb-r1-d1-sum\0-m\0128\0";
+        let raw = b"qemu-system-x86_64\0-name\0vb-r1-d1-sum,process=vb-r1-d1-sum\0-m\x00128\0";
         assert_eq!(qemu_name(raw).as_deref(), Some("vb-r1-d1-sum"));
-        let raw = b"/usr/bin/qemu-system-x86_64\0-m\0128\0";
+        let raw = b"/usr/bin/qemu-system-x86_64\0-m\x00128\0";
         assert_eq!(qemu_name(raw), None);
         // Another program with the same arguments is not ours to kill.
         let raw = b"/bin/sleep\0-name\0vb-r1-d1-sum\0";
