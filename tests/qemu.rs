@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 use virtbench::artifact::{appliance, initramfs};
 use virtbench::measure::Probe;
-use virtbench::platform::qemu::{vm, Qemu};
+use virtbench::platform::qemu::{args, console, vm, Qemu};
 use virtbench::platform::{Availability, Platform, RunContext};
 use virtbench::scenario::Scenario;
 
@@ -130,6 +130,74 @@ async fn kernel_boot_five_vms_and_disk_boot_one_vm() {
     }
     boot_and_answer("per-role", "kernel").await;
     boot_and_answer("all-in-one", "disk").await;
+}
+
+/// The OpenStack route, without OpenStack: no role on the command line, so the guest
+/// takes DHCP and reads its role from user_data at 169.254.169.254 (served by QEMU's
+/// user-mode network).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn role_from_metadata_user_data() {
+    if !available().await {
+        return;
+    }
+    let boot = appliance::boot_files(&virtbench::artifact::cache_dir())
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let run_id = format!("t{}-metadata", std::process::id());
+    let port = virtbench::platform::free_loopback_port().unwrap();
+    let spec = args::VmSpec {
+        name: format!("vb-{run_id}-all"),
+        accel: args::Accel::Tcg,
+        memory_mib: 128,
+        cpus: 1,
+        boot: args::Boot::Kernel {
+            kernel: boot.kernel.clone(),
+            initrd: boot.initramfs.clone(),
+            append: "console=ttyS0 quiet panic=-1".into(),
+        },
+        net: args::Net::Nat {
+            forwards: vec![(port, 50000)],
+            user_data: Some("# virtbench\nrole=all\n".into()),
+        },
+        console_log: dir.path().join("console.log"),
+        qmp_socket: Some(dir.path().join("qmp")),
+    };
+    let mut vm = vm::Vm::spawn("all", &spec, &dir.path().join("qemu.log")).unwrap();
+    let probe = Probe::for_expression("(5+3)/2").unwrap();
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let cancel = CancellationToken::new();
+    let waiting = virtbench::measure::startup::wait_first_correct(
+        addr,
+        &probe,
+        Duration::from_secs(90),
+        &cancel,
+    );
+    tokio::pin!(waiting);
+    // Fail fast when the guest's init reports a fatal error.
+    let answered = loop {
+        tokio::select! {
+            r = &mut waiting => break r.map_err(|e| e.to_string()),
+            _ = tokio::time::sleep(Duration::from_millis(100)) => {
+                if let Some((m, _)) = vm.watcher.get("fatal") {
+                    break Err(format!("guest init failed: {}", m.rest));
+                }
+            }
+        }
+    };
+    let net_up = vm.watcher.get("net-up");
+    let why = vm.exited();
+    vm.stop().await.unwrap();
+    answered.unwrap_or_else(|e| {
+        panic!(
+            "no answer: {e}; exited: {why:?}; console: {}",
+            console::tail(&spec.console_log, 6)
+        )
+    });
+    let (m, _) = net_up.expect("net-up marker");
+    assert!(m.rest.contains("via=dhcp"), "{}", m.rest);
+    assert!(m.rest.contains("addr=169.254.169.15/24"), "{}", m.rest);
+    assert!(leftovers(&run_id).is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -57,15 +57,15 @@ impl Config {
                 Source::UserData => line.split('#').next().unwrap_or(""),
                 Source::Prefixed => line,
             };
-            for word in line.split_whitespace() {
-                let word = match (word.strip_prefix("virtbench."), source) {
+            for original in line.split_whitespace() {
+                let word = match (original.strip_prefix("virtbench."), source) {
                     (Some(w), _) => w,
-                    (None, Source::UserData) => word,
+                    (None, Source::UserData) => original,
                     (None, Source::Prefixed) => continue,
                 };
                 let (key, value) = word
                     .split_once('=')
-                    .ok_or_else(|| ConfigError(format!("virtbench.{word}: expected KEY=VALUE")))?;
+                    .ok_or_else(|| ConfigError(format!("{original}: expected KEY=VALUE")))?;
                 cfg.set(key, value)?;
             }
         }
@@ -187,6 +187,12 @@ mod tests {
         assert!(e.0.starts_with("virtbench.color=red: unknown key"), "{e}");
         let e = Config::parse("virtbench.role", Source::Prefixed).unwrap_err();
         assert!(e.0.contains("KEY=VALUE"), "{e}");
+    }
+
+    #[test]
+    fn user_data_error_shows_the_word_as_written() {
+        let e = Config::parse("hello\n", Source::UserData).unwrap_err();
+        assert_eq!(e.0, "hello: expected KEY=VALUE");
     }
 
     #[test]

@@ -51,6 +51,10 @@ pub enum Net {
     /// User-mode NAT with forwarded ports (host port on 127.0.0.1, guest port).
     Nat {
         forwards: Vec<(u16, u16)>,
+        /// Serve this text as OpenStack's `user_data` at 169.254.169.254 (the slirp
+        /// network then is 169.254.169.0/24 so that the address is inside it): the
+        /// metadata route of the appliance, exercised without OpenStack.
+        user_data: Option<String>,
     },
     /// A tap device (bridged mode).
     Tap {
@@ -141,8 +145,17 @@ pub fn qemu_args(spec: &VmSpec) -> Vec<OsString> {
     }
     match &spec.net {
         Net::None => {}
-        Net::Nat { forwards } => {
+        Net::Nat {
+            forwards,
+            user_data,
+        } => {
             let mut netdev = String::from("user,id=net0");
+            if let Some(text) = user_data {
+                netdev.push_str(&format!(
+                    ",net={METADATA_NET},host={METADATA_NET_HOST},dhcpstart={METADATA_NET_GUEST},guestfwd=tcp:{METADATA_IP}:80-cmd:{}",
+                    escape_commas(&metadata_responder(text))
+                ));
+            }
             for (host, guest) in forwards {
                 netdev.push_str(&format!(",hostfwd=tcp:127.0.0.1:{host}-:{guest}"));
             }
@@ -161,6 +174,24 @@ pub fn qemu_args(spec: &VmSpec) -> Vec<OsString> {
         }
     }
     a
+}
+
+/// The user-mode network used when serving metadata, and its addresses.
+pub const METADATA_NET: &str = "169.254.169.0/24";
+pub const METADATA_NET_HOST: Ipv4Addr = Ipv4Addr::new(169, 254, 169, 2);
+pub const METADATA_NET_GUEST: Ipv4Addr = Ipv4Addr::new(169, 254, 169, 15);
+pub const METADATA_IP: Ipv4Addr = Ipv4Addr::new(169, 254, 169, 254);
+
+/// A shell command answering one HTTP request with `text` (QEMU runs it per guest
+/// connection with the connection on its stdin/stdout). Only `role=... peers=...`
+/// words go there: characters the shell would interpret are dropped.
+pub fn metadata_responder(text: &str) -> String {
+    let safe: String = text
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || " .=:,_-/#\n".contains(*c))
+        .collect();
+    let body = safe.replace('\n', "\\n");
+    format!("printf 'HTTP/1.0 200 OK\\r\\nContent-Type: text/plain\\r\\n\\r\\n{body}\\n'")
 }
 
 pub fn mac_string(mac: &[u8; 6]) -> String {
@@ -232,6 +263,7 @@ mod tests {
             },
             Net::Nat {
                 forwards: vec![(41001, 50001)],
+                user_data: None,
             },
         );
         let args = qemu_args(&s);
@@ -302,6 +334,29 @@ mod tests {
             "{line}"
         );
         assert!(line.contains("mac=52:54:00:ab:00:01"), "{line}");
+    }
+
+    #[test]
+    fn metadata_served_inside_the_slirp_network() {
+        let s = spec(
+            Boot::Kernel {
+                kernel: "k".into(),
+                initrd: "i".into(),
+                append: String::new(),
+            },
+            Net::Nat {
+                forwards: vec![(41000, 50000)],
+                user_data: Some("role=calculator\npeers=sum=10.0.2.2:1,sub=10.0.2.2:2;rm -rf /'".into()),
+            },
+        );
+        let args = qemu_args(&s);
+        let i = args.iter().position(|a| a == "-netdev").unwrap();
+        assert_eq!(
+            args[i + 1],
+            "user,id=net0,net=169.254.169.0/24,host=169.254.169.2,dhcpstart=169.254.169.15,\
+             guestfwd=tcp:169.254.169.254:80-cmd:printf 'HTTP/1.0 200 OK\\r\\nContent-Type: text/plain\\r\\n\\r\\n\
+             role=calculator\\npeers=sum=10.0.2.2:1,,sub=10.0.2.2:2rm -rf /\\n',hostfwd=tcp:127.0.0.1:41000-:50000"
+        );
     }
 
     #[test]

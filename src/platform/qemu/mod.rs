@@ -319,6 +319,7 @@ impl Plan {
                 boot: boot_spec,
                 net: Net::Nat {
                     forwards: vec![(host_ports[*role], guest_port(role))],
+                    user_data: None,
                 },
                 console_log: dir.join(format!("{role}.console.log")),
                 qmp_socket: Some(qmp_path(&dir, &ctx.run_id, n, role)),
