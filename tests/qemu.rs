@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 use virtbench::artifact::{appliance, initramfs};
 use virtbench::measure::Probe;
-use virtbench::platform::qemu::{args, console, vm, Qemu};
+use virtbench::platform::qemu::{args, console, extras, vm, Qemu};
 use virtbench::platform::{Availability, Platform, RunContext};
 use virtbench::scenario::Scenario;
 
@@ -197,6 +197,52 @@ async fn role_from_metadata_user_data() {
     let (m, _) = net_up.expect("net-up marker");
     assert!(m.rest.contains("via=dhcp"), "{}", m.rest);
     assert!(m.rest.contains("addr=169.254.169.15/24"), "{}", m.rest);
+    assert!(leftovers(&run_id).is_empty());
+}
+
+/// C11 and C13: clones of the disk, savevm/loadvm of a running appliance.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clone_and_snapshot_experiments() {
+    if !available().await {
+        return;
+    }
+    let a = appliance::build(&virtbench::artifact::cache_dir())
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let clones = extras::clones(&a.qcow2, dir.path()).await.unwrap();
+    for (k, v) in &clones {
+        eprintln!("{k}: {}", v.describe());
+    }
+    let overlay = &clones["clone_qcow2_overlay_bytes"];
+    let copy = &clones["clone_full_copy_bytes"];
+    assert_eq!(overlay.summary.n, extras::CLONES);
+    // A copy holds the whole image; an overlay only its own metadata.
+    assert!(copy.summary.min > 1e6, "{copy:?}");
+    assert!(
+        overlay.summary.max < copy.summary.min,
+        "{overlay:?} vs {copy:?}"
+    );
+
+    let run_id = format!("t{}-snap", std::process::id());
+    let snaps = extras::snapshots(
+        &a.qcow2,
+        dir.path(),
+        args::Accel::Tcg,
+        128,
+        &format!("vb-{run_id}-snapshot"),
+        &CancellationToken::new(),
+    )
+    .await
+    .unwrap();
+    for (k, v) in &snaps {
+        eprintln!("{k}: {}", v.describe());
+    }
+    assert_eq!(snaps["snapshot_save_ms"].summary.n, extras::SNAPSHOTS);
+    assert!(
+        snaps["snapshot_bytes"].summary.min > 0.0,
+        "the VM state went into the qcow2"
+    );
     assert!(leftovers(&run_id).is_empty());
 }
 

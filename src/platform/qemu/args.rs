@@ -346,7 +346,9 @@ mod tests {
             },
             Net::Nat {
                 forwards: vec![(41000, 50000)],
-                user_data: Some("role=calculator\npeers=sum=10.0.2.2:1,sub=10.0.2.2:2;rm -rf /'".into()),
+                user_data: Some(
+                    "role=calculator\npeers=sum=10.0.2.2:1,sub=10.0.2.2:2;rm -rf /'".into(),
+                ),
             },
         );
         let args = qemu_args(&s);

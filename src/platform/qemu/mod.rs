@@ -10,6 +10,7 @@
 pub mod accel;
 pub mod args;
 pub mod console;
+pub mod extras;
 pub mod qmp;
 pub mod vm;
 
@@ -142,12 +143,59 @@ impl Platform for Qemu {
         }
     }
 
+    /// Clone and snapshot experiments, once per run: on the first disk-boot variant
+    /// (the image they need), else not at all.
     async fn extras(
         &self,
-        _ctx: &RunContext,
-        _deployment: &mut dyn Deployment,
+        ctx: &RunContext,
+        deployment: &mut dyn Deployment,
     ) -> Result<BTreeMap<String, crate::stats::Series>, PlatformError> {
-        Ok(BTreeMap::new())
+        let details = deployment.details();
+        let target = self
+            .variants(&ctx.scenario)
+            .into_iter()
+            .find(|v| v.get("boot") == Some("disk"));
+        let Some(target) = target else {
+            return Ok(BTreeMap::new());
+        };
+        let is_target = target
+            .settings
+            .iter()
+            .all(|(k, v)| details.get(k) == Some(v));
+        if !is_target {
+            return Ok(BTreeMap::new());
+        }
+        let p = self.prepared(ctx).await?;
+        let Some(base) = p.qcow2.clone() else {
+            return Ok(BTreeMap::new());
+        };
+        let n = self.deploys.fetch_add(1, Ordering::Relaxed) + 1;
+        let dir = ctx.work_dir.join(format!("qemu-extras-{n}"));
+        std::fs::create_dir_all(&dir)
+            .map_err(PlatformError::io(format!("creating {}", dir.display())))?;
+        let mut out = BTreeMap::new();
+        // One experiment failing must not lose the other's figures.
+        match extras::clones(&base, &dir).await {
+            Ok(m) => out.extend(m),
+            Err(e) => tracing::warn!("qemu clone experiment failed: {e}"),
+        }
+        let name = format!("{NAME_PREFIX}{}-x{n}-snapshot", ctx.run_id);
+        match extras::snapshots(
+            &base,
+            &dir,
+            p.accel.accel,
+            ctx.scenario.qemu.memory_mib,
+            &name,
+            &ctx.cancel,
+        )
+        .await
+        {
+            Ok(m) => out.extend(m),
+            Err(PlatformError::Cancelled) => return Err(PlatformError::Cancelled),
+            Err(e) => tracing::warn!("qemu snapshot experiment failed: {e}"),
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+        Ok(out)
     }
 
     async fn cleanup(&self, run_id: Option<&str>) -> Result<usize, PlatformError> {
