@@ -11,14 +11,18 @@ use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 use virtbench::artifact::{appliance, initramfs};
 use virtbench::measure::Probe;
-use virtbench::platform::qemu::{args, console, extras, vm, Qemu};
+use virtbench::platform::qemu::{args, bridge, console, extras, vm, Qemu};
 use virtbench::platform::{Availability, Platform, RunContext};
 use virtbench::scenario::Scenario;
 
 fn scenario(topology: &str, boot: &str) -> Scenario {
+    scenario_on(topology, boot, "nat")
+}
+
+fn scenario_on(topology: &str, boot: &str, network: &str) -> Scenario {
     let text = format!(
         "name = \"qemu-test\"\nplatforms = [\"qemu\"]\n[startup]\nrepetitions = 1\ntimeout_s = 120\n\
-         [qemu]\ntopologies = [\"{topology}\"]\nboot = [\"{boot}\"]\nnetworks = [\"nat\"]\naccelerator = \"auto\"\nmemory_mib = 128\ncpus = 1\n"
+         [qemu]\ntopologies = [\"{topology}\"]\nboot = [\"{boot}\"]\nnetworks = [\"{network}\"]\naccelerator = \"auto\"\nmemory_mib = 128\ncpus = 1\n"
     );
     Scenario::parse(Path::new("qemu-test.toml"), &text).unwrap()
 }
@@ -42,9 +46,20 @@ fn leftovers(run_id: &str) -> Vec<(u32, String)> {
 
 /// Deploy, wait for the first correct answer, check what the deployment reports,
 /// tear down and check that no QEMU process of the run remains.
-async fn boot_and_answer(topology: &str, boot: &str) {
-    let run_id = format!("t{}-{}-{}", std::process::id(), &topology[..3], boot);
-    let ctx = RunContext::new(&run_id, scenario(topology, boot), CancellationToken::new()).unwrap();
+async fn boot_and_answer(topology: &str, boot: &str, network: &str) {
+    let run_id = format!(
+        "t{}-{}-{}-{}",
+        std::process::id(),
+        &topology[..3],
+        boot,
+        network
+    );
+    let ctx = RunContext::new(
+        &run_id,
+        scenario_on(topology, boot, network),
+        CancellationToken::new(),
+    )
+    .unwrap();
     let platform = Qemu::default();
     let records = platform.prepare(&ctx).await.unwrap();
     for r in &records {
@@ -54,7 +69,7 @@ async fn boot_and_answer(topology: &str, boot: &str) {
         );
     }
     let variant = platform.variants(&ctx.scenario).remove(0);
-    assert_eq!(variant.label, format!("qemu/{topology}/{boot}/nat"));
+    assert_eq!(variant.label, format!("qemu/{topology}/{boot}/{network}"));
     let probe = Probe::for_expression("(5+3)/2").unwrap();
     let t0 = Instant::now();
     let ready = virtbench::run::deploy_ready(&platform, &ctx, &variant, &probe)
@@ -101,9 +116,28 @@ async fn boot_and_answer(topology: &str, boot: &str) {
     assert!(sample.rss_bytes > 10 << 20, "{sample:?}");
     assert!(sample.cpu_seconds > 0.0, "{sample:?}");
 
+    if network == "bridge" {
+        assert!(
+            dep.endpoint().to_string().starts_with("10.214."),
+            "{}",
+            dep.endpoint()
+        );
+        assert_eq!(bridge::namespaces(&format!("vb-{run_id}-")).len(), 1);
+    } else {
+        assert!(dep.endpoint().ip().is_loopback());
+    }
+
     dep.teardown().await.unwrap();
     dep.teardown().await.unwrap(); // idempotent
     assert!(leftovers(&run_id).is_empty(), "{:?}", leftovers(&run_id));
+    assert!(bridge::namespaces(&format!("vb-{run_id}-")).is_empty());
+    if let Some(ns) = details.get("bridge_netns") {
+        let host_if = bridge::host_if_of(ns);
+        assert!(
+            !Path::new("/sys/class/net").join(&host_if).exists(),
+            "{host_if} left behind"
+        );
+    }
     assert_eq!(platform.cleanup(Some(&run_id)).await.unwrap(), 0);
     let _ = std::fs::remove_dir_all(&ctx.work_dir);
 }
@@ -128,8 +162,23 @@ async fn kernel_boot_five_vms_and_disk_boot_one_vm() {
     if !available().await {
         return;
     }
-    boot_and_answer("per-role", "kernel").await;
-    boot_and_answer("all-in-one", "disk").await;
+    boot_and_answer("per-role", "kernel", "nat").await;
+    boot_and_answer("all-in-one", "disk", "nat").await;
+}
+
+/// Claim C9: bridged VMs have addresses of their own; the calculator VM reaches its
+/// sub-services directly on the bridge and the host reaches it without forwarding.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bridged_five_vms_answer_on_their_own_addresses() {
+    if !available().await {
+        return;
+    }
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("SKIPPED: bridged networking needs root");
+        return;
+    }
+    boot_and_answer("per-role", "kernel", "bridge").await;
 }
 
 /// The OpenStack route, without OpenStack: no role on the command line, so the guest
@@ -162,6 +211,7 @@ async fn role_from_metadata_user_data() {
         },
         console_log: dir.path().join("console.log"),
         qmp_socket: Some(dir.path().join("qmp")),
+        netns: None,
     };
     let mut vm = vm::Vm::spawn("all", &spec, &dir.path().join("qemu.log")).unwrap();
     let probe = Probe::for_expression("(5+3)/2").unwrap();

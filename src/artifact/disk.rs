@@ -22,10 +22,12 @@ pub const MBR_CANDIDATES: [&str; 2] = [
     "/usr/share/syslinux/mbr.bin",
 ];
 
-/// Kernel command line of the disk boot: everything VM-specific comes from elsewhere.
-/// `console=ttyS0` last so that /dev/console (our markers) is the serial port, which
-/// QEMU logs and OpenStack's console log shows; tty0 for VirtualBox's screen.
-pub const DISK_APPEND: &str = "console=tty0 console=ttyS0 quiet panic=-1 virtbench.ip=dhcp";
+/// Kernel command line of the disk boot: everything VM-specific comes from elsewhere
+/// (the address is DHCP's unless the SMBIOS serial names one: the command line would
+/// take precedence, so it says nothing). `console=ttyS0` last so that /dev/console
+/// (our markers) is the serial port, which QEMU logs and OpenStack's console log
+/// shows; tty0 for VirtualBox's screen.
+pub const DISK_APPEND: &str = "console=tty0 console=ttyS0 quiet panic=-1";
 
 /// Tools the disk build needs, with the Debian package that has each.
 pub const TOOLS: [(&str, &str); 5] = [

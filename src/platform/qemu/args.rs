@@ -74,6 +74,8 @@ pub struct VmSpec {
     pub net: Net,
     pub console_log: PathBuf,
     pub qmp_socket: Option<PathBuf>,
+    /// Network namespace to run QEMU in (bridged mode: its tap lives there).
+    pub netns: Option<String>,
 }
 
 /// QEMU option values are comma-separated lists: a literal comma is doubled.
@@ -242,6 +244,7 @@ mod tests {
             net,
             console_log: "/w/sum,1.log".into(),
             qmp_socket: Some("/w/sum.qmp".into()),
+            netns: None,
         }
     }
 

@@ -9,6 +9,7 @@
 
 pub mod accel;
 pub mod args;
+pub mod bridge;
 pub mod console;
 pub mod extras;
 pub mod qmp;
@@ -32,6 +33,7 @@ use crate::measure::resources;
 use crate::results::ArtifactRecord;
 use crate::scenario::Scenario;
 use args::{Boot, Net, VmSpec};
+use bridge::BridgeNet;
 use vm::Vm;
 
 /// Prefix of every VM name (`-name vb-<run id>-d<n>-<role>`).
@@ -132,8 +134,37 @@ impl Platform for Qemu {
     ) -> Result<Box<dyn Deployment>, PlatformError> {
         let prepared = self.prepared(ctx).await?;
         let n = self.deploys.fetch_add(1, Ordering::Relaxed) + 1;
-        let plan = Plan::new(ctx, variant, &prepared, n)?;
+        let t = Instant::now();
+        let bridge = match variant.get("network") {
+            Some("bridge") => {
+                let vms = if variant.get("topology") == Some("all-in-one") {
+                    1
+                } else {
+                    ROLES.len()
+                };
+                let netns = format!("{NAME_PREFIX}{}-d{n}", ctx.run_id);
+                Some(BridgeNet::create(&netns, vms).await?)
+            }
+            _ => None,
+        };
+        let network_time = t.elapsed();
+        let plan = match Plan::new(ctx, variant, &prepared, n, bridge.as_ref()) {
+            Ok(p) => p,
+            Err(e) => {
+                if let Some(b) = &bridge {
+                    b.destroy().await;
+                }
+                return Err(e);
+            }
+        };
         let mut dep = QemuDeployment::new(&plan, &prepared, variant);
+        if let Some(b) = bridge {
+            dep.phases.push(("network".into(), network_time));
+            dep.details.insert("bridge_netns".into(), b.netns.clone());
+            dep.details
+                .insert("bridge_host_ip".into(), b.host_ip().to_string());
+            dep.bridge = Some(b);
+        }
         match dep.start(&plan, ctx).await {
             Ok(()) => Ok(Box::new(dep)),
             Err(e) => {
@@ -211,6 +242,15 @@ impl Platform for Qemu {
                 removed += 1;
             }
         }
+        for ns in bridge::namespaces(&prefix) {
+            tracing::info!(%ns, "removing leftover network namespace");
+            // The killed VMs may still hold their taps for a moment.
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            match bridge::delete_namespace(&ns).await {
+                Ok(()) => removed += 1,
+                Err(e) => tracing::warn!("{e}"),
+            }
+        }
         Ok(removed)
     }
 }
@@ -283,15 +323,10 @@ impl Plan {
         variant: &Variant,
         p: &Prepared,
         n: u32,
+        bridge: Option<&BridgeNet>,
     ) -> Result<Plan, PlatformError> {
         let topology = variant.get("topology").unwrap_or("per-role");
         let boot = variant.get("boot").unwrap_or("kernel");
-        let network = variant.get("network").unwrap_or("nat");
-        if network != "nat" {
-            return Err(PlatformError::Failed(format!(
-                "qemu network {network:?} is not supported by this version (only nat)"
-            )));
-        }
         let roles: Vec<&str> = match topology {
             "all-in-one" => vec!["all"],
             _ => ROLES.to_vec(),
@@ -303,22 +338,38 @@ impl Plan {
                 default_port(role)
             }
         };
-        let mut taken = BTreeSet::new();
+        // Where each role answers, as seen from the host and from the other guests.
         let mut host_ports = BTreeMap::new();
-        for role in &roles {
-            let port = loop {
-                let p = free_loopback_port()
-                    .map_err(PlatformError::io("finding a free loopback port"))?;
-                if taken.insert(p) {
-                    break p;
+        let mut guest_ips = BTreeMap::new();
+        match bridge {
+            None => {
+                let mut taken = BTreeSet::new();
+                for role in &roles {
+                    let port = loop {
+                        let p = free_loopback_port()
+                            .map_err(PlatformError::io("finding a free loopback port"))?;
+                        if taken.insert(p) {
+                            break p;
+                        }
+                    };
+                    host_ports.insert(role.to_string(), port);
                 }
-            };
-            host_ports.insert(role.to_string(), port);
+            }
+            Some(b) => {
+                for (i, role) in roles.iter().enumerate() {
+                    guest_ips.insert(role.to_string(), b.vm_ip(i));
+                }
+            }
         }
+        // NAT: the host's forwarded ports at 10.0.2.2, as in the lab. Bridge: the
+        // sub-services' own addresses and ports.
         let peers = (topology != "all-in-one").then(|| {
             ["sum", "sub", "mul", "div"]
                 .iter()
-                .map(|r| format!("{r}={}:{}", args::NAT_HOST_IP, host_ports[*r]))
+                .map(|r| match bridge {
+                    None => format!("{r}={}:{}", args::NAT_HOST_IP, host_ports[*r]),
+                    Some(_) => format!("{r}={}:{}", guest_ips[*r], guest_port(r)),
+                })
                 .collect::<Vec<_>>()
                 .join(",")
         });
@@ -329,12 +380,16 @@ impl Plan {
         let cpus = ctx.scenario.qemu.cpus;
         let mut vms = Vec::new();
         let mut overlays = Vec::new();
-        for role in &roles {
+        for (i, role) in roles.iter().enumerate() {
             let name = format!("{NAME_PREFIX}{}-d{n}-{role}", ctx.run_id);
             let role_peers = if *role == "calculator" {
                 peers.as_deref()
             } else {
                 None
+            };
+            let (ip, gw) = match bridge {
+                None => (Some((args::NAT_GUEST_IP, 24)), Some(args::NAT_HOST_IP)),
+                Some(_) => (Some((guest_ips[*role], 24)), None),
             };
             let boot_spec = match boot {
                 "disk" => {
@@ -343,20 +398,32 @@ impl Plan {
                     })?;
                     let overlay = dir.join(format!("{role}.qcow2"));
                     overlays.push((base, overlay.clone()));
+                    // NAT: DHCP, as VirtualBox and OpenStack guests get their address.
+                    // Bridge: no DHCP server on our bridge, a static address.
+                    let (ip, gw) = if bridge.is_some() {
+                        (ip, gw)
+                    } else {
+                        (None, None)
+                    };
                     Boot::Disk {
                         image: overlay,
-                        smbios_serial: args::guest_config(role, role_peers, None, None),
+                        smbios_serial: args::guest_config(role, role_peers, ip, gw),
                     }
                 }
                 _ => Boot::Kernel {
                     kernel: p.kernel.clone(),
                     initrd: p.initramfs.clone(),
-                    append: args::kernel_append(&args::guest_config(
-                        role,
-                        role_peers,
-                        Some((args::NAT_GUEST_IP, 24)),
-                        Some(args::NAT_HOST_IP),
-                    )),
+                    append: args::kernel_append(&args::guest_config(role, role_peers, ip, gw)),
+                },
+            };
+            let net = match bridge {
+                None => Net::Nat {
+                    forwards: vec![(host_ports[*role], guest_port(role))],
+                    user_data: None,
+                },
+                Some(b) => Net::Tap {
+                    ifname: b.taps[i].clone(),
+                    mac: b.vm_mac(i),
                 },
             };
             let spec = VmSpec {
@@ -365,12 +432,10 @@ impl Plan {
                 memory_mib,
                 cpus,
                 boot: boot_spec,
-                net: Net::Nat {
-                    forwards: vec![(host_ports[*role], guest_port(role))],
-                    user_data: None,
-                },
+                net,
                 console_log: dir.join(format!("{role}.console.log")),
                 qmp_socket: Some(qmp_path(&dir, &ctx.run_id, n, role)),
+                netns: bridge.map(|b| b.netns.clone()),
             };
             vms.push((role.to_string(), spec));
         }
@@ -379,16 +444,21 @@ impl Plan {
         } else {
             "calculator"
         };
+        let endpoint = match bridge {
+            None => SocketAddr::new(Ipv4Addr::LOCALHOST.into(), host_ports[front]),
+            Some(_) => SocketAddr::new(guest_ips[front].into(), guest_port(front)),
+        };
+        let config_via = match (boot, bridge.is_some()) {
+            ("disk", false) => "SMBIOS serial + DHCP",
+            ("disk", true) => "SMBIOS serial (static IP)",
+            _ => "kernel command line (static IP)",
+        };
         Ok(Plan {
             dir,
             vms,
-            endpoint: SocketAddr::new(Ipv4Addr::LOCALHOST.into(), host_ports[front]),
+            endpoint,
             overlays,
-            config_via: if boot == "disk" {
-                "SMBIOS serial + DHCP"
-            } else {
-                "kernel command line (static IP)"
-            },
+            config_via,
         })
     }
 }
@@ -414,6 +484,7 @@ pub struct QemuDeployment {
     /// When the last QEMU process was spawned (the guests' boots start there).
     spawned_at: Option<Instant>,
     details: BTreeMap<String, String>,
+    bridge: Option<BridgeNet>,
 }
 
 impl QemuDeployment {
@@ -442,6 +513,7 @@ impl QemuDeployment {
             phases: Vec::new(),
             spawned_at: None,
             details,
+            bridge: None,
         }
     }
 
@@ -565,6 +637,9 @@ impl Deployment for QemuDeployment {
             if let Err(e) = r {
                 first_err.get_or_insert(e);
             }
+        }
+        if let Some(b) = self.bridge.take() {
+            b.destroy().await;
         }
         if let Err(e) = std::fs::remove_dir_all(&self.dir) {
             if e.kind() != std::io::ErrorKind::NotFound {

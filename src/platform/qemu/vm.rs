@@ -40,7 +40,16 @@ impl Vm {
         let _ = std::fs::remove_file(&spec.console_log);
         let stop_watch = CancellationToken::new();
         let watcher = Watcher::start(&spec.console_log, stop_watch.clone());
-        let child = Command::new(QEMU)
+        // `ip netns exec` execs QEMU in place: same pid, same command line.
+        let mut cmd = match &spec.netns {
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns, QEMU]);
+                c
+            }
+            None => Command::new(QEMU),
+        };
+        let child = cmd
             .args(args::qemu_args(spec))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
