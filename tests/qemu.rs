@@ -393,4 +393,10 @@ async fn appliance_images_are_well_formed() {
         eprintln!("{:<14} {:>10} bytes", r.name, r.bytes);
         assert!(r.bytes > 0);
     }
+    let out = tempfile::tempdir().unwrap();
+    let exported = a.export(out.path()).unwrap();
+    assert_eq!(exported.len(), 5);
+    let len = |p: &Path| std::fs::metadata(p).unwrap().len();
+    assert_eq!(len(&out.path().join("virtbench.qcow2")), len(&a.qcow2));
+    assert_eq!(len(&out.path().join("virtbench.vdi")), len(&a.vdi));
 }

@@ -37,6 +37,7 @@ const IFACE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Where hypervisors put per-VM settings for a generic disk (QEMU `-smbios type=1,
 /// serial=...`, VirtualBox `DmiSystemSerial`).
 const DMI_SERIAL: &str = "/sys/class/dmi/id/product_serial";
+const CLOCKSOURCE: &str = "/sys/devices/system/clocksource/clocksource0/current_clocksource";
 
 /// Started by the kernel as `/init`, or asked for with `calculator init`.
 pub fn requested() -> bool {
@@ -224,7 +225,13 @@ fn serve(cfg: &Config) -> Result<(), String> {
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .map_err(|e| format!("binding {listen}: {e}"))?;
-        marker("service-ready", &format!("role={role} listen={listen}"));
+        // The clock source says how far the guest's uptime can be trusted (a TSC
+        // calibrated on a loaded emulating host may run off).
+        let clock = std::fs::read_to_string(CLOCKSOURCE).unwrap_or_default();
+        marker(
+            "service-ready",
+            &format!("role={role} listen={listen} clocksource={}", clock.trim()),
+        );
         calculator::serve_on(role, listener, peers, calculator::DEFAULT_TIMEOUT)
             .await
             .map_err(|e| format!("{role}: {e}"))

@@ -45,6 +45,33 @@ pub struct Appliance {
     pub records: Vec<ArtifactRecord>,
 }
 
+impl Appliance {
+    /// Copy the images to `out` (created if needed) under stable names, for
+    /// `virtbench appliance --out DIR`: vmlinuz, initrd.gz, virtbench.{raw,qcow2,vdi}.
+    pub fn export(&self, out: &Path) -> Result<Vec<PathBuf>, PlatformError> {
+        std::fs::create_dir_all(out)
+            .map_err(PlatformError::io(format!("creating {}", out.display())))?;
+        let files = [
+            (&self.kernel, "vmlinuz"),
+            (&self.initramfs, "initrd.gz"),
+            (&self.disk_raw, "virtbench.raw"),
+            (&self.qcow2, "virtbench.qcow2"),
+            (&self.vdi, "virtbench.vdi"),
+        ];
+        let mut written = Vec::new();
+        for (src, name) in files {
+            let dst = out.join(name);
+            std::fs::copy(src, &dst).map_err(PlatformError::io(format!(
+                "copying {} to {}",
+                src.display(),
+                dst.display()
+            )))?;
+            written.push(dst);
+        }
+        Ok(written)
+    }
+}
+
 /// Kernel and initramfs (fetching the kernel and building the calculator if needed).
 pub async fn boot_files(cache_dir: &Path) -> Result<BootFiles, PlatformError> {
     let binary = calculator::binary().await?.clone();

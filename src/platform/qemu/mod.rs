@@ -543,19 +543,17 @@ impl QemuDeployment {
         Ok(())
     }
 
-    /// Host instant at which every VM had printed `marker` (the slowest VM's), with
-    /// that VM's role and guest uptime.
-    fn last_marker(&self, marker: &str) -> Option<(Instant, String, f64)> {
-        let mut last: Option<(Instant, String, f64)> = None;
-        for vm in &self.vms {
-            let (m, at) = vm.watcher.get(marker)?;
-            if last.as_ref().map_or(true, |(l, _, _)| at > *l) {
-                last = Some((at, vm.role.clone(), m.uptime_s));
-            }
-        }
-        last
+    /// The VM the host talks to (calculator, or the all-in-one VM).
+    fn front(&self) -> Option<&Vm> {
+        self.vms
+            .iter()
+            .find(|v| v.role == "calculator" || v.role == "all")
     }
 }
+
+/// One VM's boot as its markers tell it: (role, init-start, service-ready), each with
+/// the guest's uptime and the host instant it was seen.
+type BootMarks = (String, (f64, Instant), (f64, Instant));
 
 #[async_trait]
 impl Deployment for QemuDeployment {
@@ -572,34 +570,67 @@ impl Deployment for QemuDeployment {
     /// by the host. For five VMs, each boundary is the slowest VM's.
     async fn ready_phases(&mut self) -> Vec<(String, Duration)> {
         let now = Instant::now();
-        // The answer came, so every marker was printed: give the watcher a few polls.
+        // The front VM answered, so it printed service-ready: let the watcher see it.
         let deadline = now + Duration::from_millis(200);
-        while self.last_marker(console::SERVICE_READY).is_none() && Instant::now() < deadline {
+        while self
+            .front()
+            .is_some_and(|v| v.watcher.get(console::SERVICE_READY).is_none())
+            && Instant::now() < deadline
+        {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
-        let (Some(spawned), Some(start), Some(ready)) = (
-            self.spawned_at,
-            self.last_marker(console::INIT_START),
-            self.last_marker(console::SERVICE_READY),
-        ) else {
+        let Some(spawned) = self.spawned_at else {
             return Vec::new();
         };
+        // The VMs ready before the answer: an expression need not use every
+        // sub-service, so the others may still be booting and are not on the path.
+        let ready: Vec<BootMarks> = self
+            .vms
+            .iter()
+            .filter_map(|v| {
+                let (s, s_at) = v.watcher.get(console::INIT_START)?;
+                let (r, r_at) = v.watcher.get(console::SERVICE_READY)?;
+                (r_at <= now).then(|| (v.role.clone(), (s.uptime_s, s_at), (r.uptime_s, r_at)))
+            })
+            .collect();
+        let Some(critical) = ready.iter().max_by_key(|b| b.2 .1) else {
+            return Vec::new();
+        };
+        let started = ready.iter().map(|b| b.1 .1).max().unwrap_or(critical.1 .1);
+        let (role, (start_up, _), (ready_up, ready_at)) = critical.clone();
+        self.details.insert("slowest_vm".into(), role.clone());
         self.details.insert(
-            "guest_uptime_init_start_s".into(),
-            format!("{:.3}", start.2),
+            "vms_ready_at_first_answer".into(),
+            format!("{}/{}", ready.len(), self.vms.len()),
         );
-        self.details.insert(
-            "guest_uptime_service_ready_s".into(),
-            format!("{:.3}", ready.2),
-        );
-        self.details.insert("slowest_vm".into(), ready.1.clone());
+        // A guest clock can go wrong (a TSC miscalibrated under a loaded host): an
+        // uptime longer than the QEMU process has existed is not reported.
+        let alive = ready_at.saturating_duration_since(spawned).as_secs_f64();
+        if ready_up <= alive + 0.5 {
+            self.details
+                .insert("guest_uptime_init_start_s".into(), format!("{start_up:.3}"));
+            self.details.insert(
+                "guest_uptime_service_ready_s".into(),
+                format!("{ready_up:.3}"),
+            );
+            self.details.remove("guest_clock");
+        } else {
+            self.details.remove("guest_uptime_init_start_s");
+            self.details.remove("guest_uptime_service_ready_s");
+            self.details.insert(
+                "guest_clock".into(),
+                format!(
+                    "implausible on VM {role}: uptime {ready_up:.1} s after {alive:.1} s of QEMU"
+                ),
+            );
+        }
         vec![
             (
                 "firmware+kernel".into(),
-                start.0.saturating_duration_since(spawned),
+                started.saturating_duration_since(spawned),
             ),
-            ("init".into(), ready.0.saturating_duration_since(start.0)),
-            ("service".into(), now.saturating_duration_since(ready.0)),
+            ("init".into(), ready_at.saturating_duration_since(started)),
+            ("service".into(), now.saturating_duration_since(ready_at)),
         ]
     }
 
