@@ -13,7 +13,7 @@ use crate::platform::PlatformError;
 use crate::results::ArtifactRecord;
 
 /// Bumped when the layout of the initramfs or disk changes (invalidates the cache).
-const FORMAT: u32 = 2;
+const FORMAT: u32 = 3;
 
 /// Kernel + initramfs: enough for a direct kernel boot.
 #[derive(Debug, Clone)]

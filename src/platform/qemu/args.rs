@@ -227,7 +227,10 @@ pub fn guest_config(
 /// Kernel command line of a direct kernel boot. `quiet`: every console character is
 /// an emulated UART write, and the kernel's messages would slow a TCG boot.
 pub fn kernel_append(config: &str) -> String {
-    format!("console=ttyS0 quiet panic=-1 {config}")
+    format!(
+        "console=ttyS0 quiet panic=-1 {} {config}",
+        crate::artifact::disk::GUEST_CLOCK
+    )
 }
 
 #[cfg(test)]
