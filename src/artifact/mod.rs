@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 pub mod calculator;
+pub mod image;
 
 /// Where artifacts are cached across runs: `$VIRTBENCH_CACHE`, else
 /// `$XDG_CACHE_HOME/virtbench`, else `~/.cache/virtbench`.
