@@ -6,16 +6,19 @@
 //! parallel; the image build is serialised so it happens once.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::net::SocketAddr;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bollard::container::ListContainersOptions;
 use bollard::image::ListImagesOptions;
 use bollard::network::ListNetworksOptions;
+use futures_util::FutureExt;
 use tokio_util::sync::CancellationToken;
 use virtbench::platform::docker::{self, stats::Sampler, Docker};
-use virtbench::platform::{Availability, Platform, RunContext, Variant};
+use virtbench::platform::{Availability, Deployment, Platform, RunContext, Variant};
 use virtbench::scenario::Scenario;
 
 /// One image build for the whole test binary (the other tests then find it cached).
@@ -36,6 +39,16 @@ fn context(test: &str, subnet_octet: u8) -> RunContext {
         cache_dir: dir.join("cache"),
         work_dir: dir.join("work"),
         cancel: CancellationToken::new(),
+    }
+}
+
+/// Run a test body; if it panics, remove what the run left before failing.
+async fn guarded(ctx: &RunContext, body: impl Future<Output = ()>) {
+    if let Err(panic) = AssertUnwindSafe(body).catch_unwind().await {
+        if let Err(e) = Docker::default().cleanup(Some(&ctx.run_id)).await {
+            eprintln!("cleanup after the failure failed too: {e}");
+        }
+        std::panic::resume_unwind(panic);
     }
 }
 
@@ -84,15 +97,24 @@ async fn post(addr: SocketAddr, body: &str) -> Result<String, String> {
     }
 }
 
-/// Poll until `(5+3)/2` is answered correctly; returns how long it took.
-async fn wait_correct(addr: SocketAddr) -> Duration {
+/// Poll until `(5+3)/2` is answered correctly; returns how long it took. Fails early
+/// with the platform's reason when a container died.
+async fn wait_correct(d: &dyn Deployment) -> Duration {
+    let addr = d.endpoint();
     let started = Instant::now();
     let mut last = String::new();
+    let mut polls = 0u32;
     while started.elapsed() < READY_BOUND {
         match post(addr, "(5+3)/2").await {
             Ok(body) if body == "result = 4\r\n" => return started.elapsed(),
             Ok(body) => last = format!("wrong answer {body:?}"),
             Err(e) => last = e,
+        }
+        polls += 1;
+        if polls % 100 == 0 {
+            if let Err(e) = d.sample().await {
+                panic!("no correct answer from {addr}: {e}");
+            }
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
@@ -140,14 +162,14 @@ async fn leftovers(run_id: &str) -> Vec<String> {
     left
 }
 
-async fn deploy_answer_teardown(test: &str, network: &str, octet: u8) {
-    let ctx = context(test, octet);
+async fn deploy_answer_teardown(ctx: &RunContext, network: &str) {
+    let ctx = ctx.clone();
     let docker = platform(&ctx).await;
     let v = variant(&docker, &ctx, network);
     let created = Instant::now();
     let mut d = docker.deploy(&ctx, &v).await.expect("deploy");
     let deployed = created.elapsed();
-    let ready = wait_correct(d.endpoint()).await;
+    let ready = wait_correct(d.as_ref()).await;
     eprintln!(
         "{}: deploy call {deployed:?}, first correct answer {:?} after the create call",
         v.label,
@@ -167,11 +189,23 @@ async fn deploy_answer_teardown(test: &str, network: &str, octet: u8) {
     );
 
     let s = d.sample().await.expect("sample");
-    eprintln!(
-        "{}: sample {s:?} via {:?}",
-        v.label,
-        d.details().get("memory_source")
+    let details = d.details();
+    eprintln!("{}: sample {s:?}; {details:?}", v.label);
+    assert!(
+        details["last_sample.containers_bytes"]
+            .parse::<u64>()
+            .unwrap()
+            > 0
     );
+    assert!(
+        details["last_sample.shims_rss_bytes"]
+            .parse::<u64>()
+            .unwrap()
+            > 0
+    );
+    let proxies: u64 = details["last_sample.proxies_rss_bytes"].parse().unwrap();
+    // Only a published port (bridge mode) has a docker-proxy; host mode has none.
+    assert!(network == "bridge" || proxies == 0, "{details:?}");
     assert!(s.rss_bytes > 0, "{s:?}");
     assert!(s.pss_bytes.unwrap_or(0) > 0, "{s:?}");
     assert!(s.cpu_seconds > 0.0, "{s:?}");
@@ -245,16 +279,18 @@ async fn probe_of_a_missing_engine_says_why_and_how_to_fix() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bridge_deploy_answers_through_published_port_and_teardown_leaves_nothing() {
-    deploy_answer_teardown("bridge", "bridge", 101).await;
+    let ctx = context("bridge", 101);
+    guarded(&ctx, deploy_answer_teardown(&ctx, "bridge")).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn host_deploy_answers_on_loopback_and_teardown_leaves_nothing() {
-    deploy_answer_teardown("host", "host", 102).await;
+    let ctx = context("host", 102);
+    guarded(&ctx, deploy_answer_teardown(&ctx, "host")).await;
 }
 
-async fn port_taken(test: &str, network: &str, octet: u8) {
-    let ctx = context(test, octet);
+async fn port_taken(ctx: &RunContext, network: &str) {
+    let ctx = ctx.clone();
     let docker = platform(&ctx).await;
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().port();
@@ -276,107 +312,118 @@ async fn port_taken(test: &str, network: &str, octet: u8) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bridge_deploy_on_a_taken_port_fails_clearly_and_leaves_nothing() {
-    port_taken("taken-bridge", "bridge", 103).await;
+    let ctx = context("taken-bridge", 103);
+    guarded(&ctx, port_taken(&ctx, "bridge")).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn host_deploy_on_a_taken_port_fails_clearly_and_leaves_nothing() {
-    port_taken("taken-host", "host", 104).await;
+    let ctx = context("taken-host", 104);
+    guarded(&ctx, port_taken(&ctx, "host")).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cleanup_removes_a_forgotten_deployment() {
     let ctx = context("cleanup", 105);
-    let docker = platform(&ctx).await;
-    let v = variant(&docker, &ctx, "bridge");
-    let d = docker.deploy(&ctx, &v).await.expect("deploy");
-    // As after a crash: the deployment is gone without a teardown.
-    drop(d);
-    assert_eq!(leftovers(&ctx.run_id).await.len(), 6);
-    let removed = docker.cleanup(Some(&ctx.run_id)).await.expect("cleanup");
-    assert_eq!(removed, 6, "five containers and the network");
-    assert_eq!(leftovers(&ctx.run_id).await, Vec::<String>::new());
-    assert_eq!(docker.cleanup(Some(&ctx.run_id)).await.unwrap(), 0);
+    guarded(&ctx, async {
+        let docker = platform(&ctx).await;
+        let v = variant(&docker, &ctx, "bridge");
+        let d = docker.deploy(&ctx, &v).await.expect("deploy");
+        // As after a crash: the deployment is gone without a teardown.
+        drop(d);
+        assert_eq!(leftovers(&ctx.run_id).await.len(), 6);
+        let removed = docker.cleanup(Some(&ctx.run_id)).await.expect("cleanup");
+        assert_eq!(removed, 6, "five containers and the network");
+        assert_eq!(leftovers(&ctx.run_id).await, Vec::<String>::new());
+        assert_eq!(docker.cleanup(Some(&ctx.run_id)).await.unwrap(), 0);
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn commit_and_dockerfile_rebuild_are_timed_and_removed() {
     let ctx = context("extras", 106);
-    let docker = platform(&ctx).await;
-    let v = variant(&docker, &ctx, "bridge");
-    let mut d = docker.deploy(&ctx, &v).await.expect("deploy");
-    wait_correct(d.endpoint()).await;
-    let extras = docker.extras(&ctx, d.as_mut()).await;
-    // The service keeps answering after being committed (commit pauses it briefly).
-    let after = post(d.endpoint(), "(5+3)/2").await;
-    d.teardown().await.unwrap();
-    let extras = extras.expect("extras");
-    for (name, unit) in [
-        ("docker_commit_ms", "ms"),
-        ("docker_commit_image_bytes", "bytes"),
-        ("dockerfile_build_ms", "ms"),
-        ("dockerfile_image_bytes", "bytes"),
-    ] {
-        let s = &extras[name];
-        eprintln!("{name}: {}", s.describe());
-        assert_eq!(s.unit, unit);
-        assert_eq!(s.summary.n, 3);
-        assert!(s.summary.min > 0.0, "{name}: {s:?}");
-    }
-    assert_eq!(after.unwrap(), "result = 4\r\n");
-    assert_eq!(leftovers(&ctx.run_id).await, Vec::<String>::new());
+    guarded(&ctx, async {
+        let docker = platform(&ctx).await;
+        let v = variant(&docker, &ctx, "bridge");
+        let mut d = docker.deploy(&ctx, &v).await.expect("deploy");
+        wait_correct(d.as_ref()).await;
+        let extras = docker.extras(&ctx, d.as_mut()).await;
+        // The service keeps answering after being committed (commit pauses it briefly).
+        let after = post(d.endpoint(), "(5+3)/2").await;
+        d.teardown().await.unwrap();
+        let extras = extras.expect("extras");
+        for (name, unit) in [
+            ("docker_commit_ms", "ms"),
+            ("docker_commit_image_bytes", "bytes"),
+            ("dockerfile_build_ms", "ms"),
+            ("dockerfile_image_bytes", "bytes"),
+        ] {
+            let s = &extras[name];
+            eprintln!("{name}: {}", s.describe());
+            assert_eq!(s.unit, unit);
+            assert_eq!(s.summary.n, 3);
+            assert!(s.summary.min > 0.0, "{name}: {s:?}");
+        }
+        assert_eq!(after.unwrap(), "result = 4\r\n");
+        assert_eq!(leftovers(&ctx.run_id).await, Vec::<String>::new());
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sample_sources_agree() {
     let ctx = context("sources", 107);
-    let docker = platform(&ctx).await;
-    let v = variant(&docker, &ctx, "bridge");
-    let mut d = docker.deploy(&ctx, &v).await.expect("deploy");
-    wait_correct(d.endpoint()).await;
-    let engine = docker::connect().await.unwrap();
-    let containers = engine
-        .list_containers(Some(ListContainersOptions {
-            all: false,
-            filters: label_filter(&ctx.run_id),
-            ..Default::default()
-        }))
-        .await
-        .unwrap();
-    let ids: Vec<String> = containers.into_iter().filter_map(|c| c.id).collect();
-    assert_eq!(ids.len(), 5);
-    let host = Sampler::discover(&engine, &ids, &[]).await.unwrap();
-    assert!(
-        matches!(host, Sampler::Host { .. }),
-        "cgroup files readable here"
-    );
-    let api = Sampler::Api {
-        engine: engine.clone(),
-        ids: ids.clone(),
-    };
-    let time = |s: &Sampler| {
-        let s = s.clone();
-        async move {
-            let mut costs = Vec::new();
-            let mut last = None;
-            for _ in 0..20 {
-                let t = Instant::now();
-                last = Some(s.sample().await.unwrap());
-                costs.push(t.elapsed().as_secs_f64() * 1e3);
+    guarded(&ctx, async {
+        let docker = platform(&ctx).await;
+        let v = variant(&docker, &ctx, "bridge");
+        let mut d = docker.deploy(&ctx, &v).await.expect("deploy");
+        wait_correct(d.as_ref()).await;
+        let engine = docker::connect().await.unwrap();
+        let containers = engine
+            .list_containers(Some(ListContainersOptions {
+                all: false,
+                filters: label_filter(&ctx.run_id),
+                ..Default::default()
+            }))
+            .await
+            .unwrap();
+        let ids: Vec<String> = containers.into_iter().filter_map(|c| c.id).collect();
+        assert_eq!(ids.len(), 5);
+        let host = Sampler::discover(&engine, &ids, &[]).await.unwrap();
+        assert!(
+            matches!(host, Sampler::Host { .. }),
+            "cgroup files readable here"
+        );
+        let api = Sampler::Api {
+            engine: engine.clone(),
+            ids: ids.clone(),
+        };
+        let time = |s: &Sampler| {
+            let s = s.clone();
+            async move {
+                let mut costs = Vec::new();
+                let mut last = None;
+                for _ in 0..20 {
+                    let t = Instant::now();
+                    last = Some(s.sample().await.unwrap().0);
+                    costs.push(t.elapsed().as_secs_f64() * 1e3);
+                }
+                (virtbench::stats::Series::new("ms", costs), last.unwrap())
             }
-            (virtbench::stats::Series::new("ms", costs), last.unwrap())
-        }
-    };
-    let (host_cost, host_sample) = time(&host).await;
-    let (api_cost, api_sample) = time(&api).await;
-    d.teardown().await.unwrap();
-    eprintln!("cgroup files: {} -> {host_sample:?}", host_cost.describe());
-    eprintln!("stats API:    {} -> {api_sample:?}", api_cost.describe());
-    assert!(host_sample.rss_bytes > 0 && api_sample.rss_bytes > 0);
-    // Same cgroups read two ways (the files add the shims): same order of magnitude.
-    assert!(
-        host_sample.rss_bytes >= api_sample.rss_bytes / 2,
-        "{host_sample:?} {api_sample:?}"
-    );
-    assert!(api_sample.pss_bytes.is_none());
+        };
+        let (host_cost, host_sample) = time(&host).await;
+        let (api_cost, api_sample) = time(&api).await;
+        d.teardown().await.unwrap();
+        eprintln!("cgroup files: {} -> {host_sample:?}", host_cost.describe());
+        eprintln!("stats API:    {} -> {api_sample:?}", api_cost.describe());
+        assert!(host_sample.rss_bytes > 0 && api_sample.rss_bytes > 0);
+        // Same cgroups read two ways (the files add the shims): same order of magnitude.
+        assert!(
+            host_sample.rss_bytes >= api_sample.rss_bytes / 2,
+            "{host_sample:?} {api_sample:?}"
+        );
+        assert!(api_sample.pss_bytes.is_none());
+    })
+    .await;
 }

@@ -13,7 +13,7 @@ use futures_util::future::join_all;
 use tokio::sync::OnceCell;
 
 use super::network::{self, NetworkMode, RoleAddress};
-use super::stats::Sampler;
+use super::stats::{Breakdown, Sampler};
 use super::{engine_error, labels, remove_labelled};
 use crate::artifact::image::CalculatorImage;
 use crate::platform::{default_port, Deployment, PlatformError, ResourceSample, ROLES};
@@ -172,6 +172,7 @@ pub struct DockerDeployment {
     phases: Vec<(String, Duration)>,
     engine_version: String,
     sampler: OnceCell<Sampler>,
+    last_split: std::sync::Mutex<Option<Breakdown>>,
     torn_down: bool,
 }
 
@@ -211,6 +212,7 @@ pub async fn deploy(
             plan,
             engine_version,
             sampler: OnceCell::new(),
+            last_split: std::sync::Mutex::new(None),
             torn_down: false,
         }),
         Err(e) => {
@@ -355,7 +357,9 @@ impl Deployment for DockerDeployment {
                 Sampler::discover(&self.engine, &ids, &ips).await
             })
             .await?;
-        sampler.sample().await
+        let (sample, split) = sampler.sample().await?;
+        *self.last_split.lock().expect("not poisoned") = split;
+        Ok(sample)
     }
 
     fn details(&self) -> BTreeMap<String, String> {
@@ -378,6 +382,30 @@ impl Deployment for DockerDeployment {
         }
         if let Some(s) = self.sampler.get() {
             d.insert("memory_source".into(), s.source().into());
+        }
+        // Where the memory of the last sample went: the containers themselves against
+        // the engine's per-container helpers.
+        if let Some(b) = *self.last_split.lock().expect("not poisoned") {
+            d.insert(
+                "last_sample.containers_bytes".into(),
+                b.containers.to_string(),
+            );
+            d.insert(
+                "last_sample.shims_rss_bytes".into(),
+                b.shims_rss.to_string(),
+            );
+            d.insert(
+                "last_sample.shims_pss_bytes".into(),
+                b.shims_pss.to_string(),
+            );
+            d.insert(
+                "last_sample.proxies_rss_bytes".into(),
+                b.proxies_rss.to_string(),
+            );
+            d.insert(
+                "last_sample.proxies_pss_bytes".into(),
+                b.proxies_pss.to_string(),
+            );
         }
         d
     }

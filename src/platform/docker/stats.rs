@@ -15,7 +15,7 @@
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 
-use bollard::container::{MemoryStatsStats, StatsOptions};
+use bollard::container::{LogsOptions, MemoryStatsStats, StatsOptions};
 use bollard::Docker as Engine;
 use futures_util::StreamExt;
 
@@ -253,12 +253,45 @@ pub fn find_proxies(ips: &[Ipv4Addr]) -> Vec<i32> {
         .collect()
 }
 
+/// Where the memory of the last sample went (bytes; RSS for processes).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Breakdown {
+    /// The containers' cgroups (usage minus inactive file cache).
+    pub containers: u64,
+    pub shims_rss: u64,
+    pub shims_pss: u64,
+    pub proxies_rss: u64,
+    pub proxies_pss: u64,
+}
+
 /// One observed container.
 #[derive(Debug, Clone)]
 pub struct Observed {
     pub id: String,
     pub cgroup: Option<CgroupFiles>,
     pub shim: Option<i32>,
+}
+
+/// ": <last line the container wrote>", or nothing when it wrote nothing.
+pub async fn last_log_line(engine: &Engine, id: &str) -> String {
+    let options = LogsOptions::<String> {
+        stdout: true,
+        stderr: true,
+        tail: "5".into(),
+        ..Default::default()
+    };
+    let mut lines = Vec::new();
+    let mut logs = engine.logs(id, Some(options));
+    while let Some(Ok(chunk)) = logs.next().await {
+        lines.extend(
+            chunk
+                .to_string()
+                .lines()
+                .filter(|l| !l.trim().is_empty())
+                .map(|l| l.trim().to_string()),
+        );
+    }
+    lines.last().map(|l| format!(": {l}")).unwrap_or_default()
 }
 
 /// How a deployment is sampled, found once after it started.
@@ -290,11 +323,14 @@ impl Sampler {
             let state = info.state.unwrap_or_default();
             let pid = state.pid.unwrap_or(0);
             if state.running != Some(true) || pid <= 0 {
+                let status = state.status.map(|s| s.to_string()).unwrap_or_default();
                 return Err(PlatformError::Failed(format!(
-                    "docker: container {} is not running (status {:?}, exit code {:?})",
-                    info.name.unwrap_or_else(|| id.clone()),
-                    state.status,
-                    state.exit_code
+                    "docker: container {} is not running (status {status}, exit code {}){}",
+                    info.name
+                        .unwrap_or_else(|| id.clone())
+                        .trim_start_matches('/'),
+                    state.exit_code.unwrap_or(0),
+                    last_log_line(engine, id).await
                 )));
             }
             let cgroup = CgroupFiles::of_pid(pid);
@@ -334,58 +370,64 @@ impl Sampler {
         }
     }
 
-    pub async fn sample(&self) -> Result<ResourceSample, PlatformError> {
+    /// The deployment's use, and its split (`None` from the stats API).
+    pub async fn sample(&self) -> Result<(ResourceSample, Option<Breakdown>), PlatformError> {
         match self {
             Sampler::Host {
                 containers,
                 proxies,
             } => {
                 let (containers, proxies) = (containers.clone(), proxies.clone());
-                tokio::task::spawn_blocking(move || sample_host(&containers, &proxies))
-                    .await
-                    .map_err(|e| PlatformError::Failed(format!("docker: sampling task: {e}")))?
+                let (sample, split) =
+                    tokio::task::spawn_blocking(move || sample_host(&containers, &proxies))
+                        .await
+                        .map_err(|e| {
+                            PlatformError::Failed(format!("docker: sampling task: {e}"))
+                        })??;
+                Ok((sample, Some(split)))
             }
-            Sampler::Api { engine, ids } => sample_api(engine, ids).await,
+            Sampler::Api { engine, ids } => Ok((sample_api(engine, ids).await?, None)),
         }
     }
 }
 
-fn sample_host(containers: &[Observed], proxies: &[i32]) -> Result<ResourceSample, PlatformError> {
-    let mut total = ResourceSample {
-        rss_bytes: 0,
-        pss_bytes: Some(0),
-        cpu_seconds: 0.0,
-    };
-    let add_proc = |total: &mut ResourceSample, pid: i32, count_rss: bool| {
-        // A process that just exited counts as zero rather than failing the sample.
-        if let Ok(u) = proc_use(pid) {
-            if count_rss {
-                total.rss_bytes += u.rss;
-                total.cpu_seconds += u.cpu_seconds;
-            }
-            total.pss_bytes = total.pss_bytes.map(|p| p + u.pss);
-        }
-    };
+fn sample_host(
+    containers: &[Observed],
+    proxies: &[i32],
+) -> Result<(ResourceSample, Breakdown), PlatformError> {
+    let mut split = Breakdown::default();
+    let (mut cpu, mut container_pss) = (0.0, 0);
+    // A process that just exited counts as zero rather than failing the sample.
+    let use_of = |pid: i32| proc_use(pid).unwrap_or_default();
     for c in containers {
         let Some(cg) = &c.cgroup else { continue };
-        let (mem, cpu, pids) = cg.read().map_err(PlatformError::io(format!(
+        let (mem, cg_cpu, pids) = cg.read().map_err(PlatformError::io(format!(
             "docker: reading the cgroup of container {}",
             &c.id[..12.min(c.id.len())]
         )))?;
-        total.rss_bytes += mem;
-        total.cpu_seconds += cpu;
+        split.containers += mem;
+        cpu += cg_cpu;
         // The cgroup already counts these processes' memory and CPU: PSS only.
-        for pid in pids {
-            add_proc(&mut total, pid, false);
-        }
+        container_pss += pids.into_iter().map(|p| use_of(p).pss).sum::<u64>();
         if let Some(shim) = c.shim {
-            add_proc(&mut total, shim, true);
+            let u = use_of(shim);
+            split.shims_rss += u.rss;
+            split.shims_pss += u.pss;
+            cpu += u.cpu_seconds;
         }
     }
     for &pid in proxies {
-        add_proc(&mut total, pid, true);
+        let u = use_of(pid);
+        split.proxies_rss += u.rss;
+        split.proxies_pss += u.pss;
+        cpu += u.cpu_seconds;
     }
-    Ok(total)
+    let sample = ResourceSample {
+        rss_bytes: split.containers + split.shims_rss + split.proxies_rss,
+        pss_bytes: Some(container_pss + split.shims_pss + split.proxies_pss),
+        cpu_seconds: cpu,
+    };
+    Ok((sample, split))
 }
 
 async fn sample_api(engine: &Engine, ids: &[String]) -> Result<ResourceSample, PlatformError> {
