@@ -15,7 +15,11 @@ pub const EXIT_FAILED: u8 = 1;
 pub const EXIT_BAD_INPUT: u8 = 2;
 
 #[derive(Debug, Parser)]
-#[command(name = "virtbench", version, about = "Virtual machines vs containers, measured: the lab's calculator on every platform this host offers.")]
+#[command(
+    name = "virtbench",
+    version,
+    about = "Virtual machines vs containers, measured: the lab's calculator on every platform this host offers."
+)]
 pub struct Cli {
     /// No progress output (errors and the final report path still print).
     #[arg(long, short, global = true)]
@@ -67,10 +71,17 @@ where
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { EXIT_BAD_INPUT } else { EXIT_OK });
+            return ExitCode::from(if e.use_stderr() {
+                EXIT_BAD_INPUT
+            } else {
+                EXIT_OK
+            });
         }
     };
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("virtbench: cannot start the async runtime: {e}");
@@ -83,8 +94,17 @@ where
 async fn dispatch(cli: Cli) -> u8 {
     match cli.command {
         Command::Doctor => doctor().await,
-        Command::Run { scenario, platforms, out } => {
-            let opts = RunOptions { scenario, platforms, out, quiet: cli.quiet };
+        Command::Run {
+            scenario,
+            platforms,
+            out,
+        } => {
+            let opts = RunOptions {
+                scenario,
+                platforms,
+                out,
+                quiet: cli.quiet,
+            };
             match run::run(opts).await {
                 Ok(o) => {
                     println!("{}", o.dir.join("index.html").display());
@@ -140,7 +160,10 @@ fn report(paths: Vec<PathBuf>, out: Option<PathBuf>) -> u8 {
         }
     }
     let dir = out.unwrap_or_else(|| {
-        paths[0].parent().map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."))
+        paths[0]
+            .parent()
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("."))
     });
     match crate::report::write_all(&all[0], &dir) {
         Ok(()) => {

@@ -9,6 +9,6 @@ pub mod measure;
 pub mod platform;
 pub mod report;
 pub mod results;
+pub mod run;
 pub mod scenario;
 pub mod stats;
-pub mod run;

@@ -6,7 +6,6 @@
 use std::collections::BTreeMap;
 use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::FutureExt;
@@ -14,7 +13,9 @@ use indicatif::{ProgressBar, ProgressStyle};
 use tokio_util::sync::CancellationToken;
 
 use crate::measure::{load, resources, startup, MeasureError, Probe};
-use crate::platform::{self, Availability, Deployment, Platform, PlatformError, RunContext, Variant};
+use crate::platform::{
+    self, Availability, Deployment, Platform, PlatformError, RunContext, Variant,
+};
 use crate::results::{CpuIdle, PlatformResult, RunResults, ScenarioRecord};
 use crate::scenario::{Scenario, ScenarioError, PLATFORMS};
 use crate::stats::Series;
@@ -89,20 +90,17 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
             }
         })
     };
-    let work_dir = std::env::temp_dir().join(format!("virtbench-{run_id}"));
-    std::fs::create_dir_all(&work_dir).map_err(|source| RunError::Io {
-        context: format!("creating {}", work_dir.display()),
-        source,
+    let ctx = RunContext::new(&run_id, scenario.clone(), cancel.clone()).map_err(|source| {
+        RunError::Io {
+            context: "creating the run's scratch directory".into(),
+            source,
+        }
     })?;
-    let ctx = RunContext {
-        run_id: run_id.clone(),
-        scenario: Arc::new(scenario.clone()),
-        cache_dir: crate::artifact::cache_dir(),
-        work_dir: work_dir.clone(),
-        cancel: cancel.clone(),
-    };
     let progress = Progress::new(opts.quiet);
-    progress.line(format!("virtbench run {run_id}: scenario {}", opts.scenario.display()));
+    progress.line(format!(
+        "virtbench run {run_id}: scenario {}",
+        opts.scenario.display()
+    ));
 
     let mut results = Vec::new();
     let mut tools = BTreeMap::new();
@@ -116,7 +114,10 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
         match p.probe().await {
             Availability::Unavailable { reason, fix } => {
                 progress.line(format!("{:<10} unavailable: {reason}", p.name()));
-                results.push(PlatformResult::unavailable(p.name(), format!("{reason} (fix: {fix})")));
+                results.push(PlatformResult::unavailable(
+                    p.name(),
+                    format!("{reason} (fix: {fix})"),
+                ));
             }
             Availability::Available { details } => {
                 for (k, v) in &details {
@@ -124,14 +125,20 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
                         tools.insert(format!("{}.{k}", p.name()), v.clone());
                     }
                 }
-                let outcome = AssertUnwindSafe(measure_platform(p.as_ref(), &ctx, &details, &progress))
-                    .catch_unwind()
-                    .await;
+                let outcome =
+                    AssertUnwindSafe(measure_platform(p.as_ref(), &ctx, &details, &progress))
+                        .catch_unwind()
+                        .await;
                 let rs = match outcome {
                     Ok(rs) => rs,
                     Err(panic) => {
                         let msg = panic_message(&panic);
-                        vec![failed_result(p.name(), p.name(), &details, format!("panic: {msg}"))]
+                        vec![failed_result(
+                            p.name(),
+                            p.name(),
+                            &details,
+                            format!("panic: {msg}"),
+                        )]
                     }
                 };
                 // Backstop: whatever a failed or cancelled step left behind goes now.
@@ -160,7 +167,7 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
         }
     }
     on_ctrl_c.abort();
-    let _ = std::fs::remove_dir_all(&work_dir);
+    let _ = std::fs::remove_dir_all(&ctx.work_dir);
 
     let results = RunResults {
         schema_version: crate::results::SCHEMA_VERSION,
@@ -194,8 +201,11 @@ fn point_latest(out: &std::path::Path, run_id: &str) -> Result<(), RunError> {
     let latest = out.join("latest");
     let io = |context: String| move |source| RunError::Io { context, source };
     match std::fs::symlink_metadata(&latest) {
-        Ok(m) if m.is_dir() => std::fs::remove_dir_all(&latest).map_err(io(format!("removing {}", latest.display())))?,
-        Ok(_) => std::fs::remove_file(&latest).map_err(io(format!("removing {}", latest.display())))?,
+        Ok(m) if m.is_dir() => std::fs::remove_dir_all(&latest)
+            .map_err(io(format!("removing {}", latest.display())))?,
+        Ok(_) => {
+            std::fs::remove_file(&latest).map_err(io(format!("removing {}", latest.display())))?
+        }
         Err(_) => {}
     }
     std::os::unix::fs::symlink(run_id, &latest).map_err(io(format!("linking {}", latest.display())))
@@ -212,7 +222,12 @@ async fn measure_platform(
         Ok(a) => a,
         Err(e) => {
             progress.line(format!("{:<10} prepare failed: {e}", p.name()));
-            return vec![failed_result(p.name(), p.name(), details, format!("prepare: {e}"))];
+            return vec![failed_result(
+                p.name(),
+                p.name(),
+                details,
+                format!("prepare: {e}"),
+            )];
         }
     };
     let mut out = Vec::new();
@@ -240,8 +255,9 @@ async fn measure_platform(
     out
 }
 
+/// A step of measuring one variant failed.
 #[derive(Debug, thiserror::Error)]
-enum StepError {
+pub enum StepError {
     #[error("{step}: {source}")]
     Platform {
         step: &'static str,
@@ -294,17 +310,12 @@ async fn measure_variant(
     let mut kept: Option<Box<dyn Deployment>> = None;
     for i in 0..reps {
         progress.step(format!("{}: startup {}/{reps}", variant.label, i + 1));
-        let t0 = Instant::now();
-        let mut dep = cancellable(&ctx.cancel, p.deploy(ctx, variant)).await.map_err(pstep("deploy"))?;
-        let deployed = t0.elapsed();
-        let ready = wait_ready(dep.as_mut(), &probes[0], s.startup.timeout_s, &ctx.cancel).await;
-        let ready = match ready {
-            Ok(at) => at,
-            Err(e) => {
-                let _ = dep.teardown().await;
-                return Err(e);
-            }
-        };
+        let Ready {
+            mut dep,
+            t0,
+            deployed,
+            ready,
+        } = deploy_ready(p, ctx, variant, &probes[0]).await?;
         let total = ready.duration_since(t0);
         startup.push(ms(total));
         for (name, d) in dep.deploy_phases() {
@@ -312,7 +323,10 @@ async fn measure_variant(
         }
         let after = dep.ready_phases().await;
         if after.is_empty() {
-            phases.entry("ready".into()).or_default().push(ms(total.saturating_sub(deployed)));
+            phases
+                .entry("ready".into())
+                .or_default()
+                .push(ms(total.saturating_sub(deployed)));
         } else {
             for (name, d) in after {
                 phases.entry(name).or_default().push(ms(d));
@@ -326,11 +340,59 @@ async fn measure_variant(
         }
     }
     r.startup_ms = Some(Series::new("ms", startup));
-    r.startup_phases_ms = phases.into_iter().map(|(k, v)| (k, Series::new("ms", v))).collect();
+    r.startup_phases_ms = phases
+        .into_iter()
+        .map(|(k, v)| (k, Series::new("ms", v)))
+        .collect();
     let mut dep = kept.expect("at least one repetition");
     let measured = measure_ready(p, ctx, dep.as_mut(), &probes, r, progress).await;
     let down = dep.teardown().await.map_err(pstep("teardown"));
     measured.and(down)
+}
+
+/// A fresh deployment that has answered correctly once.
+pub struct Ready {
+    pub dep: Box<dyn Deployment>,
+    /// Just before the platform's create call.
+    pub t0: Instant,
+    /// Time the deploy call itself took.
+    pub deployed: Duration,
+    /// When the first correct answer arrived.
+    pub ready: Instant,
+}
+
+/// Deploy `variant` and wait for its first correct answer to `probe`; on failure
+/// nothing of the deployment is left running.
+pub async fn deploy_ready(
+    p: &dyn Platform,
+    ctx: &RunContext,
+    variant: &Variant,
+    probe: &Probe,
+) -> Result<Ready, StepError> {
+    let t0 = Instant::now();
+    let mut dep = cancellable(&ctx.cancel, p.deploy(ctx, variant))
+        .await
+        .map_err(pstep("deploy"))?;
+    let deployed = t0.elapsed();
+    match wait_ready(
+        dep.as_mut(),
+        probe,
+        ctx.scenario.startup.timeout_s,
+        &ctx.cancel,
+    )
+    .await
+    {
+        Ok(ready) => Ok(Ready {
+            dep,
+            t0,
+            deployed,
+            ready,
+        }),
+        Err(e) => {
+            let _ = dep.teardown().await;
+            Err(e)
+        }
+    }
 }
 
 /// Wait for the first correct answer, failing fast if the deployment dies meanwhile.
@@ -392,7 +454,10 @@ async fn measure_ready(
     let mut load_window = resources::Window::default();
     let mut cpu_per_1k = Vec::new();
     for &rate in &s.load.rates_rps {
-        progress.step(format!("{}: open-loop load {rate} req/s for {} s", r.label, s.load.duration_s));
+        progress.step(format!(
+            "{}: open-loop load {rate} req/s for {} s",
+            r.label, s.load.duration_s
+        ));
         let cfg = load::OpenLoopConfig {
             rate_rps: rate,
             duration: Duration::from_secs_f64(s.load.duration_s),
@@ -409,7 +474,8 @@ async fn measure_ready(
         .map_err(pstep("sampling under load"))?
         .map_err(mstep("open-loop load"))?;
         // Every request of the window costs CPU, warm-up included: count them all.
-        let sent = lat.count + lat.errors + lat.wrong_answers + (rate * s.load.warmup_s).round() as u64;
+        let sent =
+            lat.count + lat.errors + lat.wrong_answers + (rate * s.load.warmup_s).round() as u64;
         if sent > 0 {
             cpu_per_1k.push(w.cpu_seconds() / sent as f64 * 1000.0);
         }
@@ -424,7 +490,10 @@ async fn measure_ready(
     r.cpu_seconds_per_1k_requests = Some(Series::new("s", cpu_per_1k));
 
     if s.throughput.duration_s > 0.0 {
-        progress.step(format!("{}: closed-loop throughput {} s", r.label, s.throughput.duration_s));
+        progress.step(format!(
+            "{}: closed-loop throughput {} s",
+            r.label, s.throughput.duration_s
+        ));
         let cfg = load::ClosedLoopConfig {
             duration: Duration::from_secs_f64(s.throughput.duration_s),
             connections: s.throughput.connections,
@@ -438,11 +507,18 @@ async fn measure_ready(
     }
 
     progress.step(format!("{}: platform experiments", r.label));
-    r.extras = cancellable(&ctx.cancel, p.extras(ctx, dep)).await.map_err(pstep("extras"))?;
+    r.extras = cancellable(&ctx.cancel, p.extras(ctx, dep))
+        .await
+        .map_err(pstep("extras"))?;
     Ok(())
 }
 
-fn failed_result(name: &str, label: &str, details: &BTreeMap<String, String>, error: String) -> PlatformResult {
+fn failed_result(
+    name: &str,
+    label: &str,
+    details: &BTreeMap<String, String>,
+    error: String,
+) -> PlatformResult {
     PlatformResult {
         name: name.into(),
         label: label.into(),
@@ -487,7 +563,10 @@ impl Progress {
     fn new(quiet: bool) -> Self {
         let bar = (!quiet).then(|| {
             let b = ProgressBar::new_spinner();
-            b.set_style(ProgressStyle::with_template("{spinner} [{elapsed_precise}] {msg}").expect("valid template"));
+            b.set_style(
+                ProgressStyle::with_template("{spinner} [{elapsed_precise}] {msg}")
+                    .expect("valid template"),
+            );
             b.enable_steady_tick(Duration::from_millis(120));
             b
         });

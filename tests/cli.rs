@@ -20,11 +20,20 @@ fn write(dir: &Path, name: &str, text: &str) -> std::path::PathBuf {
 fn bad_scenario_is_one_line_and_exit_2() {
     let tmp = tempfile::tempdir().unwrap();
     let p = write(tmp.path(), "bad.toml", "name = \"x\"\nplatforms = [\"native\"]\n[load]\nrates_rps = [0]\nduration_s = 1\nwarmup_s = 0\nconnections = 1\ntimeout_ms = 10\n");
-    let out = virtbench().args(["run", "-q"]).arg(&p).arg("--out").arg(tmp.path()).output().unwrap();
+    let out = virtbench()
+        .args(["run", "-q"])
+        .arg(&p)
+        .arg("--out")
+        .arg(tmp.path())
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8(out.stderr).unwrap();
     assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(err.contains("bad.toml") && err.contains("load.rates_rps") && err.contains("= 0"), "{err}");
+    assert!(
+        err.contains("bad.toml") && err.contains("load.rates_rps") && err.contains("= 0"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -35,7 +44,10 @@ fn missing_scenario_file_is_bad_input() {
 
 #[test]
 fn unknown_platform_flag_is_bad_input() {
-    let out = virtbench().args(["run", "-q", "--platforms", "native,xen"]).output().unwrap();
+    let out = virtbench()
+        .args(["run", "-q", "--platforms", "native,xen"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("\"xen\""));
 }
@@ -55,9 +67,16 @@ fn doctor_lists_every_platform() {
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
     for p in virtbench::scenario::PLATFORMS {
-        assert!(text.lines().any(|l| l.starts_with(p)), "{p} missing from:\n{text}");
+        assert!(
+            text.lines().any(|l| l.starts_with(p)),
+            "{p} missing from:\n{text}"
+        );
     }
-    assert!(text.lines().any(|l| l.starts_with("native") && l.contains(" available")), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("native") && l.contains(" available")),
+        "{text}"
+    );
 }
 
 /// The whole pipeline on the native platform with a short load: deploy, measure, tear
@@ -90,17 +109,34 @@ connections = 2
 "#,
     );
     let out_dir = tmp.path().join("reports");
-    let out = virtbench().args(["run", "-q"]).arg(&scenario).arg("--out").arg(&out_dir).output().unwrap();
-    assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    let out = virtbench()
+        .args(["run", "-q"])
+        .arg(&scenario)
+        .arg("--out")
+        .arg(&out_dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let latest = out_dir.join("latest");
     let results = virtbench::report::read_results(&latest.join("results.json")).unwrap();
     assert!(latest.join("index.html").exists() && latest.join("results.csv").exists());
-    let native = results.platforms.iter().find(|p| p.name == "native").unwrap();
+    let native = results
+        .platforms
+        .iter()
+        .find(|p| p.name == "native")
+        .unwrap();
     assert!(native.available && native.error.is_none(), "{native:?}");
     assert_eq!(native.startup_ms.as_ref().unwrap().summary.n, 2);
     assert!(native.memory_idle_bytes.as_ref().unwrap().median() > 0.0);
     let lat = &native.latency_us[0];
-    assert!(lat.count > 0 && lat.errors == 0 && lat.wrong_answers == 0, "{lat:?}");
+    assert!(
+        lat.count > 0 && lat.errors == 0 && lat.wrong_answers == 0,
+        "{lat:?}"
+    );
     assert!(native.max_throughput_rps.as_ref().unwrap().count > 0);
     // Platforms not selected are listed with a reason, not omitted.
     for name in ["docker", "qemu", "virtualbox", "openstack"] {

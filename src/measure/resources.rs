@@ -54,9 +54,13 @@ fn pss(pid: u32) -> Option<u64> {
 
 /// Sum over processes; those that have exited count as zero.
 pub fn processes(pids: &[u32]) -> ResourceSample {
-    pids.iter()
-        .filter_map(|&p| process(p))
-        .fold(ResourceSample { pss_bytes: Some(0), ..Default::default() }, |a, b| a + b)
+    pids.iter().filter_map(|&p| process(p)).fold(
+        ResourceSample {
+            pss_bytes: Some(0),
+            ..Default::default()
+        },
+        |a, b| a + b,
+    )
 }
 
 /// Children (recursively) of `pid`, from /proc/*/stat parent fields.
@@ -203,7 +207,10 @@ mod tests {
 
     #[test]
     fn descendants_finds_child() {
-        let mut child = std::process::Command::new("sleep").arg("5").spawn().unwrap();
+        let mut child = std::process::Command::new("sleep")
+            .arg("5")
+            .spawn()
+            .unwrap();
         let d = descendants(std::process::id());
         child.kill().unwrap();
         child.wait().unwrap();
@@ -214,7 +221,11 @@ mod tests {
     fn cpu_slices_partition_window() {
         let mut w = Window::default();
         for i in 0..=10u64 {
-            let s = ResourceSample { rss_bytes: 1, pss_bytes: None, cpu_seconds: i as f64 * 0.1 };
+            let s = ResourceSample {
+                rss_bytes: 1,
+                pss_bytes: None,
+                cpu_seconds: i as f64 * 0.1,
+            };
             w.push(Duration::from_millis(i * 100), s);
         }
         assert!((w.cpu_seconds() - 1.0).abs() < 1e-9);

@@ -53,7 +53,10 @@ impl Platform for Native {
         let started = Instant::now();
         let mut ports = BTreeMap::new();
         for role in ROLES {
-            ports.insert(role, free_loopback_port().map_err(PlatformError::io("finding a free loopback port"))?);
+            ports.insert(
+                role,
+                free_loopback_port().map_err(PlatformError::io("finding a free loopback port"))?,
+            );
         }
         let url = |role: &str| format!("http://127.0.0.1:{}", ports[role]);
         let mut dep = NativeDeployment {
@@ -146,10 +149,12 @@ impl Deployment for NativeDeployment {
     }
 
     fn exited(&mut self) -> Option<String> {
-        self.children.iter_mut().find_map(|(role, c)| match c.try_wait() {
-            Ok(Some(status)) => Some(format!("native {role} process exited: {status}")),
-            _ => None,
-        })
+        self.children
+            .iter_mut()
+            .find_map(|(role, c)| match c.try_wait() {
+                Ok(Some(status)) => Some(format!("native {role} process exited: {status}")),
+                _ => None,
+            })
     }
 
     async fn sample(&self) -> Result<ResourceSample, PlatformError> {
@@ -167,10 +172,9 @@ impl Deployment for NativeDeployment {
             let _ = child.start_kill();
         }
         for (role, child) in &mut self.children {
-            child
-                .wait()
-                .await
-                .map_err(PlatformError::io(format!("waiting for native {role} to exit")))?;
+            child.wait().await.map_err(PlatformError::io(format!(
+                "waiting for native {role} to exit"
+            )))?;
         }
         self.children.clear();
         Ok(())
