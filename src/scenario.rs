@@ -381,11 +381,30 @@ impl Scenario {
         if self.qemu.cpus == 0 {
             return Err(bad("qemu.cpus", "0".into(), "must be at least 1"));
         }
-        one_of(&self.virtualbox.topologies, &["per-role", "all-in-one"], "virtualbox.topologies", path)?;
-        one_of(std::slice::from_ref(&self.virtualbox.disk), &["linked", "clone"], "virtualbox.disk", path)?;
-        one_of(std::slice::from_ref(&self.virtualbox.storage), &["sata", "ide"], "virtualbox.storage", path)?;
+        one_of(
+            &self.virtualbox.topologies,
+            &["per-role", "all-in-one"],
+            "virtualbox.topologies",
+            path,
+        )?;
+        one_of(
+            std::slice::from_ref(&self.virtualbox.disk),
+            &["linked", "clone"],
+            "virtualbox.disk",
+            path,
+        )?;
+        one_of(
+            std::slice::from_ref(&self.virtualbox.storage),
+            &["sata", "ide"],
+            "virtualbox.storage",
+            path,
+        )?;
         if let Some(m) = self.virtualbox.memory_mib.filter(|&m| m < 64) {
-            return Err(bad("virtualbox.memory_mib", m.to_string(), "the appliance needs at least 64 MiB"));
+            return Err(bad(
+                "virtualbox.memory_mib",
+                m.to_string(),
+                "the appliance needs at least 64 MiB",
+            ));
         }
         if self.virtualbox.cpus == Some(0) {
             return Err(bad("virtualbox.cpus", "0".into(), "must be at least 1"));
@@ -541,7 +560,10 @@ mod tests {
         let e = parse(&format!("{MIN}[virtualbox]\nmemory_mib = 32\n")).unwrap_err();
         assert!(e.contains("`virtualbox.memory_mib` = 32"), "{e}");
         let s = parse(&format!("{MIN}[virtualbox]\nstorage = \"ide\"\ncpus = 2\n")).unwrap();
-        assert_eq!((s.virtualbox.storage.as_str(), s.virtualbox.cpus), ("ide", Some(2)));
+        assert_eq!(
+            (s.virtualbox.storage.as_str(), s.virtualbox.cpus),
+            ("ide", Some(2))
+        );
     }
 
     #[test]

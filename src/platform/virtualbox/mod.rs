@@ -10,23 +10,30 @@
 //! Per deployment, for each VM (`vb-<run-id>-<role>`, under the run's scratch dir):
 //! createvm, modifyvm (memory, CPUs, virtio NAT NIC, `--natpf1` rules on 127.0.0.1,
 //! COM1 to a file), storagectl, a disk per VM (a differencing image over the shared
-//! appliance VDI, or a full clonemedium copy, or a disk written for that VM by the
-//! appliance builder), storageattach, then startvm --type headless. Teardown powers
-//! off and `unregistervm --delete`s every VM; `cleanup` finds leftovers by name.
+//! appliance VDI, or a full clonemedium copy), storageattach, the VM's configuration
+//! as its SMBIOS serial number, then startvm --type headless. Teardown powers off and
+//! `unregistervm --delete`s every VM; `cleanup` finds leftovers by name.
 //!
-//! How a VM learns its role and peers is not decided on the appliance side yet (branch
-//! qemu: `crate::artifact::appliance`). The driver therefore takes it as a parameter,
-//! the [`Appliance`] trait: give a per-VM disk, or the shared VDI plus VM extradata.
+//! Role and peers: the appliance disk is generic (branch qemu, `artifact::disk`); its
+//! init reads `virtbench.role=... virtbench.peers=...` from the SMBIOS system serial
+//! (/sys/class/dmi/id/product_serial), which QEMU sets with `-smbios type=1,serial=`
+//! and VirtualBox with the `DmiSystemSerial` extradata key used here.
+//!
+//! The VDI comes from `crate::artifact::appliance::build` (branch qemu, not on main
+//! yet): it is a parameter ([`VdiBuilder`], `VirtualBox::with_vdi_builder`) until then,
+//! and `prepare` says what is missing without it.
 
+pub mod console;
 pub mod vboxmanage;
 
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use futures_util::future::BoxFuture;
 
 use self::vboxmanage::{Args, Controller, Forward, VBoxError, VBoxManage, VmSpec};
 use super::{
@@ -42,64 +49,59 @@ use crate::stats::Series;
 /// on VirtualBox's NAT, as the lab's calculator did.
 pub const NAT_HOST: &str = "10.0.2.2";
 
-const NOT_FOUND_DEBIAN12: &str =
-    "VBoxManage not found: VirtualBox is not installed; Debian 12 has no virtualbox \
-     package and Oracle's repository is not reachable from this host";
+/// Extradata key of the SMBIOS type 1 serial number a BIOS-booted VM reports
+/// (VirtualBox manual, "Configuring the BIOS DMI Information").
+pub const DMI_SERIAL_KEY: &str = "VBoxInternal/Devices/pcbios/0/Config/DmiSystemSerial";
+
+const NOT_FOUND_DEBIAN12: &str = "VBoxManage not found: VirtualBox is not installed; Debian 12 \
+     has no virtualbox package and Oracle's repository is not reachable from this host";
 const NOT_FOUND: &str = "VBoxManage not found on PATH: VirtualBox is not installed";
 const NOT_FOUND_FIX: &str =
     "install VirtualBox 7 from Oracle on a host that allows it; then `virtbench doctor` lists it";
-const NO_APPLIANCE: &str = "virtualbox: no VM appliance to boot: the VDI builder \
-     (crate::artifact::appliance::build, being written on branch qemu) and a way to give each VM its \
-     role are not wired in yet (VirtualBox::with_appliance)";
+const NO_BUILDER: &str = "virtualbox: no appliance VDI: its builder \
+     (crate::artifact::appliance::build, written on branch qemu) is not wired in yet \
+     (VirtualBox::with_vdi_builder)";
 
-/// What one VM must know to play its part: the same facts the native platform passes
-/// as flags. Every role listens on its lab port (`default_port`) inside the guest.
+/// Builds or reuses the appliance VDI in a cache dir: its path and artifact records.
+pub type VdiBuilder = Arc<
+    dyn Fn(PathBuf) -> BoxFuture<'static, Result<(PathBuf, Vec<ArtifactRecord>), PlatformError>>
+        + Send
+        + Sync,
+>;
+
+/// What one VM must know to play its part.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GuestRole {
-    /// Roles this VM runs: one, or all five in the all-in-one topology.
-    pub roles: Vec<String>,
-    /// Sub-service base URLs as the guest sees them (`http://10.0.2.2:<forwarded host
-    /// port>` across VMs, `http://127.0.0.1:5000x` inside one VM). Empty for a VM that
-    /// runs no calculator.
-    pub peers: BTreeMap<String, String>,
+    /// "sum", "sub", "mul", "div", "calculator", or "all" (the five in one VM).
+    pub role: String,
+    /// For a calculator in its own VM: `sum=10.0.2.2:PORT,sub=...`, the sub-services as
+    /// the guest reaches them (the host's forwarded ports). `None`: the lab's ports on
+    /// 127.0.0.1 inside the guest.
+    pub peers: Option<String>,
 }
 
-/// The disk one VM boots.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum VmDisk {
-    /// The shared appliance VDI, the same for every VM: each VM gets a differencing
-    /// image over it or a full copy (`virtualbox.disk`). The role then travels outside
-    /// the disk, as `setextradata` key/values (e.g. DMI OEM strings the guest reads).
-    Shared {
-        base: PathBuf,
-        extradata: Vec<(String, String)>,
-    },
-    /// A VDI written for this VM alone (e.g. its syslinux.cfg holds the kernel command
-    /// line with role and peers); attached as is and deleted with the VM.
-    Own(PathBuf),
+impl GuestRole {
+    /// The appliance's configuration words (the format of branch qemu's
+    /// `platform::qemu::args::guest_config`; read by the guest's init).
+    pub fn config(&self) -> String {
+        let mut words = vec![format!("virtbench.role={}", self.role)];
+        if let Some(p) = &self.peers {
+            words.push(format!("virtbench.peers={p}"));
+        }
+        words.join(" ")
+    }
+
+    /// The `setextradata` pair that hands the configuration to the guest. `string:`
+    /// keeps VirtualBox from reading a value that looks like a number as one.
+    pub fn extradata(&self) -> (String, String) {
+        (
+            DMI_SERIAL_KEY.to_string(),
+            format!("string:{}", self.config()),
+        )
+    }
 }
 
-/// The appliance as VirtualBox boots it: supplied by the appliance builder.
-#[async_trait]
-pub trait Appliance: Send + Sync + std::fmt::Debug {
-    /// Build or reuse the appliance's artifacts (the VDI...), for the results.
-    async fn prepare(&self, cache_dir: &Path) -> Result<Vec<ArtifactRecord>, PlatformError>;
-
-    /// The disk the VM named `vm` boots to play `guest`; `scratch` is a free path in
-    /// the run's scratch directory for an [`VmDisk::Own`] disk.
-    async fn disk_for(
-        &self,
-        vm: &str,
-        guest: &GuestRole,
-        scratch: &Path,
-    ) -> Result<VmDisk, PlatformError>;
-
-    /// The guest's own boot marker in its serial output, if printed yet: the guest's
-    /// uptime when its service was ready.
-    fn boot_marker(&self, serial_log: &str) -> Option<Duration>;
-}
-
-/// Per-VM disk over a [`VmDisk::Shared`] base.
+/// Per-VM disk over the shared appliance VDI.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DiskMode {
     /// `createmedium --diffparent`: only the VM's writes, near zero bytes.
@@ -140,15 +142,13 @@ impl Topology {
 /// One VM of a deployment, before anything is created.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PlannedVm {
-    /// "sum", ..., "calculator", or "all".
-    pub label: String,
     pub spec: VmSpec,
     pub guest: GuestRole,
 }
 
-/// The VMs of one deployment, in start order (sub-services first), and the host port
-/// the calculator answers on. `ports` holds a free 127.0.0.1 port per role that gets
-/// forwarded (every role per-role; only "calculator" all-in-one).
+/// The VMs of one deployment, in start order (sub-services first). `ports` holds a
+/// free 127.0.0.1 port per forwarded role: every role per-role, only "calculator"
+/// all-in-one (its VM, "all", answers on the calculator's port).
 pub fn plan(
     run_id: &str,
     topology: Topology,
@@ -157,130 +157,91 @@ pub fn plan(
     work_dir: &Path,
     ports: &BTreeMap<&str, u16>,
 ) -> Vec<PlannedVm> {
-    let vm = |label: &str, roles: &[&str], peers: BTreeMap<String, String>, reach_host: bool| {
-        let name = vboxmanage::vm_name(run_id, label);
+    let vm = |role: &str, forwarded: &str, peers: Option<String>| {
+        let name = vboxmanage::vm_name(run_id, role);
         PlannedVm {
-            label: label.to_string(),
             spec: VmSpec {
                 serial_log: work_dir.join(format!("{name}.serial.log")),
                 name,
                 memory_mib,
                 cpus,
-                forwards: roles
-                    .iter()
-                    .filter(|r| ports.contains_key(**r))
-                    .map(|r| Forward {
-                        rule: r.to_string(),
-                        host_port: ports[*r],
-                        guest_port: default_port(r),
-                    })
-                    .collect(),
-                reach_host_loopback: reach_host,
+                forwards: vec![Forward {
+                    rule: forwarded.to_string(),
+                    host_port: ports[forwarded],
+                    guest_port: default_port(forwarded),
+                }],
+                // The lab's path: calculator VM -> its NAT -> host 127.0.0.1:<port>
+                // -> the sub-service VM's forwarded port.
+                reach_host_loopback: peers.is_some(),
             },
             guest: GuestRole {
-                roles: roles.iter().map(|r| r.to_string()).collect(),
+                role: role.to_string(),
                 peers,
             },
         }
     };
-    let subs = ["sum", "sub", "mul", "div"];
     match topology {
         Topology::PerRole => ROLES
             .iter()
             .map(|&role| {
-                if role == "calculator" {
-                    // The lab's path: calculator VM -> its NAT -> host 127.0.0.1:<port>
-                    // -> the sub-service VM's forwarded port.
-                    let peers = subs
+                let peers = (role == "calculator").then(|| {
+                    ["sum", "sub", "mul", "div"]
                         .iter()
-                        .map(|s| (s.to_string(), format!("http://{NAT_HOST}:{}", ports[s])))
-                        .collect();
-                    vm(role, &[role], peers, true)
-                } else {
-                    vm(role, &[role], BTreeMap::new(), false)
-                }
+                        .map(|s| format!("{s}={NAT_HOST}:{}", ports[s]))
+                        .collect::<Vec<_>>()
+                        .join(",")
+                });
+                vm(role, role, peers)
             })
             .collect(),
-        Topology::AllInOne => {
-            let peers = subs
-                .iter()
-                .map(|s| {
-                    (
-                        s.to_string(),
-                        format!("http://127.0.0.1:{}", default_port(s)),
-                    )
-                })
-                .collect();
-            vec![vm("all", &ROLES, peers, false)]
-        }
+        Topology::AllInOne => vec![vm("all", "calculator", None)],
     }
 }
 
-/// A VM's disk, resolved from [`VmDisk`] and the disk mode.
+/// Where a VM's disk comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PlannedDisk {
     Differencing { base: PathBuf, path: PathBuf },
     FullClone { base: PathBuf, path: PathBuf },
-    Own(PathBuf),
 }
 
 impl PlannedDisk {
-    pub fn resolve(disk: &VmDisk, mode: DiskMode, vm_dir: &Path) -> PlannedDisk {
-        match disk {
-            VmDisk::Own(p) => PlannedDisk::Own(p.clone()),
-            VmDisk::Shared { base, .. } => {
-                let path = vm_dir.join("disk.vdi");
-                match mode {
-                    DiskMode::Linked => PlannedDisk::Differencing {
-                        base: base.clone(),
-                        path,
-                    },
-                    DiskMode::Clone => PlannedDisk::FullClone {
-                        base: base.clone(),
-                        path,
-                    },
-                }
-            }
+    /// The VM's disk in its own folder (created by createvm, deleted by unregistervm).
+    pub fn new(base: &Path, mode: DiskMode, vm_dir: &Path) -> PlannedDisk {
+        let (base, path) = (base.to_path_buf(), vm_dir.join("disk.vdi"));
+        match mode {
+            DiskMode::Linked => PlannedDisk::Differencing { base, path },
+            DiskMode::Clone => PlannedDisk::FullClone { base, path },
         }
     }
 
     pub fn path(&self) -> &Path {
         match self {
             PlannedDisk::Differencing { path, .. } | PlannedDisk::FullClone { path, .. } => path,
-            PlannedDisk::Own(p) => p,
         }
     }
 }
 
 /// Every VBoxManage call that creates one VM, in order (start excluded).
 pub fn create_commands(
-    spec: &VmSpec,
+    vm: &PlannedVm,
     basefolder: &Path,
     controller: Controller,
     disk: &PlannedDisk,
-    extradata: &[(String, String)],
 ) -> Vec<Args> {
-    let mut cmds = vec![
-        vboxmanage::createvm(&spec.name, basefolder),
-        vboxmanage::modifyvm(spec),
-        vboxmanage::storagectl(&spec.name, controller),
-    ];
-    match disk {
-        PlannedDisk::Differencing { base, path } => {
-            cmds.push(vboxmanage::createmedium_diff(base, path))
-        }
-        PlannedDisk::FullClone { base, path } => cmds.push(vboxmanage::clonemedium(base, path)),
-        PlannedDisk::Own(_) => {}
-    }
-    cmds.push(vboxmanage::storageattach(
-        &spec.name,
-        controller,
-        disk.path(),
-    ));
-    for (k, v) in extradata {
-        cmds.push(vboxmanage::setextradata(&spec.name, k, v));
-    }
-    cmds
+    let name = &vm.spec.name;
+    let (key, value) = vm.guest.extradata();
+    vec![
+        vboxmanage::createvm(name, basefolder),
+        vboxmanage::modifyvm(&vm.spec),
+        vboxmanage::storagectl(name, controller),
+        match disk {
+            PlannedDisk::Differencing { base, path } => vboxmanage::createmedium_diff(base, path),
+            PlannedDisk::FullClone { base, path } => vboxmanage::clonemedium(base, path),
+        },
+        vboxmanage::storageattach(name, controller, disk.path()),
+        vboxmanage::setextradata(name, &key, &value),
+    ]
 }
 
 /// Why VBoxManage is missing, in this host's terms (`/etc/os-release` text).
@@ -299,12 +260,24 @@ pub fn not_found_reason(os_release: Option<&str>) -> &'static str {
     }
 }
 
-/// The VirtualBox platform. `Default` looks VBoxManage up on PATH and has no appliance
-/// (so `prepare` fails with a clear message until the appliance builder is wired in).
-#[derive(Debug, Default, Clone)]
+/// The VirtualBox platform. `Default` looks VBoxManage up on PATH and has no VDI
+/// builder (so `prepare` fails with a clear message until one is wired in).
+#[derive(Default, Clone)]
 pub struct VirtualBox {
     vboxmanage: Option<PathBuf>,
-    appliance: Option<Arc<dyn Appliance>>,
+    vdi_builder: Option<VdiBuilder>,
+    /// The VDI `prepare` built, used by every deployment of the run.
+    vdi: Arc<Mutex<Option<PathBuf>>>,
+}
+
+impl std::fmt::Debug for VirtualBox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VirtualBox")
+            .field("vboxmanage", &self.vboxmanage)
+            .field("vdi_builder", &self.vdi_builder.is_some())
+            .field("vdi", &self.vdi)
+            .finish()
+    }
 }
 
 impl VirtualBox {
@@ -314,8 +287,9 @@ impl VirtualBox {
         self
     }
 
-    pub fn with_appliance(mut self, appliance: Arc<dyn Appliance>) -> Self {
-        self.appliance = Some(appliance);
+    /// Where the appliance VDI comes from (`crate::artifact::appliance::build`).
+    pub fn with_vdi_builder(mut self, builder: VdiBuilder) -> Self {
+        self.vdi_builder = Some(builder);
         self
     }
 
@@ -340,18 +314,15 @@ impl VirtualBox {
             PlatformError::Failed(not_found_reason(os.as_deref()).to_string())
         })
     }
-
-    fn appliance(&self) -> Result<Arc<dyn Appliance>, PlatformError> {
-        self.appliance
-            .clone()
-            .ok_or_else(|| PlatformError::Failed(NO_APPLIANCE.into()))
-    }
 }
 
 fn vbox_err(e: VBoxError) -> PlatformError {
-    PlatformError::Backend {
-        context: "virtualbox".into(),
-        source: Box::new(e),
+    match e {
+        VBoxError::Cancelled { .. } => PlatformError::Cancelled,
+        e => PlatformError::Backend {
+            context: "virtualbox".into(),
+            source: Box::new(e),
+        },
     }
 }
 
@@ -410,13 +381,14 @@ impl Platform for VirtualBox {
                     }
                 }
             },
-            Err(e) => return Availability::Unavailable {
-                reason: e.to_string(),
-                fix:
-                    "check the VirtualBox installation: `VBoxManage --version` must work (on Linux \
-                          the vboxdrv kernel module must load: `/sbin/vboxconfig`)"
+            Err(e) => {
+                return Availability::Unavailable {
+                    reason: e.to_string(),
+                    fix: "check the VirtualBox installation: `VBoxManage --version` must work \
+                          (on Linux the vboxdrv kernel module must load: `/sbin/vboxconfig`)"
                         .into(),
-            },
+                }
+            }
         };
         if vboxmanage::major_version(&version).is_some_and(|m| m < 7) {
             return Availability::Unavailable {
@@ -428,21 +400,23 @@ impl Platform for VirtualBox {
         }
         let host = match vbm.run(&vboxmanage::list_hostinfo(), None).await {
             Ok(out) => vboxmanage::parse_hostinfo(&out),
-            Err(e) => return Availability::Unavailable {
-                reason: format!(
+            Err(e) => {
+                return Availability::Unavailable {
+                    reason: format!(
                     "VirtualBox {version} is installed but `VBoxManage list hostinfo` failed: {e}"
                 ),
-                fix: "check that VBoxSVC starts (`VBoxManage list vms`)".into(),
-            },
+                    fix: "check that VBoxSVC starts (`VBoxManage list vms`)".into(),
+                }
+            }
         };
         if host.hw_virtualization == Some(false) {
             return Availability::Unavailable {
                 reason: format!(
-                    "VirtualBox {version} reports no usable VT-x/AMD-V on this host (`VBoxManage list \
-                     hostinfo`); VirtualBox 7 cannot run 64-bit guests without it"
+                    "VirtualBox {version} reports no usable VT-x/AMD-V on this host (`VBoxManage \
+                     list hostinfo`); VirtualBox 7 cannot run 64-bit guests without it"
                 ),
-                fix: "enable VT-x/AMD-V in the firmware settings, or nested virtualization when this host \
-                      is itself a VM"
+                fix: "enable VT-x/AMD-V in the firmware settings, or nested virtualization when \
+                      this host is itself a VM"
                     .into(),
             };
         }
@@ -489,7 +463,13 @@ impl Platform for VirtualBox {
 
     async fn prepare(&self, ctx: &RunContext) -> Result<Vec<ArtifactRecord>, PlatformError> {
         self.locate(Some(&ctx.scenario))?;
-        self.appliance()?.prepare(&ctx.cache_dir).await
+        let build = self
+            .vdi_builder
+            .clone()
+            .ok_or_else(|| PlatformError::Failed(NO_BUILDER.into()))?;
+        let (vdi, records) = build(ctx.cache_dir.clone()).await?;
+        *self.vdi.lock().unwrap_or_else(|e| e.into_inner()) = Some(vdi);
+        Ok(records)
     }
 
     async fn deploy(
@@ -497,7 +477,13 @@ impl Platform for VirtualBox {
         ctx: &RunContext,
         variant: &Variant,
     ) -> Result<Box<dyn Deployment>, PlatformError> {
-        let appliance = self.appliance()?;
+        let vdi = self.vdi.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let vdi = vdi.ok_or_else(|| {
+            PlatformError::Failed(match self.vdi_builder {
+                None => NO_BUILDER.into(),
+                Some(_) => "virtualbox: deploy before prepare: no appliance VDI yet".into(),
+            })
+        })?;
         let vbm = VBoxManage::new(self.locate(Some(&ctx.scenario))?);
         let s = &ctx.scenario;
         let bad = |field: &str, v: &str| {
@@ -519,10 +505,14 @@ impl Platform for VirtualBox {
         };
         let mut ports = BTreeMap::new();
         for role in forwarded {
-            ports.insert(
-                *role,
-                free_loopback_port().map_err(PlatformError::io("finding a free loopback port"))?,
-            );
+            let port = loop {
+                let p = free_loopback_port()
+                    .map_err(PlatformError::io("finding a free loopback port"))?;
+                if !ports.values().any(|&q| q == p) {
+                    break p;
+                }
+            };
+            ports.insert(*role, port);
         }
         let planned = plan(
             &ctx.run_id,
@@ -533,19 +523,14 @@ impl Platform for VirtualBox {
             &ports,
         );
         let endpoint = SocketAddr::from((Ipv4Addr::LOCALHOST, ports["calculator"]));
-        let endpoint_vm = planned
-            .last()
-            .map(|p| p.spec.name.clone())
-            .unwrap_or_default();
 
         let mut dep = VboxDeployment {
             vbm,
-            appliance: appliance.clone(),
             vms: Vec::new(),
-            shared_bases: Vec::new(),
+            shared_base: vdi,
             endpoint,
-            endpoint_vm,
             phases: Vec::new(),
+            watch: None,
             details: BTreeMap::from([
                 ("topology".into(), topology_name.to_string()),
                 ("disk".into(), s.virtualbox.disk.clone()),
@@ -558,8 +543,7 @@ impl Platform for VirtualBox {
                 ),
             ]),
         };
-        let result = dep.create_and_start(ctx, &planned, mode, controller).await;
-        if let Err(e) = result {
+        if let Err(e) = dep.create_and_start(ctx, &planned, mode, controller).await {
             if let Err(t) = dep.teardown().await {
                 tracing::warn!("virtualbox teardown after failed deploy: {t}");
             }
@@ -597,13 +581,20 @@ impl Platform for VirtualBox {
             .await
             .map_err(vbox_err)?;
         let mut n = 0;
+        let mut first_err = None;
         for vm in vboxmanage::parse_list_vms(&out) {
             if vboxmanage::is_run_vm(&vm.name, run_id) {
-                destroy_vm(&vbm, &vm.name).await?;
-                n += 1;
+                // One stuck VM must not keep the others alive.
+                match destroy_vm(&vbm, &vm.name).await {
+                    Ok(()) => n += 1,
+                    Err(e) => {
+                        tracing::warn!(vm = %vm.name, "cleanup: {e}");
+                        first_err.get_or_insert(e);
+                    }
+                }
             }
         }
-        Ok(n)
+        first_err.map_or(Ok(n), Err)
     }
 }
 
@@ -611,10 +602,8 @@ impl Platform for VirtualBox {
 #[derive(Debug)]
 struct VmState {
     name: String,
-    label: String,
+    role: String,
     serial_log: PathBuf,
-    /// A disk written for this VM, removed at teardown if VirtualBox left it.
-    own_disk: Option<PathBuf>,
     /// VBoxHeadless pids last seen, for `exited`.
     pids: Vec<u32>,
 }
@@ -622,28 +611,18 @@ struct VmState {
 #[derive(Debug)]
 struct VboxDeployment {
     vbm: VBoxManage,
-    appliance: Arc<dyn Appliance>,
     vms: Vec<VmState>,
-    /// Shared appliance VDIs the VMs' differencing images hang from: closed (not
-    /// deleted) at teardown so VirtualBox forgets them.
-    shared_bases: Vec<PathBuf>,
+    /// The appliance VDI the VMs' disks derive from: closed (not deleted) at teardown
+    /// so VirtualBox forgets it and a rebuilt VDI at the same path does not clash.
+    shared_base: PathBuf,
     endpoint: SocketAddr,
-    endpoint_vm: String,
     phases: Vec<(String, Duration)>,
+    /// Boot markers of the VM serving the endpoint, and when `startvm` was called.
+    watch: Option<(console::Watcher, Instant)>,
     details: BTreeMap<String, String>,
 }
 
 impl VboxDeployment {
-    async fn run(&self, a: &Args, ctx: &RunContext) -> Result<String, PlatformError> {
-        self.vbm
-            .run(a, Some(&ctx.cancel))
-            .await
-            .map_err(|e| match e {
-                VBoxError::Cancelled { .. } => PlatformError::Cancelled,
-                e => vbox_err(e),
-            })
-    }
-
     async fn create_and_start(
         &mut self,
         ctx: &RunContext,
@@ -657,52 +636,40 @@ impl VboxDeployment {
             // Recorded before the first call, so teardown covers a half-created VM.
             self.vms.push(VmState {
                 name: name.clone(),
-                label: p.label.clone(),
+                role: p.guest.role.clone(),
                 serial_log: p.spec.serial_log.clone(),
-                own_disk: None,
                 pids: Vec::new(),
             });
-            self.details.insert(format!("vm.{}", p.label), name.clone());
-            let scratch = ctx.work_dir.join(format!("{name}.own.vdi"));
-            let disk = self.appliance.disk_for(&name, &p.guest, &scratch).await?;
-            let vm_dir = ctx.work_dir.join(&name);
-            let planned_disk = PlannedDisk::resolve(&disk, mode, &vm_dir);
-            let extradata = match &disk {
-                VmDisk::Shared { base, extradata } => {
-                    if !self.shared_bases.contains(base) {
-                        self.shared_bases.push(base.clone());
-                    }
-                    extradata.clone()
-                }
-                VmDisk::Own(path) => {
-                    if let Some(vm) = self.vms.last_mut() {
-                        vm.own_disk = Some(path.clone());
-                    }
-                    Vec::new()
-                }
-            };
-            for cmd in create_commands(
-                &p.spec,
-                &ctx.work_dir,
-                controller,
-                &planned_disk,
-                &extradata,
-            ) {
-                self.run(&cmd, ctx).await?;
+            self.details
+                .insert(format!("vm.{}", p.guest.role), name.clone());
+            let disk = PlannedDisk::new(&self.shared_base, mode, &ctx.work_dir.join(&name));
+            for cmd in create_commands(p, &ctx.work_dir, controller, &disk) {
+                self.vbm
+                    .run(&cmd, Some(&ctx.cancel))
+                    .await
+                    .map_err(vbox_err)?;
             }
         }
         let created = t0.elapsed();
         let t1 = Instant::now();
         for p in planned {
-            self.run(&vboxmanage::startvm(&p.spec.name), ctx).await?;
+            // The VM serving the endpoint starts last: its markers time the boot.
+            if p.guest.role == "calculator" || p.guest.role == "all" {
+                let _ = std::fs::remove_file(&p.spec.serial_log);
+                self.watch = Some((console::Watcher::start(&p.spec.serial_log), Instant::now()));
+                self.details
+                    .insert("vm.endpoint".into(), p.spec.name.clone());
+            }
+            self.vbm
+                .run(&vboxmanage::startvm(&p.spec.name), Some(&ctx.cancel))
+                .await
+                .map_err(vbox_err)?;
         }
         let started = t1.elapsed();
         for vm in &mut self.vms {
             vm.pids = vboxmanage::headless_pids(&vm.name);
         }
         self.phases = vec![("create".into(), created), ("start".into(), started)];
-        self.details
-            .insert("vm.endpoint".into(), self.endpoint_vm.clone());
         Ok(())
     }
 }
@@ -722,16 +689,37 @@ impl Deployment for VboxDeployment {
     }
 
     async fn ready_phases(&mut self) -> Vec<(String, Duration)> {
-        let Some(vm) = self.vms.iter().find(|v| v.name == self.endpoint_vm) else {
+        let now = Instant::now();
+        let Some((watch, started)) = &self.watch else {
             return Vec::new();
         };
-        let Ok(log) = std::fs::read(&vm.serial_log) else {
-            return Vec::new();
-        };
-        match self.appliance.boot_marker(&String::from_utf8_lossy(&log)) {
-            Some(d) => vec![("guest_boot".into(), d)],
-            None => Vec::new(),
+        // The answer came, so the marker was printed: give the watcher a few polls.
+        let deadline = now + Duration::from_millis(200);
+        while watch.get(console::SERVICE_READY).is_none() && Instant::now() < deadline {
+            tokio::time::sleep(console::POLL).await;
         }
+        let (Some(start), Some(ready)) = (
+            watch.get(console::INIT_START),
+            watch.get(console::SERVICE_READY),
+        ) else {
+            return Vec::new();
+        };
+        self.details.insert(
+            "guest_uptime_init_start_s".into(),
+            format!("{:.3}", start.0.uptime_s),
+        );
+        self.details.insert(
+            "guest_uptime_service_ready_s".into(),
+            format!("{:.3}", ready.0.uptime_s),
+        );
+        vec![
+            (
+                "firmware+kernel".into(),
+                start.1.saturating_duration_since(*started),
+            ),
+            ("init".into(), ready.1.saturating_duration_since(start.1)),
+            ("service".into(), now.saturating_duration_since(ready.1)),
+        ]
     }
 
     async fn sample(&self) -> Result<ResourceSample, PlatformError> {
@@ -743,7 +731,7 @@ impl Deployment for VboxDeployment {
             if found.is_empty() {
                 return Err(PlatformError::Failed(format!(
                     "virtualbox: no VBoxHeadless process runs VM {} ({})",
-                    vm.name, vm.label
+                    vm.name, vm.role
                 )));
             }
             pids.extend(found);
@@ -752,6 +740,9 @@ impl Deployment for VboxDeployment {
     }
 
     fn exited(&mut self) -> Option<String> {
+        if let Some((m, _)) = self.watch.as_ref().and_then(|(w, _)| w.get(console::FATAL)) {
+            return Some(format!("guest init failed: {}", m.rest));
+        }
         for vm in &mut self.vms {
             if !vm.pids.is_empty() && vm.pids.iter().any(|&p| alive(p)) {
                 continue;
@@ -761,7 +752,7 @@ impl Deployment for VboxDeployment {
                 return Some(format!(
                     "VirtualBox VM {} ({}) stopped: its VBoxHeadless process exited (serial log: {})",
                     vm.name,
-                    vm.label,
+                    vm.role,
                     vm.serial_log.display()
                 ));
             }
@@ -775,28 +766,25 @@ impl Deployment for VboxDeployment {
     }
 
     async fn teardown(&mut self) -> Result<(), PlatformError> {
+        self.watch = None;
         let mut first_err = None;
         let mut failed = Vec::new();
         while let Some(vm) = self.vms.pop() {
-            match destroy_vm(&self.vbm, &vm.name).await {
-                Ok(()) => {
-                    if let Some(d) = &vm.own_disk {
-                        let _ = std::fs::remove_file(d);
-                    }
-                }
-                Err(e) => {
-                    first_err.get_or_insert(e);
-                    failed.push(vm);
-                }
+            if let Err(e) = destroy_vm(&self.vbm, &vm.name).await {
+                first_err.get_or_insert(e);
+                failed.push(vm);
             }
         }
         // Kept so a second teardown retries them (cleanup(run_id) is the backstop).
         self.vms = failed;
         if self.vms.is_empty() {
-            for base in std::mem::take(&mut self.shared_bases) {
-                if let Err(e) = self.vbm.run(&vboxmanage::closemedium(&base), None).await {
-                    tracing::debug!("closemedium {}: {e}", base.display());
-                }
+            if let Err(e) = self
+                .vbm
+                .run(&vboxmanage::closemedium(&self.shared_base), None)
+                .await
+            {
+                // Fine when another deployment still uses it or it was never opened.
+                tracing::debug!("closemedium {}: {e}", self.shared_base.display());
             }
         }
         first_err.map_or(Ok(()), Err)
@@ -819,10 +807,7 @@ impl Experiments<'_> {
         self.vbm
             .run(a, Some(&self.ctx.cancel))
             .await
-            .map_err(|e| match e {
-                VBoxError::Cancelled { .. } => PlatformError::Cancelled,
-                e => vbox_err(e),
-            })
+            .map_err(vbox_err)
     }
 
     async fn timed(&self, a: &Args) -> Result<f64, PlatformError> {
@@ -868,7 +853,7 @@ impl Experiments<'_> {
         );
 
         // C11: full and linked clone of the running VM's snapshot; disk cost from the
-        // clone's folder (allocated blocks: VDIs are sparse).
+        // clone's folder (allocated blocks: VDIs are sparse). Clones are never started.
         for (kind, linked) in [("full", false), ("linked", true)] {
             let clone = vboxmanage::vm_name(&self.ctx.run_id, &format!("clone-{kind}"));
             let cmd = vboxmanage::clonevm(&self.vm, SNAPSHOT, &clone, &self.ctx.work_dir, linked);
@@ -879,14 +864,11 @@ impl Experiments<'_> {
             put(&format!("clone_{kind}_bytes"), "bytes", bytes as f64);
         }
 
-        // C13 resize: VirtualBox refuses modifyvm on a running VM (it needs the machine's
-        // write lock); recorded as observed, then the stop-resize-start downtime.
-        let memory = self
-            .ctx
-            .scenario
-            .virtualbox
-            .memory_mib
-            .unwrap_or(self.ctx.scenario.qemu.memory_mib);
+        // C13 resize: VirtualBox refuses modifyvm on a running VM (it needs the
+        // machine's write lock); recorded as observed, then the stop-resize-start
+        // downtime until the calculator answers again.
+        let s = &self.ctx.scenario;
+        let memory = s.virtualbox.memory_mib.unwrap_or(s.qemu.memory_mib);
         let online = self
             .call(&vboxmanage::modifyvm_memory(&self.vm, memory * 2))
             .await;
@@ -900,7 +882,7 @@ impl Experiments<'_> {
         );
         let t = Instant::now();
         self.call(&vboxmanage::poweroff(&self.vm)).await?;
-        self.modify_when_unlocked(&vboxmanage::modifyvm_memory(&self.vm, memory * 2))
+        self.when_unlocked(&vboxmanage::modifyvm_memory(&self.vm, memory * 2))
             .await?;
         self.call(&vboxmanage::startvm(&self.vm)).await?;
         let ready = self.wait_ready().await?;
@@ -911,7 +893,7 @@ impl Experiments<'_> {
         let t = Instant::now();
         self.call(&vboxmanage::poweroff(&self.vm)).await?;
         let restore = Instant::now();
-        self.modify_when_unlocked(&vboxmanage::snapshot_restore(&self.vm, SNAPSHOT))
+        self.when_unlocked(&vboxmanage::snapshot_restore(&self.vm, SNAPSHOT))
             .await?;
         let restore_ms = ms(restore.elapsed());
         self.call(&vboxmanage::startvm(&self.vm)).await?;
@@ -926,14 +908,13 @@ impl Experiments<'_> {
     }
 
     /// Right after poweroff the session lock is still being released: retry briefly.
-    async fn modify_when_unlocked(&self, a: &Args) -> Result<(), PlatformError> {
+    async fn when_unlocked(&self, a: &Args) -> Result<(), PlatformError> {
         for _ in 0..20 {
             match self.vbm.run(a, Some(&self.ctx.cancel)).await {
                 Ok(_) => return Ok(()),
                 Err(e) if vboxmanage::is_locked(e.stderr()) => {
                     tokio::time::sleep(Duration::from_millis(250)).await
                 }
-                Err(VBoxError::Cancelled { .. }) => return Err(PlatformError::Cancelled),
                 Err(e) => return Err(vbox_err(e)),
             }
         }
@@ -961,7 +942,7 @@ pub fn allocated_bytes(dir: &Path) -> u64 {
         .sum()
 }
 
-/// Argument lists as strings, for tests and logs.
+/// Argument lists as a user would type them, for tests and logs.
 pub fn strings(cmds: &[Args]) -> Vec<String> {
     cmds.iter().map(|a| vboxmanage::display(a)).collect()
 }

@@ -13,9 +13,11 @@ fn ports_all() -> BTreeMap<&'static str, u16> {
     ])
 }
 
+/// A scenario from TOML without `Scenario::parse`'s validation (which evaluates the
+/// workload's expressions: not what these tests are about).
 fn scenario(extra: &str) -> Scenario {
     let text = format!("name = \"t\"\nplatforms = [\"virtualbox\"]\n{extra}");
-    Scenario::parse(Path::new("t.toml"), &text).unwrap()
+    toml::from_str(&text).unwrap()
 }
 
 fn ctx(scenario: Scenario, work_dir: &Path) -> RunContext {
@@ -38,27 +40,27 @@ fn per_role_plan_is_the_lab_topology() {
         Path::new("/w"),
         &ports_all(),
     );
-    let labels: Vec<&str> = p.iter().map(|v| v.label.as_str()).collect();
+    let roles: Vec<&str> = p.iter().map(|v| v.guest.role.as_str()).collect();
     assert_eq!(
-        labels,
+        roles,
         ["sum", "sub", "mul", "div", "calculator"],
         "sub-services start first"
     );
     for v in &p {
-        assert_eq!(v.spec.name, format!("vb-r1-{}", v.label));
+        let role = v.guest.role.as_str();
+        assert_eq!(v.spec.name, format!("vb-r1-{role}"));
         assert_eq!(
             v.spec.serial_log,
-            PathBuf::from(format!("/w/vb-r1-{}.serial.log", v.label))
+            PathBuf::from(format!("/w/vb-r1-{role}.serial.log"))
         );
         assert_eq!((v.spec.memory_mib, v.spec.cpus), (128, 1));
-        assert_eq!(v.guest.roles, [v.label.clone()]);
         // Each VM forwards 127.0.0.1:<its host port> to its lab port.
         assert_eq!(
             v.spec.forwards,
             [Forward {
-                rule: v.label.clone(),
-                host_port: ports_all()[v.label.as_str()],
-                guest_port: default_port(&v.label),
+                rule: role.to_string(),
+                host_port: ports_all()[role],
+                guest_port: default_port(role),
             }]
         );
     }
@@ -67,11 +69,15 @@ fn per_role_plan_is_the_lab_topology() {
         calc.spec.reach_host_loopback,
         "the calculator calls the host's forwarded ports"
     );
-    assert_eq!(calc.guest.peers["sum"], "http://10.0.2.2:40001");
-    assert_eq!(calc.guest.peers["div"], "http://10.0.2.2:40004");
+    assert_eq!(
+        calc.guest.config(),
+        "virtbench.role=calculator virtbench.peers=sum=10.0.2.2:40001,sub=10.0.2.2:40002,\
+         mul=10.0.2.2:40003,div=10.0.2.2:40004"
+    );
     assert!(p[..4]
         .iter()
-        .all(|v| v.guest.peers.is_empty() && !v.spec.reach_host_loopback));
+        .all(|v| v.guest.peers.is_none() && !v.spec.reach_host_loopback));
+    assert_eq!(p[0].guest.config(), "virtbench.role=sum");
 }
 
 #[test]
@@ -81,8 +87,7 @@ fn all_in_one_plan_is_one_vm_with_local_peers() {
     assert_eq!(p.len(), 1);
     let v = &p[0];
     assert_eq!(v.spec.name, "vb-r1-all");
-    assert_eq!(v.guest.roles, ROLES.map(String::from));
-    assert_eq!(v.guest.peers["mul"], "http://127.0.0.1:50003");
+    assert_eq!(v.guest.config(), "virtbench.role=all");
     assert_eq!(
         v.spec.forwards,
         [Forward {
@@ -95,7 +100,22 @@ fn all_in_one_plan_is_one_vm_with_local_peers() {
 }
 
 #[test]
-fn vm_creation_sequence_with_differencing_disk_and_extradata() {
+fn role_travels_as_the_smbios_serial() {
+    let g = GuestRole {
+        role: "div".into(),
+        peers: None,
+    };
+    assert_eq!(
+        g.extradata(),
+        (
+            "VBoxInternal/Devices/pcbios/0/Config/DmiSystemSerial".to_string(),
+            "string:virtbench.role=div".to_string()
+        )
+    );
+}
+
+#[test]
+fn vm_creation_sequence_with_differencing_disk() {
     let p = plan(
         "r1",
         Topology::PerRole,
@@ -104,23 +124,16 @@ fn vm_creation_sequence_with_differencing_disk_and_extradata() {
         Path::new("/w"),
         &ports_all(),
     );
-    let shared = VmDisk::Shared {
-        base: PathBuf::from("/cache/appliance.vdi"),
-        extradata: vec![(
-            "VBoxInternal/Devices/pcbios/0/Config/DmiOEMVBoxVer".into(),
-            "role=sum".into(),
-        )],
-    };
-    let disk = PlannedDisk::resolve(&shared, DiskMode::Linked, Path::new("/w/vb-r1-sum"));
-    let VmDisk::Shared { extradata, .. } = &shared else {
-        unreachable!()
-    };
+    let disk = PlannedDisk::new(
+        Path::new("/cache/appliance.vdi"),
+        DiskMode::Linked,
+        Path::new("/w/vb-r1-sum"),
+    );
     let cmds = strings(&create_commands(
-        &p[0].spec,
+        &p[0],
         Path::new("/w"),
         Controller::Sata,
         &disk,
-        extradata,
     ));
     assert_eq!(cmds.len(), 6, "{cmds:#?}");
     assert_eq!(
@@ -137,7 +150,11 @@ fn vm_creation_sequence_with_differencing_disk_and_extradata() {
         "{}",
         cmds[1]
     );
-    assert_eq!(cmds[2], "storagectl vb-r1-sum --name SATA --add sata --controller IntelAhci --portcount 1 --bootable on");
+    assert!(!cmds[1].contains("localhostreachable"), "{}", cmds[1]);
+    assert_eq!(
+        cmds[2],
+        "storagectl vb-r1-sum --name SATA --add sata --controller IntelAhci --portcount 1 --bootable on"
+    );
     assert_eq!(
         cmds[3],
         "createmedium disk --filename /w/vb-r1-sum/disk.vdi --diffparent /cache/appliance.vdi --format VDI"
@@ -148,12 +165,12 @@ fn vm_creation_sequence_with_differencing_disk_and_extradata() {
     );
     assert_eq!(
         cmds[5],
-        "setextradata vb-r1-sum VBoxInternal/Devices/pcbios/0/Config/DmiOEMVBoxVer role=sum"
+        "setextradata vb-r1-sum VBoxInternal/Devices/pcbios/0/Config/DmiSystemSerial string:virtbench.role=sum"
     );
 }
 
 #[test]
-fn vm_creation_sequence_with_full_clone_and_own_disk() {
+fn vm_creation_sequence_with_full_clone() {
     let p = plan(
         "r1",
         Topology::PerRole,
@@ -162,49 +179,36 @@ fn vm_creation_sequence_with_full_clone_and_own_disk() {
         Path::new("/w"),
         &ports_all(),
     );
-    let shared = VmDisk::Shared {
-        base: PathBuf::from("/cache/appliance.vdi"),
-        extradata: vec![],
-    };
-    let disk = PlannedDisk::resolve(&shared, DiskMode::Clone, Path::new("/w/vb-r1-div"));
+    let disk = PlannedDisk::new(
+        Path::new("/cache/appliance.vdi"),
+        DiskMode::Clone,
+        Path::new("/w/vb-r1-calculator"),
+    );
     let cmds = strings(&create_commands(
-        &p[3].spec,
+        &p[4],
         Path::new("/w"),
         Controller::Ide,
         &disk,
-        &[],
     ));
-    assert_eq!(
-        cmds[3],
-        "clonemedium disk /cache/appliance.vdi /w/vb-r1-div/disk.vdi --format VDI"
-    );
-    assert!(
-        cmds[4].starts_with("storageattach vb-r1-div --storagectl IDE "),
-        "{}",
-        cmds[4]
-    );
-
-    // A disk written for the VM: attached as is, nothing copied.
-    let own = PlannedDisk::resolve(
-        &VmDisk::Own(PathBuf::from("/w/x.vdi")),
-        DiskMode::Clone,
-        Path::new("/w/d"),
-    );
-    assert_eq!(own, PlannedDisk::Own(PathBuf::from("/w/x.vdi")));
-    let cmds = strings(&create_commands(
-        &p[4].spec,
-        Path::new("/w"),
-        Controller::Sata,
-        &own,
-        &[],
-    ));
-    assert_eq!(cmds.len(), 4);
     assert!(
         cmds[1].contains("--nat-localhostreachable1 on"),
         "{}",
         cmds[1]
     );
-    assert!(cmds[3].ends_with("--medium /w/x.vdi"), "{}", cmds[3]);
+    assert_eq!(
+        cmds[3],
+        "clonemedium disk /cache/appliance.vdi /w/vb-r1-calculator/disk.vdi --format VDI"
+    );
+    assert!(
+        cmds[4].starts_with("storageattach vb-r1-calculator --storagectl IDE "),
+        "{}",
+        cmds[4]
+    );
+    assert!(
+        cmds[5].contains("virtbench.peers=sum=10.0.2.2:40001,"),
+        "{}",
+        cmds[5]
+    );
 }
 
 #[test]
@@ -344,7 +348,7 @@ async fn probe_reports_version_and_hardware_virtualization() {
 }
 
 #[tokio::test]
-async fn without_appliance_prepare_and_deploy_name_what_is_missing() {
+async fn without_vdi_builder_prepare_and_deploy_name_what_is_missing() {
     let d = tempfile::tempdir().unwrap();
     let vb =
         VirtualBox::default().with_vboxmanage(fake_vboxmanage(d.path(), "7.0.14r161095", "yes"));
@@ -356,9 +360,36 @@ async fn without_appliance_prepare_and_deploy_name_what_is_missing() {
         .deploy(&c, &variant)
         .await
         .err()
-        .expect("no appliance")
+        .expect("no VDI")
         .to_string();
-    assert!(e.contains("no VM appliance"), "{e}");
+    assert!(e.contains("no appliance VDI"), "{e}");
+}
+
+#[tokio::test]
+async fn prepare_keeps_the_built_vdi_for_deployments() {
+    let d = tempfile::tempdir().unwrap();
+    let built = d.path().join("appliance.vdi");
+    let b = built.clone();
+    let builder: VdiBuilder = Arc::new(move |_cache| {
+        let b = b.clone();
+        Box::pin(async move {
+            let rec = ArtifactRecord {
+                name: "disk-vdi".into(),
+                bytes: 1,
+                build_ms: None,
+                cached: true,
+                path: Some(b.display().to_string()),
+            };
+            Ok((b, vec![rec]))
+        })
+    });
+    let vb = VirtualBox::default()
+        .with_vboxmanage(fake_vboxmanage(d.path(), "7.0.14r161095", "yes"))
+        .with_vdi_builder(builder);
+    let c = ctx(scenario(""), d.path());
+    let records = vb.prepare(&c).await.unwrap();
+    assert_eq!(records[0].name, "disk-vdi");
+    assert_eq!(vb.vdi.lock().unwrap().as_deref(), Some(built.as_path()));
 }
 
 #[tokio::test]

@@ -9,6 +9,17 @@
 //! where both exist. `--nat-localhostreachable1` exists only since 7.0 (it is off by
 //! default there, so a guest no longer reaches the host's 127.0.0.1 through 10.0.2.2).
 //! None of these lines has been run against a real VirtualBox from this code base.
+//!
+//! Relied on (VirtualBox user manual, docs.oracle.com/en/virtualization/virtualbox/):
+//! "VBoxManage storageattach" / "storagectl" / "clonemedium" / "createmedium"
+//! (`--diffparent`) / "snapshot" (`take --live`, `restore`); "Configuring Port
+//! Forwarding with NAT" (rule syntax, host IP 127.0.0.1, rules set while the VM is
+//! off); "Serial Ports" (COM1 = 0x3F8/IRQ 4, `--uartmode file`); "Special Image Write
+//! Modes" (differencing images over a shared base). VirtualBox 7's option table in
+//! `src/VBox/Frontends/VBoxManage/VBoxManageModifyVM.cpp`. The 7.0 change making the
+//! host's loopback unreachable through 10.0.2.2 by default: hashicorp/packer-plugin-
+//! virtualbox issue #104. `list hostinfo` and `--version` formats: outputs quoted in
+//! public scripts and issues (see the tests).
 
 use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
@@ -354,8 +365,9 @@ pub fn parse_list_vms(out: &str) -> Vec<ListedVm> {
 /// with digit.digit is the version.
 pub fn parse_version(out: &str) -> Option<String> {
     out.lines()
+        .rev()
         .map(str::trim)
-        .filter(|l| {
+        .find(|l| {
             let mut parts = l.split('.');
             let major = parts.next().unwrap_or("");
             let minor = parts.next().unwrap_or("");
@@ -363,7 +375,6 @@ pub fn parse_version(out: &str) -> Option<String> {
                 && major.bytes().all(|b| b.is_ascii_digit())
                 && minor.bytes().next().is_some_and(|b| b.is_ascii_digit())
         })
-        .last()
         .map(str::to_string)
 }
 
