@@ -879,6 +879,9 @@ mod tests {
         assert!(is_gone_or_stopped(
             "Could not find a registered machine named 'vb-r1-sum'"
         ));
+        assert!(is_gone_or_stopped(
+            "Invalid machine state: PoweredOff (must be Running, Paused or Stuck)"
+        ));
         assert!(!is_gone_or_stopped("Code NS_ERROR_FAILURE (0x80004005)"));
         assert!(is_locked(
             "The machine 'vb-r1-sum' is already locked for a session (or being unlocked)"
