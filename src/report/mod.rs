@@ -18,7 +18,9 @@ pub enum ReportError {
     },
     #[error("{path}: not a virtbench results file: {message}")]
     Parse { path: PathBuf, message: String },
-    #[error("{path}: field `schema_version` = {found}: this virtbench reads version {SCHEMA_VERSION}")]
+    #[error(
+        "{path}: field `schema_version` = {found}: this virtbench reads version {SCHEMA_VERSION}"
+    )]
     Schema { path: PathBuf, found: u32 },
 }
 
