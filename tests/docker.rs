@@ -99,22 +99,18 @@ async fn post(addr: SocketAddr, body: &str) -> Result<String, String> {
 
 /// Poll until `(5+3)/2` is answered correctly; returns how long it took. Fails early
 /// with the platform's reason when a container died.
-async fn wait_correct(d: &dyn Deployment) -> Duration {
+async fn wait_correct(d: &mut dyn Deployment) -> Duration {
     let addr = d.endpoint();
     let started = Instant::now();
     let mut last = String::new();
-    let mut polls = 0u32;
     while started.elapsed() < READY_BOUND {
         match post(addr, "(5+3)/2").await {
             Ok(body) if body == "result = 4\r\n" => return started.elapsed(),
             Ok(body) => last = format!("wrong answer {body:?}"),
             Err(e) => last = e,
         }
-        polls += 1;
-        if polls % 100 == 0 {
-            if let Err(e) = d.sample().await {
-                panic!("no correct answer from {addr}: {e}");
-            }
+        if let Some(why) = d.exited() {
+            panic!("no correct answer from {addr}: {why}");
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
@@ -169,7 +165,7 @@ async fn deploy_answer_teardown(ctx: &RunContext, network: &str) {
     let created = Instant::now();
     let mut d = docker.deploy(&ctx, &v).await.expect("deploy");
     let deployed = created.elapsed();
-    let ready = wait_correct(d.as_ref()).await;
+    let ready = wait_correct(d.as_mut()).await;
     eprintln!(
         "{}: deploy call {deployed:?}, first correct answer {:?} after the create call",
         v.label,
@@ -347,7 +343,7 @@ async fn commit_and_dockerfile_rebuild_are_timed_and_removed() {
         let docker = platform(&ctx).await;
         let v = variant(&docker, &ctx, "bridge");
         let mut d = docker.deploy(&ctx, &v).await.expect("deploy");
-        wait_correct(d.as_ref()).await;
+        wait_correct(d.as_mut()).await;
         let extras = docker.extras(&ctx, d.as_mut()).await;
         // The service keeps answering after being committed (commit pauses it briefly).
         let after = post(d.endpoint(), "(5+3)/2").await;
@@ -378,7 +374,7 @@ async fn sample_sources_agree() {
         let docker = platform(&ctx).await;
         let v = variant(&docker, &ctx, "bridge");
         let mut d = docker.deploy(&ctx, &v).await.expect("deploy");
-        wait_correct(d.as_ref()).await;
+        wait_correct(d.as_mut()).await;
         let engine = docker::connect().await.unwrap();
         let containers = engine
             .list_containers(Some(ListContainersOptions {
@@ -424,6 +420,46 @@ async fn sample_sources_agree() {
             "{host_sample:?} {api_sample:?}"
         );
         assert!(api_sample.pss_bytes.is_none());
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_container_that_dies_is_reported() {
+    let ctx = context("dies", 108);
+    guarded(&ctx, async {
+        let docker = platform(&ctx).await;
+        let v = variant(&docker, &ctx, "bridge");
+        let mut d = docker.deploy(&ctx, &v).await.expect("deploy");
+        wait_correct(d.as_mut()).await;
+        assert_eq!(d.exited(), None);
+        let engine = docker::connect().await.unwrap();
+        let victim = format!("vb-{}-mul", ctx.run_id);
+        engine
+            .kill_container(
+                &victim,
+                None::<bollard::container::KillContainerOptions<String>>,
+            )
+            .await
+            .unwrap();
+        let started = Instant::now();
+        let why = loop {
+            if let Some(why) = d.exited() {
+                break why;
+            }
+            assert!(
+                started.elapsed() < READY_BOUND,
+                "death of {victim} not noticed"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        eprintln!("{why}");
+        assert!(
+            why.contains(&victim) && why.contains("exited (code 137)"),
+            "{why}"
+        );
+        d.teardown().await.unwrap();
+        assert_eq!(leftovers(&ctx.run_id).await, Vec::<String>::new());
     })
     .await;
 }

@@ -3,13 +3,17 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use bollard::container::{Config, CreateContainerOptions, NetworkingConfig, StartContainerOptions};
+use bollard::container::{
+    Config, CreateContainerOptions, NetworkingConfig, StartContainerOptions, WaitContainerOptions,
+};
 use bollard::models::{EndpointIpamConfig, EndpointSettings, HostConfig, PortBinding};
 use bollard::Docker as Engine;
 use futures_util::future::join_all;
+use futures_util::StreamExt;
 use tokio::sync::OnceCell;
 
 use super::network::{self, NetworkMode, RoleAddress};
@@ -173,7 +177,18 @@ pub struct DockerDeployment {
     engine_version: String,
     sampler: OnceCell<Sampler>,
     last_split: std::sync::Mutex<Option<Breakdown>>,
+    /// Set by the watchers when a container stops: why.
+    died: Arc<std::sync::Mutex<Option<String>>>,
+    watchers: Vec<tokio::task::JoinHandle<()>>,
     torn_down: bool,
+}
+
+impl Drop for DockerDeployment {
+    fn drop(&mut self) {
+        for w in &self.watchers {
+            w.abort();
+        }
+    }
 }
 
 impl std::fmt::Debug for DockerDeployment {
@@ -203,18 +218,31 @@ pub async fn deploy(
 ) -> Result<DockerDeployment, PlatformError> {
     let mut created = Created::default();
     match create_and_start(&engine, &plan, image, &mut created, cancel).await {
-        Ok(phases) => Ok(DockerDeployment {
-            engine,
-            image: image.tag.clone(),
-            ids: created.containers,
-            network_id: created.network,
-            phases,
-            plan,
-            engine_version,
-            sampler: OnceCell::new(),
-            last_split: std::sync::Mutex::new(None),
-            torn_down: false,
-        }),
+        Ok(phases) => {
+            let died = Arc::new(std::sync::Mutex::new(None));
+            let watchers = created
+                .containers
+                .iter()
+                .map(|(role, id)| {
+                    let name = resource_name(&plan.run_id, Some(role));
+                    tokio::spawn(watch(engine.clone(), name, id.clone(), died.clone()))
+                })
+                .collect();
+            Ok(DockerDeployment {
+                engine,
+                image: image.tag.clone(),
+                ids: created.containers,
+                network_id: created.network,
+                phases,
+                plan,
+                engine_version,
+                sampler: OnceCell::new(),
+                last_split: std::sync::Mutex::new(None),
+                died,
+                watchers,
+                torn_down: false,
+            })
+        }
         Err(e) => {
             tracing::warn!(run = %plan.run_id, error = %e, "docker: deployment failed, removing what it created");
             if let Err(clean) = remove_labelled(&engine, &plan.run_id, false).await {
@@ -317,6 +345,40 @@ async fn create_and_start(
     Ok(vec![("create".into(), create), ("start".into(), start)])
 }
 
+/// Wait for container `id` to stop and record why (exit code, last log line) in
+/// `died`, for [`Deployment::exited`]. Aborted at teardown.
+async fn watch(
+    engine: Engine,
+    name: String,
+    id: String,
+    died: Arc<std::sync::Mutex<Option<String>>>,
+) {
+    use bollard::errors::Error as E;
+    loop {
+        let options = WaitContainerOptions {
+            condition: "not-running".to_string(),
+        };
+        let outcome = engine.wait_container(&id, Some(options)).next().await;
+        let code = match outcome {
+            Some(Ok(r)) => r.status_code,
+            Some(Err(E::DockerContainerWaitError { code, .. })) => code,
+            // The client's request timeout ends long waits: wait again.
+            Some(Err(E::RequestTimeoutError)) => continue,
+            Some(Err(e)) => {
+                tracing::debug!(%name, error = %e, "docker: stopped watching container");
+                return;
+            }
+            None => return,
+        };
+        let why = format!(
+            "docker: container {name} exited (code {code}){}",
+            super::stats::last_log_line(&engine, &id).await
+        );
+        died.lock().expect("not poisoned").get_or_insert(why);
+        return;
+    }
+}
+
 /// Host mode: the engine cannot tell that a port is taken (the process inside fails
 /// later), so check it just before the container that listens on it starts.
 fn ensure_port_free(addr: SocketAddr, role: &str) -> Result<(), PlatformError> {
@@ -336,6 +398,10 @@ impl Deployment for DockerDeployment {
 
     fn deploy_phases(&self) -> Vec<(String, Duration)> {
         self.phases.clone()
+    }
+
+    fn exited(&mut self) -> Option<String> {
+        self.died.lock().expect("not poisoned").clone()
     }
 
     async fn sample(&self) -> Result<ResourceSample, PlatformError> {
@@ -413,6 +479,10 @@ impl Deployment for DockerDeployment {
     async fn teardown(&mut self) -> Result<(), PlatformError> {
         if self.torn_down {
             return Ok(());
+        }
+        // Removing the containers is not a death to report.
+        for w in &self.watchers {
+            w.abort();
         }
         let removed = remove_labelled(&self.engine, &self.plan.run_id, false).await?;
         tracing::debug!(run = %self.plan.run_id, removed, network = ?self.network_id, "docker: torn down");

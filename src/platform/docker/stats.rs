@@ -272,7 +272,7 @@ pub struct Observed {
     pub shim: Option<i32>,
 }
 
-/// ": <last line the container wrote>", or nothing when it wrote nothing.
+/// "; last output: <last line the container wrote>", or nothing when it wrote nothing.
 pub async fn last_log_line(engine: &Engine, id: &str) -> String {
     let options = LogsOptions::<String> {
         stdout: true,
@@ -291,7 +291,10 @@ pub async fn last_log_line(engine: &Engine, id: &str) -> String {
                 .map(|l| l.trim().to_string()),
         );
     }
-    lines.last().map(|l| format!(": {l}")).unwrap_or_default()
+    lines
+        .last()
+        .map(|l| format!("; last output: {l}"))
+        .unwrap_or_default()
 }
 
 /// How a deployment is sampled, found once after it started.
