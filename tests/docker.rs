@@ -45,8 +45,11 @@ fn context(test: &str, subnet_octet: u8) -> RunContext {
 /// Run a test body; if it panics, remove what the run left before failing.
 async fn guarded(ctx: &RunContext, body: impl Future<Output = ()>) {
     if let Err(panic) = AssertUnwindSafe(body).catch_unwind().await {
-        if let Err(e) = Docker::default().cleanup(Some(&ctx.run_id)).await {
-            eprintln!("cleanup after the failure failed too: {e}");
+        // The run's resources, and those a test made for a pretend other run.
+        for run in [ctx.run_id.clone(), format!("{}-other", ctx.run_id)] {
+            if let Err(e) = Docker::default().cleanup(Some(&run)).await {
+                eprintln!("cleanup after the failure failed too: {e}");
+            }
         }
         std::panic::resume_unwind(panic);
     }
@@ -460,6 +463,53 @@ async fn a_container_that_dies_is_reported() {
         );
         d.teardown().await.unwrap();
         assert_eq!(leftovers(&ctx.run_id).await, Vec::<String>::new());
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subnet_already_in_use_is_named_in_the_error() {
+    let ctx = context("subnet", 109);
+    guarded(&ctx, async {
+        let docker = platform(&ctx).await;
+        let engine = docker::connect().await.unwrap();
+        // A leftover network of another run on the scenario's subnet.
+        let other_run = format!("{}-other", ctx.run_id);
+        let squatter = format!("vb-{other_run}");
+        engine
+            .create_network(bollard::network::CreateNetworkOptions {
+                name: squatter.clone(),
+                ipam: bollard::models::Ipam {
+                    config: Some(vec![bollard::models::IpamConfig {
+                        subnet: Some(ctx.scenario.docker.subnet.clone()),
+                        ..Default::default()
+                    }]),
+                    ..Default::default()
+                },
+                labels: docker::labels(&other_run, None),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let v = variant(&docker, &ctx, "bridge");
+        let err = match docker.deploy(&ctx, &v).await {
+            Ok(mut d) => {
+                d.teardown().await.ok();
+                panic!("deployment on a subnet in use succeeded");
+            }
+            Err(e) => e.to_string(),
+        };
+        eprintln!("{err}");
+        assert!(err.contains(&squatter), "{err}");
+        assert!(err.contains("10.213.109.0/24"), "{err}");
+        let squatter_left = leftovers(&other_run).await;
+        docker.cleanup(Some(&other_run)).await.unwrap();
+        assert_eq!(leftovers(&ctx.run_id).await, Vec::<String>::new());
+        assert_eq!(
+            squatter_left.len(),
+            1,
+            "another run's network is not ours to remove"
+        );
     })
     .await;
 }
