@@ -251,23 +251,38 @@ impl Scenario {
             reason: reason.into(),
         };
         if self.platforms.is_empty() {
-            return Err(bad("platforms", "[]".into(), "select at least one platform"));
+            return Err(bad(
+                "platforms",
+                "[]".into(),
+                "select at least one platform",
+            ));
         }
         for p in &self.platforms {
             if !PLATFORMS.contains(&p.as_str()) {
                 return Err(bad(
                     "platforms",
                     format!("{p:?}"),
-                    &format!("unknown platform (expected one of {})", PLATFORMS.join(", ")),
+                    &format!(
+                        "unknown platform (expected one of {})",
+                        PLATFORMS.join(", ")
+                    ),
                 ));
             }
         }
         if self.workload.expressions.is_empty() {
-            return Err(bad("workload.expressions", "[]".into(), "give at least one expression"));
+            return Err(bad(
+                "workload.expressions",
+                "[]".into(),
+                "give at least one expression",
+            ));
         }
         for e in &self.workload.expressions {
             if let Err(err) = calculator::expr::evaluate_local(e) {
-                return Err(bad("workload.expressions", format!("{e:?}"), &err.to_string()));
+                return Err(bad(
+                    "workload.expressions",
+                    format!("{e:?}"),
+                    &err.to_string(),
+                ));
             }
         }
         if self.startup.repetitions == 0 {
@@ -294,9 +309,18 @@ impl Scenario {
         }
         non_negative(&self.throughput.duration_s, "throughput.duration_s", path)?;
         if self.throughput.connections == 0 {
-            return Err(bad("throughput.connections", "0".into(), "must be at least 1"));
+            return Err(bad(
+                "throughput.connections",
+                "0".into(),
+                "must be at least 1",
+            ));
         }
-        one_of(&self.docker.networks, &["bridge", "host"], "docker.networks", path)?;
+        one_of(
+            &self.docker.networks,
+            &["bridge", "host"],
+            "docker.networks",
+            path,
+        )?;
         if !is_ipv4_cidr(&self.docker.subnet) {
             return Err(bad(
                 "docker.subnet",
@@ -304,9 +328,19 @@ impl Scenario {
                 "expected an IPv4 CIDR such as 10.213.0.0/24",
             ));
         }
-        one_of(&self.qemu.topologies, &["per-role", "all-in-one"], "qemu.topologies", path)?;
+        one_of(
+            &self.qemu.topologies,
+            &["per-role", "all-in-one"],
+            "qemu.topologies",
+            path,
+        )?;
         one_of(&self.qemu.boot, &["kernel", "disk"], "qemu.boot", path)?;
-        one_of(&self.qemu.networks, &["nat", "bridge"], "qemu.networks", path)?;
+        one_of(
+            &self.qemu.networks,
+            &["nat", "bridge"],
+            "qemu.networks",
+            path,
+        )?;
         if !["auto", "kvm", "tcg"].contains(&self.qemu.accelerator.as_str()) {
             return Err(bad(
                 "qemu.accelerator",
@@ -361,7 +395,12 @@ fn non_negative(v: &f64, field: &str, path: &Path) -> Result<(), ScenarioError> 
     }
 }
 
-fn one_of(values: &[String], allowed: &[&str], field: &str, path: &Path) -> Result<(), ScenarioError> {
+fn one_of(
+    values: &[String],
+    allowed: &[&str],
+    field: &str,
+    path: &Path,
+) -> Result<(), ScenarioError> {
     let bad = |value: String, reason: String| ScenarioError::Invalid {
         path: path.to_owned(),
         field: field.into(),
@@ -373,7 +412,10 @@ fn one_of(values: &[String], allowed: &[&str], field: &str, path: &Path) -> Resu
     }
     for v in values {
         if !allowed.contains(&v.as_str()) {
-            return Err(bad(format!("{v:?}"), format!("expected one of {}", allowed.join(", "))));
+            return Err(bad(
+                format!("{v:?}"),
+                format!("expected one of {}", allowed.join(", ")),
+            ));
         }
     }
     Ok(())
@@ -442,7 +484,10 @@ mod tests {
 
     #[test]
     fn unknown_field_rejected_on_one_line() {
-        let e = parse(&format!("{MIN}[startup]\nrepetitions = 2\ntimeout_s = 5\nrepetition = 3\n")).unwrap_err();
+        let e = parse(&format!(
+            "{MIN}[startup]\nrepetitions = 2\ntimeout_s = 5\nrepetition = 3\n"
+        ))
+        .unwrap_err();
         assert!(e.starts_with("s.toml: "), "{e}");
         assert!(e.contains("repetition"), "{e}");
         assert!(!e.contains('\n'), "{e}");
@@ -456,7 +501,10 @@ mod tests {
 
     #[test]
     fn bad_docker_network_rejected() {
-        let e = parse(&format!("{MIN}[docker]\nnetworks = [\"macvlan\"]\nsubnet = \"10.1.0.0/24\"\n")).unwrap_err();
+        let e = parse(&format!(
+            "{MIN}[docker]\nnetworks = [\"macvlan\"]\nsubnet = \"10.1.0.0/24\"\n"
+        ))
+        .unwrap_err();
         assert!(e.contains("`docker.networks` = \"macvlan\""), "{e}");
     }
 }

@@ -17,7 +17,8 @@ impl Platform for VirtualBox {
 
     async fn probe(&self) -> Availability {
         Availability::Unavailable {
-            reason: "the virtualbox platform is not implemented in this version of virtbench".into(),
+            reason: "the virtualbox platform is not implemented in this version of virtbench"
+                .into(),
             fix: "see the project's open issues".into(),
         }
     }
