@@ -191,3 +191,55 @@ fn write_all_then_read_back() {
     let page = std::fs::read_to_string(dir.path().join("index.html")).unwrap();
     assert_eq!(page, html::render(&r));
 }
+
+#[test]
+fn sparse_and_empty_figures_render_as_not_measured() {
+    use virtbench::results::{LatencyResult, PlatformResult};
+    use virtbench::stats::Series;
+    let mut r = fixture();
+    // Available but silent: every optional figure absent.
+    let silent = PlatformResult {
+        name: "qemu".into(),
+        label: "qemu/all-in-one/disk".into(),
+        available: true,
+        error: Some("guest did not answer within 120 s".into()),
+        ..Default::default()
+    };
+    // Attempted measurements that produced nothing, and degenerate values.
+    let mut empty = PlatformResult {
+        name: "docker".into(),
+        label: "docker/empty".into(),
+        available: true,
+        startup_ms: Some(Series::new("ms", vec![])),
+        memory_idle_bytes: Some(Series::new("bytes", vec![0.0])),
+        ..Default::default()
+    };
+    empty.latency_us.push(LatencyResult {
+        rate_rps: 50.0,
+        duration_s: 10.0,
+        achieved_rps: 0.0,
+        p50: 0.0,
+        p90: 0.0,
+        p99: 0.0,
+        p999: 0.0,
+        max: 0.0,
+        mean: 0.0,
+        stddev: 0.0,
+        count: 0,
+        errors: 500,
+        wrong_answers: 0,
+        connections: 8,
+    });
+    r.platforms.push(silent);
+    r.platforms.push(empty);
+    let page = html::render(&r);
+    assert!(page.contains("guest did not answer within 120 s"));
+    assert!(page.contains("no samples (the measurement failed)"));
+    assert_eq!(page.matches("<svg").count(), charts::all(&r).len());
+    let csv = virtbench::report::csv::render(&r);
+    assert!(csv
+        .lines()
+        .any(|l| l.starts_with("qemu/all-in-one/disk,qemu,error,")));
+    // Claims still give 15 rows; C10/C14 see the failed variant.
+    assert_eq!(claims::evaluate(&r).len(), 15);
+}
