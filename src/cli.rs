@@ -1,0 +1,192 @@
+//! The `virtbench` command line. `run_cli` is what `main` calls, and what the CLI tests
+//! call in-process.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::platform::{self, Availability};
+use crate::run::{self, RunOptions};
+
+/// Exit codes: 0 ok, 1 a measurement failed, 2 bad input.
+pub const EXIT_OK: u8 = 0;
+pub const EXIT_FAILED: u8 = 1;
+pub const EXIT_BAD_INPUT: u8 = 2;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "virtbench",
+    version,
+    about = "Virtual machines vs containers, measured: the lab's calculator on every platform this host offers."
+)]
+pub struct Cli {
+    /// No progress output (errors and the final report path still print).
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Say which platforms this host offers, and why the others are missing.
+    Doctor,
+    /// Deploy, measure, tear down, and write reports/<run-id>/ and reports/latest.
+    Run {
+        /// Scenario file.
+        #[arg(default_value = "scenarios/calculator.toml")]
+        scenario: PathBuf,
+        /// Comma-separated platforms, overriding the scenario's list.
+        #[arg(long, value_delimiter = ',')]
+        platforms: Option<Vec<String>>,
+        /// Reports directory.
+        #[arg(long, default_value = "reports")]
+        out: PathBuf,
+    },
+    /// Re-render a report from results.json without measuring again.
+    Report {
+        /// results.json of a run.
+        #[arg(required = true)]
+        results: Vec<PathBuf>,
+        /// Output directory (default: the results file's directory).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Remove every container, network, VM and process any virtbench run left behind.
+    Cleanup {
+        /// Only this run's resources.
+        #[arg(long)]
+        run_id: Option<String>,
+    },
+}
+
+/// Parse `args` (including argv[0]) and run; never exits the process.
+pub fn run_cli<I, T>(args: I) -> ExitCode
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let cli = match Cli::try_parse_from(args) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() {
+                EXIT_BAD_INPUT
+            } else {
+                EXIT_OK
+            });
+        }
+    };
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("virtbench: cannot start the async runtime: {e}");
+            return ExitCode::from(EXIT_FAILED);
+        }
+    };
+    ExitCode::from(rt.block_on(dispatch(cli)))
+}
+
+async fn dispatch(cli: Cli) -> u8 {
+    match cli.command {
+        Command::Doctor => doctor().await,
+        Command::Run {
+            scenario,
+            platforms,
+            out,
+        } => {
+            let opts = RunOptions {
+                scenario,
+                platforms,
+                out,
+                quiet: cli.quiet,
+            };
+            match run::run(opts).await {
+                Ok(o) => {
+                    println!("{}", o.dir.join("index.html").display());
+                    if o.cancelled {
+                        eprintln!("virtbench: interrupted; partial results written");
+                        130
+                    } else if o.failed {
+                        eprintln!("virtbench: some measurements failed (see the report's errors)");
+                        EXIT_FAILED
+                    } else {
+                        EXIT_OK
+                    }
+                }
+                Err(e) => {
+                    eprintln!("virtbench: {e}");
+                    if e.is_bad_input() {
+                        EXIT_BAD_INPUT
+                    } else {
+                        EXIT_FAILED
+                    }
+                }
+            }
+        }
+        Command::Report { results, out } => report(results, out),
+        Command::Cleanup { run_id } => cleanup(run_id.as_deref()).await,
+    }
+}
+
+async fn doctor() -> u8 {
+    for p in platform::all() {
+        match p.probe().await {
+            Availability::Available { details } => {
+                let facts: Vec<String> = details.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                println!("{:<10} available    {}", p.name(), facts.join(" "));
+            }
+            Availability::Unavailable { reason, fix } => {
+                println!("{:<10} unavailable  {reason}; fix: {fix}", p.name());
+            }
+        }
+    }
+    EXIT_OK
+}
+
+fn report(paths: Vec<PathBuf>, out: Option<PathBuf>) -> u8 {
+    let mut all = Vec::new();
+    for p in &paths {
+        match crate::report::read_results(p) {
+            Ok(r) => all.push(r),
+            Err(e) => {
+                eprintln!("virtbench: {e}");
+                return EXIT_BAD_INPUT;
+            }
+        }
+    }
+    let dir = out.unwrap_or_else(|| {
+        paths[0]
+            .parent()
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("."))
+    });
+    match crate::report::write_all(&all[0], &dir) {
+        Ok(()) => {
+            println!("{}", dir.join("index.html").display());
+            EXIT_OK
+        }
+        Err(e) => {
+            eprintln!("virtbench: {e}");
+            EXIT_FAILED
+        }
+    }
+}
+
+async fn cleanup(run_id: Option<&str>) -> u8 {
+    let mut code = EXIT_OK;
+    for p in platform::all() {
+        match p.cleanup(run_id).await {
+            Ok(n) => println!("{:<10} removed {n}", p.name()),
+            Err(e) => {
+                eprintln!("{:<10} cleanup failed: {e}", p.name());
+                code = EXIT_FAILED;
+            }
+        }
+    }
+    code
+}
