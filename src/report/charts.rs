@@ -367,9 +367,8 @@ pub fn startup(r: &RunResults) -> Option<Chart> {
 pub fn startup_phases(r: &RunResults) -> Option<Chart> {
     let rows: Vec<(&PlatformResult, Vec<(String, f64)>)> = view::measured(r)
         .filter_map(|p| {
-            let phases: Vec<(String, f64)> = p
-                .startup_phases_ms
-                .iter()
+            let phases: Vec<(String, f64)> = view::ordered_phases(p)
+                .into_iter()
                 .filter(|(_, s)| s.summary.n > 0)
                 .map(|(k, s)| (phase_name(k), s.summary.median))
                 .collect();

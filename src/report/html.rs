@@ -382,8 +382,8 @@ fn startup(out: &mut String, r: &RunResults, charts: &[Chart]) {
         let phases = if p.startup_phases_ms.is_empty() {
             NOT_MEASURED.to_string()
         } else {
-            p.startup_phases_ms
-                .iter()
+            view::ordered_phases(p)
+                .into_iter()
                 .map(|(k, s)| format!("{} {}", esc(&charts::phase_name(k)), esc(&describe(s))))
                 .collect::<Vec<_>>()
                 .join("<br>")

@@ -225,6 +225,43 @@ pub fn describe(s: &Series) -> String {
     }
 }
 
+/// Startup phases in the order they happen. `startup_phases_ms` is a map (sorted by
+/// name), so order comes from a numeric prefix ("1_provision") when the platform gives
+/// one, else from the usual names (create/spawn before boot/start before ready).
+pub fn ordered_phases(p: &PlatformResult) -> Vec<(&String, &Series)> {
+    fn rank(key: &str) -> (u32, u32) {
+        if let Some((n, _)) = key.split_once('_') {
+            if let Ok(n) = n.parse::<u32>() {
+                return (0, n);
+            }
+        }
+        const ORDER: [&str; 12] = [
+            "artifact",
+            "provision",
+            "build",
+            "pull",
+            "create",
+            "deploy",
+            "spawn",
+            "start",
+            "boot",
+            "init",
+            "ready",
+            "app_ready",
+        ];
+        let k = key.to_ascii_lowercase();
+        // Unknown names sit between the known start-up and ready phases.
+        let r = ORDER
+            .iter()
+            .position(|o| *o == k)
+            .map_or(9, |i| if i >= 10 { i + 1 } else { i });
+        (1, r as u32)
+    }
+    let mut v: Vec<(&String, &Series)> = p.startup_phases_ms.iter().collect();
+    v.sort_by_key(|(k, _)| rank(k));
+    v
+}
+
 /// The median of a series that has samples.
 pub fn median(s: &Option<Series>) -> Option<f64> {
     s.as_ref()
@@ -253,6 +290,24 @@ mod tests {
             esc(r#"<a href="x">'&'</a>"#),
             "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
         );
+    }
+
+    #[test]
+    fn phases_in_the_order_they_happen() {
+        let mut p = PlatformResult::unavailable("native", "x");
+        for k in ["ready", "spawn", "boot"] {
+            p.startup_phases_ms
+                .insert(k.into(), Series::new("ms", vec![1.0]));
+        }
+        let order: Vec<&str> = ordered_phases(&p).iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(order, ["spawn", "boot", "ready"]);
+        p.startup_phases_ms.clear();
+        for k in ["2_ready", "10_late", "1_zzz"] {
+            p.startup_phases_ms
+                .insert(k.into(), Series::new("ms", vec![1.0]));
+        }
+        let order: Vec<&str> = ordered_phases(&p).iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(order, ["1_zzz", "2_ready", "10_late"]);
     }
 
     #[test]
