@@ -355,8 +355,11 @@ async fn commit_and_dockerfile_rebuild_are_timed_and_removed() {
         for (name, unit) in [
             ("docker_commit_ms", "ms"),
             ("docker_commit_image_bytes", "bytes"),
-            ("dockerfile_build_ms", "ms"),
-            ("dockerfile_image_bytes", "bytes"),
+            ("docker_build_ms", "ms"),
+            ("docker_build_image_bytes", "bytes"),
+            ("image_export_ms", "ms"),
+            ("image_export_bytes", "bytes"),
+            ("image_import_ms", "ms"),
         ] {
             let s = &extras[name];
             eprintln!("{name}: {}", s.describe());

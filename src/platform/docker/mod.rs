@@ -401,9 +401,10 @@ impl Platform for Docker {
         ctx: &RunContext,
         _deployment: &mut dyn Deployment,
     ) -> Result<BTreeMap<String, crate::stats::Series>, PlatformError> {
+        let image = self.image().await?;
         let (engine, _) = self.engine().await?;
         let binary = crate::artifact::calculator::binary().await?;
-        extras::run(engine, &ctx.run_id, &binary.path).await
+        extras::run(engine, &ctx.run_id, &binary.path, &image.tag).await
     }
 
     async fn cleanup(&self, run_id: Option<&str>) -> Result<usize, PlatformError> {
