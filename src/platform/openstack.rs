@@ -17,7 +17,8 @@ impl Platform for OpenStack {
 
     async fn probe(&self) -> Availability {
         Availability::Unavailable {
-            reason: "the OpenStack driver is not written yet (its devcloud test bed comes first)".into(),
+            reason: "the OpenStack driver is not written yet (its devcloud test bed comes first)"
+                .into(),
             fix: "use native, docker or qemu for now".into(),
         }
     }
