@@ -44,14 +44,19 @@ pub enum Command {
         #[arg(long, default_value = "reports")]
         out: PathBuf,
     },
-    /// Re-render a report from results.json without measuring again.
+    /// Re-render a run's report without measuring again; with several results files,
+    /// compare the runs (the first is the reference).
     Report {
-        /// results.json of a run.
+        /// results.json of one or more runs.
         #[arg(required = true)]
         results: Vec<PathBuf>,
-        /// Output directory (default: the results file's directory).
+        /// Output directory (default: the first results file's directory for one run;
+        /// standard output for a comparison in csv, json or markdown).
         #[arg(long)]
         out: Option<PathBuf>,
+        /// html (a page), or csv, json, markdown (the comparison table).
+        #[arg(long, default_value = "html")]
+        format: crate::report::compare::Format,
     },
     /// Remove every container, network, VM and process any virtbench run left behind.
     Cleanup {
@@ -128,7 +133,11 @@ async fn dispatch(cli: Cli) -> u8 {
                 }
             }
         }
-        Command::Report { results, out } => report(results, out),
+        Command::Report {
+            results,
+            out,
+            format,
+        } => report(results, out, format),
         Command::Cleanup { run_id } => cleanup(run_id.as_deref()).await,
     }
 }
@@ -148,28 +157,49 @@ async fn doctor() -> u8 {
     EXIT_OK
 }
 
-fn report(paths: Vec<PathBuf>, out: Option<PathBuf>) -> u8 {
-    let mut all = Vec::new();
+fn report(paths: Vec<PathBuf>, out: Option<PathBuf>, format: crate::report::compare::Format) -> u8 {
+    use crate::report::compare::{self, Format};
+    let mut runs = Vec::new();
     for p in &paths {
         match crate::report::read_results(p) {
-            Ok(r) => all.push(r),
+            Ok(r) => runs.push(r),
             Err(e) => {
                 eprintln!("virtbench: {e}");
                 return EXIT_BAD_INPUT;
             }
         }
     }
-    let dir = out.unwrap_or_else(|| {
-        paths[0]
-            .parent()
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from("."))
-    });
-    match crate::report::write_all(&all[0], &dir) {
-        Ok(()) => {
-            println!("{}", dir.join("index.html").display());
+    let written = if runs.len() == 1 && format == Format::Html {
+        let dir = out.unwrap_or_else(|| {
+            paths[0]
+                .parent()
+                .map(PathBuf::from)
+                .unwrap_or_else(|| ".".into())
+        });
+        crate::report::write_all(&runs[0], &dir).map(|()| Some(dir.join("index.html")))
+    } else {
+        let text = compare::render(&runs, format);
+        match (out, format) {
+            (None, f) if f != Format::Html => {
+                print!("{text}");
+                Ok(None)
+            }
+            (dir, f) => {
+                let dir = dir.unwrap_or_else(|| ".".into());
+                let path = dir.join(format!("compare.{}", f.extension()));
+                std::fs::create_dir_all(&dir)
+                    .and_then(|()| std::fs::write(&path, text))
+                    .map(|()| Some(path.clone()))
+                    .map_err(|source| crate::report::ReportError::Io { path, source })
+            }
+        }
+    };
+    match written {
+        Ok(Some(path)) => {
+            println!("{}", path.display());
             EXIT_OK
         }
+        Ok(None) => EXIT_OK,
         Err(e) => {
             eprintln!("virtbench: {e}");
             EXIT_FAILED

@@ -581,8 +581,12 @@ impl Progress {
     }
 
     fn line(&self, msg: String) {
-        if let Some(b) = &self.bar {
-            b.println(msg);
+        match &self.bar {
+            // indicatif draws nothing when stderr is not a terminal (CI, pipes): the
+            // result lines must still show.
+            Some(b) if b.is_hidden() => eprintln!("{msg}"),
+            Some(b) => b.println(msg),
+            None => {}
         }
     }
 

@@ -196,12 +196,35 @@ impl Default for QemuOptions {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct VirtualBoxOptions {
     /// Override the VBoxManage executable.
-    #[serde(default)]
     pub vboxmanage: Option<String>,
+    /// "per-role" (five VMs, as in the lab) and/or "all-in-one".
+    pub topologies: Vec<String>,
+    /// Per-VM disk over the appliance VDI: "linked" (differencing image) or "clone"
+    /// (full copy with clonemedium).
+    pub disk: String,
+    /// Disk controller: "sata" (AHCI) or "ide" (PIIX4).
+    pub storage: String,
+    /// Guest memory; `qemu.memory_mib` when absent, so both hypervisors get the same.
+    pub memory_mib: Option<u32>,
+    /// Guest CPUs; `qemu.cpus` when absent.
+    pub cpus: Option<u32>,
+}
+
+impl Default for VirtualBoxOptions {
+    fn default() -> Self {
+        VirtualBoxOptions {
+            vboxmanage: None,
+            topologies: vec!["per-role".into(), "all-in-one".into()],
+            disk: "linked".into(),
+            storage: "sata".into(),
+            memory_mib: None,
+            cpus: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -358,6 +381,34 @@ impl Scenario {
         if self.qemu.cpus == 0 {
             return Err(bad("qemu.cpus", "0".into(), "must be at least 1"));
         }
+        one_of(
+            &self.virtualbox.topologies,
+            &["per-role", "all-in-one"],
+            "virtualbox.topologies",
+            path,
+        )?;
+        one_of(
+            std::slice::from_ref(&self.virtualbox.disk),
+            &["linked", "clone"],
+            "virtualbox.disk",
+            path,
+        )?;
+        one_of(
+            std::slice::from_ref(&self.virtualbox.storage),
+            &["sata", "ide"],
+            "virtualbox.storage",
+            path,
+        )?;
+        if let Some(m) = self.virtualbox.memory_mib.filter(|&m| m < 64) {
+            return Err(bad(
+                "virtualbox.memory_mib",
+                m.to_string(),
+                "the appliance needs at least 64 MiB",
+            ));
+        }
+        if self.virtualbox.cpus == Some(0) {
+            return Err(bad("virtualbox.cpus", "0".into(), "must be at least 1"));
+        }
         if !["floating-ip", "fixed-ip"].contains(&self.openstack.access.as_str()) {
             return Err(bad(
                 "openstack.access",
@@ -497,6 +548,22 @@ mod tests {
     fn malformed_expression_rejected() {
         let e = parse(&format!("{MIN}[workload]\nexpressions = [\"(5+\"]\n")).unwrap_err();
         assert!(e.contains("`workload.expressions` = \"(5+\""), "{e}");
+    }
+
+    #[test]
+    fn virtualbox_options_default_and_validate() {
+        let s = parse(MIN).unwrap();
+        assert_eq!(s.virtualbox.disk, "linked");
+        assert_eq!(s.virtualbox.memory_mib, None);
+        let e = parse(&format!("{MIN}[virtualbox]\ndisk = \"copy\"\n")).unwrap_err();
+        assert!(e.contains("`virtualbox.disk` = \"copy\""), "{e}");
+        let e = parse(&format!("{MIN}[virtualbox]\nmemory_mib = 32\n")).unwrap_err();
+        assert!(e.contains("`virtualbox.memory_mib` = 32"), "{e}");
+        let s = parse(&format!("{MIN}[virtualbox]\nstorage = \"ide\"\ncpus = 2\n")).unwrap();
+        assert_eq!(
+            (s.virtualbox.storage.as_str(), s.virtualbox.cpus),
+            ("ide", Some(2))
+        );
     }
 
     #[test]

@@ -146,3 +146,45 @@ connections = 2
     // Nothing of this run is left running.
     assert!(virtbench::platform::native::processes_of_run(Some(&results.run_id)).is_empty());
 }
+
+#[test]
+fn report_rerenders_fixture_and_compares_runs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/results.json");
+    let out = virtbench()
+        .arg("report")
+        .arg(&fixture)
+        .arg("--out")
+        .arg(tmp.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for f in ["index.html", "results.json", "results.csv"] {
+        assert!(tmp.path().join(f).exists(), "{f}");
+    }
+    let out = virtbench()
+        .arg("report")
+        .arg(&fixture)
+        .arg(tmp.path().join("results.json"))
+        .args(["--format", "markdown"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let md = String::from_utf8(out.stdout).unwrap();
+    assert!(md.contains('|') && md.contains("native"), "{md}");
+    let out = virtbench()
+        .arg("report")
+        .arg(&fixture)
+        .args(["--format", "xml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}

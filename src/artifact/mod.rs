@@ -6,6 +6,7 @@ use std::path::PathBuf;
 pub mod appliance;
 pub mod calculator;
 pub mod disk;
+pub mod image;
 pub mod initramfs;
 pub mod kernel;
 

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -63,8 +64,16 @@ impl Platform for Native {
             children: Vec::new(),
             endpoint: SocketAddr::from((Ipv4Addr::LOCALHOST, ports["calculator"])),
             spawn: Duration::ZERO,
+            seq: DEPLOYMENTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         };
         for role in ROLES {
+            // The services' own messages go to a log in the run's scratch directory: the
+            // terminal shows progress, and a process that dies has its last words quoted.
+            let log_path = ctx.work_dir.join(format!("native-{}-{role}.log", dep.seq));
+            let log = std::fs::File::create(&log_path).map_err(PlatformError::io(format!(
+                "creating {}",
+                log_path.display()
+            )))?;
             let mut cmd = Command::new(binary);
             cmd.arg(role)
                 .arg("--listen")
@@ -72,7 +81,7 @@ impl Platform for Native {
                 .env(RUN_ENV, &ctx.run_id)
                 .stdin(std::process::Stdio::null())
                 .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::inherit())
+                .stderr(log)
                 // Own process group, so Ctrl-C in the terminal reaches the harness only
                 // and teardown stays in charge; kill_on_drop is the last safety net.
                 .process_group(0)
@@ -83,7 +92,7 @@ impl Platform for Native {
                 }
             }
             match cmd.spawn() {
-                Ok(child) => dep.children.push((role, child)),
+                Ok(child) => dep.children.push((role, child, log_path)),
                 Err(e) => {
                     dep.teardown().await?;
                     return Err(PlatformError::Io {
@@ -132,8 +141,12 @@ pub fn processes_of_run(run_id: Option<&str>) -> Vec<u32> {
         .collect()
 }
 
+/// Numbers deployments within the process, for distinct log names.
+static DEPLOYMENTS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
 struct NativeDeployment {
-    children: Vec<(&'static str, Child)>,
+    children: Vec<(&'static str, Child, PathBuf)>,
+    seq: usize,
     endpoint: SocketAddr,
     spawn: Duration,
 }
@@ -151,14 +164,26 @@ impl Deployment for NativeDeployment {
     fn exited(&mut self) -> Option<String> {
         self.children
             .iter_mut()
-            .find_map(|(role, c)| match c.try_wait() {
-                Ok(Some(status)) => Some(format!("native {role} process exited: {status}")),
+            .find_map(|(role, c, log)| match c.try_wait() {
+                Ok(Some(status)) => {
+                    let text = std::fs::read_to_string(log).unwrap_or_default();
+                    let last = text
+                        .lines()
+                        .rev()
+                        .find(|l| !l.trim().is_empty())
+                        .unwrap_or("no output");
+                    Some(format!("native {role} process exited ({status}): {last}"))
+                }
                 _ => None,
             })
     }
 
     async fn sample(&self) -> Result<ResourceSample, PlatformError> {
-        let pids: Vec<u32> = self.children.iter().filter_map(|(_, c)| c.id()).collect();
+        let pids: Vec<u32> = self
+            .children
+            .iter()
+            .filter_map(|(_, c, _)| c.id())
+            .collect();
         Ok(resources::processes(&pids))
     }
 
@@ -167,11 +192,11 @@ impl Deployment for NativeDeployment {
     }
 
     async fn teardown(&mut self) -> Result<(), PlatformError> {
-        for (_, child) in &mut self.children {
+        for (_, child, _) in &mut self.children {
             // Already-exited children make kill fail harmlessly: teardown is idempotent.
             let _ = child.start_kill();
         }
-        for (role, child) in &mut self.children {
+        for (role, child, _) in &mut self.children {
             child.wait().await.map_err(PlatformError::io(format!(
                 "waiting for native {role} to exit"
             )))?;

@@ -4,9 +4,12 @@ use std::path::{Path, PathBuf};
 
 use crate::results::{RunResults, SCHEMA_VERSION};
 
+pub mod charts;
 pub mod claims;
+pub mod compare;
 pub mod csv;
 pub mod html;
+pub mod view;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
