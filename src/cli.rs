@@ -58,6 +58,12 @@ pub enum Command {
         #[arg(long, default_value = "html")]
         format: crate::report::compare::Format,
     },
+    /// Build (or reuse) the VM appliance: kernel, initramfs and a bootable disk as raw,
+    /// qcow2 and VDI; with --out, copy them there (for VirtualBox or an OpenStack image).
+    Appliance {
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Remove every container, network, VM and process any virtbench run left behind.
     Cleanup {
         /// Only this run's resources.
@@ -138,6 +144,7 @@ async fn dispatch(cli: Cli) -> u8 {
             out,
             format,
         } => report(results, out, format),
+        Command::Appliance { out } => appliance(out).await,
         Command::Cleanup { run_id } => cleanup(run_id.as_deref()).await,
     }
 }
@@ -205,6 +212,39 @@ fn report(paths: Vec<PathBuf>, out: Option<PathBuf>, format: crate::report::comp
             EXIT_FAILED
         }
     }
+}
+
+async fn appliance(out: Option<PathBuf>) -> u8 {
+    let a = match crate::artifact::appliance::build(&crate::artifact::cache_dir()).await {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("virtbench: appliance: {e}");
+            return EXIT_FAILED;
+        }
+    };
+    println!("kernel {} ({})", a.kernel_version, a.kernel_source);
+    for path in [&a.kernel, &a.initramfs, &a.disk_raw, &a.qcow2, &a.vdi] {
+        let shown = match &out {
+            None => path.clone(),
+            Some(dir) => {
+                let dest = dir.join(path.file_name().unwrap_or_default());
+                if let Err(e) =
+                    std::fs::create_dir_all(dir).and_then(|()| std::fs::copy(path, &dest))
+                {
+                    eprintln!(
+                        "virtbench: copying {} to {}: {e}",
+                        path.display(),
+                        dest.display()
+                    );
+                    return EXIT_FAILED;
+                }
+                dest
+            }
+        };
+        let bytes = std::fs::metadata(&shown).map(|m| m.len()).unwrap_or(0);
+        println!("{:>12} bytes  {}", bytes, shown.display());
+    }
+    EXIT_OK
 }
 
 async fn cleanup(run_id: Option<&str>) -> u8 {

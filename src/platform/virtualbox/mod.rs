@@ -19,9 +19,7 @@
 //! (/sys/class/dmi/id/product_serial), which QEMU sets with `-smbios type=1,serial=`
 //! and VirtualBox with the `DmiSystemSerial` extradata key used here.
 //!
-//! The VDI comes from `crate::artifact::appliance::build` (branch qemu, not on main
-//! yet): it is a parameter ([`VdiBuilder`], `VirtualBox::with_vdi_builder`) until then,
-//! and `prepare` says what is missing without it.
+//! The VDI comes from `crate::artifact::appliance::build`, the same appliance QEMU boots.
 
 pub mod console;
 pub mod vboxmanage;
@@ -33,7 +31,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use futures_util::future::BoxFuture;
 
 use self::vboxmanage::{Args, Controller, Forward, VBoxError, VBoxManage, VmSpec};
 use super::{
@@ -58,17 +55,6 @@ const NOT_FOUND_DEBIAN12: &str = "VBoxManage not found: VirtualBox is not instal
 const NOT_FOUND: &str = "VBoxManage not found on PATH: VirtualBox is not installed";
 const NOT_FOUND_FIX: &str =
     "install VirtualBox 7 from Oracle on a host that allows it; then `virtbench doctor` lists it";
-const NO_BUILDER: &str = "virtualbox: no appliance VDI: its builder \
-     (crate::artifact::appliance::build, written on branch qemu) is not wired in yet \
-     (VirtualBox::with_vdi_builder)";
-
-/// Builds or reuses the appliance VDI in a cache dir: its path and artifact records.
-pub type VdiBuilder = Arc<
-    dyn Fn(PathBuf) -> BoxFuture<'static, Result<(PathBuf, Vec<ArtifactRecord>), PlatformError>>
-        + Send
-        + Sync,
->;
-
 /// What one VM must know to play its part.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GuestRole {
@@ -265,7 +251,6 @@ pub fn not_found_reason(os_release: Option<&str>) -> &'static str {
 #[derive(Default, Clone)]
 pub struct VirtualBox {
     vboxmanage: Option<PathBuf>,
-    vdi_builder: Option<VdiBuilder>,
     /// The VDI `prepare` built, used by every deployment of the run.
     vdi: Arc<Mutex<Option<PathBuf>>>,
 }
@@ -274,7 +259,6 @@ impl std::fmt::Debug for VirtualBox {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("VirtualBox")
             .field("vboxmanage", &self.vboxmanage)
-            .field("vdi_builder", &self.vdi_builder.is_some())
             .field("vdi", &self.vdi)
             .finish()
     }
@@ -284,12 +268,6 @@ impl VirtualBox {
     /// Use this VBoxManage instead of PATH's (also for `probe`).
     pub fn with_vboxmanage(mut self, program: PathBuf) -> Self {
         self.vboxmanage = Some(program);
-        self
-    }
-
-    /// Where the appliance VDI comes from (`crate::artifact::appliance::build`).
-    pub fn with_vdi_builder(mut self, builder: VdiBuilder) -> Self {
-        self.vdi_builder = Some(builder);
         self
     }
 
@@ -463,11 +441,14 @@ impl Platform for VirtualBox {
 
     async fn prepare(&self, ctx: &RunContext) -> Result<Vec<ArtifactRecord>, PlatformError> {
         self.locate(Some(&ctx.scenario))?;
-        let build = self
-            .vdi_builder
-            .clone()
-            .ok_or_else(|| PlatformError::Failed(NO_BUILDER.into()))?;
-        let (vdi, records) = build(ctx.cache_dir.clone()).await?;
+        let appliance = crate::artifact::appliance::build(&ctx.cache_dir).await?;
+        let vdi = appliance.vdi.clone();
+        // The raw and qcow2 disks are QEMU's; VirtualBox boots the VDI.
+        let records = appliance
+            .records
+            .into_iter()
+            .filter(|r| !matches!(r.name.as_str(), "disk-raw" | "disk-qcow2"))
+            .collect();
         *self.vdi.lock().unwrap_or_else(|e| e.into_inner()) = Some(vdi);
         Ok(records)
     }
@@ -479,10 +460,7 @@ impl Platform for VirtualBox {
     ) -> Result<Box<dyn Deployment>, PlatformError> {
         let vdi = self.vdi.lock().unwrap_or_else(|e| e.into_inner()).clone();
         let vdi = vdi.ok_or_else(|| {
-            PlatformError::Failed(match self.vdi_builder {
-                None => NO_BUILDER.into(),
-                Some(_) => "virtualbox: deploy before prepare: no appliance VDI yet".into(),
-            })
+            PlatformError::Failed("virtualbox: deploy before prepare: no appliance VDI yet".into())
         })?;
         let vbm = VBoxManage::new(self.locate(Some(&ctx.scenario))?);
         let s = &ctx.scenario;

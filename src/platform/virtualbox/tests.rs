@@ -348,51 +348,6 @@ async fn probe_reports_version_and_hardware_virtualization() {
 }
 
 #[tokio::test]
-async fn without_vdi_builder_prepare_and_deploy_name_what_is_missing() {
-    let d = tempfile::tempdir().unwrap();
-    let vb =
-        VirtualBox::default().with_vboxmanage(fake_vboxmanage(d.path(), "7.0.14r161095", "yes"));
-    let c = ctx(scenario(""), d.path());
-    let e = vb.prepare(&c).await.unwrap_err().to_string();
-    assert!(e.contains("crate::artifact::appliance::build"), "{e}");
-    let variant = vb.variants(&c.scenario).remove(0);
-    let e = vb
-        .deploy(&c, &variant)
-        .await
-        .err()
-        .expect("no VDI")
-        .to_string();
-    assert!(e.contains("no appliance VDI"), "{e}");
-}
-
-#[tokio::test]
-async fn prepare_keeps_the_built_vdi_for_deployments() {
-    let d = tempfile::tempdir().unwrap();
-    let built = d.path().join("appliance.vdi");
-    let b = built.clone();
-    let builder: VdiBuilder = Arc::new(move |_cache| {
-        let b = b.clone();
-        Box::pin(async move {
-            let rec = ArtifactRecord {
-                name: "disk-vdi".into(),
-                bytes: 1,
-                build_ms: None,
-                cached: true,
-                path: Some(b.display().to_string()),
-            };
-            Ok((b, vec![rec]))
-        })
-    });
-    let vb = VirtualBox::default()
-        .with_vboxmanage(fake_vboxmanage(d.path(), "7.0.14r161095", "yes"))
-        .with_vdi_builder(builder);
-    let c = ctx(scenario(""), d.path());
-    let records = vb.prepare(&c).await.unwrap();
-    assert_eq!(records[0].name, "disk-vdi");
-    assert_eq!(vb.vdi.lock().unwrap().as_deref(), Some(built.as_path()));
-}
-
-#[tokio::test]
 async fn scenario_path_to_vboxmanage_is_checked() {
     let d = tempfile::tempdir().unwrap();
     let c = ctx(
