@@ -390,7 +390,10 @@ async fn appliance_images_are_well_formed() {
     // VDI: a text banner, then the signature 0xbeda107f at offset 0x40.
     assert_eq!(&head(&a.vdi)[0x40..0x44], &[0x7f, 0x10, 0xda, 0xbe]);
     for r in &a.records {
-        eprintln!("{:<14} {:>10} bytes", r.name, r.bytes);
+        eprintln!(
+            "{:<14} {:>10} bytes  build_ms={:?}",
+            r.name, r.bytes, r.build_ms
+        );
         assert!(r.bytes > 0);
     }
     let out = tempfile::tempdir().unwrap();

@@ -499,6 +499,14 @@ impl QemuDeployment {
             ("vms".to_string(), plan.vms.len().to_string()),
             ("vm_config_via".to_string(), plan.config_via.to_string()),
         ]);
+        if p.accel.accel == args::Accel::Tcg {
+            details.insert(
+                "memory_note".into(),
+                "under TCG each QEMU process's RSS also holds the translation cache of \
+                 emulated code, which a KVM VM does not have"
+                    .into(),
+            );
+        }
         if let Some((_, spec)) = plan.vms.first() {
             details.insert("vm_memory_mib".into(), spec.memory_mib.to_string());
             details.insert("vm_cpus".into(), spec.cpus.to_string());
