@@ -422,6 +422,9 @@ fn bad_config(field: &str, value: impl std::fmt::Display) -> MeasureError {
     MeasureError::Failed(format!("load: invalid {field} = {value}"))
 }
 
+/// Time allowed to open each connection before a run.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Open every connection before the clock starts, so that no measured request pays for
 /// a handshake (a connection broken later is re-opened, and that one is counted).
 async fn connect_all(
@@ -429,11 +432,13 @@ async fn connect_all(
     connections: usize,
     timeout: Duration,
 ) -> Result<Vec<Client>, MeasureError> {
-    let deadline = Instant::now() + timeout;
     let mut clients = Vec::with_capacity(connections);
     for _ in 0..connections {
         let mut c = Client::new(addr);
-        c.connect(deadline)
+        // Each connection gets its own, generous deadline: QEMU's user-mode NAT listens
+        // with a backlog of 1 and accepts only when its main loop runs, so on a busy
+        // host a SYN can be dropped and retried a second later. Nothing is measured yet.
+        c.connect(Instant::now() + timeout.max(CONNECT_TIMEOUT))
             .await
             .map_err(|e| MeasureError::Failed(format!("load: {e}")))?;
         clients.push(c);
