@@ -138,6 +138,17 @@ connections = 2
         "{lat:?}"
     );
     assert!(native.max_throughput_rps.as_ref().unwrap().count > 0);
+    // Isolation facts (C3): host processes in the harness's namespaces.
+    let fact = |k: &str| native.extras.get(k).map(|s| s.summary.median);
+    assert_eq!(
+        fact("isolation_shared_kernel"),
+        Some(1.0),
+        "{:?}",
+        native.extras
+    );
+    assert_eq!(fact("isolation_pid_namespace_private"), Some(0.0));
+    assert!(fact("isolation_host_processes_visible").unwrap() >= 1.0);
+    assert_eq!(fact("reach_guest_direct"), Some(1.0));
     // Platforms not selected are listed with a reason, not omitted.
     for name in ["docker", "qemu", "virtualbox", "openstack"] {
         let p = results.platforms.iter().find(|p| p.name == name).unwrap();

@@ -209,6 +209,35 @@ async fn deploy_answer_teardown(ctx: &RunContext, network: &str) {
     assert!(s.pss_bytes.unwrap_or(0) > 0, "{s:?}");
     assert!(s.cpu_seconds > 0.0, "{s:?}");
 
+    // Isolation and reachability facts, observed from the host (C3, C9).
+    let engine = docker::connect().await.unwrap();
+    let facts = docker::facts(&engine, &ctx.run_id, d.endpoint())
+        .await
+        .expect("facts");
+    let fact = |k: &str| facts.get(k).map(|s| s.summary.median);
+    eprintln!(
+        "{}: facts {:?}",
+        v.label,
+        facts
+            .iter()
+            .map(|(k, s)| (k, s.summary.median))
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(fact("isolation_shared_kernel"), Some(1.0));
+    assert_eq!(fact("isolation_pid_namespace_private"), Some(1.0));
+    assert_eq!(fact("isolation_host_processes_visible"), Some(0.0));
+    let caps = fact("isolation_capabilities").unwrap();
+    // Docker's default set is a subset of root's (41 on current kernels).
+    assert!((1.0..30.0).contains(&caps), "{caps}");
+    if network == "bridge" {
+        assert_eq!(fact("isolation_net_namespace_private"), Some(1.0));
+        assert_eq!(fact("reach_guest_direct"), Some(1.0));
+        assert_eq!(fact("reach_forwarded"), Some(1.0));
+    } else {
+        assert_eq!(fact("isolation_net_namespace_private"), Some(0.0));
+        assert_eq!(fact("reach_guest_direct"), None);
+    }
+
     let containers = leftovers(&ctx.run_id).await;
     assert_eq!(
         containers.len(),
@@ -367,6 +396,8 @@ async fn commit_and_dockerfile_rebuild_are_timed_and_removed() {
             assert_eq!(s.summary.n, 3);
             assert!(s.summary.min > 0.0, "{name}: {s:?}");
         }
+        // The facts run first, as part of the same extras call.
+        assert_eq!(extras["reach_guest_direct"].summary.median, 1.0);
         assert_eq!(after.unwrap(), "result = 4\r\n");
         assert_eq!(leftovers(&ctx.run_id).await, Vec::<String>::new());
     })

@@ -116,6 +116,27 @@ async fn boot_and_answer(topology: &str, boot: &str, network: &str) {
     assert!(sample.rss_bytes > 10 << 20, "{sample:?}");
     assert!(sample.cpu_seconds > 0.0, "{sample:?}");
 
+    // Isolation and reachability facts (C3, C9), as the platform's extras record them.
+    let facts = virtbench::platform::qemu::facts(&details, dep.endpoint()).await;
+    let fact = |k: &str| facts.get(k).map(|s| s.summary.median);
+    eprintln!(
+        "facts: {:?}",
+        facts
+            .iter()
+            .map(|(k, s)| (k, s.summary.median))
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(fact("isolation_shared_kernel"), Some(0.0));
+    assert_eq!(fact("isolation_host_processes_visible"), Some(0.0));
+    assert_eq!(fact("isolation_capabilities"), None);
+    if network == "bridge" {
+        assert_eq!(fact("reach_guest_direct"), Some(1.0));
+        assert_eq!(fact("reach_forwarded"), None);
+    } else {
+        assert_eq!(fact("reach_guest_direct"), Some(0.0));
+        assert_eq!(fact("reach_forwarded"), Some(1.0));
+    }
+
     if network == "bridge" {
         assert!(
             dep.endpoint().to_string().starts_with("10.214."),

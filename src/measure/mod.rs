@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 pub mod http;
+pub mod isolation;
 pub mod load;
 pub mod resources;
 pub mod startup;

@@ -15,6 +15,7 @@ use futures_util::StreamExt;
 
 use super::{engine_error, labels, LABEL_ROLE, LABEL_RUN};
 use crate::artifact::image::{build, context_tar, DOCKERFILE};
+use crate::measure::isolation;
 use crate::platform::PlatformError;
 use crate::stats::Series;
 
@@ -157,6 +158,69 @@ async fn save_load(
         ),
         ("image_import_ms".to_string(), Series::new("ms", load_ms)),
     ]))
+}
+
+/// Isolation facts of the calculator container's process (C3) and reachability (C9):
+/// at the container's own bridge address without the published port, and through the
+/// port published on 127.0.0.1 (the deployment's endpoint).
+pub async fn facts(
+    engine: &Engine,
+    run_id: &str,
+    endpoint: std::net::SocketAddr,
+) -> Result<BTreeMap<String, Series>, PlatformError> {
+    let filters = HashMap::from([("label".to_string(), vec![format!("{LABEL_RUN}={run_id}")])]);
+    let found = engine
+        .list_containers(Some(ListContainersOptions {
+            all: false,
+            filters,
+            ..Default::default()
+        }))
+        .await
+        .map_err(|e| engine_error("docker: listing the run's containers", &e))?;
+    // Calculator first: the front service whose facts are kept.
+    let mut pids: Vec<(bool, u32)> = Vec::new();
+    let mut direct: Option<std::net::SocketAddr> = None;
+    for c in found {
+        let Some(id) = c.id else { continue };
+        let is_calc = c
+            .labels
+            .as_ref()
+            .and_then(|l| l.get(LABEL_ROLE))
+            .is_some_and(|r| r == "calculator");
+        let info = engine
+            .inspect_container(&id, None)
+            .await
+            .map_err(|e| engine_error(&format!("docker: inspecting container {id}"), &e))?;
+        if let Some(pid) = info.state.and_then(|s| s.pid).filter(|p| *p > 0) {
+            pids.push((!is_calc, pid as u32));
+        }
+        if is_calc {
+            // On a bridge network, the container's own address there (host mode has none).
+            direct = info
+                .network_settings
+                .and_then(|n| n.networks)
+                .into_iter()
+                .flat_map(|n| n.into_values())
+                .filter_map(|e| e.ip_address)
+                .find_map(|ip| ip.parse::<std::net::IpAddr>().ok())
+                .map(|ip| (ip, crate::platform::default_port("calculator")).into());
+        }
+    }
+    pids.sort();
+    let pids: Vec<u32> = pids.into_iter().map(|(_, p)| p).collect();
+    let mut out = isolation::host_process_facts(&pids)?;
+    let probe = isolation::probe();
+    if let Some(addr) = direct {
+        out.insert(
+            "reach_guest_direct".into(),
+            isolation::flag(isolation::answers(addr, &probe).await),
+        );
+        out.insert(
+            "reach_forwarded".into(),
+            isolation::flag(isolation::answers(endpoint, &probe).await),
+        );
+    }
+    Ok(out)
 }
 
 /// The running container of [`COMMITTED_ROLE`] in this run.

@@ -30,6 +30,7 @@ use crate::scenario::Scenario;
 
 pub mod deployment;
 mod extras;
+pub use extras::facts;
 pub mod network;
 pub mod stats;
 
@@ -399,12 +400,15 @@ impl Platform for Docker {
     async fn extras(
         &self,
         ctx: &RunContext,
-        _deployment: &mut dyn Deployment,
+        deployment: &mut dyn Deployment,
     ) -> Result<BTreeMap<String, crate::stats::Series>, PlatformError> {
         let image = self.image().await?;
         let (engine, _) = self.engine().await?;
         let binary = crate::artifact::calculator::binary().await?;
-        extras::run(engine, &ctx.run_id, &binary.path, &image.tag).await
+        // Facts first, while nothing else runs beside the deployment.
+        let mut out = extras::facts(engine, &ctx.run_id, deployment.endpoint()).await?;
+        out.extend(extras::run(engine, &ctx.run_id, &binary.path, &image.tag).await?);
+        Ok(out)
     }
 
     async fn cleanup(&self, run_id: Option<&str>) -> Result<usize, PlatformError> {

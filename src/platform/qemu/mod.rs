@@ -182,29 +182,29 @@ impl Platform for Qemu {
         deployment: &mut dyn Deployment,
     ) -> Result<BTreeMap<String, crate::stats::Series>, PlatformError> {
         let details = deployment.details();
+        let mut out = facts(&details, deployment.endpoint()).await;
         let target = self
             .variants(&ctx.scenario)
             .into_iter()
             .find(|v| v.get("boot") == Some("disk"));
         let Some(target) = target else {
-            return Ok(BTreeMap::new());
+            return Ok(out);
         };
         let is_target = target
             .settings
             .iter()
             .all(|(k, v)| details.get(k) == Some(v));
         if !is_target {
-            return Ok(BTreeMap::new());
+            return Ok(out);
         }
         let p = self.prepared(ctx).await?;
         let Some(base) = p.qcow2.clone() else {
-            return Ok(BTreeMap::new());
+            return Ok(out);
         };
         let n = self.deploys.fetch_add(1, Ordering::Relaxed) + 1;
         let dir = ctx.work_dir.join(format!("qemu-extras-{n}"));
         std::fs::create_dir_all(&dir)
             .map_err(PlatformError::io(format!("creating {}", dir.display())))?;
-        let mut out = BTreeMap::new();
         // One experiment failing must not lose the other's figures.
         match extras::clones(&base, &dir).await {
             Ok(m) => out.extend(m),
@@ -461,6 +461,44 @@ impl Plan {
             config_via,
         })
     }
+}
+
+/// Isolation facts of a VM (C3, from the VM side: the guest kernel's release and boot
+/// clock) and reachability (C9): at the guest's own address (NAT: slirp's 10.0.2.15,
+/// which the host has no route to; bridge: the VM's address on our bridge, the
+/// endpoint) and, under NAT, through the forwarded 127.0.0.1 port.
+pub async fn facts(
+    details: &BTreeMap<String, String>,
+    endpoint: SocketAddr,
+) -> BTreeMap<String, crate::stats::Series> {
+    use crate::measure::isolation;
+    let guest_uptime = details
+        .get("guest_uptime_service_ready_s")
+        .and_then(|u| u.parse().ok());
+    let mut out = isolation::vm_facts(
+        details.get("guest_kernel").map(String::as_str),
+        guest_uptime,
+        isolation::host_kernel_release().as_deref(),
+        isolation::host_uptime_s(),
+    );
+    let probe = isolation::probe();
+    if endpoint.ip().is_loopback() {
+        let own = SocketAddr::new(args::NAT_GUEST_IP.into(), default_port("calculator"));
+        out.insert(
+            "reach_guest_direct".into(),
+            isolation::flag(isolation::answers(own, &probe).await),
+        );
+        out.insert(
+            "reach_forwarded".into(),
+            isolation::flag(isolation::answers(endpoint, &probe).await),
+        );
+    } else {
+        out.insert(
+            "reach_guest_direct".into(),
+            isolation::flag(isolation::answers(endpoint, &probe).await),
+        );
+    }
+    out
 }
 
 /// Unix socket paths are limited to 108 bytes: fall back to /tmp for deep work dirs.
