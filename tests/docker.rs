@@ -398,6 +398,13 @@ async fn commit_and_dockerfile_rebuild_are_timed_and_removed() {
         }
         // The facts run first, as part of the same extras call.
         assert_eq!(extras["reach_guest_direct"].summary.median, 1.0);
+        // Noisy neighbour (C6): p99 quiet and beside a noise container, since removed.
+        for name in ["noisy_baseline_p99_us", "noisy_neighbour_p99_us"] {
+            let s = &extras[name];
+            eprintln!("{name}: {}", s.describe());
+            assert_eq!((s.unit.as_str(), s.summary.n), ("us", 3), "{s:?}");
+            assert!(s.summary.min > 0.0, "{s:?}");
+        }
         assert_eq!(after.unwrap(), "result = 4\r\n");
         assert_eq!(leftovers(&ctx.run_id).await, Vec::<String>::new());
     })

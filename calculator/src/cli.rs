@@ -20,6 +20,8 @@ Roles:
               POST two numbers 'a b'                  ->  a+b, a-b, ...  (ports 50001-50004)
   all         the five in one process: the calculator on --listen, the four
               sub-services on loopback ports of their own (--sum... ignored)
+  noise [DIR] not a service: burns one core and rewrites + fsyncs a file in DIR
+              (CALCULATOR_NOISE_DIR, else /tmp) until killed (noisy-neighbour test)
 
 Options (a flag wins over its environment variable):
   --listen ADDR      IP:PORT or PORT to listen on   CALCULATOR_LISTEN   [0.0.0.0:<role's port>]

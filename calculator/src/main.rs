@@ -11,6 +11,11 @@ fn main() -> ExitCode {
     if init::requested() {
         init::main();
     }
+    if calculator::noise::requested() {
+        let e = calculator::noise::run(&calculator::noise::dir());
+        eprintln!("calculator noise: {e}");
+        return ExitCode::FAILURE;
+    }
     // Lossy, not `args()`: a non-UTF-8 argument is a usage error, not a panic.
     let args = std::env::args_os()
         .skip(1)

@@ -6,6 +6,7 @@ use std::time::Duration;
 pub mod http;
 pub mod isolation;
 pub mod load;
+pub mod noise;
 pub mod resources;
 pub mod startup;
 

@@ -14,7 +14,7 @@ use super::{
     RunContext, Variant, ROLES,
 };
 use crate::artifact::calculator;
-use crate::measure::{isolation, resources};
+use crate::measure::{isolation, noise, resources};
 use crate::results::ArtifactRecord;
 use crate::scenario::Scenario;
 
@@ -127,6 +127,7 @@ impl Platform for Native {
         let reached = isolation::answers(deployment.endpoint(), &isolation::probe()).await;
         // Native listens on loopback itself: its own address, no forward involved.
         out.insert("reach_guest_direct".into(), isolation::flag(reached));
+        out.extend(noisy_neighbour(ctx, deployment.endpoint()).await?);
         Ok(out)
     }
 
@@ -140,6 +141,41 @@ impl Platform for Native {
         }
         Ok(n)
     }
+}
+
+/// C6: the calculator's p99 quiet, then beside a sibling process running
+/// `calculator noise` in the run's scratch directory (killed before returning).
+async fn noisy_neighbour(
+    ctx: &RunContext,
+    endpoint: SocketAddr,
+) -> Result<BTreeMap<String, crate::stats::Series>, PlatformError> {
+    let quiet = noise::p99_windows(endpoint).await?;
+    let binary = &calculator::binary().await?.path;
+    let dir = ctx.work_dir.join("noise");
+    let mut sibling = Command::new(binary)
+        .arg("noise")
+        .arg(&dir)
+        .env(RUN_ENV, &ctx.run_id)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .process_group(0)
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(PlatformError::io(format!(
+            "starting {} noise",
+            binary.display()
+        )))?;
+    tokio::time::sleep(noise::SETTLE).await;
+    let noisy = match sibling.try_wait() {
+        Ok(Some(status)) => Err(PlatformError::Failed(format!(
+            "native noise sibling exited early ({status})"
+        ))),
+        _ => noise::p99_windows(endpoint).await,
+    };
+    let _ = sibling.start_kill();
+    let _ = sibling.wait().await;
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(noise::extras(quiet, noisy?))
 }
 
 /// Pids whose environment carries `VIRTBENCH_RUN=<run_id>` (any run when `None`).

@@ -8,14 +8,18 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::Instant;
 
-use bollard::container::{Config, ListContainersOptions};
+use bollard::container::{
+    Config, CreateContainerOptions, ListContainersOptions, RemoveContainerOptions,
+    StartContainerOptions,
+};
 use bollard::image::{CommitContainerOptions, ImportImageOptions, RemoveImageOptions};
+use bollard::models::HostConfig;
 use bollard::Docker as Engine;
 use futures_util::StreamExt;
 
 use super::{engine_error, labels, LABEL_ROLE, LABEL_RUN};
 use crate::artifact::image::{build, context_tar, DOCKERFILE};
-use crate::measure::isolation;
+use crate::measure::{isolation, noise};
 use crate::platform::PlatformError;
 use crate::stats::Series;
 
@@ -221,6 +225,53 @@ pub async fn facts(
         );
     }
     Ok(out)
+}
+
+/// C6: the calculator's p99 quiet, then beside a sibling container of the same image
+/// running `calculator noise` (no network; removed before returning).
+pub async fn noisy_neighbour(
+    engine: &Engine,
+    run_id: &str,
+    image: &str,
+    endpoint: std::net::SocketAddr,
+) -> Result<BTreeMap<String, Series>, PlatformError> {
+    let quiet = noise::p99_windows(endpoint).await?;
+    let name = super::deployment::resource_name(run_id, Some("noise"));
+    let config = Config {
+        image: Some(image.to_string()),
+        cmd: Some(vec!["noise".to_string(), "/tmp".to_string()]),
+        labels: Some(labels(run_id, Some("noise"))),
+        host_config: Some(HostConfig {
+            network_mode: Some("none".into()),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let options = CreateContainerOptions {
+        name: name.clone(),
+        platform: None,
+    };
+    let noisy = async {
+        engine
+            .create_container(Some(options), config)
+            .await
+            .map_err(|e| engine_error(&format!("docker: creating container {name}"), &e))?;
+        engine
+            .start_container(&name, None::<StartContainerOptions<String>>)
+            .await
+            .map_err(|e| engine_error(&format!("docker: starting container {name}"), &e))?;
+        tokio::time::sleep(noise::SETTLE).await;
+        noise::p99_windows(endpoint).await
+    }
+    .await;
+    let options = RemoveContainerOptions {
+        force: true,
+        ..Default::default()
+    };
+    if let Err(e) = engine.remove_container(&name, Some(options)).await {
+        tracing::warn!(%name, error = %e, "docker: could not remove the noise sibling");
+    }
+    Ok(noise::extras(quiet, noisy?))
 }
 
 /// The running container of [`COMMITTED_ROLE`] in this run.

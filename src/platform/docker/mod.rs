@@ -30,7 +30,7 @@ use crate::scenario::Scenario;
 
 pub mod deployment;
 mod extras;
-pub use extras::facts;
+pub use extras::{facts, noisy_neighbour};
 pub mod network;
 pub mod stats;
 
@@ -407,6 +407,9 @@ impl Platform for Docker {
         let binary = crate::artifact::calculator::binary().await?;
         // Facts first, while nothing else runs beside the deployment.
         let mut out = extras::facts(engine, &ctx.run_id, deployment.endpoint()).await?;
+        out.extend(
+            extras::noisy_neighbour(engine, &ctx.run_id, &image.tag, deployment.endpoint()).await?,
+        );
         out.extend(extras::run(engine, &ctx.run_id, &binary.path, &image.tag).await?);
         Ok(out)
     }
