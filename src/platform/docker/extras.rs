@@ -261,7 +261,20 @@ pub async fn noisy_neighbour(
             .await
             .map_err(|e| engine_error(&format!("docker: starting container {name}"), &e))?;
         tokio::time::sleep(noise::SETTLE).await;
-        noise::p99_windows(endpoint).await
+        let measured = noise::p99_windows(endpoint).await?;
+        // Still running at the end: the noise really was there all along.
+        let state = engine
+            .inspect_container(&name, None)
+            .await
+            .map_err(|e| engine_error(&format!("docker: inspecting container {name}"), &e))?
+            .state;
+        match state {
+            Some(s) if s.running == Some(true) => Ok(measured),
+            s => Err(PlatformError::Failed(format!(
+                "docker: noise sibling {name} stopped during the test (exit code {:?})",
+                s.and_then(|s| s.exit_code)
+            ))),
+        }
     }
     .await;
     let options = RemoveContainerOptions {
