@@ -3,11 +3,14 @@
 //! - [`expr`]: infix parsing (shunting-yard) and evaluation, local or by sub-services;
 //! - [`service`]: the HTTP services ([`serve`], [`serve_all`]);
 //! - [`client`]: where the sub-services are ([`Peers`]) and the pooled client to them;
-//! - [`cli`]: the command line of the `calculator` binary.
+//! - [`cli`]: the command line of the `calculator` binary;
+//! - [`net`], [`route`]: interface and route set-up by ioctl (VM init, `--route`).
 
 pub mod cli;
 pub mod client;
 pub mod expr;
+pub mod net;
+pub mod route;
 pub mod service;
 
 pub use client::{Peer, PeerError, Peers, DEFAULT_TIMEOUT};
