@@ -307,7 +307,10 @@ mod tests {
 
     #[test]
     fn routes_repeat_and_flags_replace_environment() {
-        let env = [("CALCULATOR_ROUTE", "10.5.7.0/24,10.5.8.254;10.9.0.0/16,10.5.8.254")];
+        let env = [(
+            "CALCULATOR_ROUTE",
+            "10.5.7.0/24,10.5.8.254;10.9.0.0/16,10.5.8.254",
+        )];
         let from_env = serve(&["calculator"], &env).routes;
         assert_eq!(from_env.len(), 2);
         assert_eq!(from_env[1].to_string(), "10.9.0.0/16,10.5.8.254");
