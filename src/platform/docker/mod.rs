@@ -398,10 +398,12 @@ impl Platform for Docker {
                     front: subnet("calculator_subnet", &d.routed_calculator_subnet)?,
                 }
             }
-            other => return Err(PlatformError::Failed(format!(
+            other => {
+                return Err(PlatformError::Failed(format!(
                 "docker: variant {}: unknown network {other:?} (expected bridge, host or routed)",
                 variant.label
-            ))),
+            )))
+            }
         };
         let pinned = match variant.get("host_port") {
             Some(p) => Some(p.parse::<u16>().map_err(|_| {
