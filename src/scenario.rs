@@ -153,10 +153,25 @@ impl Default for Throughput {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DockerOptions {
-    /// "bridge" (published port: NAT + port forwarding, as in the lab) and/or "host".
+    /// "bridge" (published port: NAT + port forwarding, as in the lab), "host", and/or
+    /// "routed" (sub-services and calculator on two networks joined by a router).
     pub networks: Vec<String>,
     /// Subnet of the per-run user-defined bridge network.
     pub subnet: String,
+    /// Routed variant: the sub-services' network.
+    #[serde(default = "default_routed_services_subnet")]
+    pub routed_services_subnet: String,
+    /// Routed variant: the calculator's network.
+    #[serde(default = "default_routed_calculator_subnet")]
+    pub routed_calculator_subnet: String,
+}
+
+fn default_routed_services_subnet() -> String {
+    "10.5.7.0/24".into()
+}
+
+fn default_routed_calculator_subnet() -> String {
+    "10.5.8.0/24".into()
 }
 
 impl Default for DockerOptions {
@@ -164,6 +179,8 @@ impl Default for DockerOptions {
         DockerOptions {
             networks: vec!["bridge".into(), "host".into()],
             subnet: "10.213.0.0/24".into(),
+            routed_services_subnet: default_routed_services_subnet(),
+            routed_calculator_subnet: default_routed_calculator_subnet(),
         }
     }
 }
@@ -340,15 +357,34 @@ impl Scenario {
         }
         one_of(
             &self.docker.networks,
-            &["bridge", "host"],
+            &["bridge", "host", "routed"],
             "docker.networks",
             path,
         )?;
-        if !is_ipv4_cidr(&self.docker.subnet) {
+        for (field, value) in [
+            ("docker.subnet", &self.docker.subnet),
+            (
+                "docker.routed_services_subnet",
+                &self.docker.routed_services_subnet,
+            ),
+            (
+                "docker.routed_calculator_subnet",
+                &self.docker.routed_calculator_subnet,
+            ),
+        ] {
+            if !is_ipv4_cidr(value) {
+                return Err(bad(
+                    field,
+                    format!("{value:?}"),
+                    "expected an IPv4 CIDR such as 10.213.0.0/24",
+                ));
+            }
+        }
+        if self.docker.routed_services_subnet == self.docker.routed_calculator_subnet {
             return Err(bad(
-                "docker.subnet",
-                format!("{:?}", self.docker.subnet),
-                "expected an IPv4 CIDR such as 10.213.0.0/24",
+                "docker.routed_calculator_subnet",
+                format!("{:?}", self.docker.routed_calculator_subnet),
+                "must differ from docker.routed_services_subnet (two networks joined by a router)",
             ));
         }
         one_of(
@@ -573,5 +609,25 @@ mod tests {
         ))
         .unwrap_err();
         assert!(e.contains("`docker.networks` = \"macvlan\""), "{e}");
+    }
+
+    #[test]
+    fn routed_docker_subnets_default_and_are_checked() {
+        let s = parse(&format!(
+            "{MIN}[docker]\nnetworks = [\"routed\"]\nsubnet = \"10.1.0.0/24\"\n"
+        ))
+        .unwrap();
+        assert_eq!(s.docker.routed_services_subnet, "10.5.7.0/24");
+        assert_eq!(s.docker.routed_calculator_subnet, "10.5.8.0/24");
+        let e = parse(&format!(
+            "{MIN}[docker]\nnetworks = [\"routed\"]\nsubnet = \"10.1.0.0/24\"\nrouted_calculator_subnet = \"10.5.8/24\"\n"
+        ))
+        .unwrap_err();
+        assert!(e.contains("`docker.routed_calculator_subnet`"), "{e}");
+        let e = parse(&format!(
+            "{MIN}[docker]\nnetworks = [\"routed\"]\nsubnet = \"10.1.0.0/24\"\nrouted_calculator_subnet = \"10.5.7.0/24\"\n"
+        ))
+        .unwrap_err();
+        assert!(e.contains("must differ"), "{e}");
     }
 }

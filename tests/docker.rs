@@ -554,3 +554,52 @@ async fn a_subnet_already_in_use_is_named_in_the_error() {
     })
     .await;
 }
+
+/// The routed topology (C15): the sub-services on one network, the calculator on
+/// another, a router container between them. Answers through the published port, then
+/// stops answering when the router stops (the hop is real), and leaves nothing behind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn routed_deploy_answers_across_the_router_and_teardown_leaves_nothing() {
+    let mut ctx = context("routed", 103);
+    // Not the scenario defaults, so that a benchmark run may use those meanwhile.
+    let mut scenario = (*ctx.scenario).clone();
+    scenario.docker.networks = vec!["routed".into()];
+    scenario.docker.routed_services_subnet = "10.5.17.0/24".into();
+    scenario.docker.routed_calculator_subnet = "10.5.18.0/24".into();
+    ctx.scenario = Arc::new(scenario);
+    let body = async {
+        let docker = platform(&ctx).await;
+        let v = variant(&docker, &ctx, "routed");
+        assert_eq!(v.get("topology"), Some("routed"));
+        let mut d = docker.deploy(&ctx, &v).await.expect("deploy");
+        wait_correct(d.as_mut()).await;
+        assert!(d.endpoint().ip().is_loopback());
+        // All four sub-services, each across the router.
+        assert_eq!(
+            post(d.endpoint(), "(7-1)*2+8/4").await.unwrap(),
+            "result = 14\r\n"
+        );
+        let details = d.details();
+        assert_eq!(details["address.sum"], "http://10.5.17.2:50001");
+        assert_eq!(details["subnet.calculator"], "10.5.18.0/24");
+        let left = leftovers(&ctx.run_id).await;
+        // Six containers and two networks.
+        assert_eq!(left.len(), 8, "{left:?}");
+
+        // Without the router the calculator cannot reach its sub-services.
+        let engine = docker::connect().await.unwrap();
+        engine
+            .stop_container(&format!("vb-{}-router", ctx.run_id), None)
+            .await
+            .unwrap();
+        let err = post(d.endpoint(), "(5+3)/2").await.unwrap_err();
+        assert!(
+            err.starts_with("502") || err.starts_with("504"),
+            "expected a sub-service failure, got {err}"
+        );
+
+        d.teardown().await.expect("teardown");
+        assert_eq!(leftovers(&ctx.run_id).await, Vec::<String>::new());
+    };
+    guarded(&ctx, body).await;
+}

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use crate::client::{Peer, Peers, DEFAULT_TIMEOUT};
 use crate::expr::Op;
+use crate::route::Route;
 use crate::service::Role;
 
 pub const USAGE: &str = "\
@@ -20,6 +21,8 @@ Roles:
               POST two numbers 'a b'                  ->  a+b, a-b, ...  (ports 50001-50004)
   all         the five in one process: the calculator on --listen, the four
               sub-services on loopback ports of their own (--sum... ignored)
+  router      serve nothing, wait for SIGTERM (a container that only forwards
+              packets between two networks; no options)
   noise [DIR] not a service: burns one core and rewrites + fsyncs a file in DIR
               (CALCULATOR_NOISE_DIR, else /tmp) until killed (noisy-neighbour test)
 
@@ -31,6 +34,8 @@ Options (a flag wins over its environment variable):
   --div URL          div service                    CALCULATOR_DIV      [http://127.0.0.1:50004]
   --timeout-ms MS    deadline of one sub-service call  CALCULATOR_TIMEOUT_MS  [2000]
   --threads N        runtime threads (1: a single-threaded runtime)  CALCULATOR_THREADS  [1]
+  --route DST/LEN,GW add a route at start (repeatable; needs CAP_NET_ADMIN)
+                     CALCULATOR_ROUTE (several separated by ';')  [none]
   -h, --help         this text
   -V, --version      the version
 
@@ -45,6 +50,8 @@ Errors answer 400 (malformed), 413 (body > 64 KiB), 422 (division by zero),
 #[derive(Debug, Clone, PartialEq)]
 pub enum Command {
     Serve(ServeConfig),
+    /// Wait for SIGTERM and serve nothing.
+    Router,
     Help,
     Version,
 }
@@ -57,6 +64,8 @@ pub struct ServeConfig {
     pub peers: Peers,
     pub timeout: Duration,
     pub threads: usize,
+    /// Routes to add before serving.
+    pub routes: Vec<Route>,
 }
 
 impl ServeConfig {
@@ -68,6 +77,7 @@ impl ServeConfig {
             peers: Peers::default(),
             timeout: DEFAULT_TIMEOUT,
             threads: 1,
+            routes: Vec::new(),
         }
     }
 }
@@ -90,9 +100,10 @@ enum Setting {
     Peer(Op),
     TimeoutMs,
     Threads,
+    Route,
 }
 
-const SETTINGS: [(&str, &str, Setting); 7] = [
+const SETTINGS: [(&str, &str, Setting); 8] = [
     ("--listen", "CALCULATOR_LISTEN", Setting::Listen),
     ("--sum", "CALCULATOR_SUM", Setting::Peer(Op::Add)),
     ("--sub", "CALCULATOR_SUB", Setting::Peer(Op::Sub)),
@@ -100,6 +111,7 @@ const SETTINGS: [(&str, &str, Setting); 7] = [
     ("--div", "CALCULATOR_DIV", Setting::Peer(Op::Div)),
     ("--timeout-ms", "CALCULATOR_TIMEOUT_MS", Setting::TimeoutMs),
     ("--threads", "CALCULATOR_THREADS", Setting::Threads),
+    ("--route", "CALCULATOR_ROUTE", Setting::Route),
 ];
 
 /// Parse the arguments (without the program name) and the environment (`env` looks a
@@ -110,6 +122,7 @@ where
     S: Into<String>,
 {
     let mut role: Option<Role> = None;
+    let mut router = false;
     let mut flags: Vec<(usize, String)> = Vec::new();
     let mut args = args.into_iter().map(Into::into);
     while let Some(arg) = args.next() {
@@ -138,9 +151,24 @@ where
             return Err(CliError(format!(
                 "unexpected argument '{arg}' (the role is already '{first}')"
             )));
+        } else if router {
+            return Err(CliError(format!(
+                "unexpected argument '{arg}' (the role is already 'router')"
+            )));
+        } else if arg == "router" {
+            router = true;
         } else {
             role = Some(arg.parse().map_err(|e| CliError(format!("{e}")))?);
         }
+    }
+    if router {
+        return match flags.first() {
+            Some((index, _)) => Err(CliError(format!(
+                "the router role takes no options ('{}' given)",
+                SETTINGS[*index].0
+            ))),
+            None => Ok(Command::Router),
+        };
     }
     let role = role.ok_or_else(|| CliError("no role given (see --help)".into()))?;
     let mut config = ServeConfig::new(role);
@@ -150,8 +178,14 @@ where
             apply(&mut config, index, &value).map_err(|e| CliError(format!("{var}: {e}")))?;
         }
     }
+    let mut route_flag_seen = false;
     for (index, value) in flags {
         let flag = SETTINGS[index].0;
+        // Flags win over the environment: the first --route drops CALCULATOR_ROUTE's.
+        if matches!(SETTINGS[index].2, Setting::Route) && !route_flag_seen {
+            route_flag_seen = true;
+            config.routes.clear();
+        }
         apply(&mut config, index, &value).map_err(|e| CliError(format!("{flag}: {e}")))?;
     }
     Ok(Command::Serve(config))
@@ -174,6 +208,7 @@ fn apply(config: &mut ServeConfig, index: usize, value: &str) -> Result<(), Stri
             }
             config.threads = n as usize;
         }
+        Setting::Route => config.routes.extend(Route::parse_list(value)?),
     }
     Ok(())
 }
@@ -269,6 +304,41 @@ mod tests {
                 .listen
                 .to_string(),
             "[::1]:7"
+        );
+    }
+
+    #[test]
+    fn routes_repeat_and_flags_replace_environment() {
+        let env = [(
+            "CALCULATOR_ROUTE",
+            "10.5.7.0/24,10.5.8.254;10.9.0.0/16,10.5.8.254",
+        )];
+        let from_env = serve(&["calculator"], &env).routes;
+        assert_eq!(from_env.len(), 2);
+        assert_eq!(from_env[1].to_string(), "10.9.0.0/16,10.5.8.254");
+        let flags = serve(
+            &[
+                "sum",
+                "--route",
+                "10.5.8.0/24,10.5.7.254",
+                "--route=10.6.0.0/16,10.5.7.254",
+            ],
+            &env,
+        )
+        .routes;
+        let flags: Vec<String> = flags.iter().map(|r| r.to_string()).collect();
+        assert_eq!(flags, ["10.5.8.0/24,10.5.7.254", "10.6.0.0/16,10.5.7.254"]);
+        assert!(serve(&["sum"], &[]).routes.is_empty());
+        assert!(error(&["sum", "--route", "10.5.8.0/24"], &[])
+            .starts_with("--route: '10.5.8.0/24' is not DST/LEN,GATEWAY"));
+        assert_eq!(parse_env(&["router"], &env), Ok(Command::Router));
+        assert_eq!(
+            error(&["router", "--listen", "1"], &[]),
+            "the router role takes no options ('--listen' given)"
+        );
+        assert_eq!(
+            error(&["router", "sum"], &[]),
+            "unexpected argument 'sum' (the role is already 'router')"
         );
     }
 

@@ -7,13 +7,13 @@
 mod config;
 mod dhcp;
 mod metadata;
-mod net;
 mod sys;
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::str::FromStr;
 use std::time::Duration;
 
+use calculator::net;
 use calculator::{Peers, Role};
 use config::{Config, IpSetting, Source};
 use sys::{halt_forever, marker, say};
@@ -167,7 +167,7 @@ fn network(cfg: &Config) -> Result<(), String> {
                     } else {
                         mask
                     };
-                    net::add_route(&iface, *dst, dst_mask, via).map_err(|e| e.to_string())?;
+                    net::add_route(Some(&iface), *dst, dst_mask, via).map_err(|e| e.to_string())?;
                 }
             }
             let gw = gw.map(|g| g.to_string()).unwrap_or_else(|| "none".into());
@@ -185,7 +185,7 @@ fn network(cfg: &Config) -> Result<(), String> {
 
 fn default_route(iface: &str, gw: Ipv4Addr) -> Result<(), String> {
     net::add_route(
-        iface,
+        Some(iface),
         Ipv4Addr::UNSPECIFIED,
         Ipv4Addr::UNSPECIFIED,
         Some(gw),

@@ -4,12 +4,15 @@
 //! - [`service`]: the HTTP services ([`serve`], [`serve_all`]);
 //! - [`client`]: where the sub-services are ([`Peers`]) and the pooled client to them;
 //! - [`cli`]: the command line of the `calculator` binary;
+//! - [`net`], [`route`]: interface and route set-up by ioctl (VM init, `--route`);
 //! - [`noise`]: the noisy neighbour of the noise test (`calculator noise`).
 
 pub mod cli;
 pub mod client;
 pub mod expr;
+pub mod net;
 pub mod noise;
+pub mod route;
 pub mod service;
 
 pub use client::{Peer, PeerError, Peers, DEFAULT_TIMEOUT};

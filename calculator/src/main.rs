@@ -30,6 +30,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Ok(Command::Serve(config)) => run(config),
+        Ok(Command::Router) => wait_for_termination(),
         Err(e) => {
             eprintln!("calculator: {e}");
             ExitCode::from(2)
@@ -38,6 +39,12 @@ fn main() -> ExitCode {
 }
 
 fn run(config: ServeConfig) -> ExitCode {
+    for route in &config.routes {
+        if let Err(e) = route.add() {
+            eprintln!("calculator: --route {route}: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
     let runtime = match calculator::service::runtime(config.threads) {
         Ok(rt) => rt,
         Err(e) => {
@@ -56,6 +63,21 @@ fn run(config: ServeConfig) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("calculator: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The router role: the kernel forwards the packets; the process only keeps the
+/// container alive until it is stopped.
+fn wait_for_termination() -> ExitCode {
+    match calculator::service::runtime(1) {
+        Ok(runtime) => {
+            runtime.block_on(terminated());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("calculator: cannot start the runtime: {e}");
             ExitCode::FAILURE
         }
     }

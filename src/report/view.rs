@@ -158,7 +158,8 @@ pub fn fmt_rate(rps: f64) -> String {
 /// "3.2x": a ratio for sentences and tables.
 pub fn fmt_ratio(x: f64) -> String {
     if x.is_infinite() {
-        "∞x".into()
+        // Only a zero reference gives this; for CPU time it means "under one clock tick".
+        "∞x (against a measured 0)".into()
     } else {
         format!("{}x", fmt_num(x))
     }

@@ -127,9 +127,7 @@ fn parse_ip(value: &str) -> Result<IpSetting, String> {
 }
 
 /// The netmask of a prefix length, e.g. 24 -> 255.255.255.0.
-pub fn netmask(prefix: u8) -> Ipv4Addr {
-    Ipv4Addr::from(u32::MAX.checked_shl(32 - u32::from(prefix)).unwrap_or(0))
-}
+pub use calculator::net::netmask;
 
 #[cfg(test)]
 mod tests {

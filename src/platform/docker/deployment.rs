@@ -1,5 +1,6 @@
-//! One deployment: five containers (one per role, as in the lab) created and started
-//! through the engine API, and removed again by label.
+//! One deployment: five containers (one per role, as in the lab; plus a router in the
+//! routed topology) created and started through the engine API, and removed again by
+//! label.
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::{Ipv4Addr, SocketAddr};
@@ -11,24 +12,25 @@ use bollard::container::{
     Config, CreateContainerOptions, NetworkingConfig, StartContainerOptions, WaitContainerOptions,
 };
 use bollard::models::{EndpointIpamConfig, EndpointSettings, HostConfig, PortBinding};
+use bollard::network::ConnectNetworkOptions;
 use bollard::Docker as Engine;
 use futures_util::future::join_all;
 use futures_util::StreamExt;
 use tokio::sync::OnceCell;
 
-use super::network::{self, NetworkMode, RoleAddress};
+use super::network::{self, NetworkMode, RoleAddress, Subnet};
 use super::stats::{Breakdown, Sampler};
 use super::{engine_error, labels, remove_labelled};
 use crate::artifact::image::CalculatorImage;
-use crate::platform::{default_port, Deployment, PlatformError, ResourceSample, ROLES};
+use crate::platform::{default_port, Deployment, PlatformError, ResourceSample};
 
 /// Everything `create` needs, decided before the first engine call (pure, testable).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Plan {
     pub run_id: String,
     pub mode: NetworkMode,
-    /// Network name (bridge mode).
-    pub network: String,
+    /// Networks to create: name and subnet (none in host mode).
+    pub networks: Vec<(String, Subnet)>,
     /// 127.0.0.1 port where the calculator answers.
     pub host_port: u16,
     pub containers: Vec<ContainerPlan>,
@@ -43,7 +45,18 @@ pub struct ContainerPlan {
     pub address: RoleAddress,
     /// Container port published on 127.0.0.1:`host_port` (bridge calculator only).
     pub publish: Option<u16>,
+    /// The network the container is created on (none: the host's).
+    pub network: Option<String>,
+    /// A second network and address, connected before start (the router's).
+    pub also: Option<(String, Ipv4Addr)>,
+    /// CAP_NET_ADMIN, for `--route` (routed topology).
+    pub net_admin: bool,
+    /// `net.ipv4.ip_forward=1` in the container's namespace (the router).
+    pub forward: bool,
 }
+
+/// The router container's role name (not a calculator role: it serves nothing).
+pub const ROUTER: &str = "router";
 
 /// Container or network name of a run: `vb-<run-id>[-<role>]`.
 pub fn resource_name(run_id: &str, role: Option<&str>) -> String {
@@ -72,9 +85,14 @@ pub fn check_run_id(run_id: &str) -> Result<(), PlatformError> {
 }
 
 /// Decide names, addresses and command lines. `ports`: in host mode the five roles'
-/// loopback ports in [`ROLES`] order (the calculator's is the endpoint); in bridge mode
-/// only `host_port` is used.
-pub fn plan(run_id: &str, mode: NetworkMode, host_port: u16, role_ports: &[u16]) -> Plan {
+/// loopback ports in [`ROLES`](crate::platform::ROLES) order (the calculator's is the endpoint); otherwise
+/// only `host_port` is used. Fails when a routed subnet has no room for the router.
+pub fn plan(
+    run_id: &str,
+    mode: NetworkMode,
+    host_port: u16,
+    role_ports: &[u16],
+) -> Result<Plan, PlatformError> {
     let addresses = network::role_addresses(&mode, role_ports);
     let url_of = |role: &str| {
         addresses
@@ -83,7 +101,33 @@ pub fn plan(run_id: &str, mode: NetworkMode, host_port: u16, role_ports: &[u16])
             .map(|a| a.url.clone())
             .expect("every role has an address")
     };
-    let containers = addresses
+    let networks = match &mode {
+        NetworkMode::Host => Vec::new(),
+        NetworkMode::Bridge { subnet } => vec![(resource_name(run_id, None), *subnet)],
+        NetworkMode::Routed { services, front } => vec![
+            (format!("vb-{run_id}-services"), *services),
+            (format!("vb-{run_id}-front"), *front),
+        ],
+    };
+    let network_of = |role: &str| match &mode {
+        NetworkMode::Host => None,
+        NetworkMode::Bridge { .. } => Some(networks[0].0.clone()),
+        NetworkMode::Routed { .. } if role == "calculator" => Some(networks[1].0.clone()),
+        NetworkMode::Routed { .. } => Some(networks[0].0.clone()),
+    };
+    // Routed: each tier reaches the other through the router's address on its own
+    // network (its default route is the host's bridge, which would not forward).
+    let routes = match &mode {
+        NetworkMode::Routed { services, front } => {
+            let bad = |e: String| PlatformError::Failed(e);
+            Some((
+                format!("{front},{}", services.router_address().map_err(bad)?),
+                format!("{services},{}", front.router_address().map_err(bad)?),
+            ))
+        }
+        _ => None,
+    };
+    let mut containers: Vec<ContainerPlan> = addresses
         .iter()
         .map(|a| {
             let mut args = vec![
@@ -97,7 +141,15 @@ pub fn plan(run_id: &str, mode: NetworkMode, host_port: u16, role_ports: &[u16])
                     args.push(url_of(peer));
                 }
             }
-            let publish = (a.role == "calculator" && matches!(mode, NetworkMode::Bridge { .. }))
+            if let Some((to_front, to_services)) = &routes {
+                args.push("--route".to_string());
+                args.push(if a.role == "calculator" {
+                    to_services.clone()
+                } else {
+                    to_front.clone()
+                });
+            }
+            let publish = (a.role == "calculator" && mode != NetworkMode::Host)
                 .then(|| default_port("calculator"));
             ContainerPlan {
                 role: a.role,
@@ -105,16 +157,40 @@ pub fn plan(run_id: &str, mode: NetworkMode, host_port: u16, role_ports: &[u16])
                 args,
                 address: a.clone(),
                 publish,
+                network: network_of(a.role),
+                also: None,
+                net_admin: routes.is_some(),
+                forward: false,
             }
         })
         .collect();
-    Plan {
+    if let NetworkMode::Routed { services, front } = &mode {
+        let on_services = services.router_address().map_err(PlatformError::Failed)?;
+        let on_front = front.router_address().map_err(PlatformError::Failed)?;
+        containers.push(ContainerPlan {
+            role: ROUTER,
+            name: resource_name(run_id, Some(ROUTER)),
+            args: vec![ROUTER.to_string()],
+            address: RoleAddress {
+                role: ROUTER,
+                listen: SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)),
+                url: format!("{on_services} + {on_front} (forwarding, serves nothing)"),
+                ip: Some(on_services),
+            },
+            publish: None,
+            network: Some(networks[0].0.clone()),
+            also: Some((networks[1].0.clone(), on_front)),
+            net_admin: false,
+            forward: true,
+        });
+    }
+    Ok(Plan {
         run_id: run_id.to_string(),
-        network: resource_name(run_id, None),
+        networks,
         mode,
         host_port,
         containers,
-    }
+    })
 }
 
 impl Plan {
@@ -132,10 +208,19 @@ impl Plan {
             labels: Some(labels),
             ..Default::default()
         };
-        match &self.mode {
-            NetworkMode::Host => host.network_mode = Some("host".into()),
-            NetworkMode::Bridge { .. } => {
-                host.network_mode = Some(self.network.clone());
+        if c.net_admin {
+            host.cap_add = Some(vec!["NET_ADMIN".into()]);
+        }
+        if c.forward {
+            host.sysctls = Some(HashMap::from([(
+                "net.ipv4.ip_forward".to_string(),
+                "1".to_string(),
+            )]));
+        }
+        match &c.network {
+            None => host.network_mode = Some("host".into()),
+            Some(network) => {
+                host.network_mode = Some(network.clone());
                 let endpoint = EndpointSettings {
                     ipam_config: Some(EndpointIpamConfig {
                         ipv4_address: c.address.ip.map(|ip| ip.to_string()),
@@ -144,7 +229,7 @@ impl Plan {
                     ..Default::default()
                 };
                 config.networking_config = Some(NetworkingConfig {
-                    endpoints_config: HashMap::from([(self.network.clone(), endpoint)]),
+                    endpoints_config: HashMap::from([(network.clone(), endpoint)]),
                 });
                 if let Some(port) = c.publish {
                     let key = format!("{port}/tcp");
@@ -170,9 +255,9 @@ pub struct DockerDeployment {
     engine: Engine,
     plan: Plan,
     image: String,
-    /// Container ids by role, in [`ROLES`] order.
+    /// Container ids by role, in [`ROLES`](crate::platform::ROLES) order.
     ids: Vec<(&'static str, String)>,
-    network_id: Option<String>,
+    network_ids: Vec<String>,
     phases: Vec<(String, Duration)>,
     engine_version: String,
     sampler: OnceCell<Sampler>,
@@ -203,7 +288,7 @@ impl std::fmt::Debug for DockerDeployment {
 /// Created so far; removed if a later step fails.
 #[derive(Default)]
 struct Created {
-    network: Option<String>,
+    networks: Vec<String>,
     containers: Vec<(&'static str, String)>,
 }
 
@@ -232,7 +317,7 @@ pub async fn deploy(
                 engine,
                 image: image.tag.clone(),
                 ids: created.containers,
-                network_id: created.network,
+                network_ids: created.networks,
                 phases,
                 plan,
                 engine_version,
@@ -261,9 +346,9 @@ async fn create_and_start(
     cancel: &tokio_util::sync::CancellationToken,
 ) -> Result<Vec<(String, Duration)>, PlatformError> {
     let started = Instant::now();
-    if let NetworkMode::Bridge { subnet } = &plan.mode {
-        let id = network::create_bridge(engine, &plan.network, &plan.run_id, subnet).await?;
-        created.network = Some(id);
+    for (name, subnet) in &plan.networks {
+        let id = network::create_bridge(engine, name, &plan.run_id, subnet).await?;
+        created.networks.push(id);
     }
     if cancel.is_cancelled() {
         return Err(PlatformError::Cancelled);
@@ -292,12 +377,36 @@ async fn create_and_start(
     if let Some(e) = first_error {
         return Err(e);
     }
+    // A container is created on one network; the router joins the second before start.
+    for c in &plan.containers {
+        if let Some((network, ip)) = &c.also {
+            let options = ConnectNetworkOptions {
+                container: c.name.clone(),
+                endpoint_config: EndpointSettings {
+                    ipam_config: Some(EndpointIpamConfig {
+                        ipv4_address: Some(ip.to_string()),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                },
+            };
+            engine
+                .connect_network(network, options)
+                .await
+                .map_err(|e| {
+                    engine_error(
+                        &format!("docker: connecting {} to network {network} ({ip})", c.name),
+                        &e,
+                    )
+                })?;
+        }
+    }
     let create = started.elapsed();
     if cancel.is_cancelled() {
         return Err(PlatformError::Cancelled);
     }
 
-    // Sub-services first (together), then the calculator that calls them.
+    // Sub-services (and the router) first, together, then the calculator that calls them.
     let start_one = |role: &'static str| {
         let c = plan
             .containers
@@ -329,10 +438,11 @@ async fn create_and_start(
                 })
         }
     };
-    let subs = ROLES
+    let subs = plan
+        .containers
         .iter()
-        .filter(|r| **r != "calculator")
-        .map(|r| start_one(r));
+        .filter(|c| c.role != "calculator")
+        .map(|c| start_one(c.role));
     for result in join_all(subs).await {
         result?;
     }
@@ -434,14 +544,23 @@ impl Deployment for DockerDeployment {
         d.insert("image".into(), self.image.clone());
         d.insert("engine_version".into(), self.engine_version.clone());
         d.insert("endpoint".into(), self.endpoint().to_string());
-        if let NetworkMode::Bridge { subnet } = &self.plan.mode {
-            d.insert("subnet".into(), subnet.to_string());
+        match &self.plan.mode {
+            NetworkMode::Bridge { subnet } => {
+                d.insert("subnet".into(), subnet.to_string());
+            }
+            NetworkMode::Routed { services, front } => {
+                d.insert("subnet.services".into(), services.to_string());
+                d.insert("subnet.calculator".into(), front.to_string());
+            }
+            NetworkMode::Host => {}
+        }
+        if self.plan.mode == NetworkMode::Host {
+            d.insert("nat".into(), "none (host network)".into());
+        } else {
             d.insert(
                 "nat".into(),
                 "published port 127.0.0.1 -> calculator:50000".into(),
             );
-        } else {
-            d.insert("nat".into(), "none (host network)".into());
         }
         for c in &self.plan.containers {
             d.insert(format!("address.{}", c.role), c.address.url.clone());
@@ -485,7 +604,7 @@ impl Deployment for DockerDeployment {
             w.abort();
         }
         let removed = remove_labelled(&self.engine, &self.plan.run_id, false).await?;
-        tracing::debug!(run = %self.plan.run_id, removed, network = ?self.network_id, "docker: torn down");
+        tracing::debug!(run = %self.plan.run_id, removed, networks = ?self.network_ids, "docker: torn down");
         self.torn_down = true;
         Ok(())
     }
@@ -504,7 +623,7 @@ mod tests {
 
     #[test]
     fn bridge_plan_wires_calculator_to_peer_addresses() {
-        let p = plan("r1", bridge(), 18080, &[]);
+        let p = plan("r1", bridge(), 18080, &[]).unwrap();
         let names: Vec<&str> = p.containers.iter().map(|c| c.name.as_str()).collect();
         assert_eq!(
             names,
@@ -541,7 +660,7 @@ mod tests {
 
     #[test]
     fn bridge_config_publishes_on_loopback_only() {
-        let p = plan("r1", bridge(), 18080, &[]);
+        let p = plan("r1", bridge(), 18080, &[]).unwrap();
         let cfg = p.config(&p.containers[4], "img:1");
         let host = cfg.host_config.unwrap();
         assert_eq!(host.network_mode.as_deref(), Some("vb-r1"));
@@ -567,7 +686,8 @@ mod tests {
             NetworkMode::Host,
             4000,
             &[4001, 4002, 4003, 4004, 4000],
-        );
+        )
+        .unwrap();
         let calc = &p.containers[4];
         assert_eq!(
             &calc.args[..3],
@@ -580,6 +700,62 @@ mod tests {
         assert_eq!(host.network_mode.as_deref(), Some("host"));
         assert!(host.port_bindings.is_none());
         assert!(cfg.networking_config.is_none());
+    }
+
+    #[test]
+    fn routed_plan_adds_a_router_and_routes_each_tier_through_it() {
+        let mode = NetworkMode::Routed {
+            services: Subnet::parse("10.5.7.0/24").unwrap(),
+            front: Subnet::parse("10.5.8.0/24").unwrap(),
+        };
+        let p = plan("r3", mode, 18081, &[]).unwrap();
+        let nets: Vec<String> = p.networks.iter().map(|(n, s)| format!("{n} {s}")).collect();
+        assert_eq!(
+            nets,
+            ["vb-r3-services 10.5.7.0/24", "vb-r3-front 10.5.8.0/24"]
+        );
+        let sum = &p.containers[0];
+        assert_eq!(
+            sum.args,
+            [
+                "sum",
+                "--listen",
+                "0.0.0.0:50001",
+                "--route",
+                "10.5.8.0/24,10.5.7.254"
+            ]
+        );
+        assert_eq!(sum.network.as_deref(), Some("vb-r3-services"));
+        let calc = &p.containers[4];
+        assert_eq!(calc.network.as_deref(), Some("vb-r3-front"));
+        assert!(calc.args.contains(&"http://10.5.7.5:50004".to_string()));
+        assert_eq!(
+            &calc.args[calc.args.len() - 2..],
+            ["--route", "10.5.7.0/24,10.5.8.254"]
+        );
+        assert_eq!(calc.publish, Some(50000));
+        let cfg = p.config(calc, "img:1");
+        let host = cfg.host_config.unwrap();
+        assert_eq!(host.cap_add, Some(vec!["NET_ADMIN".to_string()]));
+        assert_eq!(
+            host.port_bindings.unwrap()["50000/tcp"].as_ref().unwrap()[0]
+                .host_ip
+                .as_deref(),
+            Some("127.0.0.1")
+        );
+        let router = &p.containers[5];
+        assert_eq!(
+            (router.role, router.args.as_slice()),
+            (ROUTER, &["router".to_string()][..])
+        );
+        assert_eq!(router.network.as_deref(), Some("vb-r3-services"));
+        assert_eq!(
+            router.also,
+            Some(("vb-r3-front".into(), Ipv4Addr::new(10, 5, 8, 254)))
+        );
+        let host = p.config(router, "img:1").host_config.unwrap();
+        assert_eq!(host.sysctls.unwrap()["net.ipv4.ip_forward"], "1");
+        assert!(host.cap_add.is_none() && host.port_bindings.is_none());
     }
 
     #[test]

@@ -7,6 +7,10 @@
 //!   addresses), the calculator's port published on 127.0.0.1 only: NAT + port
 //!   forwarding, the lab's set-up.
 //! - `docker/host`: the host's network, no NAT; each role on a free loopback port.
+//! - `docker/routed`: the lab's routed topology (C15): sub-services on one network
+//!   (10.5.7.0/24), the calculator on another (10.5.8.0/24, port published on
+//!   127.0.0.1), a router container on both forwarding between them; each service adds
+//!   its route to the other tier at start (`--route`, CAP_NET_ADMIN).
 //!
 //! A variant setting `host_port` pins the calculator's 127.0.0.1 port (tests use it to
 //! provoke a port conflict). One deployment per run at a time: containers are named
@@ -347,6 +351,18 @@ impl Platform for Docker {
                     v.settings
                         .insert("subnet".into(), scenario.docker.subnet.clone());
                 }
+                if n == "routed" {
+                    // The report's C15 rule picks routed variants by this key.
+                    v.settings.insert("topology".into(), "routed".into());
+                    v.settings.insert(
+                        "services_subnet".into(),
+                        scenario.docker.routed_services_subnet.clone(),
+                    );
+                    v.settings.insert(
+                        "calculator_subnet".into(),
+                        scenario.docker.routed_calculator_subnet.clone(),
+                    );
+                }
                 v
             })
             .collect()
@@ -372,11 +388,22 @@ impl Platform for Docker {
                 }
             }
             "host" => NetworkMode::Host,
+            "routed" => {
+                let subnet = |key: &str, default: &str| {
+                    Subnet::parse(variant.get(key).unwrap_or(default))
+                        .map_err(|e| PlatformError::Failed(format!("{key}: {e}")))
+                };
+                let d = &ctx.scenario.docker;
+                NetworkMode::Routed {
+                    services: subnet("services_subnet", &d.routed_services_subnet)?,
+                    front: subnet("calculator_subnet", &d.routed_calculator_subnet)?,
+                }
+            }
             other => {
                 return Err(PlatformError::Failed(format!(
-                    "docker: variant {}: unknown network {other:?} (expected bridge or host)",
-                    variant.label
-                )))
+                "docker: variant {}: unknown network {other:?} (expected bridge, host or routed)",
+                variant.label
+            )))
             }
         };
         let pinned = match variant.get("host_port") {
@@ -391,7 +418,7 @@ impl Platform for Docker {
         let image = self.image().await?;
         let (engine, version) = self.engine().await?;
         let (host_port, role_ports) = pick_ports(&mode, pinned)?;
-        let plan = deployment::plan(&ctx.run_id, mode, host_port, &role_ports);
+        let plan = deployment::plan(&ctx.run_id, mode, host_port, &role_ports)?;
         let d =
             deployment::deploy(engine.clone(), plan, &image, version.clone(), &ctx.cancel).await?;
         Ok(Box::new(d))
@@ -451,7 +478,7 @@ fn pick_ports(mode: &NetworkMode, pinned: Option<u16>) -> Result<(u16, Vec<u16>)
         None => next()?,
     };
     let roles = match mode {
-        NetworkMode::Bridge { .. } => Vec::new(),
+        NetworkMode::Bridge { .. } | NetworkMode::Routed { .. } => Vec::new(),
         NetworkMode::Host => super::ROLES
             .iter()
             .map(|r| if *r == "calculator" { Ok(calc) } else { next() })
@@ -475,6 +502,12 @@ mod tests {
         assert_eq!(v[1].get("network"), Some("host"));
         s.docker.networks = vec!["host".into()];
         assert_eq!(Docker::default().variants(&s).len(), 1);
+        s.docker.networks = vec!["routed".into()];
+        let v = Docker::default().variants(&s);
+        assert_eq!(v[0].label, "docker/routed");
+        assert_eq!(v[0].get("topology"), Some("routed"));
+        assert_eq!(v[0].get("services_subnet"), Some("10.5.7.0/24"));
+        assert_eq!(v[0].get("calculator_subnet"), Some("10.5.8.0/24"));
     }
 
     #[test]

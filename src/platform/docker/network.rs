@@ -1,6 +1,6 @@
 //! Networking of a docker deployment: the per-run user-defined bridge (a chosen subnet,
-//! static container addresses) or the host's own network, and the addresses each role
-//! listens on and is reached at.
+//! static container addresses), two bridges joined by a router container (routed), or
+//! the host's own network, and the addresses each role listens on and is reached at.
 
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -20,6 +20,10 @@ pub enum NetworkMode {
     Bridge { subnet: Subnet },
     /// The host's network namespace: no NAT, each role on its own loopback port.
     Host,
+    /// The lab's routed topology: the four sub-services on `services`, the calculator
+    /// on `front` (port published on 127.0.0.1 as in bridge mode), a router container
+    /// on both at each subnet's last host address (10.5.7.254, 10.5.8.254).
+    Routed { services: Subnet, front: Subnet },
 }
 
 impl NetworkMode {
@@ -27,6 +31,17 @@ impl NetworkMode {
         match self {
             NetworkMode::Bridge { .. } => "bridge",
             NetworkMode::Host => "host",
+            NetworkMode::Routed { .. } => "routed",
+        }
+    }
+
+    /// The subnet a role's container sits on (none on the host network).
+    pub fn subnet_of(&self, role: &str) -> Option<&Subnet> {
+        match self {
+            NetworkMode::Bridge { subnet } => Some(subnet),
+            NetworkMode::Host => None,
+            NetworkMode::Routed { front, .. } if role == "calculator" => Some(front),
+            NetworkMode::Routed { services, .. } => Some(services),
         }
     }
 }
@@ -92,6 +107,19 @@ impl Subnet {
     pub fn role_address(&self, index: usize) -> Ipv4Addr {
         self.nth(2 + index as u32)
     }
+
+    /// The router container's address: the last host address (.254 of a /24), clear of
+    /// the gateway and the role addresses.
+    pub fn router_address(&self) -> Result<Ipv4Addr, String> {
+        let last = self.size() - 2;
+        if last < 2 + ROLES.len() as u64 {
+            return Err(format!(
+                "docker: subnet {self} has no room for a router after the {} roles",
+                ROLES.len()
+            ));
+        }
+        Ok(self.nth(last as u32))
+    }
 }
 
 impl std::fmt::Display for Subnet {
@@ -119,8 +147,11 @@ pub fn role_addresses(mode: &NetworkMode, host_ports: &[u16]) -> Vec<RoleAddress
         .iter()
         .enumerate()
         .map(|(i, &role)| match mode {
-            NetworkMode::Bridge { subnet } => {
-                let ip = subnet.role_address(i);
+            NetworkMode::Bridge { .. } | NetworkMode::Routed { .. } => {
+                let ip = mode
+                    .subnet_of(role)
+                    .expect("bridged roles have a subnet")
+                    .role_address(i);
                 let port = default_port(role);
                 RoleAddress {
                     role,
@@ -234,6 +265,26 @@ mod tests {
         assert_eq!(a[0].url, "http://10.213.0.2:50001");
         assert_eq!(a[0].listen.to_string(), "0.0.0.0:50001");
         assert_eq!(a[4].role, "calculator");
+        assert_eq!(a[4].listen.to_string(), "0.0.0.0:50000");
+    }
+
+    #[test]
+    fn routed_roles_split_over_two_subnets() {
+        let services = Subnet::parse("10.5.7.0/24").unwrap();
+        let front = Subnet::parse("10.5.8.0/24").unwrap();
+        assert_eq!(front.router_address(), Ok(Ipv4Addr::new(10, 5, 8, 254)));
+        assert!(Subnet::parse("10.0.0.0/29")
+            .unwrap()
+            .router_address()
+            .is_err());
+        assert_eq!(
+            Subnet::parse("10.0.0.0/28").unwrap().router_address(),
+            Ok(Ipv4Addr::new(10, 0, 0, 14))
+        );
+        let a = role_addresses(&NetworkMode::Routed { services, front }, &[]);
+        assert_eq!(a[0].url, "http://10.5.7.2:50001");
+        assert_eq!(a[3].url, "http://10.5.7.5:50004");
+        assert_eq!(a[4].ip, Some(Ipv4Addr::new(10, 5, 8, 6)));
         assert_eq!(a[4].listen.to_string(), "0.0.0.0:50000");
     }
 

@@ -1,5 +1,6 @@
 //! Interface and route setup with the classic ioctls (no netlink, no `ip` binary):
-//! enough for one address, a netmask and a few routes.
+//! enough for one address, a netmask and a few routes. Used by the VM appliance's init
+//! and by `--route` (the docker routed topology).
 
 use std::io;
 use std::net::Ipv4Addr;
@@ -151,17 +152,25 @@ pub fn mac_address(iface: &str) -> io::Result<[u8; 6]> {
     Ok(mac)
 }
 
-/// Add a route to `dst/mask`, through `gateway` (None: on-link).
+/// Add a route to `dst/mask`, through `gateway` (None: on-link), on `iface` (None: the
+/// kernel picks the interface that reaches `gateway`).
 pub fn add_route(
-    iface: &str,
+    iface: Option<&str>,
     dst: Ipv4Addr,
     mask: Ipv4Addr,
     gateway: Option<Ipv4Addr>,
 ) -> io::Result<()> {
     let fd = control_socket()?;
-    let mut dev = std::ffi::CString::new(iface)
-        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "interface name with NUL"))?
-        .into_bytes_with_nul();
+    let mut dev = match iface {
+        Some(i) => Some(
+            std::ffi::CString::new(i)
+                .map_err(|_| {
+                    io::Error::new(io::ErrorKind::InvalidInput, "interface name with NUL")
+                })?
+                .into_bytes_with_nul(),
+        ),
+        None => None,
+    };
     let mut rt = RtEntry {
         rt_pad1: 0,
         rt_dst: sockaddr_in(dst),
@@ -172,18 +181,26 @@ pub fn add_route(
         rt_pad3: 0,
         rt_pad4: std::ptr::null_mut(),
         rt_metric: 0,
-        rt_dev: dev.as_mut_ptr().cast(),
+        rt_dev: dev
+            .as_mut()
+            .map_or(std::ptr::null_mut(), |d| d.as_mut_ptr().cast()),
         rt_mtu: 0,
         rt_window: 0,
         rt_irtt: 0,
     };
     let via = gateway.map(|g| format!(" via {g}")).unwrap_or_default();
+    let on = iface.map(|i| format!(" dev {i}")).unwrap_or_default();
     ioctl(
         &fd,
         SIOCADDRT,
         &mut rt,
-        &format!("SIOCADDRT {dst}/{mask}{via} dev {iface}"),
+        &format!("SIOCADDRT {dst}/{mask}{via}{on}"),
     )
+}
+
+/// The netmask of a prefix length (24: 255.255.255.0).
+pub fn netmask(prefix: u8) -> Ipv4Addr {
+    Ipv4Addr::from(u32::MAX.checked_shl(32 - u32::from(prefix)).unwrap_or(0))
 }
 
 /// The first interface that is not loopback, by name order (eth0 before eth1).
