@@ -58,6 +58,21 @@ pub enum Command {
         #[arg(long, default_value = "html")]
         format: crate::report::compare::Format,
     },
+    /// Send load to a calculator already running on this host (loopback only): closed
+    /// loop by default, open loop at --rate. Prints the figures as JSON.
+    Load {
+        /// Calculator address, e.g. 127.0.0.1:50000.
+        addr: std::net::SocketAddr,
+        /// Constant rate in requests per second (open loop); absent: closed loop.
+        #[arg(long)]
+        rate: Option<f64>,
+        #[arg(long, default_value_t = 5.0)]
+        duration: f64,
+        #[arg(long, default_value_t = 8)]
+        connections: usize,
+        #[arg(long, default_value = "(5+3)/2")]
+        expression: String,
+    },
     /// Build (or reuse) the VM appliance: kernel, initramfs and a bootable disk as raw,
     /// qcow2 and VDI; with --out, copy them there (for VirtualBox or an OpenStack image).
     Appliance {
@@ -145,6 +160,13 @@ async fn dispatch(cli: Cli) -> u8 {
             format,
         } => report(results, out, format),
         Command::Appliance { out } => appliance(out).await,
+        Command::Load {
+            addr,
+            rate,
+            duration,
+            connections,
+            expression,
+        } => load(addr, rate, duration, connections, &expression).await,
         Command::Cleanup { run_id } => cleanup(run_id.as_deref()).await,
     }
 }
@@ -209,6 +231,73 @@ fn report(paths: Vec<PathBuf>, out: Option<PathBuf>, format: crate::report::comp
         Ok(None) => EXIT_OK,
         Err(e) => {
             eprintln!("virtbench: {e}");
+            EXIT_FAILED
+        }
+    }
+}
+
+async fn load(
+    addr: std::net::SocketAddr,
+    rate: Option<f64>,
+    duration: f64,
+    connections: usize,
+    expression: &str,
+) -> u8 {
+    use crate::measure::{load, Probe};
+    use std::time::Duration;
+    // The network rule: virtbench sends traffic to this machine only.
+    if !addr.ip().is_loopback() {
+        eprintln!("virtbench: load: address {addr}: only loopback addresses are allowed");
+        return EXIT_BAD_INPUT;
+    }
+    if !(duration.is_finite() && duration > 0.0)
+        || connections == 0
+        || rate.is_some_and(|r| !(r.is_finite() && r > 0.0))
+    {
+        eprintln!("virtbench: load: --duration, --connections and --rate must be positive");
+        return EXIT_BAD_INPUT;
+    }
+    let probe = match Probe::for_expression(expression) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("virtbench: load: --expression {expression:?}: {e}");
+            return EXIT_BAD_INPUT;
+        }
+    };
+    let probes = [probe];
+    let timeout = Duration::from_secs(2);
+    let duration = Duration::from_secs_f64(duration);
+    let out = match rate {
+        Some(rate_rps) => {
+            let cfg = load::OpenLoopConfig {
+                rate_rps,
+                duration,
+                warmup: Duration::from_millis(500),
+                connections,
+                timeout,
+            };
+            load::open_loop(addr, &probes, &cfg)
+                .await
+                .map(|r| serde_json::to_string_pretty(&r))
+        }
+        None => {
+            let cfg = load::ClosedLoopConfig {
+                duration,
+                connections,
+                timeout,
+            };
+            load::closed_loop(addr, &probes, &cfg)
+                .await
+                .map(|r| serde_json::to_string_pretty(&r))
+        }
+    };
+    match out {
+        Ok(json) => {
+            println!("{}", json.expect("results serialise"));
+            EXIT_OK
+        }
+        Err(e) => {
+            eprintln!("virtbench: load: {e}");
             EXIT_FAILED
         }
     }

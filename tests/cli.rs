@@ -205,3 +205,57 @@ fn report_rerenders_fixture_and_compares_runs() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn load_refuses_non_loopback_addresses() {
+    let out = virtbench()
+        .args(["load", "192.0.2.1:50000", "--duration", "1"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("only loopback"));
+}
+
+/// `virtbench load` against a calculator started by hand (the five roles in one process).
+#[test]
+fn load_measures_a_running_calculator() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let bin = rt
+        .block_on(virtbench::artifact::calculator::binary())
+        .unwrap();
+    let port = virtbench::platform::free_loopback_port().unwrap();
+    let mut calc = Command::new(&bin.path)
+        .args(["all", "--listen", &format!("127.0.0.1:{port}")])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while std::net::TcpStream::connect(addr).is_err() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let out = virtbench()
+        .args([
+            "load",
+            &addr.to_string(),
+            "--duration",
+            "1",
+            "--connections",
+            "2",
+            "--expression",
+            "2*(3+4)",
+        ])
+        .output()
+        .unwrap();
+    calc.kill().unwrap();
+    calc.wait().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(v["count"].as_u64().unwrap() > 0, "{v}");
+    assert_eq!(v["errors"], 0, "{v}");
+    assert_eq!(v["wrong_answers"], 0, "{v}");
+}
