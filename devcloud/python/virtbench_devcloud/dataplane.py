@@ -18,6 +18,8 @@ import json
 import logging
 import os
 import signal
+import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -30,6 +32,7 @@ from keystoneauth1.identity import v3
 LOG = logging.getLogger("devcloud-dataplane")
 
 FIP_CHAIN = "VBDC-FIP"
+HAIRPIN_CHAIN = "VBDC-HAIRPIN"
 
 
 def run(*cmd, check=True):
@@ -163,15 +166,27 @@ def plug_taps(bridge, port_ids, known, known_file):
             LOG.warning("could not plug %s: %s", name, res.stderr.strip())
 
 
+def ensure_jump(hook, chain):
+    run("iptables", "-t", "nat", "-N", chain, check=False)
+    if run("iptables", "-t", "nat", "-C", hook, "-j", chain, check=False).returncode:
+        run("iptables", "-t", "nat", "-I", hook, "1", "-j", chain)
+
+
 class FipNat:
-    def __init__(self):
+    def __init__(self, tenant_cidr):
         self.rules = None
+        self.tenant_cidr = tenant_cidr
 
     def setup(self):
-        run("iptables", "-t", "nat", "-N", FIP_CHAIN, check=False)
-        for hook in ("PREROUTING", "OUTPUT"):
-            if run("iptables", "-t", "nat", "-C", hook, "-j", FIP_CHAIN, check=False).returncode:
-                run("iptables", "-t", "nat", "-I", hook, "1", "-j", FIP_CHAIN)
+        ensure_jump("PREROUTING", FIP_CHAIN)
+        ensure_jump("OUTPUT", FIP_CHAIN)
+        # An instance reaching another through its floating IP: the reply must
+        # come back through the host to be un-DNATed, so masquerade that case.
+        ensure_jump("POSTROUTING", HAIRPIN_CHAIN)
+        run("iptables", "-t", "nat", "-F", HAIRPIN_CHAIN)
+        run("iptables", "-t", "nat", "-A", HAIRPIN_CHAIN, "-s", self.tenant_cidr,
+            "-d", self.tenant_cidr, "-m", "conntrack", "--ctstate", "DNAT",
+            "-j", "MASQUERADE")
 
     def update(self, pairs):
         if pairs == self.rules:
@@ -250,7 +265,7 @@ class Dataplane:
         self.cloud = Cloud(args.auth_url, args.password)
         self.state = State()
         self.dnsmasq = DnsmasqManager(args)
-        self.fip = FipNat()
+        self.fip = FipNat(args.tenant_cidr)
         self.poll_lock = threading.Lock()
         self.stopping = threading.Event()
         self.tenant_net = None
@@ -322,11 +337,13 @@ def main():
     p.add_argument("--bridge", required=True)
     p.add_argument("--network", default="virtbench-net")
     p.add_argument("--gateway", required=True)
-    p.add_argument("--subnet-start", required=True, help="first address of the subnet")
-    p.add_argument("--netmask", default="255.255.255.0")
+    p.add_argument("--tenant-cidr", required=True, help="e.g. 10.99.0.0/24")
     p.add_argument("--metadata-ip", default="169.254.169.254")
     p.add_argument("--interval", type=float, default=1.0)
     args = p.parse_args()
+    net, prefix = args.tenant_cidr.split("/")
+    args.subnet_start = net
+    args.netmask = socket.inet_ntoa(struct.pack("!I", (0xFFFFFFFF << (32 - int(prefix))) & 0xFFFFFFFF))
     logging.basicConfig(
         level=logging.INFO, stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(message)s",
