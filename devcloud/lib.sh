@@ -82,7 +82,13 @@ start_bg() {
   while [[ ! -s "$RUN/$name.pid" ]] && ((t++ < 50)); do sleep 0.1; done
 }
 
-pid_alive() { [[ -n "$1" ]] && kill -0 "$1" 2>/dev/null; }
+# Alive and not a zombie (an orphan may wait a while for init to reap it).
+pid_alive() {
+  [[ -n "$1" ]] && kill -0 "$1" 2>/dev/null || return 1
+  local stat; stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+  stat=${stat##*) }
+  [[ "${stat%% *}" != Z ]]
+}
 
 # Wait until URL answers any HTTP status (the server is up), or fail after $2 s.
 wait_http() {

@@ -13,6 +13,7 @@ of start-up). Subcommands:
 
 import argparse
 import os
+import subprocess
 import sys
 import time
 
@@ -188,6 +189,7 @@ def wait_compute(args):
     placement = Rest(sess, "placement", {"OpenStack-API-Version": "placement 1.14"})
     deadline = time.time() + args.timeout
     state = "no hypervisor yet"
+    discovered = False
     while time.time() < deadline:
         hyps = nova.get("/os-hypervisors")["hypervisors"]
         up = [h for h in hyps if h.get("state") == "up"]
@@ -199,6 +201,13 @@ def wait_compute(args):
                     cur.execute("SELECT host FROM host_mappings")
                     mapped = {row[0] for row in cur.fetchall()}
             rps = placement.get("/resource_providers")["resource_providers"]
+            if not mapped and args.nova_manage and not discovered:
+                # The scheduler's periodic discovery may take a minute: map now.
+                subprocess.run([args.nova_manage, "--config-file", args.nova_conf,
+                                "cell_v2", "discover_hosts"], check=False,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                discovered = True
+                continue
             if not mapped:
                 state = "compute host not mapped to a cell yet"
             elif not rps:
@@ -229,6 +238,8 @@ def main():
     p.add_argument("--ext-cidr", default="10.98.0.0/24")
     p.add_argument("--ext-gw", default="10.98.0.1")
     p.add_argument("--timeout", type=int, default=180)
+    p.add_argument("--nova-manage", help="nova-manage, to map the compute host at once")
+    p.add_argument("--nova-conf")
     args = p.parse_args()
     {"identity": identity, "resources": resources, "wait-compute": wait_compute}[
         args.command](args)
