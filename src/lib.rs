@@ -3,10 +3,12 @@
 //! way from the host, with a report that puts a number beside each claim of the lab.
 
 pub mod artifact;
+pub mod cli;
 pub mod host;
 pub mod measure;
 pub mod platform;
 pub mod report;
 pub mod results;
+pub mod run;
 pub mod scenario;
 pub mod stats;

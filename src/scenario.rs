@@ -196,12 +196,35 @@ impl Default for QemuOptions {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct VirtualBoxOptions {
     /// Override the VBoxManage executable.
-    #[serde(default)]
     pub vboxmanage: Option<String>,
+    /// "per-role" (five VMs, as in the lab) and/or "all-in-one".
+    pub topologies: Vec<String>,
+    /// Per-VM disk over the appliance VDI: "linked" (differencing image) or "clone"
+    /// (full copy with clonemedium).
+    pub disk: String,
+    /// Disk controller: "sata" (AHCI) or "ide" (PIIX4).
+    pub storage: String,
+    /// Guest memory; `qemu.memory_mib` when absent, so both hypervisors get the same.
+    pub memory_mib: Option<u32>,
+    /// Guest CPUs; `qemu.cpus` when absent.
+    pub cpus: Option<u32>,
+}
+
+impl Default for VirtualBoxOptions {
+    fn default() -> Self {
+        VirtualBoxOptions {
+            vboxmanage: None,
+            topologies: vec!["per-role".into(), "all-in-one".into()],
+            disk: "linked".into(),
+            storage: "sata".into(),
+            memory_mib: None,
+            cpus: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -251,23 +274,38 @@ impl Scenario {
             reason: reason.into(),
         };
         if self.platforms.is_empty() {
-            return Err(bad("platforms", "[]".into(), "select at least one platform"));
+            return Err(bad(
+                "platforms",
+                "[]".into(),
+                "select at least one platform",
+            ));
         }
         for p in &self.platforms {
             if !PLATFORMS.contains(&p.as_str()) {
                 return Err(bad(
                     "platforms",
                     format!("{p:?}"),
-                    &format!("unknown platform (expected one of {})", PLATFORMS.join(", ")),
+                    &format!(
+                        "unknown platform (expected one of {})",
+                        PLATFORMS.join(", ")
+                    ),
                 ));
             }
         }
         if self.workload.expressions.is_empty() {
-            return Err(bad("workload.expressions", "[]".into(), "give at least one expression"));
+            return Err(bad(
+                "workload.expressions",
+                "[]".into(),
+                "give at least one expression",
+            ));
         }
         for e in &self.workload.expressions {
             if let Err(err) = calculator::expr::evaluate_local(e) {
-                return Err(bad("workload.expressions", format!("{e:?}"), &err.to_string()));
+                return Err(bad(
+                    "workload.expressions",
+                    format!("{e:?}"),
+                    &err.to_string(),
+                ));
             }
         }
         if self.startup.repetitions == 0 {
@@ -294,9 +332,18 @@ impl Scenario {
         }
         non_negative(&self.throughput.duration_s, "throughput.duration_s", path)?;
         if self.throughput.connections == 0 {
-            return Err(bad("throughput.connections", "0".into(), "must be at least 1"));
+            return Err(bad(
+                "throughput.connections",
+                "0".into(),
+                "must be at least 1",
+            ));
         }
-        one_of(&self.docker.networks, &["bridge", "host"], "docker.networks", path)?;
+        one_of(
+            &self.docker.networks,
+            &["bridge", "host"],
+            "docker.networks",
+            path,
+        )?;
         if !is_ipv4_cidr(&self.docker.subnet) {
             return Err(bad(
                 "docker.subnet",
@@ -304,9 +351,19 @@ impl Scenario {
                 "expected an IPv4 CIDR such as 10.213.0.0/24",
             ));
         }
-        one_of(&self.qemu.topologies, &["per-role", "all-in-one"], "qemu.topologies", path)?;
+        one_of(
+            &self.qemu.topologies,
+            &["per-role", "all-in-one"],
+            "qemu.topologies",
+            path,
+        )?;
         one_of(&self.qemu.boot, &["kernel", "disk"], "qemu.boot", path)?;
-        one_of(&self.qemu.networks, &["nat", "bridge"], "qemu.networks", path)?;
+        one_of(
+            &self.qemu.networks,
+            &["nat", "bridge"],
+            "qemu.networks",
+            path,
+        )?;
         if !["auto", "kvm", "tcg"].contains(&self.qemu.accelerator.as_str()) {
             return Err(bad(
                 "qemu.accelerator",
@@ -323,6 +380,34 @@ impl Scenario {
         }
         if self.qemu.cpus == 0 {
             return Err(bad("qemu.cpus", "0".into(), "must be at least 1"));
+        }
+        one_of(
+            &self.virtualbox.topologies,
+            &["per-role", "all-in-one"],
+            "virtualbox.topologies",
+            path,
+        )?;
+        one_of(
+            std::slice::from_ref(&self.virtualbox.disk),
+            &["linked", "clone"],
+            "virtualbox.disk",
+            path,
+        )?;
+        one_of(
+            std::slice::from_ref(&self.virtualbox.storage),
+            &["sata", "ide"],
+            "virtualbox.storage",
+            path,
+        )?;
+        if let Some(m) = self.virtualbox.memory_mib.filter(|&m| m < 64) {
+            return Err(bad(
+                "virtualbox.memory_mib",
+                m.to_string(),
+                "the appliance needs at least 64 MiB",
+            ));
+        }
+        if self.virtualbox.cpus == Some(0) {
+            return Err(bad("virtualbox.cpus", "0".into(), "must be at least 1"));
         }
         if !["floating-ip", "fixed-ip"].contains(&self.openstack.access.as_str()) {
             return Err(bad(
@@ -361,7 +446,12 @@ fn non_negative(v: &f64, field: &str, path: &Path) -> Result<(), ScenarioError> 
     }
 }
 
-fn one_of(values: &[String], allowed: &[&str], field: &str, path: &Path) -> Result<(), ScenarioError> {
+fn one_of(
+    values: &[String],
+    allowed: &[&str],
+    field: &str,
+    path: &Path,
+) -> Result<(), ScenarioError> {
     let bad = |value: String, reason: String| ScenarioError::Invalid {
         path: path.to_owned(),
         field: field.into(),
@@ -373,7 +463,10 @@ fn one_of(values: &[String], allowed: &[&str], field: &str, path: &Path) -> Resu
     }
     for v in values {
         if !allowed.contains(&v.as_str()) {
-            return Err(bad(format!("{v:?}"), format!("expected one of {}", allowed.join(", "))));
+            return Err(bad(
+                format!("{v:?}"),
+                format!("expected one of {}", allowed.join(", ")),
+            ));
         }
     }
     Ok(())
@@ -442,7 +535,10 @@ mod tests {
 
     #[test]
     fn unknown_field_rejected_on_one_line() {
-        let e = parse(&format!("{MIN}[startup]\nrepetitions = 2\ntimeout_s = 5\nrepetition = 3\n")).unwrap_err();
+        let e = parse(&format!(
+            "{MIN}[startup]\nrepetitions = 2\ntimeout_s = 5\nrepetition = 3\n"
+        ))
+        .unwrap_err();
         assert!(e.starts_with("s.toml: "), "{e}");
         assert!(e.contains("repetition"), "{e}");
         assert!(!e.contains('\n'), "{e}");
@@ -455,8 +551,27 @@ mod tests {
     }
 
     #[test]
+    fn virtualbox_options_default_and_validate() {
+        let s = parse(MIN).unwrap();
+        assert_eq!(s.virtualbox.disk, "linked");
+        assert_eq!(s.virtualbox.memory_mib, None);
+        let e = parse(&format!("{MIN}[virtualbox]\ndisk = \"copy\"\n")).unwrap_err();
+        assert!(e.contains("`virtualbox.disk` = \"copy\""), "{e}");
+        let e = parse(&format!("{MIN}[virtualbox]\nmemory_mib = 32\n")).unwrap_err();
+        assert!(e.contains("`virtualbox.memory_mib` = 32"), "{e}");
+        let s = parse(&format!("{MIN}[virtualbox]\nstorage = \"ide\"\ncpus = 2\n")).unwrap();
+        assert_eq!(
+            (s.virtualbox.storage.as_str(), s.virtualbox.cpus),
+            ("ide", Some(2))
+        );
+    }
+
+    #[test]
     fn bad_docker_network_rejected() {
-        let e = parse(&format!("{MIN}[docker]\nnetworks = [\"macvlan\"]\nsubnet = \"10.1.0.0/24\"\n")).unwrap_err();
+        let e = parse(&format!(
+            "{MIN}[docker]\nnetworks = [\"macvlan\"]\nsubnet = \"10.1.0.0/24\"\n"
+        ))
+        .unwrap_err();
         assert!(e.contains("`docker.networks` = \"macvlan\""), "{e}");
     }
 }

@@ -66,14 +66,26 @@ fn build() -> Result<CalculatorBinary, PlatformError> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let output = Command::new(cargo)
         .current_dir(&ws)
-        .args(["build", "--release", "--quiet", "-p", "calculator", "--target", TARGET])
+        .args([
+            "build",
+            "--release",
+            "--quiet",
+            "-p",
+            "calculator",
+            "--target",
+            TARGET,
+        ])
         .env("CARGO_TARGET_DIR", &target_dir)
         .env("RUSTFLAGS", "-C target-feature=+crt-static")
         .output()
         .map_err(PlatformError::io("running cargo to build the calculator"))?;
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
-        let last = stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("");
+        let last = stderr
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("");
         return Err(PlatformError::Failed(format!(
             "building the static calculator failed ({}): {last}",
             output.status
@@ -86,9 +98,15 @@ fn build() -> Result<CalculatorBinary, PlatformError> {
     describe(&out, (!cached).then_some(ms), cached)
 }
 
-fn describe(path: &Path, build_ms: Option<f64>, cached: bool) -> Result<CalculatorBinary, PlatformError> {
-    let meta = std::fs::metadata(path)
-        .map_err(PlatformError::io(format!("calculator binary {}", path.display())))?;
+fn describe(
+    path: &Path,
+    build_ms: Option<f64>,
+    cached: bool,
+) -> Result<CalculatorBinary, PlatformError> {
+    let meta = std::fs::metadata(path).map_err(PlatformError::io(format!(
+        "calculator binary {}",
+        path.display()
+    )))?;
     let sha256 = crate::artifact::sha256_file(path)
         .map_err(PlatformError::io(format!("hashing {}", path.display())))?;
     Ok(CalculatorBinary {

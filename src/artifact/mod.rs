@@ -3,7 +3,12 @@
 
 use std::path::PathBuf;
 
+pub mod appliance;
 pub mod calculator;
+pub mod disk;
+pub mod image;
+pub mod initramfs;
+pub mod kernel;
 
 /// Where artifacts are cached across runs: `$VIRTBENCH_CACHE`, else
 /// `$XDG_CACHE_HOME/virtbench`, else `~/.cache/virtbench`.

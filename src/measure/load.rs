@@ -1,11 +1,28 @@
 //! HTTP load generator: open-loop constant rate (latency from the intended send time)
 //! and closed-loop maximum throughput, over keep-alive connections.
+//!
+//! Open loop: a dedicated OS thread releases request `i` at `start + i / rate` (absolute
+//! times, so the schedule cannot drift; `std::thread::sleep` is precise to tens of
+//! microseconds where tokio's timer wheel has a 1 ms tick) into a queue that
+//! `connections` tasks, one per keep-alive connection, pull from. A request that finds
+//! every connection busy waits in the queue, and its latency — counted from its intended
+//! time, not from when it was actually written — includes that wait. This is what
+//! avoids coordinated omission: a server stall shows up in every request that should
+//! have been sent during it, not only in the one that was stuck.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
+use hdrhistogram::Histogram;
+use tokio::sync::{mpsc, Mutex};
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+use super::http::{Answer, Client, HttpError};
 use super::{MeasureError, Probe};
 use crate::results::{LatencyResult, ThroughputResult};
+use crate::stats::Series;
 
 #[derive(Debug, Clone)]
 pub struct OpenLoopConfig {
@@ -23,20 +40,403 @@ pub struct ClosedLoopConfig {
     pub timeout: Duration,
 }
 
+/// Highest latency the histogram is sized for without resizing (it still auto-resizes
+/// beyond), microseconds.
+const HIST_HIGH_US: u64 = 60_000_000;
+/// Pause after a transport error in the closed loop, so a dead server is not spun on.
+const ERROR_BACKOFF: Duration = Duration::from_millis(10);
+
+/// An open-loop run: the summary and the full latency histogram (microseconds, correct
+/// answers of the measured window only), e.g. for a distribution chart.
+#[derive(Debug, Clone)]
+pub struct OpenLoopRun {
+    pub result: LatencyResult,
+    pub histogram: Histogram<u64>,
+}
+
 /// Send `probes` round-robin at a constant rate.
 pub async fn open_loop(
-    _addr: SocketAddr,
-    _probes: &[Probe],
-    _cfg: &OpenLoopConfig,
+    addr: SocketAddr,
+    probes: &[Probe],
+    cfg: &OpenLoopConfig,
 ) -> Result<LatencyResult, MeasureError> {
-    Err(MeasureError::Failed("load: not implemented".into()))
+    open_loop_run(addr, probes, cfg).await.map(|r| r.result)
+}
+
+/// [`open_loop`], also returning the histogram.
+pub async fn open_loop_run(
+    addr: SocketAddr,
+    probes: &[Probe],
+    cfg: &OpenLoopConfig,
+) -> Result<OpenLoopRun, MeasureError> {
+    if !(cfg.rate_rps.is_finite() && cfg.rate_rps > 0.0) {
+        return Err(bad_config("rate_rps", cfg.rate_rps));
+    }
+    check_common(probes, cfg.duration, cfg.connections, cfg.timeout)?;
+
+    let clients = connect_all(addr, cfg.connections, cfg.timeout).await?;
+    let probes: Arc<[Probe]> = probes.into();
+    let rate = cfg.rate_rps;
+    let warmup_s = cfg.warmup.as_secs_f64();
+    let total_s = warmup_s + cfg.duration.as_secs_f64();
+
+    let start = Instant::now();
+    let hard_deadline = start + cfg.warmup + cfg.duration + cfg.timeout;
+    let (tx, rx) = mpsc::unbounded_channel::<u64>();
+    let scheduler = spawn_scheduler(start.into_std(), rate, total_s, tx)?;
+    let rx = Arc::new(Mutex::new(rx));
+
+    // A JoinSet aborts its tasks when dropped: a caller that drops this future (cancel)
+    // stops the load at once instead of leaving it running against a torn-down target.
+    let mut workers = JoinSet::new();
+    for client in clients {
+        let rx = Arc::clone(&rx);
+        let probes = Arc::clone(&probes);
+        let timeout = cfg.timeout;
+        workers.spawn(async move {
+            let mut stats = OpenStats::new();
+            let mut client = client;
+            loop {
+                // Holding the lock while waiting makes the queue FIFO over idle workers.
+                let Some(i) = rx.lock().await.recv().await else {
+                    break;
+                };
+                let offset = i as f64 / rate;
+                let intended = start + Duration::from_secs_f64(offset);
+                let probe = &probes[(i % probes.len() as u64) as usize];
+                let now = Instant::now();
+                // Work still queued when the grace period ended never gets sent.
+                let outcome = if now >= hard_deadline {
+                    Err(HttpError::Timeout {
+                        addr,
+                        what: "queued request to",
+                    })
+                } else {
+                    let deadline = (now + timeout).min(hard_deadline);
+                    client.post(probe.body.clone(), deadline).await
+                };
+                let done = Instant::now();
+                if offset >= warmup_s {
+                    stats.record(outcome, probe, done.saturating_duration_since(intended));
+                }
+            }
+            stats
+        });
+    }
+
+    let mut total = OpenStats::new();
+    while let Some(w) = workers.join_next().await {
+        let stats =
+            w.map_err(|e| MeasureError::Failed(format!("load: worker task failed: {e}")))?;
+        total.merge(stats)?;
+    }
+    // The scheduler ends as soon as it released the last request; its thread is joined
+    // off the runtime so a slow wake-up can't block a worker thread.
+    tokio::task::spawn_blocking(move || scheduler.join())
+        .await
+        .ok();
+
+    if let Some(e) = &total.first_error {
+        tracing::warn!(%addr, errors = total.errors, first = %e, "open-loop load saw errors");
+    }
+    if total.wrong_answers > 0 {
+        tracing::warn!(%addr, wrong = total.wrong_answers, "open-loop load saw wrong answers");
+    }
+    let h = &total.histogram;
+    let duration_s = cfg.duration.as_secs_f64();
+    let count = h.len();
+    let q = |q: f64| {
+        if count == 0 {
+            0.0
+        } else {
+            h.value_at_quantile(q) as f64
+        }
+    };
+    let result = LatencyResult {
+        rate_rps: rate,
+        duration_s,
+        achieved_rps: count as f64 / duration_s,
+        p50: q(0.5),
+        p90: q(0.9),
+        p99: q(0.99),
+        p999: q(0.999),
+        max: if count == 0 { 0.0 } else { h.max() as f64 },
+        mean: if count == 0 { 0.0 } else { h.mean() },
+        stddev: if count == 0 { 0.0 } else { h.stdev() },
+        count,
+        errors: total.errors,
+        wrong_answers: total.wrong_answers,
+        connections: cfg.connections,
+    };
+    tracing::debug!(?result, "open-loop load done");
+    Ok(OpenLoopRun {
+        result,
+        histogram: total.histogram,
+    })
+}
+
+/// Release request indices at their intended times from an OS thread (see module doc).
+fn spawn_scheduler(
+    start: std::time::Instant,
+    rate: f64,
+    total_s: f64,
+    tx: mpsc::UnboundedSender<u64>,
+) -> Result<std::thread::JoinHandle<()>, MeasureError> {
+    std::thread::Builder::new()
+        .name("virtbench-sched".into())
+        .spawn(move || {
+            // Default timer slack is 50 us; ask for 1 us so wake-ups are on time.
+            // SAFETY: prctl(PR_SET_TIMERSLACK) only changes this thread's timer slack.
+            unsafe {
+                libc::prctl(libc::PR_SET_TIMERSLACK, 1000 as libc::c_ulong, 0, 0, 0);
+            }
+            let mut i: u64 = 0;
+            loop {
+                let offset = i as f64 / rate;
+                if offset >= total_s {
+                    break;
+                }
+                let at = start + Duration::from_secs_f64(offset);
+                let now = std::time::Instant::now();
+                if at > now {
+                    std::thread::sleep(at - now);
+                }
+                if tx.send(i).is_err() {
+                    break;
+                }
+                i += 1;
+            }
+        })
+        .map_err(|e| MeasureError::Failed(format!("load: cannot start scheduler thread: {e}")))
+}
+
+/// Per-worker tallies of the open loop, merged at the end (no shared state on the hot
+/// path).
+struct OpenStats {
+    histogram: Histogram<u64>,
+    errors: u64,
+    wrong_answers: u64,
+    first_error: Option<String>,
+}
+
+impl OpenStats {
+    fn new() -> Self {
+        let mut histogram =
+            Histogram::new_with_bounds(1, HIST_HIGH_US, 3).expect("valid histogram bounds");
+        histogram.auto(true);
+        OpenStats {
+            histogram,
+            errors: 0,
+            wrong_answers: 0,
+            first_error: None,
+        }
+    }
+
+    fn record(&mut self, outcome: Result<Answer, HttpError>, probe: &Probe, latency: Duration) {
+        match classify(outcome, probe) {
+            Outcome::Correct => {
+                let us = (latency.as_micros() as u64).max(1);
+                self.histogram.saturating_record(us);
+            }
+            Outcome::Wrong => self.wrong_answers += 1,
+            Outcome::Error(e) => {
+                self.errors += 1;
+                if self.first_error.is_none() {
+                    self.first_error = Some(e.describe());
+                }
+            }
+        }
+    }
+
+    fn merge(&mut self, other: OpenStats) -> Result<(), MeasureError> {
+        self.histogram
+            .add(&other.histogram)
+            .map_err(|e| MeasureError::Failed(format!("load: merging histograms: {e:?}")))?;
+        self.errors += other.errors;
+        self.wrong_answers += other.wrong_answers;
+        if self.first_error.is_none() {
+            self.first_error = other.first_error;
+        }
+        Ok(())
+    }
+}
+
+enum Outcome {
+    Correct,
+    /// A 2xx answer whose body is not the expected one.
+    Wrong,
+    /// Transport error, timeout or non-2xx status.
+    Error(Failure),
+}
+
+enum Failure {
+    Status(Answer),
+    Transport(HttpError),
+}
+
+impl Failure {
+    /// Only called for the first error of a worker, so errors don't allocate.
+    fn describe(&self) -> String {
+        match self {
+            Failure::Status(a) => a.describe(),
+            Failure::Transport(e) => e.to_string(),
+        }
+    }
+}
+
+fn classify(outcome: Result<Answer, HttpError>, probe: &Probe) -> Outcome {
+    match outcome {
+        Ok(a) if a.status.is_success() => {
+            if a.body == probe.expected {
+                Outcome::Correct
+            } else {
+                Outcome::Wrong
+            }
+        }
+        Ok(a) => Outcome::Error(Failure::Status(a)),
+        Err(e) => Outcome::Error(Failure::Transport(e)),
+    }
 }
 
 /// Each connection sends its next request as soon as the previous answer arrived.
 pub async fn closed_loop(
-    _addr: SocketAddr,
-    _probes: &[Probe],
-    _cfg: &ClosedLoopConfig,
+    addr: SocketAddr,
+    probes: &[Probe],
+    cfg: &ClosedLoopConfig,
 ) -> Result<ThroughputResult, MeasureError> {
-    Err(MeasureError::Failed("load: not implemented".into()))
+    check_common(probes, cfg.duration, cfg.connections, cfg.timeout)?;
+    let clients = connect_all(addr, cfg.connections, cfg.timeout).await?;
+    let probes: Arc<[Probe]> = probes.into();
+    let duration_s = cfg.duration.as_secs_f64();
+    // One slot per started second; only full seconds become samples.
+    let slices = cfg.duration.as_secs_f64().ceil().max(1.0) as usize;
+
+    let start = Instant::now();
+    let end = start + cfg.duration;
+    // A JoinSet aborts its tasks when dropped: a caller that drops this future (cancel)
+    // stops the load at once instead of leaving it running against a torn-down target.
+    let mut workers = JoinSet::new();
+    for (w, client) in clients.into_iter().enumerate() {
+        let probes = Arc::clone(&probes);
+        let timeout = cfg.timeout;
+        workers.spawn(async move {
+            let mut client = client;
+            let mut per_slice = vec![0u64; slices];
+            let (mut errors, mut wrong) = (0u64, 0u64);
+            let mut first_error: Option<String> = None;
+            let mut k = w;
+            loop {
+                let now = Instant::now();
+                if now >= end {
+                    break;
+                }
+                let probe = &probes[k % probes.len()];
+                k += 1;
+                let outcome = client
+                    .post(probe.body.clone(), (now + timeout).min(end))
+                    .await;
+                let done = Instant::now();
+                // Answers after the end don't count, and a request cut by the end is
+                // not an error.
+                if done >= end {
+                    break;
+                }
+                let transport_error = outcome.is_err();
+                match classify(outcome, probe) {
+                    Outcome::Correct => {
+                        let s = (done - start).as_secs() as usize;
+                        per_slice[s.min(slices - 1)] += 1;
+                    }
+                    Outcome::Wrong => wrong += 1,
+                    Outcome::Error(e) => {
+                        errors += 1;
+                        if first_error.is_none() {
+                            first_error = Some(e.describe());
+                        }
+                    }
+                }
+                if transport_error {
+                    tokio::time::sleep_until((Instant::now() + ERROR_BACKOFF).min(end)).await;
+                }
+            }
+            (per_slice, errors, wrong, first_error)
+        });
+    }
+
+    let mut per_slice = vec![0u64; slices];
+    let (mut errors, mut wrong_answers) = (0u64, 0u64);
+    let mut first_error = None;
+    while let Some(w) = workers.join_next().await {
+        let (slice, e, wr, fe) =
+            w.map_err(|e| MeasureError::Failed(format!("load: worker task failed: {e}")))?;
+        per_slice.iter_mut().zip(slice).for_each(|(a, b)| *a += b);
+        errors += e;
+        wrong_answers += wr;
+        first_error = first_error.or(fe);
+    }
+    if let Some(e) = &first_error {
+        tracing::warn!(%addr, errors, first = %e, "closed-loop load saw errors");
+    }
+    let count: u64 = per_slice.iter().sum();
+    let full = duration_s.floor() as usize;
+    let samples: Vec<f64> = if full == 0 {
+        vec![count as f64 / duration_s]
+    } else {
+        per_slice[..full].iter().map(|&c| c as f64).collect()
+    };
+    let result = ThroughputResult {
+        per_second: Series::new("req/s", samples),
+        rps: count as f64 / duration_s,
+        connections: cfg.connections,
+        duration_s,
+        count,
+        errors,
+        wrong_answers,
+    };
+    tracing::debug!(?result, "closed-loop load done");
+    Ok(result)
+}
+
+fn check_common(
+    probes: &[Probe],
+    duration: Duration,
+    connections: usize,
+    timeout: Duration,
+) -> Result<(), MeasureError> {
+    if probes.is_empty() {
+        return Err(MeasureError::Failed("load: no probe to send".into()));
+    }
+    if duration.is_zero() {
+        return Err(bad_config("duration", "0s"));
+    }
+    if connections == 0 {
+        return Err(bad_config("connections", 0));
+    }
+    if timeout.is_zero() {
+        return Err(bad_config("timeout", "0s"));
+    }
+    Ok(())
+}
+
+fn bad_config(field: &str, value: impl std::fmt::Display) -> MeasureError {
+    MeasureError::Failed(format!("load: invalid {field} = {value}"))
+}
+
+/// Open every connection before the clock starts, so that no measured request pays for
+/// a handshake (a connection broken later is re-opened, and that one is counted).
+async fn connect_all(
+    addr: SocketAddr,
+    connections: usize,
+    timeout: Duration,
+) -> Result<Vec<Client>, MeasureError> {
+    let deadline = Instant::now() + timeout;
+    let mut clients = Vec::with_capacity(connections);
+    for _ in 0..connections {
+        let mut c = Client::new(addr);
+        c.connect(deadline)
+            .await
+            .map_err(|e| MeasureError::Failed(format!("load: {e}")))?;
+        clients.push(c);
+    }
+    Ok(clients)
 }

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+pub mod http;
 pub mod load;
 pub mod resources;
 pub mod startup;

@@ -121,6 +121,25 @@ pub struct RunContext {
     pub cancel: CancellationToken,
 }
 
+impl RunContext {
+    /// A context with the default cache and a fresh scratch directory for `run_id`.
+    pub fn new(
+        run_id: &str,
+        scenario: Scenario,
+        cancel: CancellationToken,
+    ) -> std::io::Result<Self> {
+        let work_dir = std::env::temp_dir().join(format!("virtbench-{run_id}"));
+        std::fs::create_dir_all(&work_dir)?;
+        Ok(RunContext {
+            run_id: run_id.into(),
+            scenario: Arc::new(scenario),
+            cache_dir: crate::artifact::cache_dir(),
+            work_dir,
+            cancel,
+        })
+    }
+}
+
 /// Host-side resource use of a whole deployment at one instant.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct ResourceSample {
@@ -200,6 +219,12 @@ pub trait Deployment: Send + Sync {
     /// Host-side memory and CPU of everything this deployment runs.
     async fn sample(&self) -> Result<ResourceSample, PlatformError>;
 
+    /// If part of the deployment died (a process exited, a container stopped), why.
+    /// Polled while waiting for readiness, so a dead deployment fails fast.
+    fn exited(&mut self) -> Option<String> {
+        None
+    }
+
     /// Facts of this deployment for the results (accelerator, addresses...).
     fn details(&self) -> BTreeMap<String, String> {
         BTreeMap::new()
@@ -209,13 +234,20 @@ pub trait Deployment: Send + Sync {
     async fn teardown(&mut self) -> Result<(), PlatformError>;
 }
 
+/// A port on 127.0.0.1 that nothing listens on right now.
+pub fn free_loopback_port() -> std::io::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
 /// Every platform virtbench knows, in report order.
 pub fn all() -> Vec<Box<dyn Platform>> {
     vec![
-        Box::new(native::Native::default()),
+        Box::new(native::Native),
         Box::new(docker::Docker::default()),
         Box::new(qemu::Qemu::default()),
         Box::new(virtualbox::VirtualBox::default()),
-        Box::new(openstack::OpenStack::default()),
+        Box::new(openstack::OpenStack),
     ]
 }

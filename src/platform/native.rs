@@ -1,10 +1,26 @@
-//! The native platform (not built yet).
+//! Native processes: the five roles as host processes on loopback ports. The baseline
+//! every ratio is taken against.
+
+use std::collections::BTreeMap;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use tokio::process::{Child, Command};
 
-use super::{Availability, Deployment, Platform, PlatformError, RunContext, Variant};
+use super::{
+    free_loopback_port, Availability, Deployment, Platform, PlatformError, ResourceSample,
+    RunContext, Variant, ROLES,
+};
+use crate::artifact::calculator;
+use crate::measure::resources;
 use crate::results::ArtifactRecord;
 use crate::scenario::Scenario;
+
+/// Environment variable carrying the run id in every process we start, so `cleanup`
+/// can find leftovers in /proc after a crash.
+pub const RUN_ENV: &str = "VIRTBENCH_RUN";
 
 #[derive(Debug, Default)]
 pub struct Native;
@@ -16,9 +32,8 @@ impl Platform for Native {
     }
 
     async fn probe(&self) -> Availability {
-        Availability::Unavailable {
-            reason: "the native platform is not implemented in this version of virtbench".into(),
-            fix: "see the project's open issues".into(),
+        Availability::Available {
+            details: BTreeMap::from([("isolation".into(), "none (host processes)".into())]),
         }
     }
 
@@ -27,18 +42,166 @@ impl Platform for Native {
     }
 
     async fn prepare(&self, _ctx: &RunContext) -> Result<Vec<ArtifactRecord>, PlatformError> {
-        Err(PlatformError::Failed("native: not implemented".into()))
+        Ok(vec![calculator::binary().await?.record()])
     }
 
     async fn deploy(
         &self,
-        _ctx: &RunContext,
+        ctx: &RunContext,
         _variant: &Variant,
     ) -> Result<Box<dyn Deployment>, PlatformError> {
-        Err(PlatformError::Failed("native: not implemented".into()))
+        let binary = &calculator::binary().await?.path;
+        let started = Instant::now();
+        let mut ports = BTreeMap::new();
+        for role in ROLES {
+            ports.insert(
+                role,
+                free_loopback_port().map_err(PlatformError::io("finding a free loopback port"))?,
+            );
+        }
+        let url = |role: &str| format!("http://127.0.0.1:{}", ports[role]);
+        let mut dep = NativeDeployment {
+            children: Vec::new(),
+            endpoint: SocketAddr::from((Ipv4Addr::LOCALHOST, ports["calculator"])),
+            spawn: Duration::ZERO,
+            seq: DEPLOYMENTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+        };
+        for role in ROLES {
+            // The services' own messages go to a log in the run's scratch directory: the
+            // terminal shows progress, and a process that dies has its last words quoted.
+            let log_path = ctx.work_dir.join(format!("native-{}-{role}.log", dep.seq));
+            let log = std::fs::File::create(&log_path).map_err(PlatformError::io(format!(
+                "creating {}",
+                log_path.display()
+            )))?;
+            let mut cmd = Command::new(binary);
+            cmd.arg(role)
+                .arg("--listen")
+                .arg(format!("127.0.0.1:{}", ports[role]))
+                .env(RUN_ENV, &ctx.run_id)
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::null())
+                .stderr(log)
+                // Own process group, so Ctrl-C in the terminal reaches the harness only
+                // and teardown stays in charge; kill_on_drop is the last safety net.
+                .process_group(0)
+                .kill_on_drop(true);
+            if role == "calculator" {
+                for sub in ["sum", "sub", "mul", "div"] {
+                    cmd.arg(format!("--{sub}")).arg(url(sub));
+                }
+            }
+            match cmd.spawn() {
+                Ok(child) => dep.children.push((role, child, log_path)),
+                Err(e) => {
+                    dep.teardown().await?;
+                    return Err(PlatformError::Io {
+                        context: format!("starting {} {role}", binary.display()),
+                        source: e,
+                    });
+                }
+            }
+        }
+        dep.spawn = started.elapsed();
+        Ok(Box::new(dep))
     }
 
-    async fn cleanup(&self, _run_id: Option<&str>) -> Result<usize, PlatformError> {
-        Ok(0)
+    async fn cleanup(&self, run_id: Option<&str>) -> Result<usize, PlatformError> {
+        let mut n = 0;
+        for pid in processes_of_run(run_id) {
+            // SAFETY: plain kill(2) of a pid we found carrying our run id.
+            if unsafe { libc::kill(pid as i32, libc::SIGKILL) } == 0 {
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+}
+
+/// Pids whose environment carries `VIRTBENCH_RUN=<run_id>` (any run when `None`).
+pub fn processes_of_run(run_id: Option<&str>) -> Vec<u32> {
+    let me = std::process::id();
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let wanted = run_id.map(|id| format!("{RUN_ENV}={id}"));
+    let prefix = format!("{RUN_ENV}=");
+    dir.flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|&pid| pid != me)
+        .filter(|&pid| {
+            let Ok(env) = std::fs::read(format!("/proc/{pid}/environ")) else {
+                return false;
+            };
+            env.split(|&b| b == 0).any(|var| match &wanted {
+                Some(w) => var == w.as_bytes(),
+                None => var.starts_with(prefix.as_bytes()),
+            })
+        })
+        .collect()
+}
+
+/// Numbers deployments within the process, for distinct log names.
+static DEPLOYMENTS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+struct NativeDeployment {
+    children: Vec<(&'static str, Child, PathBuf)>,
+    seq: usize,
+    endpoint: SocketAddr,
+    spawn: Duration,
+}
+
+#[async_trait]
+impl Deployment for NativeDeployment {
+    fn endpoint(&self) -> SocketAddr {
+        self.endpoint
+    }
+
+    fn deploy_phases(&self) -> Vec<(String, Duration)> {
+        vec![("spawn".into(), self.spawn)]
+    }
+
+    fn exited(&mut self) -> Option<String> {
+        self.children
+            .iter_mut()
+            .find_map(|(role, c, log)| match c.try_wait() {
+                Ok(Some(status)) => {
+                    let text = std::fs::read_to_string(log).unwrap_or_default();
+                    let last = text
+                        .lines()
+                        .rev()
+                        .find(|l| !l.trim().is_empty())
+                        .unwrap_or("no output");
+                    Some(format!("native {role} process exited ({status}): {last}"))
+                }
+                _ => None,
+            })
+    }
+
+    async fn sample(&self) -> Result<ResourceSample, PlatformError> {
+        let pids: Vec<u32> = self
+            .children
+            .iter()
+            .filter_map(|(_, c, _)| c.id())
+            .collect();
+        Ok(resources::processes(&pids))
+    }
+
+    fn details(&self) -> BTreeMap<String, String> {
+        BTreeMap::from([("processes".into(), self.children.len().to_string())])
+    }
+
+    async fn teardown(&mut self) -> Result<(), PlatformError> {
+        for (_, child, _) in &mut self.children {
+            // Already-exited children make kill fail harmlessly: teardown is idempotent.
+            let _ = child.start_kill();
+        }
+        for (role, child, _) in &mut self.children {
+            child.wait().await.map_err(PlatformError::io(format!(
+                "waiting for native {role} to exit"
+            )))?;
+        }
+        self.children.clear();
+        Ok(())
     }
 }

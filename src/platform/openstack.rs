@@ -17,8 +17,9 @@ impl Platform for OpenStack {
 
     async fn probe(&self) -> Availability {
         Availability::Unavailable {
-            reason: "the openstack platform is not implemented in this version of virtbench".into(),
-            fix: "see the project's open issues".into(),
+            reason: "the OpenStack driver is not written yet (its devcloud test bed comes first)"
+                .into(),
+            fix: "use native, docker or qemu for now".into(),
         }
     }
 

@@ -4,9 +4,12 @@ use std::path::{Path, PathBuf};
 
 use crate::results::{RunResults, SCHEMA_VERSION};
 
+pub mod charts;
 pub mod claims;
+pub mod compare;
 pub mod csv;
 pub mod html;
+pub mod view;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
@@ -18,7 +21,9 @@ pub enum ReportError {
     },
     #[error("{path}: not a virtbench results file: {message}")]
     Parse { path: PathBuf, message: String },
-    #[error("{path}: field `schema_version` = {found}: this virtbench reads version {SCHEMA_VERSION}")]
+    #[error(
+        "{path}: field `schema_version` = {found}: this virtbench reads version {SCHEMA_VERSION}"
+    )]
     Schema { path: PathBuf, found: u32 },
 }
 

@@ -1,0 +1,262 @@
+//! The `virtbench` command line. `run_cli` is what `main` calls, and what the CLI tests
+//! call in-process.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::platform::{self, Availability};
+use crate::run::{self, RunOptions};
+
+/// Exit codes: 0 ok, 1 a measurement failed, 2 bad input.
+pub const EXIT_OK: u8 = 0;
+pub const EXIT_FAILED: u8 = 1;
+pub const EXIT_BAD_INPUT: u8 = 2;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "virtbench",
+    version,
+    about = "Virtual machines vs containers, measured: the lab's calculator on every platform this host offers."
+)]
+pub struct Cli {
+    /// No progress output (errors and the final report path still print).
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Say which platforms this host offers, and why the others are missing.
+    Doctor,
+    /// Deploy, measure, tear down, and write reports/<run-id>/ and reports/latest.
+    Run {
+        /// Scenario file.
+        #[arg(default_value = "scenarios/calculator.toml")]
+        scenario: PathBuf,
+        /// Comma-separated platforms, overriding the scenario's list.
+        #[arg(long, value_delimiter = ',')]
+        platforms: Option<Vec<String>>,
+        /// Reports directory.
+        #[arg(long, default_value = "reports")]
+        out: PathBuf,
+    },
+    /// Re-render a run's report without measuring again; with several results files,
+    /// compare the runs (the first is the reference).
+    Report {
+        /// results.json of one or more runs.
+        #[arg(required = true)]
+        results: Vec<PathBuf>,
+        /// Output directory (default: the first results file's directory for one run;
+        /// standard output for a comparison in csv, json or markdown).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// html (a page), or csv, json, markdown (the comparison table).
+        #[arg(long, default_value = "html")]
+        format: crate::report::compare::Format,
+    },
+    /// Build (or reuse) the VM appliance: kernel, initramfs and a bootable disk as raw,
+    /// qcow2 and VDI; with --out, copy them there (for VirtualBox or an OpenStack image).
+    Appliance {
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Remove every container, network, VM and process any virtbench run left behind.
+    Cleanup {
+        /// Only this run's resources.
+        #[arg(long)]
+        run_id: Option<String>,
+    },
+}
+
+/// Parse `args` (including argv[0]) and run; never exits the process.
+pub fn run_cli<I, T>(args: I) -> ExitCode
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let cli = match Cli::try_parse_from(args) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() {
+                EXIT_BAD_INPUT
+            } else {
+                EXIT_OK
+            });
+        }
+    };
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("virtbench: cannot start the async runtime: {e}");
+            return ExitCode::from(EXIT_FAILED);
+        }
+    };
+    ExitCode::from(rt.block_on(dispatch(cli)))
+}
+
+async fn dispatch(cli: Cli) -> u8 {
+    match cli.command {
+        Command::Doctor => doctor().await,
+        Command::Run {
+            scenario,
+            platforms,
+            out,
+        } => {
+            let opts = RunOptions {
+                scenario,
+                platforms,
+                out,
+                quiet: cli.quiet,
+            };
+            match run::run(opts).await {
+                Ok(o) => {
+                    println!("{}", o.dir.join("index.html").display());
+                    if o.cancelled {
+                        eprintln!("virtbench: interrupted; partial results written");
+                        130
+                    } else if o.failed {
+                        eprintln!("virtbench: some measurements failed (see the report's errors)");
+                        EXIT_FAILED
+                    } else {
+                        EXIT_OK
+                    }
+                }
+                Err(e) => {
+                    eprintln!("virtbench: {e}");
+                    if e.is_bad_input() {
+                        EXIT_BAD_INPUT
+                    } else {
+                        EXIT_FAILED
+                    }
+                }
+            }
+        }
+        Command::Report {
+            results,
+            out,
+            format,
+        } => report(results, out, format),
+        Command::Appliance { out } => appliance(out).await,
+        Command::Cleanup { run_id } => cleanup(run_id.as_deref()).await,
+    }
+}
+
+async fn doctor() -> u8 {
+    for p in platform::all() {
+        match p.probe().await {
+            Availability::Available { details } => {
+                let facts: Vec<String> = details.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                println!("{:<10} available    {}", p.name(), facts.join(" "));
+            }
+            Availability::Unavailable { reason, fix } => {
+                println!("{:<10} unavailable  {reason}; fix: {fix}", p.name());
+            }
+        }
+    }
+    EXIT_OK
+}
+
+fn report(paths: Vec<PathBuf>, out: Option<PathBuf>, format: crate::report::compare::Format) -> u8 {
+    use crate::report::compare::{self, Format};
+    let mut runs = Vec::new();
+    for p in &paths {
+        match crate::report::read_results(p) {
+            Ok(r) => runs.push(r),
+            Err(e) => {
+                eprintln!("virtbench: {e}");
+                return EXIT_BAD_INPUT;
+            }
+        }
+    }
+    let written = if runs.len() == 1 && format == Format::Html {
+        let dir = out.unwrap_or_else(|| {
+            paths[0]
+                .parent()
+                .map(PathBuf::from)
+                .unwrap_or_else(|| ".".into())
+        });
+        crate::report::write_all(&runs[0], &dir).map(|()| Some(dir.join("index.html")))
+    } else {
+        let text = compare::render(&runs, format);
+        match (out, format) {
+            (None, f) if f != Format::Html => {
+                print!("{text}");
+                Ok(None)
+            }
+            (dir, f) => {
+                let dir = dir.unwrap_or_else(|| ".".into());
+                let path = dir.join(format!("compare.{}", f.extension()));
+                std::fs::create_dir_all(&dir)
+                    .and_then(|()| std::fs::write(&path, text))
+                    .map(|()| Some(path.clone()))
+                    .map_err(|source| crate::report::ReportError::Io { path, source })
+            }
+        }
+    };
+    match written {
+        Ok(Some(path)) => {
+            println!("{}", path.display());
+            EXIT_OK
+        }
+        Ok(None) => EXIT_OK,
+        Err(e) => {
+            eprintln!("virtbench: {e}");
+            EXIT_FAILED
+        }
+    }
+}
+
+async fn appliance(out: Option<PathBuf>) -> u8 {
+    let a = match crate::artifact::appliance::build(&crate::artifact::cache_dir()).await {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("virtbench: appliance: {e}");
+            return EXIT_FAILED;
+        }
+    };
+    println!("kernel {} ({})", a.kernel_version, a.kernel_source);
+    for path in [&a.kernel, &a.initramfs, &a.disk_raw, &a.qcow2, &a.vdi] {
+        let shown = match &out {
+            None => path.clone(),
+            Some(dir) => {
+                let dest = dir.join(path.file_name().unwrap_or_default());
+                if let Err(e) =
+                    std::fs::create_dir_all(dir).and_then(|()| std::fs::copy(path, &dest))
+                {
+                    eprintln!(
+                        "virtbench: copying {} to {}: {e}",
+                        path.display(),
+                        dest.display()
+                    );
+                    return EXIT_FAILED;
+                }
+                dest
+            }
+        };
+        let bytes = std::fs::metadata(&shown).map(|m| m.len()).unwrap_or(0);
+        println!("{:>12} bytes  {}", bytes, shown.display());
+    }
+    EXIT_OK
+}
+
+async fn cleanup(run_id: Option<&str>) -> u8 {
+    let mut code = EXIT_OK;
+    for p in platform::all() {
+        match p.cleanup(run_id).await {
+            Ok(n) => println!("{:<10} removed {n}", p.name()),
+            Err(e) => {
+                eprintln!("{:<10} cleanup failed: {e}", p.name());
+                code = EXIT_FAILED;
+            }
+        }
+    }
+    code
+}

@@ -1,0 +1,491 @@
+//! The docker platform: the five services in five containers of a `FROM scratch` image,
+//! driven through the engine API (bollard; `DOCKER_HOST` honoured), measured from the
+//! host.
+//!
+//! Variants (scenario `[docker] networks`):
+//! - `docker/bridge`: a user-defined bridge network per run (scenario subnet, static
+//!   addresses), the calculator's port published on 127.0.0.1 only: NAT + port
+//!   forwarding, the lab's set-up.
+//! - `docker/host`: the host's network, no NAT; each role on a free loopback port.
+//!
+//! A variant setting `host_port` pins the calculator's 127.0.0.1 port (tests use it to
+//! provoke a port conflict). One deployment per run at a time: containers are named
+//! `vb-<run-id>-<role>` and removed by the label `virtbench.run=<run-id>`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bollard::container::{ListContainersOptions, RemoveContainerOptions};
+use bollard::image::{ListImagesOptions, RemoveImageOptions};
+use bollard::network::ListNetworksOptions;
+use bollard::Docker as Engine;
+use futures_util::future::join_all;
+use tokio::sync::{Mutex, OnceCell};
+
+use super::{Availability, Deployment, Platform, PlatformError, RunContext, Variant};
+use crate::artifact::image::{self as image_artifact, CalculatorImage, LABEL};
+use crate::results::ArtifactRecord;
+use crate::scenario::Scenario;
+
+pub mod deployment;
+mod extras;
+pub mod network;
+pub mod stats;
+
+use network::{NetworkMode, Subnet};
+
+/// Label holding the run id on every container, network and experiment image.
+pub const LABEL_RUN: &str = "virtbench.run";
+/// Label holding the calculator role of a container.
+pub const LABEL_ROLE: &str = "virtbench.role";
+/// `probe` gives up after this long.
+pub const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
+
+const FIX: &str = "install the engine (`apt-get install docker.io`) and start it \
+                   (`dockerd >/var/log/dockerd.log 2>&1 &`, or `systemctl start docker`), \
+                   or point DOCKER_HOST at a running engine";
+
+/// Labels of a run's resources: `virtbench=1`, `virtbench.run=<id>` and the role.
+pub fn labels(run_id: &str, role: Option<&str>) -> HashMap<String, String> {
+    let mut l = HashMap::from([
+        (LABEL.to_string(), "1".to_string()),
+        (LABEL_RUN.to_string(), run_id.to_string()),
+    ]);
+    if let Some(r) = role {
+        l.insert(LABEL_ROLE.to_string(), r.to_string());
+    }
+    l
+}
+
+/// One line for an engine error: the server's message rather than bollard's generic
+/// wording ("Docker stream error").
+pub fn engine_error(context: &str, e: &bollard::errors::Error) -> PlatformError {
+    use bollard::errors::Error as E;
+    let detail = match e {
+        E::DockerResponseServerError {
+            status_code,
+            message,
+        } => format!("engine answered {status_code}: {}", message.trim()),
+        E::DockerStreamError { error } => error.trim().to_string(),
+        E::SocketNotFoundError(path) => format!("no engine socket at {path}"),
+        E::RequestTimeoutError => "the engine did not answer in time".to_string(),
+        other => {
+            let mut s = other.to_string();
+            let mut src = std::error::Error::source(other);
+            while let Some(inner) = src {
+                // hyper's messages already repeat their source's: add only what is new.
+                let text = inner.to_string();
+                if !s.contains(&text) {
+                    s.push_str(": ");
+                    s.push_str(&text);
+                }
+                src = inner.source();
+            }
+            s
+        }
+    };
+    PlatformError::Failed(format!("{context}: {detail}"))
+}
+
+/// Connect as the docker CLI would (`DOCKER_HOST`, else the local socket) and agree on
+/// an API version the engine speaks (Debian's 20.10 tops out at 1.41).
+pub async fn connect() -> Result<Engine, PlatformError> {
+    let host =
+        std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into());
+    let engine = Engine::connect_with_defaults()
+        .map_err(|e| engine_error(&format!("docker: connecting to {host}"), &e))?;
+    match tokio::time::timeout(PROBE_TIMEOUT, engine.negotiate_version()).await {
+        Ok(Ok(engine)) => Ok(engine),
+        Ok(Err(e)) => Err(engine_error(&format!("docker: engine at {host}"), &e)),
+        Err(_) => Err(PlatformError::Timeout {
+            what: format!("docker: an answer from the engine at {host}"),
+            after: PROBE_TIMEOUT,
+        }),
+    }
+}
+
+/// Force-remove every container, then every network, labelled with `run_id` (every
+/// virtbench container and network when `None`); with `images`, also the experiment
+/// images of the run (the cached calculator image has no run label and is kept).
+/// Returns how many resources were removed. Idempotent.
+pub async fn remove_labelled(
+    engine: &Engine,
+    run_id: &str,
+    images: bool,
+) -> Result<usize, PlatformError> {
+    remove_matching(engine, &format!("{LABEL_RUN}={run_id}"), images).await
+}
+
+async fn remove_matching(
+    engine: &Engine,
+    label: &str,
+    images: bool,
+) -> Result<usize, PlatformError> {
+    let filters = HashMap::from([("label".to_string(), vec![label.to_string()])]);
+    let containers = engine
+        .list_containers(Some(ListContainersOptions {
+            all: true,
+            filters: filters.clone(),
+            ..Default::default()
+        }))
+        .await
+        .map_err(|e| engine_error(&format!("docker: listing containers labelled {label}"), &e))?;
+    let removals = containers
+        .iter()
+        .filter_map(|c| c.id.clone())
+        .map(|id| async move {
+            let options = RemoveContainerOptions {
+                force: true,
+                v: true,
+                link: false,
+            };
+            match engine.remove_container(&id, Some(options)).await {
+                Ok(()) => Ok(1),
+                Err(e) if gone(&e) => Ok(0),
+                Err(e) => Err(engine_error(
+                    &format!("docker: removing container {id}"),
+                    &e,
+                )),
+            }
+        });
+    let mut removed = 0;
+    let mut first_error = None;
+    for r in join_all(removals).await {
+        match r {
+            Ok(n) => removed += n,
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+
+    let networks = engine
+        .list_networks(Some(ListNetworksOptions {
+            filters: filters.clone(),
+        }))
+        .await
+        .map_err(|e| engine_error(&format!("docker: listing networks labelled {label}"), &e))?;
+    for n in networks {
+        let Some(id) = n.id else { continue };
+        match remove_network(engine, &id).await {
+            Ok(n) => removed += n,
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+
+    if images {
+        let found = engine
+            .list_images(Some(ListImagesOptions {
+                filters,
+                ..Default::default()
+            }))
+            .await
+            .map_err(|e| engine_error(&format!("docker: listing images labelled {label}"), &e))?;
+        for image in found {
+            let options = RemoveImageOptions {
+                force: true,
+                noprune: false,
+            };
+            match engine.remove_image(&image.id, Some(options), None).await {
+                Ok(_) => removed += 1,
+                Err(e) if gone(&e) => {}
+                Err(e) => {
+                    first_error.get_or_insert(engine_error(
+                        &format!("docker: removing image {}", image.id),
+                        &e,
+                    ));
+                }
+            }
+        }
+    }
+    match first_error {
+        Some(e) => Err(e),
+        None => Ok(removed),
+    }
+}
+
+/// Remove a network; the engine may still be releasing the endpoints of containers
+/// removed a moment ago, so retry briefly.
+async fn remove_network(engine: &Engine, id: &str) -> Result<usize, PlatformError> {
+    let mut attempt = 0;
+    loop {
+        match engine.remove_network(id).await {
+            Ok(()) => return Ok(1),
+            Err(e) if gone(&e) => return Ok(0),
+            Err(e) if attempt < 20 => {
+                tracing::debug!(%id, error = %e, "docker: network busy, retrying");
+                attempt += 1;
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(e) => return Err(engine_error(&format!("docker: removing network {id}"), &e)),
+        }
+    }
+}
+
+/// The engine says the resource no longer exists (or is already being removed).
+fn gone(e: &bollard::errors::Error) -> bool {
+    matches!(
+        e,
+        bollard::errors::Error::DockerResponseServerError {
+            status_code: 404,
+            ..
+        }
+    ) || matches!(
+        e,
+        bollard::errors::Error::DockerResponseServerError { status_code: 409, message }
+            if message.contains("already in progress")
+    )
+}
+
+/// The docker platform.
+#[derive(Default)]
+pub struct Docker {
+    engine: OnceCell<(Engine, String)>,
+    image: Mutex<Option<CalculatorImage>>,
+}
+
+impl std::fmt::Debug for Docker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Docker").finish_non_exhaustive()
+    }
+}
+
+impl Docker {
+    /// The engine client and the engine's version, connected once.
+    async fn engine(&self) -> Result<&(Engine, String), PlatformError> {
+        self.engine
+            .get_or_try_init(|| async {
+                let engine = connect().await?;
+                let version = engine
+                    .version()
+                    .await
+                    .map_err(|e| engine_error("docker: engine version", &e))?
+                    .version
+                    .unwrap_or_default();
+                Ok((engine, version))
+            })
+            .await
+    }
+
+    /// The calculator image, built (or found) once per process.
+    async fn image(&self) -> Result<CalculatorImage, PlatformError> {
+        let mut slot = self.image.lock().await;
+        if let Some(image) = slot.as_ref() {
+            return Ok(image.clone());
+        }
+        let (engine, _) = self.engine().await?;
+        let binary = crate::artifact::calculator::binary().await?;
+        let image = image_artifact::ensure(engine, binary).await?;
+        *slot = Some(image.clone());
+        Ok(image)
+    }
+}
+
+#[async_trait]
+impl Platform for Docker {
+    fn name(&self) -> &'static str {
+        "docker"
+    }
+
+    async fn probe(&self) -> Availability {
+        let host =
+            std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into());
+        let attempt = async {
+            let engine = connect().await?;
+            let info = engine
+                .info()
+                .await
+                .map_err(|e| engine_error("docker: engine info", &e))?;
+            let version = engine
+                .version()
+                .await
+                .map_err(|e| engine_error("docker: engine version", &e))?;
+            Ok::<_, PlatformError>((info, version, engine.client_version()))
+        };
+        match tokio::time::timeout(PROBE_TIMEOUT, attempt).await {
+            Ok(Ok((info, version, api))) => {
+                let mut details = BTreeMap::new();
+                details.insert("docker_host".into(), host);
+                details.insert("engine_version".into(), version.version.unwrap_or_default());
+                details.insert("api_version".into(), api.to_string());
+                if let Some(v) = info.cgroup_version {
+                    details.insert("cgroup_version".into(), v.to_string());
+                }
+                if let Some(d) = info.cgroup_driver {
+                    details.insert("cgroup_driver".into(), d.to_string());
+                }
+                if let Some(d) = info.driver {
+                    details.insert("storage_driver".into(), d);
+                }
+                Availability::Available { details }
+            }
+            Ok(Err(e)) => Availability::Unavailable {
+                reason: e.to_string(),
+                fix: FIX.into(),
+            },
+            Err(_) => Availability::Unavailable {
+                reason: format!(
+                    "docker: the engine at {host} did not answer within {PROBE_TIMEOUT:?}"
+                ),
+                fix: FIX.into(),
+            },
+        }
+    }
+
+    fn variants(&self, scenario: &Scenario) -> Vec<Variant> {
+        scenario
+            .docker
+            .networks
+            .iter()
+            .map(|n| {
+                let mut v = Variant::new(format!("docker/{n}"), &[("network", n.as_str())]);
+                if n == "bridge" {
+                    v.settings
+                        .insert("subnet".into(), scenario.docker.subnet.clone());
+                }
+                v
+            })
+            .collect()
+    }
+
+    async fn prepare(&self, _ctx: &RunContext) -> Result<Vec<ArtifactRecord>, PlatformError> {
+        let binary = crate::artifact::calculator::binary().await?;
+        let image = self.image().await?;
+        Ok(vec![binary.record(), image.record()])
+    }
+
+    async fn deploy(
+        &self,
+        ctx: &RunContext,
+        variant: &Variant,
+    ) -> Result<Box<dyn Deployment>, PlatformError> {
+        deployment::check_run_id(&ctx.run_id)?;
+        let mode = match variant.get("network").unwrap_or("bridge") {
+            "bridge" => {
+                let text = variant.get("subnet").unwrap_or(&ctx.scenario.docker.subnet);
+                NetworkMode::Bridge {
+                    subnet: Subnet::parse(text).map_err(PlatformError::Failed)?,
+                }
+            }
+            "host" => NetworkMode::Host,
+            other => {
+                return Err(PlatformError::Failed(format!(
+                    "docker: variant {}: unknown network {other:?} (expected bridge or host)",
+                    variant.label
+                )))
+            }
+        };
+        let pinned = match variant.get("host_port") {
+            Some(p) => Some(p.parse::<u16>().map_err(|_| {
+                PlatformError::Failed(format!(
+                    "docker: variant {}: host_port {p:?} is not a port number",
+                    variant.label
+                ))
+            })?),
+            None => None,
+        };
+        let image = self.image().await?;
+        let (engine, version) = self.engine().await?;
+        let (host_port, role_ports) = pick_ports(&mode, pinned)?;
+        let plan = deployment::plan(&ctx.run_id, mode, host_port, &role_ports);
+        let d =
+            deployment::deploy(engine.clone(), plan, &image, version.clone(), &ctx.cancel).await?;
+        Ok(Box::new(d))
+    }
+
+    async fn extras(
+        &self,
+        ctx: &RunContext,
+        _deployment: &mut dyn Deployment,
+    ) -> Result<BTreeMap<String, crate::stats::Series>, PlatformError> {
+        let image = self.image().await?;
+        let (engine, _) = self.engine().await?;
+        let binary = crate::artifact::calculator::binary().await?;
+        extras::run(engine, &ctx.run_id, &binary.path, &image.tag).await
+    }
+
+    async fn cleanup(&self, run_id: Option<&str>) -> Result<usize, PlatformError> {
+        let (engine, _) = self.engine().await?;
+        let removed = match run_id {
+            Some(id) => remove_labelled(engine, id, true).await?,
+            // Images with a run label are experiment leftovers; the cached calculator
+            // image has none and is kept.
+            None => {
+                remove_matching(engine, LABEL, false).await?
+                    + remove_matching(engine, LABEL_RUN, true).await?
+            }
+        };
+        if removed > 0 {
+            tracing::info!(removed, run = ?run_id, "docker: cleanup removed leftovers");
+        }
+        Ok(removed)
+    }
+}
+
+/// Ports on 127.0.0.1: the calculator's endpoint, and in host mode one per role (in
+/// ROLES order). Listeners are held until all are chosen so no port is picked twice.
+fn pick_ports(mode: &NetworkMode, pinned: Option<u16>) -> Result<(u16, Vec<u16>), PlatformError> {
+    let mut held = Vec::new();
+    let mut next = || -> Result<u16, PlatformError> {
+        let l = std::net::TcpListener::bind(("127.0.0.1", 0))
+            .map_err(PlatformError::io("docker: finding a free 127.0.0.1 port"))?;
+        let port = l
+            .local_addr()
+            .map_err(PlatformError::io("docker: local address"))?
+            .port();
+        held.push(l);
+        Ok(port)
+    };
+    let calc = match pinned {
+        Some(p) => p,
+        None => next()?,
+    };
+    let roles = match mode {
+        NetworkMode::Bridge { .. } => Vec::new(),
+        NetworkMode::Host => super::ROLES
+            .iter()
+            .map(|r| if *r == "calculator" { Ok(calc) } else { next() })
+            .collect::<Result<_, _>>()?,
+    };
+    Ok((calc, roles))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn variants_follow_scenario_networks() {
+        let mut s: Scenario = toml::from_str("name = \"t\"\nplatforms = [\"docker\"]\n").unwrap();
+        let v = Docker::default().variants(&s);
+        assert_eq!(v.len(), 2);
+        assert_eq!(v[0].label, "docker/bridge");
+        assert_eq!(v[0].get("subnet"), Some("10.213.0.0/24"));
+        assert_eq!(v[1].label, "docker/host");
+        assert_eq!(v[1].get("network"), Some("host"));
+        s.docker.networks = vec!["host".into()];
+        assert_eq!(Docker::default().variants(&s).len(), 1);
+    }
+
+    #[test]
+    fn host_mode_ports_are_distinct() {
+        let (calc, roles) = pick_ports(&NetworkMode::Host, None).unwrap();
+        assert_eq!(roles[4], calc);
+        let mut sorted = roles.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(sorted.len(), 5);
+    }
+
+    #[test]
+    fn labels_carry_run_and_role() {
+        let l = labels("r9", Some("div"));
+        assert_eq!(l["virtbench"], "1");
+        assert_eq!(l["virtbench.run"], "r9");
+        assert_eq!(l["virtbench.role"], "div");
+        assert!(!labels("r9", None).contains_key("virtbench.role"));
+    }
+}

@@ -1,0 +1,696 @@
+//! QEMU virtual machines running the appliance: five VMs (one per role, as in the lab)
+//! or one VM with all five roles; booted straight from the kernel or from the disk
+//! image (the path VirtualBox and OpenStack take); reached through user-mode NAT with
+//! forwarded ports on 127.0.0.1 (VirtualBox's default NAT + port forwarding).
+//!
+//! In the per-role topology the calculator VM reaches its sub-services at
+//! `10.0.2.2:<their forwarded host ports>`: the host, through the forwarded ports,
+//! exactly as the lab did with VirtualBox.
+
+pub mod accel;
+pub mod args;
+pub mod bridge;
+pub mod console;
+pub mod extras;
+pub mod qmp;
+pub mod vm;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use tokio::sync::Mutex;
+
+use super::{
+    default_port, free_loopback_port, Availability, Deployment, Platform, PlatformError,
+    ResourceSample, RunContext, Variant, ROLES,
+};
+use crate::artifact::{self, appliance, calculator, disk};
+use crate::measure::resources;
+use crate::results::ArtifactRecord;
+use crate::scenario::Scenario;
+use args::{Boot, Net, VmSpec};
+use bridge::BridgeNet;
+use vm::Vm;
+
+/// Prefix of every VM name (`-name vb-<run id>-d<n>-<role>`).
+pub const NAME_PREFIX: &str = "vb-";
+
+/// Artifacts and facts shared by every deployment of a run.
+#[derive(Debug, Clone)]
+struct Prepared {
+    kernel: PathBuf,
+    initramfs: PathBuf,
+    kernel_version: String,
+    kernel_source: String,
+    /// The generic disk (qcow2), when a scenario boots from disk.
+    qcow2: Option<PathBuf>,
+    accel: accel::Probed,
+    qemu_version: String,
+    records: Vec<ArtifactRecord>,
+}
+
+#[derive(Debug, Default)]
+pub struct Qemu {
+    prepared: Mutex<Option<Prepared>>,
+    deploys: AtomicU32,
+}
+
+#[async_trait]
+impl Platform for Qemu {
+    fn name(&self) -> &'static str {
+        "qemu"
+    }
+
+    async fn probe(&self) -> Availability {
+        let Some(version) = vm::version().await else {
+            return Availability::Unavailable {
+                reason: format!("{} not found", vm::QEMU),
+                fix: "apt-get install qemu-system-x86 qemu-utils".into(),
+            };
+        };
+        let mut details = BTreeMap::from([
+            ("qemu".to_string(), version),
+            ("machine".to_string(), args::MACHINE.to_string()),
+            (
+                "kvm_device".to_string(),
+                if Path::new("/dev/kvm").exists() {
+                    "present (probed before use)"
+                } else {
+                    "absent"
+                }
+                .to_string(),
+            ),
+        ]);
+        let host_kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
+            .map(|r| Path::new(&format!("/boot/vmlinuz-{}", r.trim())).exists())
+            .unwrap_or(false);
+        let can_fetch = disk::which("apt-get").is_some() && disk::which("dpkg-deb").is_some();
+        if !host_kernel && !can_fetch && !artifact::cache_dir().join("kernel").is_dir() {
+            return Availability::Unavailable {
+                reason: "no guest kernel: no /boot/vmlinuz-* and no apt-get to fetch Debian's".into(),
+                fix: "install a kernel in /boot, or run on Debian/Ubuntu (linux-image-cloud-amd64 is fetched)".into(),
+            };
+        }
+        details.insert(
+            "guest_kernel".into(),
+            if host_kernel {
+                "host /boot"
+            } else {
+                "Debian linux-image-cloud-amd64 (apt-get download)"
+            }
+            .into(),
+        );
+        Availability::Available { details }
+    }
+
+    fn variants(&self, scenario: &Scenario) -> Vec<Variant> {
+        let q = &scenario.qemu;
+        let mut out = Vec::new();
+        for topology in &q.topologies {
+            for boot in &q.boot {
+                for network in &q.networks {
+                    out.push(Variant::new(
+                        format!("qemu/{topology}/{boot}/{network}"),
+                        &[("topology", topology), ("boot", boot), ("network", network)],
+                    ));
+                }
+            }
+        }
+        out
+    }
+
+    async fn prepare(&self, ctx: &RunContext) -> Result<Vec<ArtifactRecord>, PlatformError> {
+        Ok(self.prepared(ctx).await?.records)
+    }
+
+    async fn deploy(
+        &self,
+        ctx: &RunContext,
+        variant: &Variant,
+    ) -> Result<Box<dyn Deployment>, PlatformError> {
+        let prepared = self.prepared(ctx).await?;
+        let n = self.deploys.fetch_add(1, Ordering::Relaxed) + 1;
+        let t = Instant::now();
+        let bridge = match variant.get("network") {
+            Some("bridge") => {
+                let vms = if variant.get("topology") == Some("all-in-one") {
+                    1
+                } else {
+                    ROLES.len()
+                };
+                let netns = format!("{NAME_PREFIX}{}-d{n}", ctx.run_id);
+                Some(BridgeNet::create(&netns, vms).await?)
+            }
+            _ => None,
+        };
+        let network_time = t.elapsed();
+        let plan = match Plan::new(ctx, variant, &prepared, n, bridge.as_ref()) {
+            Ok(p) => p,
+            Err(e) => {
+                if let Some(b) = &bridge {
+                    b.destroy().await;
+                }
+                return Err(e);
+            }
+        };
+        let mut dep = QemuDeployment::new(&plan, &prepared, variant);
+        if let Some(b) = bridge {
+            dep.phases.push(("network".into(), network_time));
+            dep.details.insert("bridge_netns".into(), b.netns.clone());
+            dep.details
+                .insert("bridge_host_ip".into(), b.host_ip().to_string());
+            dep.bridge = Some(b);
+        }
+        match dep.start(&plan, ctx).await {
+            Ok(()) => Ok(Box::new(dep)),
+            Err(e) => {
+                let _ = dep.teardown().await;
+                Err(e)
+            }
+        }
+    }
+
+    /// Clone and snapshot experiments, once per run: on the first disk-boot variant
+    /// (the image they need), else not at all.
+    async fn extras(
+        &self,
+        ctx: &RunContext,
+        deployment: &mut dyn Deployment,
+    ) -> Result<BTreeMap<String, crate::stats::Series>, PlatformError> {
+        let details = deployment.details();
+        let target = self
+            .variants(&ctx.scenario)
+            .into_iter()
+            .find(|v| v.get("boot") == Some("disk"));
+        let Some(target) = target else {
+            return Ok(BTreeMap::new());
+        };
+        let is_target = target
+            .settings
+            .iter()
+            .all(|(k, v)| details.get(k) == Some(v));
+        if !is_target {
+            return Ok(BTreeMap::new());
+        }
+        let p = self.prepared(ctx).await?;
+        let Some(base) = p.qcow2.clone() else {
+            return Ok(BTreeMap::new());
+        };
+        let n = self.deploys.fetch_add(1, Ordering::Relaxed) + 1;
+        let dir = ctx.work_dir.join(format!("qemu-extras-{n}"));
+        std::fs::create_dir_all(&dir)
+            .map_err(PlatformError::io(format!("creating {}", dir.display())))?;
+        let mut out = BTreeMap::new();
+        // One experiment failing must not lose the other's figures.
+        match extras::clones(&base, &dir).await {
+            Ok(m) => out.extend(m),
+            Err(e) => tracing::warn!("qemu clone experiment failed: {e}"),
+        }
+        let name = format!("{NAME_PREFIX}{}-x{n}-snapshot", ctx.run_id);
+        match extras::snapshots(
+            &base,
+            &dir,
+            p.accel.accel,
+            ctx.scenario.qemu.memory_mib,
+            &name,
+            &ctx.cancel,
+        )
+        .await
+        {
+            Ok(m) => out.extend(m),
+            Err(PlatformError::Cancelled) => return Err(PlatformError::Cancelled),
+            Err(e) => tracing::warn!("qemu snapshot experiment failed: {e}"),
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+        Ok(out)
+    }
+
+    async fn cleanup(&self, run_id: Option<&str>) -> Result<usize, PlatformError> {
+        let prefix = match run_id {
+            Some(id) => format!("{NAME_PREFIX}{id}-"),
+            None => NAME_PREFIX.to_string(),
+        };
+        let mut removed = 0;
+        for (pid, name) in vm::find_by_name_prefix(&prefix) {
+            tracing::info!(pid, %name, "killing leftover qemu");
+            // SAFETY: plain kill(2) of a process we identified by its command line.
+            if unsafe { libc::kill(pid as i32, libc::SIGKILL) } == 0 {
+                removed += 1;
+            }
+        }
+        for ns in bridge::namespaces(&prefix) {
+            tracing::info!(%ns, "removing leftover network namespace");
+            // The killed VMs may still hold their taps for a moment.
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            match bridge::delete_namespace(&ns).await {
+                Ok(()) => removed += 1,
+                Err(e) => tracing::warn!("{e}"),
+            }
+        }
+        Ok(removed)
+    }
+}
+
+impl Qemu {
+    async fn prepared(&self, ctx: &RunContext) -> Result<Prepared, PlatformError> {
+        let mut slot = self.prepared.lock().await;
+        let wants_disk = ctx.scenario.qemu.boot.iter().any(|b| b == "disk");
+        if let Some(p) = slot.as_ref() {
+            if !wants_disk || p.qcow2.is_some() {
+                return Ok(p.clone());
+            }
+        }
+        let mut records = vec![calculator::binary().await?.record()];
+        let (kernel, initramfs, kernel_version, kernel_source, qcow2) = if wants_disk {
+            let a = appliance::build(&ctx.cache_dir).await?;
+            records.extend(a.records);
+            (
+                a.kernel,
+                a.initramfs,
+                a.kernel_version,
+                a.kernel_source,
+                Some(a.qcow2),
+            )
+        } else {
+            let b = appliance::boot_files(&ctx.cache_dir).await?;
+            records.extend(b.records);
+            (
+                b.kernel,
+                b.initramfs,
+                b.kernel_version,
+                b.kernel_source,
+                None,
+            )
+        };
+        std::fs::create_dir_all(&ctx.work_dir).map_err(PlatformError::io(format!(
+            "creating {}",
+            ctx.work_dir.display()
+        )))?;
+        let accel = accel::choose(&ctx.scenario.qemu.accelerator, &kernel, &ctx.work_dir).await?;
+        let qemu_version = vm::version().await.unwrap_or_else(|| "unknown".into());
+        let p = Prepared {
+            kernel,
+            initramfs,
+            kernel_version,
+            kernel_source,
+            qcow2,
+            accel,
+            qemu_version,
+            records,
+        };
+        *slot = Some(p.clone());
+        Ok(p)
+    }
+}
+
+/// What one deployment will start: VM specs, ports, the endpoint.
+struct Plan {
+    dir: PathBuf,
+    vms: Vec<(String, VmSpec)>,
+    endpoint: SocketAddr,
+    /// Per-VM overlays to create before starting (disk boot): (base, overlay).
+    overlays: Vec<(PathBuf, PathBuf)>,
+    config_via: &'static str,
+}
+
+impl Plan {
+    fn new(
+        ctx: &RunContext,
+        variant: &Variant,
+        p: &Prepared,
+        n: u32,
+        bridge: Option<&BridgeNet>,
+    ) -> Result<Plan, PlatformError> {
+        let topology = variant.get("topology").unwrap_or("per-role");
+        let boot = variant.get("boot").unwrap_or("kernel");
+        let roles: Vec<&str> = match topology {
+            "all-in-one" => vec!["all"],
+            _ => ROLES.to_vec(),
+        };
+        let guest_port = |role: &str| {
+            if role == "all" {
+                default_port("calculator")
+            } else {
+                default_port(role)
+            }
+        };
+        // Where each role answers, as seen from the host and from the other guests.
+        let mut host_ports = BTreeMap::new();
+        let mut guest_ips = BTreeMap::new();
+        match bridge {
+            None => {
+                let mut taken = BTreeSet::new();
+                for role in &roles {
+                    let port = loop {
+                        let p = free_loopback_port()
+                            .map_err(PlatformError::io("finding a free loopback port"))?;
+                        if taken.insert(p) {
+                            break p;
+                        }
+                    };
+                    host_ports.insert(role.to_string(), port);
+                }
+            }
+            Some(b) => {
+                for (i, role) in roles.iter().enumerate() {
+                    guest_ips.insert(role.to_string(), b.vm_ip(i));
+                }
+            }
+        }
+        // NAT: the host's forwarded ports at 10.0.2.2, as in the lab. Bridge: the
+        // sub-services' own addresses and ports.
+        let peers = (topology != "all-in-one").then(|| {
+            ["sum", "sub", "mul", "div"]
+                .iter()
+                .map(|r| match bridge {
+                    None => format!("{r}={}:{}", args::NAT_HOST_IP, host_ports[*r]),
+                    Some(_) => format!("{r}={}:{}", guest_ips[*r], guest_port(r)),
+                })
+                .collect::<Vec<_>>()
+                .join(",")
+        });
+        let dir = ctx.work_dir.join(format!("qemu-d{n}"));
+        std::fs::create_dir_all(&dir)
+            .map_err(PlatformError::io(format!("creating {}", dir.display())))?;
+        let memory_mib = ctx.scenario.qemu.memory_mib;
+        let cpus = ctx.scenario.qemu.cpus;
+        let mut vms = Vec::new();
+        let mut overlays = Vec::new();
+        for (i, role) in roles.iter().enumerate() {
+            let name = format!("{NAME_PREFIX}{}-d{n}-{role}", ctx.run_id);
+            let role_peers = if *role == "calculator" {
+                peers.as_deref()
+            } else {
+                None
+            };
+            let (ip, gw) = match bridge {
+                None => (Some((args::NAT_GUEST_IP, 24)), Some(args::NAT_HOST_IP)),
+                Some(_) => (Some((guest_ips[*role], 24)), None),
+            };
+            let boot_spec = match boot {
+                "disk" => {
+                    let base = p.qcow2.clone().ok_or_else(|| {
+                        PlatformError::Failed("disk boot without a disk image".into())
+                    })?;
+                    let overlay = dir.join(format!("{role}.qcow2"));
+                    overlays.push((base, overlay.clone()));
+                    // NAT: DHCP, as VirtualBox and OpenStack guests get their address.
+                    // Bridge: no DHCP server on our bridge, a static address.
+                    let (ip, gw) = if bridge.is_some() {
+                        (ip, gw)
+                    } else {
+                        (None, None)
+                    };
+                    Boot::Disk {
+                        image: overlay,
+                        smbios_serial: args::guest_config(role, role_peers, ip, gw),
+                    }
+                }
+                _ => Boot::Kernel {
+                    kernel: p.kernel.clone(),
+                    initrd: p.initramfs.clone(),
+                    append: args::kernel_append(&args::guest_config(role, role_peers, ip, gw)),
+                },
+            };
+            let net = match bridge {
+                None => Net::Nat {
+                    forwards: vec![(host_ports[*role], guest_port(role))],
+                    user_data: None,
+                },
+                Some(b) => Net::Tap {
+                    ifname: b.taps[i].clone(),
+                    mac: b.vm_mac(i),
+                },
+            };
+            let spec = VmSpec {
+                name,
+                accel: p.accel.accel,
+                memory_mib,
+                cpus,
+                boot: boot_spec,
+                net,
+                console_log: dir.join(format!("{role}.console.log")),
+                qmp_socket: Some(qmp_path(&dir, &ctx.run_id, n, role)),
+                netns: bridge.map(|b| b.netns.clone()),
+            };
+            vms.push((role.to_string(), spec));
+        }
+        let front = if topology == "all-in-one" {
+            "all"
+        } else {
+            "calculator"
+        };
+        let endpoint = match bridge {
+            None => SocketAddr::new(Ipv4Addr::LOCALHOST.into(), host_ports[front]),
+            Some(_) => SocketAddr::new(guest_ips[front].into(), guest_port(front)),
+        };
+        let config_via = match (boot, bridge.is_some()) {
+            ("disk", false) => "SMBIOS serial + DHCP",
+            ("disk", true) => "SMBIOS serial (static IP)",
+            _ => "kernel command line (static IP)",
+        };
+        Ok(Plan {
+            dir,
+            vms,
+            endpoint,
+            overlays,
+            config_via,
+        })
+    }
+}
+
+/// Unix socket paths are limited to 108 bytes: fall back to /tmp for deep work dirs.
+fn qmp_path(dir: &Path, run_id: &str, n: u32, role: &str) -> PathBuf {
+    let p = dir.join(format!("{role}.qmp"));
+    if p.as_os_str().len() < 100 {
+        p
+    } else {
+        std::env::temp_dir().join(format!(
+            "vbq-{}-{n}-{role}.sock",
+            &run_id[..run_id.len().min(24)]
+        ))
+    }
+}
+
+pub struct QemuDeployment {
+    vms: Vec<Vm>,
+    dir: PathBuf,
+    endpoint: SocketAddr,
+    phases: Vec<(String, Duration)>,
+    /// When the last QEMU process was spawned (the guests' boots start there).
+    spawned_at: Option<Instant>,
+    details: BTreeMap<String, String>,
+    bridge: Option<BridgeNet>,
+}
+
+impl QemuDeployment {
+    fn new(plan: &Plan, p: &Prepared, variant: &Variant) -> QemuDeployment {
+        let mut details = BTreeMap::from([
+            ("accelerator".to_string(), p.accel.accel.name().to_string()),
+            ("accelerator_reason".to_string(), p.accel.reason.clone()),
+            ("qemu".to_string(), p.qemu_version.clone()),
+            ("machine".to_string(), args::MACHINE.to_string()),
+            ("guest_kernel".to_string(), p.kernel_version.clone()),
+            ("guest_kernel_source".to_string(), p.kernel_source.clone()),
+            ("vms".to_string(), plan.vms.len().to_string()),
+            ("vm_config_via".to_string(), plan.config_via.to_string()),
+        ]);
+        if p.accel.accel == args::Accel::Tcg {
+            details.insert(
+                "memory_note".into(),
+                "under TCG each QEMU process's RSS also holds the translation cache of \
+                 emulated code, which a KVM VM does not have"
+                    .into(),
+            );
+        }
+        if let Some((_, spec)) = plan.vms.first() {
+            details.insert("vm_memory_mib".into(), spec.memory_mib.to_string());
+            details.insert("vm_cpus".into(), spec.cpus.to_string());
+        }
+        for (k, v) in &variant.settings {
+            details.insert(k.clone(), v.clone());
+        }
+        QemuDeployment {
+            vms: Vec::new(),
+            dir: plan.dir.clone(),
+            endpoint: plan.endpoint,
+            phases: Vec::new(),
+            spawned_at: None,
+            details,
+            bridge: None,
+        }
+    }
+
+    async fn start(&mut self, plan: &Plan, ctx: &RunContext) -> Result<(), PlatformError> {
+        let t = Instant::now();
+        if !plan.overlays.is_empty() {
+            let overlays = plan.overlays.clone();
+            tokio::task::spawn_blocking(move || {
+                overlays
+                    .iter()
+                    .try_for_each(|(base, o)| disk::overlay(base, o))
+            })
+            .await
+            .map_err(|e| PlatformError::Failed(format!("overlay task: {e}")))??;
+            self.phases.push(("overlay".into(), t.elapsed()));
+        }
+        let t = Instant::now();
+        for (role, spec) in &plan.vms {
+            if ctx.cancel.is_cancelled() {
+                return Err(PlatformError::Cancelled);
+            }
+            let stderr = plan.dir.join(format!("{role}.qemu.log"));
+            self.vms.push(Vm::spawn(role, spec, &stderr)?);
+        }
+        self.spawned_at = Some(Instant::now());
+        self.phases.push(("spawn".into(), t.elapsed()));
+        Ok(())
+    }
+
+    /// The VM the host talks to (calculator, or the all-in-one VM).
+    fn front(&self) -> Option<&Vm> {
+        self.vms
+            .iter()
+            .find(|v| v.role == "calculator" || v.role == "all")
+    }
+}
+
+/// One VM's boot as its markers tell it: (role, init-start, service-ready), each with
+/// the guest's uptime and the host instant it was seen.
+type BootMarks = (String, (f64, Instant), (f64, Instant));
+
+#[async_trait]
+impl Deployment for QemuDeployment {
+    fn endpoint(&self) -> SocketAddr {
+        self.endpoint
+    }
+
+    fn deploy_phases(&self) -> Vec<(String, Duration)> {
+        self.phases.clone()
+    }
+
+    /// firmware+kernel: spawn to the init's first marker; init: to service-ready
+    /// (modules, network, service bound); service: to the first correct answer seen
+    /// by the host. For five VMs, each boundary is the slowest VM's.
+    async fn ready_phases(&mut self) -> Vec<(String, Duration)> {
+        let now = Instant::now();
+        // The front VM answered, so it printed service-ready: let the watcher see it.
+        let deadline = now + Duration::from_millis(200);
+        while self
+            .front()
+            .is_some_and(|v| v.watcher.get(console::SERVICE_READY).is_none())
+            && Instant::now() < deadline
+        {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let Some(spawned) = self.spawned_at else {
+            return Vec::new();
+        };
+        // The VMs ready before the answer: an expression need not use every
+        // sub-service, so the others may still be booting and are not on the path.
+        let ready: Vec<BootMarks> = self
+            .vms
+            .iter()
+            .filter_map(|v| {
+                let (s, s_at) = v.watcher.get(console::INIT_START)?;
+                let (r, r_at) = v.watcher.get(console::SERVICE_READY)?;
+                (r_at <= now).then(|| (v.role.clone(), (s.uptime_s, s_at), (r.uptime_s, r_at)))
+            })
+            .collect();
+        let Some(critical) = ready.iter().max_by_key(|b| b.2 .1) else {
+            return Vec::new();
+        };
+        let started = ready.iter().map(|b| b.1 .1).max().unwrap_or(critical.1 .1);
+        let (role, (start_up, _), (ready_up, ready_at)) = critical.clone();
+        self.details.insert("slowest_vm".into(), role.clone());
+        self.details.insert(
+            "vms_ready_at_first_answer".into(),
+            format!("{}/{}", ready.len(), self.vms.len()),
+        );
+        // A guest clock can go wrong (a TSC miscalibrated under a loaded host): an
+        // uptime longer than the QEMU process has existed is not reported.
+        let alive = ready_at.saturating_duration_since(spawned).as_secs_f64();
+        if ready_up <= alive + 0.5 {
+            self.details
+                .insert("guest_uptime_init_start_s".into(), format!("{start_up:.3}"));
+            self.details.insert(
+                "guest_uptime_service_ready_s".into(),
+                format!("{ready_up:.3}"),
+            );
+            self.details.remove("guest_clock");
+        } else {
+            self.details.remove("guest_uptime_init_start_s");
+            self.details.remove("guest_uptime_service_ready_s");
+            self.details.insert(
+                "guest_clock".into(),
+                format!(
+                    "implausible on VM {role}: uptime {ready_up:.1} s after {alive:.1} s of QEMU"
+                ),
+            );
+        }
+        vec![
+            (
+                "firmware+kernel".into(),
+                started.saturating_duration_since(spawned),
+            ),
+            ("init".into(), ready_at.saturating_duration_since(started)),
+            ("service".into(), now.saturating_duration_since(ready_at)),
+        ]
+    }
+
+    async fn sample(&self) -> Result<ResourceSample, PlatformError> {
+        let pids: Vec<u32> = self
+            .vms
+            .iter()
+            .filter(|v| v.running())
+            .map(|v| v.pid)
+            .collect();
+        Ok(resources::processes(&pids))
+    }
+
+    fn exited(&mut self) -> Option<String> {
+        for vm in &mut self.vms {
+            if let Some(why) = vm.exited() {
+                return Some(why);
+            }
+            if let Some((m, _)) = vm.watcher.get(console::FATAL) {
+                return Some(format!("guest init of VM {} failed: {}", vm.name, m.rest));
+            }
+        }
+        None
+    }
+
+    fn details(&self) -> BTreeMap<String, String> {
+        self.details.clone()
+    }
+
+    async fn teardown(&mut self) -> Result<(), PlatformError> {
+        let mut first_err = None;
+        // Stop the VMs concurrently: each may wait out a QMP quit.
+        let results = futures_util::future::join_all(self.vms.iter_mut().map(|v| v.stop())).await;
+        for r in results {
+            if let Err(e) = r {
+                first_err.get_or_insert(e);
+            }
+        }
+        if let Some(b) = self.bridge.take() {
+            b.destroy().await;
+        }
+        if let Err(e) = std::fs::remove_dir_all(&self.dir) {
+            if e.kind() != std::io::ErrorKind::NotFound {
+                first_err.get_or_insert(PlatformError::io(format!(
+                    "removing {}",
+                    self.dir.display()
+                ))(e));
+            }
+        }
+        match first_err {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+}

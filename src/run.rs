@@ -1,0 +1,598 @@
+//! The runner: for each selected platform and variant, deploy fresh N times to measure
+//! startup, then measure idle resources, open-loop latency with resources under load,
+//! closed-loop throughput and platform extras on the last deployment; tear everything
+//! down on success, error, panic and Ctrl-C; write the results.
+
+use std::collections::BTreeMap;
+use std::panic::AssertUnwindSafe;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use futures_util::FutureExt;
+use indicatif::{ProgressBar, ProgressStyle};
+use tokio_util::sync::CancellationToken;
+
+use crate::measure::{load, resources, startup, MeasureError, Probe};
+use crate::platform::{
+    self, Availability, Deployment, Platform, PlatformError, RunContext, Variant,
+};
+use crate::results::{CpuIdle, PlatformResult, RunResults, ScenarioRecord};
+use crate::scenario::{Scenario, ScenarioError, PLATFORMS};
+use crate::stats::Series;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Scenario(#[from] ScenarioError),
+    #[error("--platforms: unknown platform {0:?} (expected one of {list})", list = PLATFORMS.join(", "))]
+    UnknownPlatform(String),
+    #[error(transparent)]
+    Report(#[from] crate::report::ReportError),
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl RunError {
+    /// Bad input (exit 2) as opposed to a failure while running (exit 1).
+    pub fn is_bad_input(&self) -> bool {
+        matches!(self, RunError::Scenario(_) | RunError::UnknownPlatform(_))
+    }
+}
+
+pub struct RunOptions {
+    pub scenario: PathBuf,
+    /// Overrides the scenario's platform list.
+    pub platforms: Option<Vec<String>>,
+    /// Reports root: the run goes to `<out>/<run-id>/`, `<out>/latest` points at it.
+    pub out: PathBuf,
+    pub quiet: bool,
+}
+
+pub struct RunOutcome {
+    pub results: RunResults,
+    pub dir: PathBuf,
+    /// Some platform failed to measure (exit 1).
+    pub failed: bool,
+    pub cancelled: bool,
+}
+
+/// A new run id: sortable time plus a random suffix, short enough for resource names.
+pub fn new_run_id() -> String {
+    let now = chrono::Utc::now();
+    let nanos = now.timestamp_subsec_nanos() ^ std::process::id().wrapping_mul(2654435761);
+    format!("{}-{:04x}", now.format("%Y%m%d-%H%M%S"), nanos & 0xffff)
+}
+
+pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
+    let (mut scenario, text) = Scenario::load(&opts.scenario)?;
+    if let Some(list) = &opts.platforms {
+        for p in list {
+            if !PLATFORMS.contains(&p.as_str()) {
+                return Err(RunError::UnknownPlatform(p.clone()));
+            }
+        }
+        scenario.platforms = list.clone();
+    }
+    let run_id = new_run_id();
+    let started_at = chrono::Utc::now();
+    let wall = Instant::now();
+    let cancel = CancellationToken::new();
+    let on_ctrl_c = {
+        let cancel = cancel.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!("virtbench: interrupted, tearing down...");
+                cancel.cancel();
+            }
+        })
+    };
+    let ctx = RunContext::new(&run_id, scenario.clone(), cancel.clone()).map_err(|source| {
+        RunError::Io {
+            context: "creating the run's scratch directory".into(),
+            source,
+        }
+    })?;
+    let progress = Progress::new(opts.quiet);
+    progress.line(format!(
+        "virtbench run {run_id}: scenario {}",
+        opts.scenario.display()
+    ));
+
+    let mut results = Vec::new();
+    let mut tools = BTreeMap::new();
+    let mut failed = false;
+    let platforms = platform::all();
+    for p in &platforms {
+        if !scenario.platforms.iter().any(|s| s == p.name()) || cancel.is_cancelled() {
+            continue;
+        }
+        progress.step(format!("{}: probing", p.name()));
+        match p.probe().await {
+            Availability::Unavailable { reason, fix } => {
+                progress.line(format!("{:<10} unavailable: {reason}", p.name()));
+                results.push(PlatformResult::unavailable(
+                    p.name(),
+                    format!("{reason} (fix: {fix})"),
+                ));
+            }
+            Availability::Available { details } => {
+                for (k, v) in &details {
+                    if k.ends_with("version") {
+                        tools.insert(format!("{}.{k}", p.name()), v.clone());
+                    }
+                }
+                let outcome =
+                    AssertUnwindSafe(measure_platform(p.as_ref(), &ctx, &details, &progress))
+                        .catch_unwind()
+                        .await;
+                let rs = match outcome {
+                    Ok(rs) => rs,
+                    Err(panic) => {
+                        let msg = panic_message(&panic);
+                        vec![failed_result(
+                            p.name(),
+                            p.name(),
+                            &details,
+                            format!("panic: {msg}"),
+                        )]
+                    }
+                };
+                // Backstop: whatever a failed or cancelled step left behind goes now.
+                match p.cleanup(Some(&run_id)).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::warn!(platform = p.name(), n, "cleanup removed leftovers"),
+                    Err(e) => {
+                        progress.line(format!("{}: cleanup failed: {e}", p.name()));
+                        failed = true;
+                    }
+                }
+                failed |= rs.iter().any(|r| r.error.is_some());
+                results.extend(rs);
+            }
+        }
+    }
+    // Platforms not selected are still listed, so the report says why they are absent.
+    for name in PLATFORMS {
+        if !results.iter().any(|r| r.name == name) {
+            let why = if cancel.is_cancelled() {
+                "not run: the run was interrupted"
+            } else {
+                "not selected by the scenario or --platforms"
+            };
+            results.push(PlatformResult::unavailable(name, why));
+        }
+    }
+    on_ctrl_c.abort();
+    let _ = std::fs::remove_dir_all(&ctx.work_dir);
+
+    let results = RunResults {
+        schema_version: crate::results::SCHEMA_VERSION,
+        run_id: run_id.clone(),
+        git_revision: crate::host::git_revision(),
+        started_at: started_at.to_rfc3339(),
+        finished_at: chrono::Utc::now().to_rfc3339(),
+        wall_time_s: wall.elapsed().as_secs_f64(),
+        host: crate::host::facts(tools),
+        scenario: ScenarioRecord {
+            name: scenario.name.clone(),
+            path: opts.scenario.display().to_string(),
+            text,
+        },
+        platforms: results,
+    };
+    let dir = opts.out.join(&run_id);
+    crate::report::write_all(&results, &dir)?;
+    point_latest(&opts.out, &run_id)?;
+    progress.finish();
+    Ok(RunOutcome {
+        results,
+        dir,
+        failed,
+        cancelled: cancel.is_cancelled(),
+    })
+}
+
+/// `<out>/latest` -> `<run-id>` (a relative symlink, so the tree can be moved).
+fn point_latest(out: &std::path::Path, run_id: &str) -> Result<(), RunError> {
+    let latest = out.join("latest");
+    let io = |context: String| move |source| RunError::Io { context, source };
+    match std::fs::symlink_metadata(&latest) {
+        Ok(m) if m.is_dir() => std::fs::remove_dir_all(&latest)
+            .map_err(io(format!("removing {}", latest.display())))?,
+        Ok(_) => {
+            std::fs::remove_file(&latest).map_err(io(format!("removing {}", latest.display())))?
+        }
+        Err(_) => {}
+    }
+    std::os::unix::fs::symlink(run_id, &latest).map_err(io(format!("linking {}", latest.display())))
+}
+
+async fn measure_platform(
+    p: &dyn Platform,
+    ctx: &RunContext,
+    details: &BTreeMap<String, String>,
+    progress: &Progress,
+) -> Vec<PlatformResult> {
+    progress.step(format!("{}: preparing artifacts", p.name()));
+    let artifacts = match cancellable(&ctx.cancel, p.prepare(ctx)).await {
+        Ok(a) => a,
+        Err(e) => {
+            progress.line(format!("{:<10} prepare failed: {e}", p.name()));
+            return vec![failed_result(
+                p.name(),
+                p.name(),
+                details,
+                format!("prepare: {e}"),
+            )];
+        }
+    };
+    let mut out = Vec::new();
+    for variant in p.variants(&ctx.scenario) {
+        if ctx.cancel.is_cancelled() {
+            break;
+        }
+        let mut r = PlatformResult {
+            name: p.name().into(),
+            label: variant.label.clone(),
+            variant: variant.settings.clone(),
+            available: true,
+            details: details.clone(),
+            artifacts: artifacts.clone(),
+            ..Default::default()
+        };
+        if let Err(e) = measure_variant(p, ctx, &variant, &mut r, progress).await {
+            progress.line(format!("{:<10} {}: {e}", p.name(), variant.label));
+            r.error = Some(e.to_string());
+        } else {
+            progress.line(summary_line(&r));
+        }
+        out.push(r);
+    }
+    out
+}
+
+/// A step of measuring one variant failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StepError {
+    #[error("{step}: {source}")]
+    Platform {
+        step: &'static str,
+        #[source]
+        source: PlatformError,
+    },
+    #[error("{step}: {source}")]
+    Measure {
+        step: &'static str,
+        #[source]
+        source: MeasureError,
+    },
+}
+
+fn pstep(step: &'static str) -> impl FnOnce(PlatformError) -> StepError {
+    move |source| StepError::Platform { step, source }
+}
+
+fn mstep(step: &'static str) -> impl FnOnce(MeasureError) -> StepError {
+    move |source| StepError::Measure { step, source }
+}
+
+async fn cancellable<T>(
+    cancel: &CancellationToken,
+    f: impl std::future::Future<Output = Result<T, PlatformError>>,
+) -> Result<T, PlatformError> {
+    tokio::select! {
+        r = f => r,
+        _ = cancel.cancelled() => Err(PlatformError::Cancelled),
+    }
+}
+
+async fn measure_variant(
+    p: &dyn Platform,
+    ctx: &RunContext,
+    variant: &Variant,
+    r: &mut PlatformResult,
+    progress: &Progress,
+) -> Result<(), StepError> {
+    let s = &ctx.scenario;
+    let probes: Vec<Probe> = s
+        .workload
+        .expressions
+        .iter()
+        .map(|e| Probe::for_expression(e).expect("scenario validation evaluated every expression"))
+        .collect();
+    let reps = s.startup.repetitions;
+    let mut startup = Vec::new();
+    let mut phases: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    let mut kept: Option<Box<dyn Deployment>> = None;
+    for i in 0..reps {
+        progress.step(format!("{}: startup {}/{reps}", variant.label, i + 1));
+        let Ready {
+            mut dep,
+            t0,
+            deployed,
+            ready,
+        } = deploy_ready(p, ctx, variant, &probes[0]).await?;
+        let total = ready.duration_since(t0);
+        startup.push(ms(total));
+        for (name, d) in dep.deploy_phases() {
+            phases.entry(name).or_default().push(ms(d));
+        }
+        let after = dep.ready_phases().await;
+        if after.is_empty() {
+            phases
+                .entry("ready".into())
+                .or_default()
+                .push(ms(total.saturating_sub(deployed)));
+        } else {
+            for (name, d) in after {
+                phases.entry(name).or_default().push(ms(d));
+            }
+        }
+        r.details.extend(dep.details());
+        if i + 1 == reps {
+            kept = Some(dep);
+        } else {
+            dep.teardown().await.map_err(pstep("teardown"))?;
+        }
+    }
+    r.startup_ms = Some(Series::new("ms", startup));
+    r.startup_phases_ms = phases
+        .into_iter()
+        .map(|(k, v)| (k, Series::new("ms", v)))
+        .collect();
+    let mut dep = kept.expect("at least one repetition");
+    let measured = measure_ready(p, ctx, dep.as_mut(), &probes, r, progress).await;
+    let down = dep.teardown().await.map_err(pstep("teardown"));
+    measured.and(down)
+}
+
+/// A fresh deployment that has answered correctly once.
+pub struct Ready {
+    pub dep: Box<dyn Deployment>,
+    /// Just before the platform's create call.
+    pub t0: Instant,
+    /// Time the deploy call itself took.
+    pub deployed: Duration,
+    /// When the first correct answer arrived.
+    pub ready: Instant,
+}
+
+/// Deploy `variant` and wait for its first correct answer to `probe`; on failure
+/// nothing of the deployment is left running.
+pub async fn deploy_ready(
+    p: &dyn Platform,
+    ctx: &RunContext,
+    variant: &Variant,
+    probe: &Probe,
+) -> Result<Ready, StepError> {
+    let t0 = Instant::now();
+    let mut dep = cancellable(&ctx.cancel, p.deploy(ctx, variant))
+        .await
+        .map_err(pstep("deploy"))?;
+    let deployed = t0.elapsed();
+    match wait_ready(
+        dep.as_mut(),
+        probe,
+        ctx.scenario.startup.timeout_s,
+        &ctx.cancel,
+    )
+    .await
+    {
+        Ok(ready) => Ok(Ready {
+            dep,
+            t0,
+            deployed,
+            ready,
+        }),
+        Err(e) => {
+            let _ = dep.teardown().await;
+            Err(e)
+        }
+    }
+}
+
+/// Wait for the first correct answer, failing fast if the deployment dies meanwhile.
+async fn wait_ready(
+    dep: &mut dyn Deployment,
+    probe: &Probe,
+    timeout_s: f64,
+    cancel: &CancellationToken,
+) -> Result<Instant, StepError> {
+    let addr = dep.endpoint();
+    let wait = startup::wait_first_correct(addr, probe, Duration::from_secs_f64(timeout_s), cancel);
+    tokio::pin!(wait);
+    let mut check = tokio::time::interval(Duration::from_millis(100));
+    loop {
+        tokio::select! {
+            r = &mut wait => return r.map_err(mstep("waiting for the first correct answer")),
+            _ = check.tick() => {
+                if let Some(why) = dep.exited() {
+                    return Err(StepError::Platform { step: "startup", source: PlatformError::Failed(why) });
+                }
+            }
+        }
+    }
+}
+
+async fn measure_ready(
+    p: &dyn Platform,
+    ctx: &RunContext,
+    dep: &mut dyn Deployment,
+    probes: &[Probe],
+    r: &mut PlatformResult,
+    progress: &Progress,
+) -> Result<(), StepError> {
+    let s = &ctx.scenario;
+    let interval = Duration::from_millis(s.idle.interval_ms);
+    let addr = dep.endpoint();
+
+    progress.step(format!("{}: idle window {} s", r.label, s.idle.window_s));
+    let idle = cancellable(
+        &ctx.cancel,
+        resources::window(&*dep, Duration::from_secs_f64(s.idle.window_s), interval),
+    )
+    .await
+    .map_err(pstep("idle window"))?;
+    r.memory_idle_bytes = Some(Series::new("bytes", idle.rss_bytes.clone()));
+    if !idle.pss_bytes.is_empty() {
+        r.memory_idle_pss_bytes = Some(Series::new("bytes", idle.pss_bytes.clone()));
+    }
+    // Five slices give the spread of idle CPU without making each slice too short to
+    // see a 10 ms clock tick.
+    let slice = (idle.span() / 5).max(interval);
+    r.cpu_idle_seconds = Some(CpuIdle {
+        window_s: idle.span().as_secs_f64(),
+        total_seconds: idle.cpu_seconds(),
+        per_slice: Series::new("s", idle.cpu_per_slice(slice)),
+        slice_s: slice.as_secs_f64(),
+    });
+
+    let mut load_window = resources::Window::default();
+    let mut cpu_per_1k = Vec::new();
+    for &rate in &s.load.rates_rps {
+        progress.step(format!(
+            "{}: open-loop load {rate} req/s for {} s",
+            r.label, s.load.duration_s
+        ));
+        let cfg = load::OpenLoopConfig {
+            rate_rps: rate,
+            duration: Duration::from_secs_f64(s.load.duration_s),
+            warmup: Duration::from_secs_f64(s.load.warmup_s),
+            connections: s.load.connections,
+            timeout: Duration::from_millis(s.load.timeout_ms),
+        };
+        let mut w = resources::Window::default();
+        let lat = cancellable(
+            &ctx.cancel,
+            resources::sample_until(&*dep, interval, &mut w, load::open_loop(addr, probes, &cfg)),
+        )
+        .await
+        .map_err(pstep("sampling under load"))?
+        .map_err(mstep("open-loop load"))?;
+        // Every request of the window costs CPU, warm-up included: count them all.
+        let sent =
+            lat.count + lat.errors + lat.wrong_answers + (rate * s.load.warmup_s).round() as u64;
+        if sent > 0 {
+            cpu_per_1k.push(w.cpu_seconds() / sent as f64 * 1000.0);
+        }
+        load_window.rss_bytes.extend(w.rss_bytes);
+        load_window.pss_bytes.extend(w.pss_bytes);
+        r.latency_us.push(lat);
+    }
+    r.memory_load_bytes = Some(Series::new("bytes", load_window.rss_bytes));
+    if !load_window.pss_bytes.is_empty() {
+        r.memory_load_pss_bytes = Some(Series::new("bytes", load_window.pss_bytes));
+    }
+    r.cpu_seconds_per_1k_requests = Some(Series::new("s", cpu_per_1k));
+
+    if s.throughput.duration_s > 0.0 {
+        progress.step(format!(
+            "{}: closed-loop throughput {} s",
+            r.label, s.throughput.duration_s
+        ));
+        let cfg = load::ClosedLoopConfig {
+            duration: Duration::from_secs_f64(s.throughput.duration_s),
+            connections: s.throughput.connections,
+            timeout: Duration::from_millis(s.load.timeout_ms),
+        };
+        let t = tokio::select! {
+            t = load::closed_loop(addr, probes, &cfg) => t.map_err(mstep("closed-loop load"))?,
+            _ = ctx.cancel.cancelled() => return Err(pstep("closed-loop load")(PlatformError::Cancelled)),
+        };
+        r.max_throughput_rps = Some(t);
+    }
+
+    progress.step(format!("{}: platform experiments", r.label));
+    r.extras = cancellable(&ctx.cancel, p.extras(ctx, dep))
+        .await
+        .map_err(pstep("extras"))?;
+    Ok(())
+}
+
+fn failed_result(
+    name: &str,
+    label: &str,
+    details: &BTreeMap<String, String>,
+    error: String,
+) -> PlatformResult {
+    PlatformResult {
+        name: name.into(),
+        label: label.into(),
+        available: true,
+        details: details.clone(),
+        error: Some(error),
+        ..Default::default()
+    }
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+fn panic_message(p: &Box<dyn std::any::Any + Send>) -> String {
+    p.downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into())
+}
+
+fn summary_line(r: &PlatformResult) -> String {
+    let mut parts = vec![format!("{:<24}", r.label)];
+    if let Some(s) = &r.startup_ms {
+        parts.push(format!("startup {}", s.describe()));
+    }
+    if let Some(m) = &r.memory_idle_bytes {
+        parts.push(format!("idle RSS {:.1} MiB", m.median() / 1048576.0));
+    }
+    if let Some(l) = r.latency_us.last() {
+        parts.push(format!("p99 {:.0} us @ {} req/s", l.p99, l.rate_rps));
+    }
+    parts.join("  ")
+}
+
+/// A spinner for the current step plus permanent lines for results; silent with --quiet.
+struct Progress {
+    bar: Option<ProgressBar>,
+}
+
+impl Progress {
+    fn new(quiet: bool) -> Self {
+        let bar = (!quiet).then(|| {
+            let b = ProgressBar::new_spinner();
+            b.set_style(
+                ProgressStyle::with_template("{spinner} [{elapsed_precise}] {msg}")
+                    .expect("valid template"),
+            );
+            b.enable_steady_tick(Duration::from_millis(120));
+            b
+        });
+        Progress { bar }
+    }
+
+    fn step(&self, msg: String) {
+        tracing::info!("{msg}");
+        if let Some(b) = &self.bar {
+            b.set_message(msg);
+        }
+    }
+
+    fn line(&self, msg: String) {
+        match &self.bar {
+            // indicatif draws nothing when stderr is not a terminal (CI, pipes): the
+            // result lines must still show.
+            Some(b) if b.is_hidden() => eprintln!("{msg}"),
+            Some(b) => b.println(msg),
+            None => {}
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(b) = &self.bar {
+            b.finish_and_clear();
+        }
+    }
+}

@@ -1,0 +1,245 @@
+//! Report rendering from the checked-in fixture: structure, not timings. The page has
+//! every section, one inline SVG per chart, all 15 claims, no external URL, and escapes
+//! whatever text the results carry.
+
+use virtbench::report::{self, charts, claims, html};
+use virtbench::results::RunResults;
+
+fn fixture() -> RunResults {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/results.json");
+    report::read_results(std::path::Path::new(path)).expect("fixture reads with the current schema")
+}
+
+/// Values of every `attr="..."` in the page.
+fn attribute_values<'a>(html: &'a str, attr: &str) -> Vec<&'a str> {
+    let needle = format!(" {attr}=\"");
+    html.match_indices(&needle)
+        .map(|(i, _)| {
+            let rest = &html[i + needle.len()..];
+            &rest[..rest.find('"').unwrap_or(rest.len())]
+        })
+        .collect()
+}
+
+#[test]
+fn page_has_every_section_and_one_svg_per_chart() {
+    let r = fixture();
+    let page = html::render(&r);
+    assert!(page.starts_with("<!doctype html>"));
+    assert!(page.trim_end().ends_with("</html>"));
+    for id in [
+        "summary",
+        "context",
+        "startup",
+        "memory",
+        "cpu",
+        "latency",
+        "throughput",
+        "artifacts",
+        "experiments",
+        "claims",
+        "references",
+        "scenario",
+    ] {
+        assert!(
+            page.contains(&format!("<section id=\"{id}\"")),
+            "section {id} missing"
+        );
+    }
+    let charts = charts::all(&r);
+    // startup, phases, memory, cpu idle, cpu per 1k, latency x 2 rates, throughput, artifacts
+    assert_eq!(
+        charts.len(),
+        9,
+        "{:?}",
+        charts.iter().map(|c| &c.id).collect::<Vec<_>>()
+    );
+    assert_eq!(page.matches("<svg").count(), charts.len());
+    for c in &charts {
+        assert!(
+            page.contains(&format!("<figure class=\"chart\" id=\"{}\">", c.id)),
+            "{}",
+            c.id
+        );
+        assert!(!c.title.is_empty() && !c.how_to_read.is_empty());
+    }
+    assert!(page.matches("How to read this:").count() == charts.len());
+    for n in 1..=15 {
+        assert!(
+            page.contains(&format!("<tr id=\"claim-C{n}\">")),
+            "claim C{n} missing"
+        );
+    }
+    // Unavailable platforms are listed with their reason.
+    assert!(page.contains("VBoxManage not found on PATH"));
+    assert!(page.contains("OS_AUTH_URL is not set"));
+    // A TCG VM is labelled as such.
+    assert!(page.contains("TCG emulated"));
+    assert!(page.contains("qemu/per-role/kernel [TCG]"));
+    // Missing figures read "not measured" (docker has no PSS in the fixture).
+    assert!(page.contains("not measured"));
+    // Scenario text, git revision and wall time are shown.
+    assert!(page.contains("rates_rps = [50, 200]"));
+    assert!(page.contains("8cb46e1-dirty"));
+    assert!(page.contains("705 s"));
+}
+
+#[test]
+fn page_is_self_contained() {
+    let page = html::render(&fixture());
+    assert!(
+        !page.contains("http://") && !page.contains("https://"),
+        "no URL at all"
+    );
+    assert!(!page.contains("<script"), "no script");
+    assert!(!page.contains("<link"), "no linked stylesheet");
+    assert!(
+        !page.contains("@import") && !page.contains("url("),
+        "no CSS fetches"
+    );
+    for attr in ["src", "href", "xlink:href", "action"] {
+        for v in attribute_values(&page, attr) {
+            assert!(v.starts_with('#'), "{attr}=\"{v}\" leaves the page");
+        }
+    }
+    assert!(page.contains("@media print"), "print styles");
+}
+
+#[test]
+fn text_from_results_is_escaped() {
+    let mut r = fixture();
+    let evil = "<script>alert('x')</script><img src=\"http://evil.example/x.png\">";
+    r.host.hostname = evil.into();
+    r.scenario.text = evil.into();
+    r.run_id = evil.into();
+    r.platforms[0].details.insert("note".into(), evil.into());
+    r.platforms[1].label = format!("docker/{evil}");
+    r.platforms[4].unavailable_reason = Some(evil.into());
+    r.platforms[3].extras.insert(
+        evil.into(),
+        virtbench::stats::Series::new("ms", vec![1.0, 2.0]),
+    );
+    let page = html::render(&r);
+    assert!(!page.contains("<script"), "raw script tag in page");
+    assert!(!page.contains("<img"), "raw img tag in page");
+    assert!(page.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;"));
+    for v in attribute_values(&page, "src") {
+        assert!(v.starts_with('#'), "src=\"{v}\"");
+    }
+}
+
+#[test]
+fn claims_cover_c1_to_c15_with_specific_reasons() {
+    let r = fixture();
+    let rows = claims::evaluate(&r);
+    let ids: Vec<&str> = rows.iter().map(|c| c.id).collect();
+    assert_eq!(ids, (1..=15).map(|n| format!("C{n}")).collect::<Vec<_>>());
+    let verdict = |id: &str| rows.iter().find(|c| c.id == id).unwrap().verdict.clone();
+    use claims::Verdict::*;
+    // Figures the fixture holds decide these.
+    assert_eq!(verdict("C4"), Supported);
+    assert_eq!(
+        verdict("C2"),
+        Mixed,
+        "TCG CPU per request is far above the container's"
+    );
+    assert_eq!(
+        verdict("C5"),
+        Mixed,
+        "36 MiB disk: 10x the image but not several GB"
+    );
+    assert_eq!(verdict("C12"), Supported);
+    // And these cannot be judged here, each for a stated reason.
+    let reason = |id: &str| match verdict(id) {
+        NotMeasured(why) => why,
+        v => panic!("{id}: expected not measured, got {v:?}"),
+    };
+    assert!(reason("C8").contains("TCG"), "{}", reason("C8"));
+    assert!(
+        reason("C13").contains("no OpenStack on this host"),
+        "{}",
+        reason("C13")
+    );
+    assert!(
+        reason("C13").contains("no VirtualBox on this host"),
+        "{}",
+        reason("C13")
+    );
+    assert!(reason("C6").contains("noisy-neighbour"));
+    assert!(reason("C15").contains("routed"));
+    let c7 = rows.iter().find(|c| c.id == "C7").unwrap();
+    assert!(c7.note.unwrap_or_default().contains("rkt"));
+    assert!(rows.iter().any(|c| c
+        .references
+        .iter()
+        .any(|r| r.source.contains("ISPASS 2015"))));
+    assert!(rows.iter().any(|c| c
+        .references
+        .iter()
+        .any(|r| r.source.contains("Firecracker"))));
+}
+
+#[test]
+fn write_all_then_read_back() {
+    let r = fixture();
+    let dir = tempfile::tempdir().unwrap();
+    report::write_all(&r, dir.path()).unwrap();
+    let back = report::read_results(&dir.path().join("results.json")).unwrap();
+    assert_eq!(back, r);
+    let csv = std::fs::read_to_string(dir.path().join("results.csv")).unwrap();
+    assert!(csv.starts_with("label,platform,metric,unit,n,median"));
+    let page = std::fs::read_to_string(dir.path().join("index.html")).unwrap();
+    assert_eq!(page, html::render(&r));
+}
+
+#[test]
+fn sparse_and_empty_figures_render_as_not_measured() {
+    use virtbench::results::{LatencyResult, PlatformResult};
+    use virtbench::stats::Series;
+    let mut r = fixture();
+    // Available but silent: every optional figure absent.
+    let silent = PlatformResult {
+        name: "qemu".into(),
+        label: "qemu/all-in-one/disk".into(),
+        available: true,
+        error: Some("guest did not answer within 120 s".into()),
+        ..Default::default()
+    };
+    // Attempted measurements that produced nothing, and degenerate values.
+    let mut empty = PlatformResult {
+        name: "docker".into(),
+        label: "docker/empty".into(),
+        available: true,
+        startup_ms: Some(Series::new("ms", vec![])),
+        memory_idle_bytes: Some(Series::new("bytes", vec![0.0])),
+        ..Default::default()
+    };
+    empty.latency_us.push(LatencyResult {
+        rate_rps: 50.0,
+        duration_s: 10.0,
+        achieved_rps: 0.0,
+        p50: 0.0,
+        p90: 0.0,
+        p99: 0.0,
+        p999: 0.0,
+        max: 0.0,
+        mean: 0.0,
+        stddev: 0.0,
+        count: 0,
+        errors: 500,
+        wrong_answers: 0,
+        connections: 8,
+    });
+    r.platforms.push(silent);
+    r.platforms.push(empty);
+    let page = html::render(&r);
+    assert!(page.contains("guest did not answer within 120 s"));
+    assert!(page.contains("no samples (the measurement failed)"));
+    assert_eq!(page.matches("<svg").count(), charts::all(&r).len());
+    let csv = virtbench::report::csv::render(&r);
+    assert!(csv
+        .lines()
+        .any(|l| l.starts_with("qemu/all-in-one/disk,qemu,error,")));
+    // Claims still give 15 rows; C10/C14 see the failed variant.
+    assert_eq!(claims::evaluate(&r).len(), 15);
+}
