@@ -1,1 +1,0 @@
-"""The small Python pieces of the virtbench devcloud (see docs/devcloud.md)."""
