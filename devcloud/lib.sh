@@ -48,7 +48,7 @@ APT_PACKAGES=(mariadb-server rabbitmq-server libvirt-daemon libvirt-daemon-drive
 # What the venv holds (versions of the OpenStack services fixed here, their
 # libraries pinned by the constraints file).
 PIP_PACKAGES=(keystone==30.0.0 glance==33.0.0 openstack-placement==16.0.0 nova==34.0.0
-  neutron==29.0.0 uWSGI PyMySQL libvirt-python python-openstackclient)
+  neutron==29.0.0 uWSGI PyMySQL libvirt-python==12.8.0 python-openstackclient)
 
 log() { printf '[devcloud %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
