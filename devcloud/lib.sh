@@ -1,5 +1,6 @@
 # Shared settings and helpers for devcloud/up, devcloud/down and devcloud/smoke.
 # Sourced, not executed.
+# shellcheck disable=SC2034  # the settings are used by the scripts that source this file
 
 DEVCLOUD_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 DEVCLOUD_STATE="${DEVCLOUD_STATE:-/var/lib/virtbench-devcloud}"
@@ -77,6 +78,7 @@ start_bg() {
   local name="$1"; shift
   mkdir -p "$RUN" "$LOGS"
   # The process writes its own PID (setsid may fork) and then becomes the daemon.
+  # shellcheck disable=SC2016  # expanded by the inner bash, on purpose
   setsid bash -c 'echo $$ >"$0"; exec "$@"' "$RUN/$name.pid" "$@" >>"$LOGS/$name.log" 2>&1 </dev/null &
   local t=0
   while [[ ! -s "$RUN/$name.pid" ]] && ((t++ < 50)); do sleep 0.1; done
