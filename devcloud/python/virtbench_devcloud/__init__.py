@@ -1,0 +1,1 @@
+"""The small Python pieces of the virtbench devcloud (see docs/devcloud.md)."""

@@ -1,0 +1,365 @@
+"""The devcloud's minimal data plane: what Neutron's agents would do, in one process.
+
+- Plugs every instance tap (``tap<port-id[:11]>``, created by Nova for the
+  ``vif_type=tap`` binding of our ML2 driver) into the tenant bridge.
+- Runs dnsmasq on the bridge as a static DHCP server fed the MAC/IP pairs of the
+  tenant network's Neutron ports (no dynamic range: only known ports get a lease).
+- Serves the metadata endpoint on 169.254.169.254:80 (an address of the bridge):
+  the instance is found by the source IP of the request, its user_data comes
+  from Nova.
+- DNATs floating IPs to their fixed IPs in an iptables chain of its own.
+
+It polls Neutron every second: a devcloud has a handful of ports.
+"""
+
+import argparse
+import base64
+import json
+import logging
+import os
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from keystoneauth1 import session as ks_session
+from keystoneauth1.identity import v3
+
+LOG = logging.getLogger("devcloud-dataplane")
+
+FIP_CHAIN = "VBDC-FIP"
+HAIRPIN_CHAIN = "VBDC-HAIRPIN"
+
+
+def run(*cmd, check=True):
+    res = subprocess.run(cmd, capture_output=True, text=True)
+    if check and res.returncode != 0:
+        raise RuntimeError("%s failed: %s" % (" ".join(cmd), res.stderr.strip()))
+    return res
+
+
+class Cloud:
+    """Admin access to Neutron and Nova over REST."""
+
+    def __init__(self, auth_url, password):
+        auth = v3.Password(
+            auth_url=auth_url,
+            username="admin",
+            password=password,
+            project_name="admin",
+            user_domain_name="Default",
+            project_domain_name="Default",
+        )
+        self.sess = ks_session.Session(auth=auth)
+
+    def neutron(self, path):
+        r = self.sess.get(
+            path, endpoint_filter={"service_type": "network", "interface": "public"}
+        )
+        return r.json()
+
+    def server(self, server_id):
+        r = self.sess.get(
+            "/servers/%s" % server_id,
+            endpoint_filter={"service_type": "compute", "interface": "public"},
+            headers={"OpenStack-API-Version": "compute 2.3"},
+            raise_exc=False,
+        )
+        if r.status_code != 200:
+            return None
+        return r.json()["server"]
+
+
+class State:
+    """What the last poll saw, shared with the metadata server."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.ip_to_device = {}  # fixed IP -> Nova server id
+
+
+class DnsmasqManager:
+    def __init__(self, args):
+        self.args = args
+        self.proc = None
+        self.hosts = None
+        self.hosts_file = os.path.join(args.state, "dataplane", "dhcp-hosts")
+        self.pid_file = os.path.join(args.state, "run", "dnsmasq.pid")
+
+    def _start(self):
+        a = self.args
+        cmd = [
+            "dnsmasq",
+            "--keep-in-foreground",
+            "--conf-file=/dev/null",
+            "--port=0",  # no DNS, DHCP only
+            "--bind-interfaces",
+            "--interface=%s" % a.bridge,
+            "--except-interface=lo",
+            "--listen-address=%s" % a.gateway,
+            "--dhcp-range=%s,static,%s,1h" % (a.subnet_start, a.netmask),
+            "--dhcp-option=option:router,%s" % a.gateway,
+            "--dhcp-hostsfile=%s" % self.hosts_file,
+            "--dhcp-authoritative",
+            "--leasefile-ro",
+            "--pid-file=%s" % self.pid_file,
+            "--log-dhcp",
+            "--log-facility=%s" % os.path.join(a.state, "log", "dnsmasq.log"),
+        ]
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL)
+        LOG.info("dnsmasq started, pid %s", self.proc.pid)
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def update(self, hosts):
+        """hosts: sorted list of (mac, ip). Restart dnsmasq when one goes away
+        (its in-memory lease would keep the IP from a new MAC); SIGHUP otherwise."""
+        if self.proc is not None and self.proc.poll() is not None:
+            LOG.warning("dnsmasq exited with %s, restarting", self.proc.returncode)
+            self.proc = None
+        if hosts == self.hosts and self.proc is not None:
+            return
+        tmp = self.hosts_file + ".tmp"
+        with open(tmp, "w") as f:
+            for mac, ip in hosts:
+                f.write("%s,%s\n" % (mac, ip))
+        os.replace(tmp, self.hosts_file)
+        removed = self.hosts is not None and bool(set(self.hosts) - set(hosts))
+        if self.proc is None or removed:
+            self.stop()
+            self._start()
+        else:
+            self.proc.send_signal(signal.SIGHUP)
+        LOG.info("DHCP hosts: %s", ", ".join("%s=%s" % h for h in hosts) or "none")
+        self.hosts = hosts
+
+
+def plug_taps(bridge, port_ids, known, known_file):
+    """Enslave the taps of known ports that are not on the bridge yet; remember
+    every tap name in known_file so that devcloud/down removes them all."""
+    wanted = {"tap" + pid[:11] for pid in port_ids}
+    if not wanted <= known:
+        known |= wanted
+        with open(known_file, "w") as f:
+            f.write("".join(t + "\n" for t in sorted(known)))
+    for name in os.listdir("/sys/class/net"):
+        if name not in wanted:
+            continue
+        if os.path.exists("/sys/class/net/%s/master" % name):
+            continue
+        res = run("ip", "link", "set", name, "master", bridge, "up", check=False)
+        if res.returncode == 0:
+            LOG.info("plugged %s into %s", name, bridge)
+        else:
+            LOG.warning("could not plug %s: %s", name, res.stderr.strip())
+
+
+def ensure_jump(hook, chain):
+    run("iptables", "-t", "nat", "-N", chain, check=False)
+    if run("iptables", "-t", "nat", "-C", hook, "-j", chain, check=False).returncode:
+        run("iptables", "-t", "nat", "-I", hook, "1", "-j", chain)
+
+
+class FipNat:
+    def __init__(self, tenant_cidr):
+        self.rules = None
+        self.tenant_cidr = tenant_cidr
+
+    def setup(self):
+        ensure_jump("PREROUTING", FIP_CHAIN)
+        ensure_jump("OUTPUT", FIP_CHAIN)
+        # An instance reaching another through its floating IP: the reply must
+        # come back through the host to be un-DNATed, so masquerade that case.
+        ensure_jump("POSTROUTING", HAIRPIN_CHAIN)
+        run("iptables", "-t", "nat", "-F", HAIRPIN_CHAIN)
+        run("iptables", "-t", "nat", "-A", HAIRPIN_CHAIN, "-s", self.tenant_cidr,
+            "-d", self.tenant_cidr, "-m", "conntrack", "--ctstate", "DNAT",
+            "-j", "MASQUERADE")
+
+    def update(self, pairs):
+        if pairs == self.rules:
+            return
+        run("iptables", "-t", "nat", "-F", FIP_CHAIN)
+        for fip, fixed in pairs:
+            run("iptables", "-t", "nat", "-A", FIP_CHAIN, "-d", fip + "/32",
+                "-j", "DNAT", "--to-destination", fixed)
+        LOG.info("floating IPs: %s", ", ".join("%s->%s" % p for p in pairs) or "none")
+        self.rules = pairs
+
+
+def make_metadata_handler(cloud, state, refresh):
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.0"
+
+        def log_message(self, fmt, *args):
+            LOG.info("metadata %s %s", self.client_address[0], fmt % args)
+
+        def _send(self, code, body, ctype="text/plain"):
+            data = body.encode() if isinstance(body, str) else body
+            self.send_response(code)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_GET(self):
+            ip = self.client_address[0]
+            with state.lock:
+                device = state.ip_to_device.get(ip)
+            if device is None:
+                refresh()
+                with state.lock:
+                    device = state.ip_to_device.get(ip)
+            if device is None:
+                return self._send(404, "no instance has address %s\n" % ip)
+            server = cloud.server(device)
+            if server is None:
+                return self._send(404, "instance %s not found\n" % device)
+            path = self.path.split("?")[0].rstrip("/")
+            user_data = server.get("OS-EXT-SRV-ATTR:user_data")
+            if path.endswith("/user_data") or path.endswith("/user-data"):
+                if not user_data:
+                    return self._send(404, "no user_data\n")
+                return self._send(200, base64.b64decode(user_data),
+                                  "application/octet-stream")
+            if path.endswith("/meta_data.json"):
+                meta = {
+                    "uuid": server["id"],
+                    "name": server["name"],
+                    "hostname": server["name"],
+                    "project_id": server.get("tenant_id"),
+                    "availability_zone": server.get("OS-EXT-AZ:availability_zone"),
+                    "launch_index": 0,
+                    "meta": server.get("metadata", {}),
+                    "public_keys": {},
+                }
+                return self._send(200, json.dumps(meta), "application/json")
+            if path.endswith("/meta-data/instance-id"):
+                return self._send(200, server["id"])
+            if path.endswith("/meta-data/local-ipv4"):
+                return self._send(200, ip)
+            if path.endswith("/meta-data/hostname"):
+                return self._send(200, server["name"])
+            if path in ("/openstack", "/openstack/latest", ""):
+                return self._send(200, "meta_data.json\nuser_data\n")
+            return self._send(404, "not found\n")
+
+    return Handler
+
+
+class Dataplane:
+    def __init__(self, args):
+        self.args = args
+        self.cloud = Cloud(args.auth_url, args.password)
+        self.state = State()
+        self.dnsmasq = DnsmasqManager(args)
+        self.fip = FipNat(args.tenant_cidr)
+        self.poll_lock = threading.Lock()
+        self.stopping = threading.Event()
+        self.tenant_net = None
+        self.known_taps = set()
+
+    def _find_network(self):
+        nets = self.cloud.neutron("/v2.0/networks?name=%s" % self.args.network)["networks"]
+        if not nets:
+            raise RuntimeError("network %s not found" % self.args.network)
+        return nets[0]["id"]
+
+    def poll(self):
+        with self.poll_lock:
+            if self.tenant_net is None:
+                self.tenant_net = self._find_network()
+            ports = self.cloud.neutron("/v2.0/ports?network_id=%s" % self.tenant_net)["ports"]
+            hosts, ip_to_device, port_ids = [], {}, []
+            for p in ports:
+                if not p["device_owner"].startswith("compute:"):
+                    continue
+                port_ids.append(p["id"])
+                for fixed in p["fixed_ips"]:
+                    if ":" in fixed["ip_address"]:
+                        continue
+                    hosts.append((p["mac_address"], fixed["ip_address"]))
+                    ip_to_device[fixed["ip_address"]] = p["device_id"]
+            with self.state.lock:
+                self.state.ip_to_device = ip_to_device
+            self.dnsmasq.update(sorted(hosts))
+            plug_taps(self.args.bridge, port_ids, self.known_taps,
+                      os.path.join(self.args.state, "dataplane", "taps"))
+            fips = self.cloud.neutron("/v2.0/floatingips")["floatingips"]
+            self.fip.update(sorted(
+                (f["floating_ip_address"], f["fixed_ip_address"])
+                for f in fips if f.get("fixed_ip_address")
+            ))
+
+    def serve_metadata(self):
+        handler = make_metadata_handler(self.cloud, self.state, self._safe_poll)
+        server = ThreadingHTTPServer((self.args.metadata_ip, 80), handler)
+        server.daemon_threads = True
+        LOG.info("metadata on http://%s:80", self.args.metadata_ip)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        return server
+
+    def _safe_poll(self):
+        try:
+            self.poll()
+        except Exception as exc:  # keep serving; the next poll retries
+            LOG.warning("poll failed: %s", exc)
+
+    def run(self):
+        self.fip.setup()
+        server = self.serve_metadata()
+        try:
+            while not self.stopping.is_set():
+                self._safe_poll()
+                self.stopping.wait(self.args.interval)
+        finally:
+            server.shutdown()
+            self.dnsmasq.stop()
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--state", required=True)
+    p.add_argument("--auth-url", required=True)
+    p.add_argument("--password", default=os.environ.get("DEVCLOUD_PASSWORD"))
+    p.add_argument("--bridge", required=True)
+    p.add_argument("--network", default="virtbench-net")
+    p.add_argument("--gateway", required=True)
+    p.add_argument("--tenant-cidr", required=True, help="e.g. 10.99.0.0/24")
+    p.add_argument("--metadata-ip", default="169.254.169.254")
+    p.add_argument("--interval", type=float, default=1.0)
+    args = p.parse_args()
+    net, prefix = args.tenant_cidr.split("/")
+    args.subnet_start = net
+    args.netmask = socket.inet_ntoa(struct.pack("!I", (0xFFFFFFFF << (32 - int(prefix))) & 0xFFFFFFFF))
+    logging.basicConfig(
+        level=logging.INFO, stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(message)s",
+    )
+    logging.getLogger("keystoneauth").setLevel(logging.WARNING)
+    os.makedirs(os.path.join(args.state, "dataplane"), exist_ok=True)
+    dp = Dataplane(args)
+
+    def stop(signum, frame):
+        LOG.info("signal %s: stopping", signum)
+        dp.stopping.set()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    dp.run()
+    LOG.info("stopped")
+
+
+if __name__ == "__main__":
+    main()
