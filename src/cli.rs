@@ -312,26 +312,25 @@ async fn appliance(out: Option<PathBuf>) -> u8 {
         }
     };
     println!("kernel {} ({})", a.kernel_version, a.kernel_source);
-    for path in [&a.kernel, &a.initramfs, &a.disk_raw, &a.qcow2, &a.vdi] {
-        let shown = match &out {
-            None => path.clone(),
-            Some(dir) => {
-                let dest = dir.join(path.file_name().unwrap_or_default());
-                if let Err(e) =
-                    std::fs::create_dir_all(dir).and_then(|()| std::fs::copy(path, &dest))
-                {
-                    eprintln!(
-                        "virtbench: copying {} to {}: {e}",
-                        path.display(),
-                        dest.display()
-                    );
-                    return EXIT_FAILED;
-                }
-                dest
+    let paths = match &out {
+        None => vec![
+            a.kernel.clone(),
+            a.initramfs.clone(),
+            a.disk_raw.clone(),
+            a.qcow2.clone(),
+            a.vdi.clone(),
+        ],
+        Some(dir) => match a.export(dir) {
+            Ok(p) => p,
+            Err(e) => {
+                eprintln!("virtbench: appliance: {e}");
+                return EXIT_FAILED;
             }
-        };
-        let bytes = std::fs::metadata(&shown).map(|m| m.len()).unwrap_or(0);
-        println!("{:>12} bytes  {}", bytes, shown.display());
+        },
+    };
+    for path in paths {
+        let bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        println!("{bytes:>12} bytes  {}", path.display());
     }
     EXIT_OK
 }
