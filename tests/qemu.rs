@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 use virtbench::artifact::{appliance, initramfs};
 use virtbench::measure::Probe;
-use virtbench::platform::qemu::{args, bridge, console, extras, vm, Qemu};
+use virtbench::platform::console;
+use virtbench::platform::qemu::{args, bridge, extras, vm, Qemu};
 use virtbench::platform::{Availability, Platform, RunContext};
 use virtbench::scenario::Scenario;
 

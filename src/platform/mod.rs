@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 use crate::results::ArtifactRecord;
 use crate::scenario::Scenario;
 
+pub mod console;
 pub mod docker;
 pub mod native;
 pub mod openstack;

@@ -10,7 +10,6 @@
 pub mod accel;
 pub mod args;
 pub mod bridge;
-pub mod console;
 pub mod extras;
 pub mod qmp;
 pub mod vm;
@@ -25,7 +24,7 @@ use async_trait::async_trait;
 use tokio::sync::Mutex;
 
 use super::{
-    default_port, free_loopback_port, Availability, Deployment, Platform, PlatformError,
+    console, default_port, free_loopback_port, Availability, Deployment, Platform, PlatformError,
     ResourceSample, RunContext, Variant, ROLES,
 };
 use crate::artifact::{self, appliance, calculator, disk};

@@ -8,8 +8,8 @@ use tokio::process::{Child, Command};
 use tokio_util::sync::CancellationToken;
 
 use super::args::{self, VmSpec};
-use super::console::{self, Watcher};
 use super::qmp::Qmp;
+use crate::platform::console::{self, Watcher};
 use crate::platform::PlatformError;
 
 pub const QEMU: &str = "qemu-system-x86_64";

@@ -21,7 +21,6 @@
 //!
 //! The VDI comes from `crate::artifact::appliance::build`, the same appliance QEMU boots.
 
-pub mod console;
 pub mod vboxmanage;
 
 use std::collections::BTreeMap;
@@ -34,7 +33,7 @@ use async_trait::async_trait;
 
 use self::vboxmanage::{Args, Controller, Forward, VBoxError, VBoxManage, VmSpec};
 use super::{
-    default_port, free_loopback_port, Availability, Deployment, Platform, PlatformError,
+    console, default_port, free_loopback_port, Availability, Deployment, Platform, PlatformError,
     ResourceSample, RunContext, Variant, ROLES,
 };
 use crate::measure::resources;
@@ -596,7 +595,7 @@ struct VboxDeployment {
     endpoint: SocketAddr,
     phases: Vec<(String, Duration)>,
     /// Boot markers of the VM serving the endpoint, and when `startvm` was called.
-    watch: Option<(console::Watcher, Instant)>,
+    watch: Option<(console::OwnedWatcher, Instant)>,
     details: BTreeMap<String, String>,
 }
 
@@ -634,7 +633,10 @@ impl VboxDeployment {
             // The VM serving the endpoint starts last: its markers time the boot.
             if p.guest.role == "calculator" || p.guest.role == "all" {
                 let _ = std::fs::remove_file(&p.spec.serial_log);
-                self.watch = Some((console::Watcher::start(&p.spec.serial_log), Instant::now()));
+                self.watch = Some((
+                    console::OwnedWatcher::start(&p.spec.serial_log),
+                    Instant::now(),
+                ));
                 self.details
                     .insert("vm.endpoint".into(), p.spec.name.clone());
             }

@@ -1,12 +1,15 @@
-//! The guest's serial console, logged by QEMU to a file: the boot markers the
-//! appliance's init prints (`VIRTBENCH <name> uptime=<s> ...`), stamped with the host
-//! time at which they appeared.
+//! A guest's serial console, logged to a file by the hypervisor (QEMU `-serial
+//! chardev:file`, VirtualBox `--uartmode1 file`): the boot markers the appliance's init
+//! prints (`VIRTBENCH <name> uptime=<s> ...`), stamped with the host time at which they
+//! appeared.
 
 use std::collections::BTreeMap;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use tokio_util::sync::{CancellationToken, DropGuard};
 
 /// Marker names, in boot order.
 pub const INIT_START: &str = "init-start";
@@ -54,11 +57,11 @@ pub struct Watcher {
     path: PathBuf,
 }
 
-const POLL: Duration = Duration::from_millis(5);
+pub const POLL: Duration = Duration::from_millis(5);
 
 impl Watcher {
     /// Start following `path` (it may not exist yet); stops when `stop` is cancelled.
-    pub fn start(path: &Path, stop: tokio_util::sync::CancellationToken) -> Watcher {
+    pub fn start(path: &Path, stop: CancellationToken) -> Watcher {
         let w = Watcher {
             seen: Arc::new(Mutex::new(Seen::default())),
             path: path.to_owned(),
@@ -75,7 +78,7 @@ impl Watcher {
                         while let Some(nl) = partial.find('\n') {
                             let line: String = partial.drain(..=nl).collect();
                             if let Some(m) = parse_marker(&line) {
-                                let mut s = seen.lock().expect("marker lock");
+                                let mut s = seen.lock().unwrap_or_else(|e| e.into_inner());
                                 s.markers.entry(m.name.clone()).or_insert((m, now));
                             }
                         }
@@ -90,10 +93,11 @@ impl Watcher {
         w
     }
 
+    /// The first `name` marker seen, with the host instant it appeared.
     pub fn get(&self, name: &str) -> Option<(Marker, Instant)> {
         self.seen
             .lock()
-            .expect("marker lock")
+            .unwrap_or_else(|e| e.into_inner())
             .markers
             .get(name)
             .cloned()
@@ -102,6 +106,31 @@ impl Watcher {
     /// The last `n` lines of the log (for error messages).
     pub fn tail(&self, n: usize) -> String {
         tail(&self.path, n)
+    }
+}
+
+/// A [`Watcher`] that stops following when dropped, for owners with no stop of their own.
+#[derive(Debug)]
+pub struct OwnedWatcher {
+    watcher: Watcher,
+    _stop: DropGuard,
+}
+
+impl OwnedWatcher {
+    /// Start following `path` (it need not exist yet). Needs a tokio runtime.
+    pub fn start(path: &Path) -> OwnedWatcher {
+        let stop = CancellationToken::new();
+        OwnedWatcher {
+            watcher: Watcher::start(path, stop.clone()),
+            _stop: stop.drop_guard(),
+        }
+    }
+}
+
+impl std::ops::Deref for OwnedWatcher {
+    type Target = Watcher;
+    fn deref(&self) -> &Watcher {
+        &self.watcher
     }
 }
 
@@ -158,7 +187,7 @@ mod tests {
         use std::io::Write;
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("console.log");
-        let stop = tokio_util::sync::CancellationToken::new();
+        let stop = CancellationToken::new();
         let w = Watcher::start(&path, stop.clone());
         tokio::time::sleep(Duration::from_millis(20)).await;
         let mut f = std::fs::File::create(&path).unwrap();
