@@ -79,18 +79,7 @@ fn build() -> Result<CalculatorBinary, PlatformError> {
         .env("RUSTFLAGS", "-C target-feature=+crt-static")
         .output()
         .map_err(PlatformError::io("running cargo to build the calculator"))?;
-    if !output.status.success() {
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        let last = stderr
-            .lines()
-            .rev()
-            .find(|l| !l.trim().is_empty())
-            .unwrap_or("");
-        return Err(PlatformError::Failed(format!(
-            "building the static calculator failed ({}): {last}",
-            output.status
-        )));
-    }
+    super::check_status("building the static calculator", &output)?;
     let after = std::fs::metadata(&out).and_then(|m| m.modified()).ok();
     let cached = before.is_some() && before == after;
     let ms = started.elapsed().as_secs_f64() * 1e3;

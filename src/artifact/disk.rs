@@ -88,19 +88,7 @@ fn run(cmd: &mut Command, stdin: Option<&str>) -> Result<(), PlatformError> {
     let out = child
         .wait_with_output()
         .map_err(PlatformError::io(format!("waiting for {shown}")))?;
-    if !out.status.success() {
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        let last = stderr
-            .lines()
-            .rev()
-            .find(|l| !l.trim().is_empty())
-            .unwrap_or("");
-        return Err(PlatformError::Failed(format!(
-            "{shown} failed ({}): {last}",
-            out.status
-        )));
-    }
-    Ok(())
+    super::check_status(&shown, &out)
 }
 
 /// The syslinux configuration: boot straight away, no menu.

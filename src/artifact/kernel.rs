@@ -236,18 +236,7 @@ fn run(cmd: &mut Command) -> Result<String, PlatformError> {
     let out = cmd
         .output()
         .map_err(PlatformError::io(format!("running {shown}")))?;
-    if !out.status.success() {
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        let last = stderr
-            .lines()
-            .rev()
-            .find(|l| !l.trim().is_empty())
-            .unwrap_or("");
-        return Err(PlatformError::Failed(format!(
-            "{shown} failed ({}): {last}",
-            out.status
-        )));
-    }
+    super::check_status(&shown, &out)?;
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 

@@ -2,6 +2,9 @@
 //! the VM appliance. Built once, cached, and timed apart from startup.
 
 use std::path::PathBuf;
+use std::process::Output;
+
+use crate::platform::PlatformError;
 
 pub mod appliance;
 pub mod calculator;
@@ -21,6 +24,24 @@ pub fn cache_dir() -> PathBuf {
     }
     let home = std::env::var_os("HOME").unwrap_or_else(|| "/root".into());
     PathBuf::from(home).join(".cache/virtbench")
+}
+
+/// `Ok` if the command behind `out` succeeded, else `<what> failed (<status>): <last
+/// non-empty stderr line>` (the line that usually says why).
+pub(crate) fn check_status(what: &str, out: &Output) -> Result<(), PlatformError> {
+    if out.status.success() {
+        return Ok(());
+    }
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let last = stderr
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("");
+    Err(PlatformError::Failed(format!(
+        "{what} failed ({}): {last}",
+        out.status
+    )))
 }
 
 /// Hex SHA-256 of a file's content (cache keys, image labels).
