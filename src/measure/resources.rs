@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use crate::platform::{Deployment, PlatformError, ResourceSample};
 
 /// Kernel clock ticks per second for /proc/PID/stat times.
-fn clock_ticks() -> f64 {
+pub(crate) fn clock_ticks() -> f64 {
     // SAFETY: sysconf has no preconditions.
     let t = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
     if t > 0 {
@@ -16,7 +16,8 @@ fn clock_ticks() -> f64 {
     }
 }
 
-fn page_size() -> u64 {
+/// Bytes per memory page, for the page counts of /proc/PID/stat.
+pub(crate) fn page_size() -> u64 {
     // SAFETY: sysconf has no preconditions.
     let p = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
     if p > 0 {

@@ -20,6 +20,7 @@ use bollard::Docker as Engine;
 use futures_util::StreamExt;
 
 use super::engine_error;
+use crate::measure::resources::clock_ticks;
 use crate::platform::{PlatformError, ResourceSample};
 
 /// Where one container's accounting lives.
@@ -181,16 +182,6 @@ pub fn stat_cpu_seconds(stat: &str) -> Option<f64> {
     let utime: u64 = fields.get(11)?.parse().ok()?;
     let stime: u64 = fields.get(12)?.parse().ok()?;
     Some((utime + stime) as f64 / clock_ticks())
-}
-
-fn clock_ticks() -> f64 {
-    // SAFETY: sysconf has no preconditions.
-    let t = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-    if t > 0 {
-        t as f64
-    } else {
-        100.0
-    }
 }
 
 fn parent_pid(pid: i64) -> Option<i32> {
