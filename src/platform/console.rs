@@ -57,7 +57,7 @@ pub struct Watcher {
     path: PathBuf,
 }
 
-pub const POLL: Duration = Duration::from_millis(5);
+const POLL: Duration = Duration::from_millis(5);
 
 impl Watcher {
     /// Start following `path` (it may not exist yet); stops when `stop` is cancelled.
@@ -103,6 +103,14 @@ impl Watcher {
             .cloned()
     }
 
+    /// Wait until the `name` marker has been seen or `deadline` has passed: once the
+    /// host got an answer the guest has printed it, but the watcher may be a poll behind.
+    pub async fn wait_for(&self, name: &str, deadline: Instant) {
+        while self.get(name).is_none() && Instant::now() < deadline {
+            tokio::time::sleep(POLL).await;
+        }
+    }
+
     /// The last `n` lines of the log (for error messages).
     pub fn tail(&self, n: usize) -> String {
         tail(&self.path, n)
@@ -132,6 +140,31 @@ impl std::ops::Deref for OwnedWatcher {
     fn deref(&self) -> &Watcher {
         &self.watcher
     }
+}
+
+/// The boot split at its markers' host instants: firmware+kernel from `started` (the
+/// VM's spawn) to init-start, init to service-ready (modules, network, service bound),
+/// service to `answered` (the first correct answer seen by the host).
+pub fn boot_phases(
+    started: Instant,
+    init_start: Instant,
+    service_ready: Instant,
+    answered: Instant,
+) -> Vec<(String, Duration)> {
+    vec![
+        (
+            "firmware+kernel".into(),
+            init_start.saturating_duration_since(started),
+        ),
+        (
+            "init".into(),
+            service_ready.saturating_duration_since(init_start),
+        ),
+        (
+            "service".into(),
+            answered.saturating_duration_since(service_ready),
+        ),
+    ]
 }
 
 fn read_from(path: &Path, offset: &mut u64) -> std::io::Result<Vec<u8>> {
@@ -180,6 +213,33 @@ mod tests {
         assert_eq!(parse_marker("[    0.000000] Linux version 6.1.0"), None);
         assert_eq!(parse_marker("VIRTBENCH init-start"), None);
         assert_eq!(parse_marker("VIRTBENCH init-start uptime=soon"), None);
+    }
+
+    #[test]
+    fn boot_phases_split_at_the_markers() {
+        let t0 = Instant::now();
+        let ms = Duration::from_millis;
+        let phases = boot_phases(t0, t0 + ms(300), t0 + ms(500), t0 + ms(600));
+        assert_eq!(
+            phases,
+            vec![
+                ("firmware+kernel".to_string(), ms(300)),
+                ("init".to_string(), ms(200)),
+                ("service".to_string(), ms(100)),
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn wait_for_gives_up_at_the_deadline() {
+        let dir = tempfile::tempdir().unwrap();
+        let stop = CancellationToken::new();
+        let w = Watcher::start(&dir.path().join("never-written.log"), stop.clone());
+        let deadline = Instant::now() + Duration::from_millis(30);
+        w.wait_for(SERVICE_READY, deadline).await;
+        assert!(Instant::now() >= deadline);
+        assert!(w.get(SERVICE_READY).is_none());
+        stop.cancel();
     }
 
     #[tokio::test]

@@ -616,13 +616,12 @@ impl Deployment for QemuDeployment {
     async fn ready_phases(&mut self) -> Vec<(String, Duration)> {
         let now = Instant::now();
         // The front VM answered, so it printed service-ready: let the watcher see it.
-        let deadline = now + Duration::from_millis(200);
-        while self
-            .front()
-            .is_some_and(|v| v.watcher.get(console::SERVICE_READY).is_none())
-            && Instant::now() < deadline
-        {
-            tokio::time::sleep(Duration::from_millis(5)).await;
+        if let Some(front) = self.front() {
+            let deadline = now + Duration::from_millis(200);
+            front
+                .watcher
+                .wait_for(console::SERVICE_READY, deadline)
+                .await;
         }
         let Some(spawned) = self.spawned_at else {
             return Vec::new();
@@ -669,14 +668,7 @@ impl Deployment for QemuDeployment {
                 ),
             );
         }
-        vec![
-            (
-                "firmware+kernel".into(),
-                started.saturating_duration_since(spawned),
-            ),
-            ("init".into(), ready_at.saturating_duration_since(started)),
-            ("service".into(), now.saturating_duration_since(ready_at)),
-        ]
+        console::boot_phases(spawned, started, ready_at, now)
     }
 
     async fn sample(&self) -> Result<ResourceSample, PlatformError> {

@@ -675,9 +675,7 @@ impl Deployment for VboxDeployment {
         };
         // The answer came, so the marker was printed: give the watcher a few polls.
         let deadline = now + Duration::from_millis(200);
-        while watch.get(console::SERVICE_READY).is_none() && Instant::now() < deadline {
-            tokio::time::sleep(console::POLL).await;
-        }
+        watch.wait_for(console::SERVICE_READY, deadline).await;
         let (Some(start), Some(ready)) = (
             watch.get(console::INIT_START),
             watch.get(console::SERVICE_READY),
@@ -692,14 +690,7 @@ impl Deployment for VboxDeployment {
             "guest_uptime_service_ready_s".into(),
             format!("{:.3}", ready.0.uptime_s),
         );
-        vec![
-            (
-                "firmware+kernel".into(),
-                start.1.saturating_duration_since(*started),
-            ),
-            ("init".into(), ready.1.saturating_duration_since(start.1)),
-            ("service".into(), now.saturating_duration_since(ready.1)),
-        ]
+        console::boot_phases(*started, start.1, ready.1, now)
     }
 
     async fn sample(&self) -> Result<ResourceSample, PlatformError> {
