@@ -77,6 +77,8 @@ fn build() -> Result<CalculatorBinary, PlatformError> {
         ])
         .env("CARGO_TARGET_DIR", &target_dir)
         .env("RUSTFLAGS", "-C target-feature=+crt-static")
+        // Cargo prefers this one over RUSTFLAGS when it is set: it would drop crt-static.
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
         .output()
         .map_err(PlatformError::io("running cargo to build the calculator"))?;
     super::check_status("building the static calculator", &output)?;
