@@ -362,6 +362,18 @@ fn context(out: &mut String, r: &RunResults) {
     out.push_str("</tbody></table>\n</section>\n");
 }
 
+/// The charts whose id starts with `prefix`, or a line saying `what` was not measured.
+fn figures(out: &mut String, r: &RunResults, charts: &[Chart], prefix: &str, what: &str) {
+    let mut any = false;
+    for c in charts.iter().filter(|c| c.id.starts_with(prefix)) {
+        out.push_str(&figure(c));
+        any = true;
+    }
+    if !any {
+        out.push_str(&nothing(r, what));
+    }
+}
+
 fn startup(out: &mut String, r: &RunResults, charts: &[Chart]) {
     section(
         out,
@@ -369,14 +381,7 @@ fn startup(out: &mut String, r: &RunResults, charts: &[Chart]) {
         "Startup: create call to first correct answer",
     );
     out.push_str("<p>Each sample is a fresh deployment, timed from the platform's create call until the calculator first answers <code>(5+3)/2</code> correctly. Artifact builds are timed apart (see Artifacts).</p>\n");
-    let mut any = false;
-    for c in charts.iter().filter(|c| c.id.starts_with("chart-startup")) {
-        out.push_str(&figure(c));
-        any = true;
-    }
-    if !any {
-        out.push_str(&nothing(r, "startup"));
-    }
+    figures(out, r, charts, "chart-startup", "startup");
     out.push_str("<table><thead><tr><th>Platform</th><th>Startup</th><th>Phases (median)</th></tr></thead><tbody>\n");
     for p in view::measured(r) {
         let phases = if p.startup_phases_ms.is_empty() {
@@ -426,14 +431,7 @@ fn memory(out: &mut String, r: &RunResults, charts: &[Chart]) {
 
 fn cpu(out: &mut String, r: &RunResults, charts: &[Chart]) {
     section(out, "cpu", "CPU: idle and per 1,000 requests");
-    let mut any = false;
-    for c in charts.iter().filter(|c| c.id.starts_with("chart-cpu")) {
-        out.push_str(&figure(c));
-        any = true;
-    }
-    if !any {
-        out.push_str(&nothing(r, "host CPU time"));
-    }
+    figures(out, r, charts, "chart-cpu", "host CPU time");
     out.push_str("<table><thead><tr><th>Platform</th><th>Idle CPU</th><th>CPU per 1,000 requests</th></tr></thead><tbody>\n");
     for p in view::measured(r) {
         let idle = match &p.cpu_idle_seconds {
@@ -464,14 +462,7 @@ fn latency(out: &mut String, r: &RunResults, charts: &[Chart]) {
         "Latency: percentiles at constant request rates",
     );
     out.push_str("<p>Open-loop load: requests leave at a fixed rate whatever the answers do, and each latency counts from the moment the request was <em>meant</em> to leave, so a stalled platform cannot hide its stall. Every answer is checked; failures and wrong answers are counted apart.</p>\n");
-    let mut any = false;
-    for c in charts.iter().filter(|c| c.id.starts_with("chart-latency")) {
-        out.push_str(&figure(c));
-        any = true;
-    }
-    if !any {
-        out.push_str(&nothing(r, "request latency"));
-    }
+    figures(out, r, charts, "chart-latency", "request latency");
     out.push_str("<table class=\"dense\"><thead><tr><th>Platform</th><th>Rate (req/s)</th><th>Achieved</th><th>p50</th><th>p90</th><th>p99</th><th>p99.9</th><th>max</th><th>Mean ± sd</th><th>Correct</th><th>Failed</th><th>Wrong</th></tr></thead><tbody>\n");
     for p in view::measured(r) {
         if p.latency_us.is_empty() {
