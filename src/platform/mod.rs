@@ -205,7 +205,8 @@ pub trait Platform: Send + Sync {
 
 #[async_trait]
 pub trait Deployment: Send + Sync {
-    /// Where the calculator answers, always on 127.0.0.1.
+    /// Where the calculator answers: 127.0.0.1 (a published or forwarded port), or an
+    /// address on a bridge or namespace of this run (bridged VMs, reachability probes).
     fn endpoint(&self) -> SocketAddr;
 
     /// Phases of the deploy call itself (e.g. "create", "start"), in order.
