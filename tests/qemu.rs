@@ -286,8 +286,8 @@ async fn clone_and_snapshot_experiments() {
     for (k, v) in &clones {
         eprintln!("{k}: {}", v.describe());
     }
-    let overlay = &clones["clone_qcow2_overlay_bytes"];
-    let copy = &clones["clone_full_copy_bytes"];
+    let overlay = &clones["vm_clone_overlay_bytes"];
+    let copy = &clones["vm_clone_full_bytes"];
     assert_eq!(overlay.summary.n, extras::CLONES);
     // A copy holds the whole image; an overlay only its own metadata.
     assert!(copy.summary.min > 1e6, "{copy:?}");
@@ -310,7 +310,7 @@ async fn clone_and_snapshot_experiments() {
     for (k, v) in &snaps {
         eprintln!("{k}: {}", v.describe());
     }
-    assert_eq!(snaps["snapshot_save_ms"].summary.n, extras::SNAPSHOTS);
+    assert_eq!(snaps["snapshot_ms"].summary.n, extras::SNAPSHOTS);
     assert!(
         snaps["snapshot_bytes"].summary.min > 0.0,
         "the VM state went into the qcow2"

@@ -72,16 +72,16 @@ pub async fn clones(base: &Path, dir: &Path) -> Result<BTreeMap<String, Series>,
         }
         Ok(BTreeMap::from([
             (
-                "clone_qcow2_overlay_ms".to_string(),
+                "vm_clone_overlay_ms".to_string(),
                 Series::new("ms", overlay_ms),
             ),
             (
-                "clone_qcow2_overlay_bytes".to_string(),
+                "vm_clone_overlay_bytes".to_string(),
                 Series::new("bytes", overlay_bytes),
             ),
-            ("clone_full_copy_ms".to_string(), Series::new("ms", copy_ms)),
+            ("vm_clone_full_ms".to_string(), Series::new("ms", copy_ms)),
             (
-                "clone_full_copy_bytes".to_string(),
+                "vm_clone_full_bytes".to_string(),
                 Series::new("bytes", copy_bytes),
             ),
         ]))
@@ -186,13 +186,10 @@ async fn snapshot_cycles(
         restore_answer_ms.push(ms(t.elapsed()));
     }
     Ok(BTreeMap::from([
-        ("snapshot_save_ms".to_string(), Series::new("ms", save_ms)),
+        ("snapshot_ms".to_string(), Series::new("ms", save_ms)),
+        ("restore_ms".to_string(), Series::new("ms", restore_ms)),
         (
-            "snapshot_restore_ms".to_string(),
-            Series::new("ms", restore_ms),
-        ),
-        (
-            "snapshot_restore_to_answer_ms".to_string(),
+            "restore_to_answer_ms".to_string(),
             Series::new("ms", restore_answer_ms),
         ),
         ("snapshot_bytes".to_string(), Series::new("bytes", bytes)),
