@@ -105,22 +105,6 @@ fn cache_key(binary_sha: &str, kernel: &Kernel) -> String {
     format!("{:x}", h.finalize())[..16].to_string()
 }
 
-/// An exclusive lock on a cache directory, held while building into it (two runs
-/// starting at once must not write the same image).
-fn lock(dir: &Path) -> Result<std::fs::File, PlatformError> {
-    use std::os::fd::AsRawFd;
-    let path = dir.join(".lock");
-    let f = std::fs::File::create(&path)
-        .map_err(PlatformError::io(format!("creating {}", path.display())))?;
-    // SAFETY: valid fd; the lock is released when the file is closed.
-    if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) } < 0 {
-        return Err(PlatformError::io(format!("locking {}", path.display()))(
-            std::io::Error::last_os_error(),
-        ));
-    }
-    Ok(f)
-}
-
 fn file_record(
     name: &str,
     path: &Path,
@@ -148,7 +132,7 @@ fn build_boot_files(
         .join(cache_key(&binary.sha256, kernel));
     std::fs::create_dir_all(&dir)
         .map_err(PlatformError::io(format!("creating {}", dir.display())))?;
-    let _lock = lock(&dir)?;
+    let _lock = crate::artifact::lock_dir(&dir)?;
     let vmlinuz = dir.join("vmlinuz");
     let initrd = dir.join("initrd.gz");
     let mut initrd_ms = None;
@@ -236,7 +220,7 @@ fn build_disks(boot: BootFiles) -> Result<Appliance, PlatformError> {
     let qcow2 = boot.dir.join("disk.qcow2");
     let vdi = boot.dir.join("disk.vdi");
     let done = boot.dir.join(".disks-complete");
-    let _lock = lock(&boot.dir)?;
+    let _lock = crate::artifact::lock_dir(&boot.dir)?;
     let mut times = [None; 3];
     if !done.exists() {
         let t = Instant::now();

@@ -116,6 +116,8 @@ fn debian_kernel(cache_dir: &Path) -> Result<Kernel, PlatformError> {
         }
     };
     let dir = base.join(format!("{pkg}_{version}"));
+    // Held until the kernel is unpacked: concurrent fetches would share a scratch dir.
+    let _lock = crate::artifact::lock_dir(&base)?;
     if dir.join(".complete").exists() {
         return load_unpacked(&dir, &format!("debian:{pkg}_{version}"), None, true);
     }

@@ -52,3 +52,22 @@ pub fn sha256_file(path: &std::path::Path) -> std::io::Result<String> {
     std::io::copy(&mut f, &mut h)?;
     Ok(format!("{:x}", h.finalize()))
 }
+
+/// An exclusive lock on a cache directory, held while building into it (two runs, or two
+/// tests of one process, starting at once must not write the same files).
+pub(crate) fn lock_dir(dir: &std::path::Path) -> Result<std::fs::File, PlatformError> {
+    use std::os::fd::AsRawFd;
+    let path = dir.join(".lock");
+    let f = std::fs::File::create(&path).map_err(crate::platform::PlatformError::io(format!(
+        "creating {}",
+        path.display()
+    )))?;
+    // SAFETY: valid fd; the lock is released when the file is closed.
+    if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) } < 0 {
+        return Err(crate::platform::PlatformError::io(format!(
+            "locking {}",
+            path.display()
+        ))(std::io::Error::last_os_error()));
+    }
+    Ok(f)
+}
