@@ -79,6 +79,8 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
     }
     let run_id = new_run_id();
     let started_at = chrono::Utc::now();
+    // The revision the run started from: the tree may change while a long run goes on.
+    let git_revision = crate::host::git_revision();
     let wall = Instant::now();
     let cancel = CancellationToken::new();
     let on_ctrl_c = {
@@ -172,7 +174,7 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
     let results = RunResults {
         schema_version: crate::results::SCHEMA_VERSION,
         run_id: run_id.clone(),
-        git_revision: crate::host::git_revision(),
+        git_revision,
         started_at: started_at.to_rfc3339(),
         finished_at: chrono::Utc::now().to_rfc3339(),
         wall_time_s: wall.elapsed().as_secs_f64(),
