@@ -123,8 +123,15 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
             }
             Availability::Available { details } => {
                 for (k, v) in &details {
-                    if k.ends_with("version") {
-                        tools.insert(format!("{}.{k}", p.name()), v.clone());
+                    // Versions the platform reports ("engine_version", or the tool's
+                    // own name as qemu does) become host facts: "docker engine", "qemu".
+                    if let Some(what) = k.strip_suffix("_version") {
+                        tools.insert(
+                            format!("{} {}", p.name(), what.replace('_', " ")),
+                            v.clone(),
+                        );
+                    } else if k == p.name() {
+                        tools.insert(k.clone(), v.clone());
                     }
                 }
                 let outcome =
