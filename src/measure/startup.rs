@@ -1,9 +1,12 @@
 //! Readiness: wait for the first *correct* calculator answer.
 //!
 //! Startup is measured up to the instant that answer arrived, so the poll must not add
-//! idle time: attempts start at most [`POLL_INTERVAL`] apart, a refused connection comes
-//! back at once, and an attempt that hangs (a VM's forwarded port accepts before the
-//! guest listens) is cut after [`ATTEMPT_TIMEOUT`].
+//! idle time: a refused connection is retried after [`POLL_INTERVAL`], and an attempt
+//! that hangs is not waited for: another one starts [`STAGGER`] later, on a new
+//! connection, while the first may still answer. Aborting hung attempts instead (as a
+//! first version did, after 500 ms) quantised VM startups: QEMU's user-mode NAT accepts
+//! on the host at once but retries its SYN to a guest that does not listen yet only on
+//! its own timer, so only a fresh connection reaches a guest that just started serving.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -13,8 +16,12 @@ use tokio_util::sync::CancellationToken;
 use super::http::Client;
 use super::{MeasureError, Probe};
 
-/// Spacing between the starts of two attempts (no idle wait beyond this).
+/// Wait after a failed attempt before the next (no idle wait beyond this).
 pub const POLL_INTERVAL: Duration = Duration::from_millis(2);
+/// Start another attempt when the newest one has been pending this long.
+pub const STAGGER: Duration = Duration::from_millis(20);
+/// Attempts pending at once, at most.
+pub const MAX_IN_FLIGHT: usize = 16;
 /// Bound on one attempt (connect + request + whole answer).
 pub const ATTEMPT_TIMEOUT: Duration = Duration::from_millis(500);
 
@@ -34,31 +41,48 @@ pub async fn wait_first_correct(
 }
 
 async fn poll(addr: SocketAddr, probe: &Probe, timeout: Duration) -> Result<Instant, MeasureError> {
+    use futures_util::stream::{FuturesUnordered, StreamExt};
     let started = tokio::time::Instant::now();
     let deadline = started + timeout;
-    let mut client = Client::new(addr);
+    let mut in_flight = FuturesUnordered::new();
+    let mut next_start = started;
     let mut last = String::from("no attempt made");
     let mut attempts = 0u64;
     loop {
-        let attempt_start = tokio::time::Instant::now();
-        if attempt_start >= deadline {
+        let now = tokio::time::Instant::now();
+        if now >= deadline {
             break;
         }
-        attempts += 1;
-        let attempt_deadline = (attempt_start + ATTEMPT_TIMEOUT).min(deadline);
-        match client.post(probe.body.clone(), attempt_deadline).await {
-            Ok(answer) if answer.status.is_success() && answer.body == probe.expected => {
-                let at = Instant::now();
-                tracing::debug!(%addr, attempts, elapsed = ?started.elapsed(), "first correct answer");
-                return Ok(at);
-            }
-            // A wrong answer or an error status: the service is up but not right yet
-            // (e.g. a sub-service still starting); keep polling on the same connection.
-            Ok(answer) => last = answer.describe(),
-            Err(e) => last = e.to_string(),
+        if now >= next_start && in_flight.len() < MAX_IN_FLIGHT {
+            attempts += 1;
+            let body = probe.body.clone();
+            let attempt_deadline = (now + ATTEMPT_TIMEOUT).min(deadline);
+            in_flight.push(async move { Client::new(addr).post(body, attempt_deadline).await });
+            next_start = now + STAGGER;
         }
-        tracing::trace!(%addr, attempts, %last, "not ready");
-        tokio::time::sleep_until((attempt_start + POLL_INTERVAL).min(deadline)).await;
+        // With every slot taken, only an attempt's end can make progress.
+        let wake = if in_flight.len() < MAX_IN_FLIGHT {
+            next_start.min(deadline)
+        } else {
+            deadline
+        };
+        tokio::select! {
+            Some(outcome) = in_flight.next() => {
+                match outcome {
+                    Ok(answer) if answer.status.is_success() && answer.body == probe.expected => {
+                        let at = Instant::now();
+                        tracing::debug!(%addr, attempts, elapsed = ?started.elapsed(), "first correct answer");
+                        return Ok(at);
+                    }
+                    // Up but not right yet (e.g. a sub-service still starting).
+                    Ok(answer) => last = answer.describe(),
+                    Err(e) => last = e.to_string(),
+                }
+                tracing::trace!(%addr, attempts, %last, "not ready");
+                next_start = next_start.min(tokio::time::Instant::now() + POLL_INTERVAL);
+            }
+            _ = tokio::time::sleep_until(wake) => {}
+        }
     }
     Err(MeasureError::NotReady {
         addr,

@@ -236,11 +236,41 @@ pub trait Deployment: Send + Sync {
     async fn teardown(&mut self) -> Result<(), PlatformError>;
 }
 
-/// A port on 127.0.0.1 that nothing listens on right now.
+/// A port on 127.0.0.1 that nothing listens on right now, and that this process has
+/// not handed out before. It is taken below the kernel's ephemeral range: a port from
+/// that range (what binding port 0 gives) can become the source port of any outgoing
+/// connection, readiness probes included, before the deployment binds it.
 pub fn free_loopback_port() -> std::io::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32768);
+    let (low, high) = (10_000u16, ephemeral_low.max(10_001));
+    let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
+    // A cheap, per-process varying start; then walk the range once.
+    let seed = std::process::id() as u64
+        ^ std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos() as u64)
+            .unwrap_or(0);
+    let span = (high - low) as u64;
+    for i in 0..span {
+        let port = low + ((seed + i * 7919) % span) as u16;
+        if given.contains(&port) {
+            continue;
+        }
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            given.push(port);
+            return Ok(port);
+        }
+    }
+    // Nothing free below the ephemeral range: let the kernel choose.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
-        .port())
+        .port();
+    given.push(port);
+    Ok(port)
 }
 
 /// Every platform virtbench knows, in report order.
