@@ -245,12 +245,22 @@ impl Default for VirtualBoxOptions {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct OpenStackOptions {
-    /// Entry of clouds.yaml; OS_* variables apply when empty.
+    /// Entry of clouds.yaml; `OS_CLOUD`, then the `OS_*` variables, then the
+    /// devcloud's entry apply when empty.
     pub cloud: String,
-    /// "floating-ip" or "fixed-ip".
+    /// "floating-ip" (as in the lab) or "fixed-ip".
     pub access: String,
+    /// "per-role" (five instances, as in the lab) and/or "all-in-one".
+    pub topologies: Vec<String>,
+    /// An existing network, by name or id; empty: the one non-external network the
+    /// project sees (an error naming them when there are several).
+    pub network: String,
+    /// External network floating IPs come from; empty: the only external one.
+    pub floating_network: String,
+    /// Flavor by name or id; empty: the smallest with enough memory for the appliance.
+    pub flavor: String,
 }
 
 impl Default for OpenStackOptions {
@@ -258,6 +268,10 @@ impl Default for OpenStackOptions {
         OpenStackOptions {
             cloud: String::new(),
             access: "floating-ip".into(),
+            topologies: vec!["per-role".into(), "all-in-one".into()],
+            network: String::new(),
+            floating_network: String::new(),
+            flavor: String::new(),
         }
     }
 }
@@ -452,6 +466,19 @@ impl Scenario {
                 "expected floating-ip or fixed-ip",
             ));
         }
+        one_of(
+            &self.openstack.topologies,
+            &["per-role", "all-in-one"],
+            "openstack.topologies",
+            path,
+        )?;
+        if self.openstack.network == "create" {
+            return Err(bad(
+                "openstack.network",
+                "\"create\"".into(),
+                "creating the lab's network topology is not implemented yet: name an existing network (the devcloud's is virtbench-net)",
+            ));
+        }
         Ok(())
     }
 }
@@ -600,6 +627,25 @@ mod tests {
             (s.virtualbox.storage.as_str(), s.virtualbox.cpus),
             ("ide", Some(2))
         );
+    }
+
+    #[test]
+    fn openstack_options_default_and_validate() {
+        let s = parse(MIN).unwrap();
+        assert_eq!(s.openstack.access, "floating-ip");
+        assert_eq!(s.openstack.topologies, vec!["per-role", "all-in-one"]);
+        let s = parse(&format!(
+            "{MIN}[openstack]\ncloud = \"c\"\nnetwork = \"virtbench-net\"\n"
+        ))
+        .unwrap();
+        assert_eq!(
+            (s.openstack.cloud.as_str(), s.openstack.access.as_str()),
+            ("c", "floating-ip")
+        );
+        let e = parse(&format!("{MIN}[openstack]\ntopologies = [\"mesh\"]\n")).unwrap_err();
+        assert!(e.contains("`openstack.topologies` = \"mesh\""), "{e}");
+        let e = parse(&format!("{MIN}[openstack]\naccess = \"vpn\"\n")).unwrap_err();
+        assert!(e.contains("`openstack.access` = \"vpn\""), "{e}");
     }
 
     #[test]

@@ -280,6 +280,6 @@ pub fn all() -> Vec<Box<dyn Platform>> {
         Box::new(docker::Docker::default()),
         Box::new(qemu::Qemu::default()),
         Box::new(virtualbox::VirtualBox::default()),
-        Box::new(openstack::OpenStack),
+        Box::new(openstack::OpenStack::default()),
     ]
 }
