@@ -81,6 +81,8 @@ struct Prepared {
 
 #[derive(Debug, Default)]
 pub struct OpenStack {
+    /// Where credentials come from; the process's environment and files when `None`.
+    sources: Option<Sources>,
     prepared: Mutex<Option<Prepared>>,
     deploys: AtomicU32,
 }
@@ -94,7 +96,7 @@ impl Platform for OpenStack {
     /// The cloud a run would use without a scenario's choice (`OS_CLOUD`, `OS_*`, else
     /// the devcloud's clouds.yaml entry): does it authenticate, and what is it.
     async fn probe(&self) -> Availability {
-        let cloud = match Sources::from_process().select(None) {
+        let cloud = match self.sources().select(None) {
             Ok(c) => c,
             Err(e) => {
                 return Availability::Unavailable {
@@ -198,7 +200,7 @@ impl Platform for OpenStack {
     /// IPs, servers, ports, run images. A cloud that is not configured or does not
     /// answer has nothing of ours to remove.
     async fn cleanup(&self, run_id: Option<&str>) -> Result<usize, PlatformError> {
-        let cloud = match Sources::from_process().select(None) {
+        let cloud = match self.sources().select(None) {
             Ok(c) => c,
             Err(_) => return Ok(0),
         };
@@ -219,13 +221,27 @@ impl Platform for OpenStack {
 }
 
 impl OpenStack {
+    /// A platform reading credentials from `sources` instead of the process's
+    /// environment (tests: a clouds.yaml of their own, without touching `OS_*`).
+    pub fn with_sources(sources: Sources) -> OpenStack {
+        OpenStack {
+            sources: Some(sources),
+            ..OpenStack::default()
+        }
+    }
+
+    fn sources(&self) -> Sources {
+        self.sources.clone().unwrap_or_else(Sources::from_process)
+    }
+
     async fn prepared(&self, ctx: &RunContext) -> Result<Prepared, PlatformError> {
         let mut slot = self.prepared.lock().await;
         if let Some(p) = slot.as_ref().filter(|p| p.run_id == ctx.run_id) {
             return Ok(p.clone());
         }
         let o = &ctx.scenario.openstack;
-        let cloud = Sources::from_process()
+        let cloud = self
+            .sources()
             .select(Some(&o.cloud))
             .map_err(|e| PlatformError::Failed(e.to_string()))?;
         let t = Instant::now();
