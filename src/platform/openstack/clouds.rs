@@ -137,7 +137,7 @@ impl Sources {
             return self.named(name);
         }
         if self.var("OS_AUTH_URL").is_some() {
-            return self.from_env();
+            return self.openrc();
         }
         match self.named(DEVCLOUD) {
             Err(CloudsError::NotFound { searched, .. }) => Err(CloudsError::NoCloud { searched }),
@@ -174,7 +174,7 @@ impl Sources {
     }
 
     /// An openrc-style environment.
-    fn from_env(&self) -> Result<CloudConfig, CloudsError> {
+    fn openrc(&self) -> Result<CloudConfig, CloudsError> {
         let origin = "OS_* environment".to_string();
         let get = |k: &str| self.var(k).map(str::to_string);
         let entry = CloudEntry {

@@ -47,7 +47,7 @@ mod tests {
         let s = Secret::new("hunter2-very-secret");
         assert_eq!(format!("{s:?}"), "Secret(<redacted>)");
         assert_eq!(format!("{s}"), "<redacted>");
-        assert_eq!(format!("{:#?}", Some(s.clone())).contains("hunter2"), false);
+        assert!(!format!("{:#?}", Some(s.clone())).contains("hunter2"));
         assert_eq!(s.expose(), "hunter2-very-secret");
     }
 }
