@@ -377,3 +377,47 @@ async fn cleanup_removes_what_a_run_left_by_tag() {
     assert_eq!(removed, 1);
     assert_eq!(leftovers(&id).await, Vec::<String>::new());
 }
+
+/// C13: snapshot, restore from it, resize to the next flavor, each with the downtime a
+/// 50 ms prober saw; the snapshot image is gone afterwards with everything else.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snapshot_restore_resize_with_a_prober() {
+    let _serial = SERIAL.lock().await;
+    if !cloud_or_skip().await {
+        return;
+    }
+    let id = run_id("c13");
+    let ctx = RunContext::new(&id, scenario("all-in-one", ""), CancellationToken::new()).unwrap();
+    let platform = OpenStack::default();
+    platform.prepare(&ctx).await.unwrap();
+    let variant = platform.variants(&ctx.scenario).remove(0);
+    let probe = Probe::for_expression("(5+3)/2").unwrap();
+    let mut dep = virtbench::run::deploy_ready(&platform, &ctx, &variant, &probe)
+        .await
+        .unwrap_or_else(|e| panic!("did not answer: {e}"))
+        .dep;
+    let extras = platform.extras(&ctx, dep.as_mut()).await;
+    let endpoint = dep.endpoint();
+    let answer = post(endpoint, "(5+3)/2").await;
+    dep.teardown().await.unwrap();
+    let extras = extras.unwrap();
+    let shown: Vec<String> = extras
+        .iter()
+        .map(|(k, v)| format!("{k}={:?} {}", v.samples, v.unit))
+        .collect();
+    eprintln!("extras: {shown:#?}");
+    for key in [
+        "snapshot_ms",
+        "snapshot_bytes",
+        "restore_ms",
+        "restore_downtime_ms",
+        "resize_ms",
+        "resize_downtime_ms",
+        "control_plane_rss_bytes",
+    ] {
+        assert!(extras.contains_key(key), "{key} missing: {shown:?}");
+    }
+    assert_eq!(extras["resize_live_ok"].samples, vec![1.0]);
+    assert_eq!(answer, "result = 4", "the resized instance answers");
+    assert_eq!(leftovers(&id).await, Vec::<String>::new());
+}

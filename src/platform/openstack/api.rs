@@ -107,6 +107,17 @@ pub async fn upload_image(c: &Client, id: &str, data: bytes::Bytes) -> Result<()
     .map(|_| ())
 }
 
+pub async fn tag_image(c: &Client, id: &str, tag: &str) -> Result<(), ApiError> {
+    c.call(
+        Service::Image,
+        reqwest::Method::PUT,
+        &format!("/images/{id}/tags/{}", q(tag)),
+        Body::Empty,
+    )
+    .await
+    .map(|_| ())
+}
+
 pub async fn delete_image(c: &Client, id: &str) -> Result<bool, ApiError> {
     c.delete(Service::Image, &format!("/images/{id}")).await
 }
@@ -221,6 +232,18 @@ pub async fn servers_tagged(c: &Client, tag: &str) -> Result<Vec<Server>, ApiErr
         .flatten()
         .map(server)
         .collect())
+}
+
+pub async fn get_server(c: &Client, id: &str) -> Result<Server, ApiError> {
+    let v = c.get(Service::Compute, &format!("/servers/{id}")).await?;
+    Ok(server(&v["server"]))
+}
+
+/// `POST /servers/{id}/action` (createImage, rebuild, resize, confirmResize...): the
+/// answer's body, `Null` when empty.
+pub async fn server_action(c: &Client, id: &str, body: Value) -> Result<Value, ApiError> {
+    c.post(Service::Compute, &format!("/servers/{id}/action"), body)
+        .await
 }
 
 pub async fn delete_server(c: &Client, id: &str) -> Result<bool, ApiError> {

@@ -24,6 +24,7 @@ pub mod auth;
 pub mod client;
 pub mod clouds;
 pub mod deployment;
+pub mod extras;
 pub mod host;
 pub mod secret;
 
@@ -85,6 +86,11 @@ pub struct OpenStack {
     sources: Option<Sources>,
     prepared: Mutex<Option<Prepared>>,
     deploys: AtomicU32,
+    /// What the C13 experiments need of each live deployment, by its endpoint (the
+    /// trait hands `extras` a `dyn Deployment`).
+    targets: std::sync::Mutex<BTreeMap<SocketAddr, extras::Target>>,
+    /// Run ids whose C13 experiments were done (once per run, on its first variant).
+    experimented: std::sync::Mutex<Vec<String>>,
 }
 
 #[async_trait]
@@ -177,7 +183,23 @@ impl Platform for OpenStack {
             dep.details.insert(k.clone(), v.clone());
         }
         match start(&mut dep, &p, variant, ctx).await {
-            Ok(()) => Ok(Box::new(dep)),
+            Ok(()) => {
+                let (role, server_id) = dep.servers.last().cloned().expect("a server");
+                let target = extras::Target {
+                    client: p.client.clone(),
+                    server_name: format!("{}{role}", dep.prefix),
+                    server_id,
+                    flavor: p.flavor.clone(),
+                    endpoint: dep.endpoint(),
+                    run_tag: dep.run_tag.clone(),
+                    prefix: dep.prefix.clone(),
+                };
+                self.targets
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(target.endpoint, target);
+                Ok(Box::new(dep))
+            }
             Err(e) => {
                 // Whatever was created goes; the cloud's message is the error.
                 if let Err(t) = dep.remove_all().await {
@@ -188,12 +210,43 @@ impl Platform for OpenStack {
         }
     }
 
+    /// The control plane's cost on every variant; C13 (snapshot, restore, resize with
+    /// a 50 ms prober) once per run, on the first variant's deployment.
     async fn extras(
         &self,
-        _ctx: &RunContext,
-        _deployment: &mut dyn Deployment,
+        ctx: &RunContext,
+        deployment: &mut dyn Deployment,
     ) -> Result<BTreeMap<String, crate::stats::Series>, PlatformError> {
-        Ok(control_plane_cost(Duration::from_secs(5)).await)
+        let mut out = control_plane_cost(Duration::from_secs(5)).await;
+        let target = self
+            .targets
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&deployment.endpoint())
+            .cloned();
+        let first = {
+            let mut done = self.experimented.lock().unwrap_or_else(|e| e.into_inner());
+            let first = !done.contains(&ctx.run_id);
+            done.push(ctx.run_id.clone());
+            first
+        };
+        if let (Some(t), true) = (target, first) {
+            let expr = ctx
+                .scenario
+                .workload
+                .expressions
+                .first()
+                .map(String::as_str)
+                .unwrap_or("(5+3)/2");
+            let probe = crate::measure::Probe::for_expression(expr)
+                .map_err(PlatformError::backend("workload expression"))?;
+            let timeout = Duration::from_secs_f64(ctx.scenario.startup.timeout_s);
+            out.extend(extras::c13(&t, &probe, timeout, &ctx.cancel).await);
+            if ctx.cancel.is_cancelled() {
+                return Err(PlatformError::Cancelled);
+            }
+        }
+        Ok(out)
     }
 
     /// Everything tagged with the run (every virtbench resource when `None`): floating
