@@ -95,8 +95,8 @@ async fn client() -> Client {
     Client::connect(cloud, TIMEOUT).await.unwrap()
 }
 
-/// What the run left on the cloud: servers (by name and by tag), ports, floating IPs
-/// and images tagged with the run.
+/// What the run left on the cloud: servers (by name and by tag), ports, floating IPs,
+/// security groups and images tagged with the run.
 async fn leftovers(run_id: &str) -> Vec<String> {
     let c = client().await;
     let tag = api::run_tag(run_id);
@@ -116,6 +116,9 @@ async fn leftovers(run_id: &str) -> Vec<String> {
     }
     for f in api::floating_ips(&c, &query).await.unwrap() {
         left.push(format!("floating IP {}", f.address));
+    }
+    for g in api::security_groups(&c, &query).await.unwrap() {
+        left.push(format!("security group {}", g.name));
     }
     for i in api::images_tagged(&c, &tag).await.unwrap() {
         left.push(format!("image {}", i.name));
@@ -157,16 +160,27 @@ async fn deploy_and_answer(topology: &str) {
         .unwrap_or_else(|e| panic!("{topology} did not answer: {e}"));
     let startup = ready.ready.duration_since(ready.t0);
     let mut dep = ready.dep;
+    // Everything observed first, torn down, then checked: a failed check must not
+    // leave instances on the cloud for the next test.
     let endpoint = dep.endpoint();
     let details = dep.details();
-    assert_eq!(details.get("floating_ip"), Some(&endpoint.ip().to_string()));
-    assert_eq!(post(endpoint, "(5+3)/2").await, "result = 4");
+    let answer = post(endpoint, "(5+3)/2").await;
     let mut phases = dep.deploy_phases();
     phases.extend(dep.ready_phases().await);
+    let sample = dep.sample().await;
+    let t = Instant::now();
+    let down = dep.teardown().await;
+    eprintln!("{topology}: teardown {:.1} s", t.elapsed().as_secs_f64());
+    down.unwrap();
+    assert_eq!(leftovers(&id).await, Vec::<String>::new());
+
+    assert_eq!(details.get("floating_ip"), Some(&endpoint.ip().to_string()));
+    assert_eq!(answer, "result = 4");
     let names: Vec<&str> = phases.iter().map(|(n, _)| n.as_str()).collect();
     assert_eq!(
         names,
         [
+            "security_group",
             "ports",
             "floating_ip",
             "server_create",
@@ -175,7 +189,7 @@ async fn deploy_and_answer(topology: &str) {
             "first_answer"
         ]
     );
-    let sample = dep.sample().await.unwrap();
+    let sample = sample.unwrap();
     assert!(sample.rss_bytes > 0, "{sample:?}");
     eprintln!(
         "{topology}: startup {:.1} s, phases {:?}, host-side RSS {:.0} MiB",
@@ -186,10 +200,6 @@ async fn deploy_and_answer(topology: &str) {
             .collect::<Vec<_>>(),
         sample.rss_bytes as f64 / 1048576.0
     );
-    let t = Instant::now();
-    dep.teardown().await.unwrap();
-    eprintln!("{topology}: teardown {:.1} s", t.elapsed().as_secs_f64());
-    assert_eq!(leftovers(&id).await, Vec::<String>::new());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -366,7 +376,7 @@ async fn cleanup_removes_what_a_run_left_by_tag() {
         .await
         .unwrap()
         .remove(0);
-    let port = api::create_port(&c, &net.id, &format!("virtbench-{id}-d1-forgotten"))
+    let port = api::create_port(&c, &net.id, &format!("virtbench-{id}-d1-forgotten"), None)
         .await
         .unwrap();
     api::set_tags(&c, "ports", &port.id, &[api::TAG.into(), api::run_tag(&id)])

@@ -313,15 +313,80 @@ pub async fn set_tags(
     .map(|_| ())
 }
 
-pub async fn create_port(c: &Client, network_id: &str, name: &str) -> Result<Port, ApiError> {
+/// A port on `network_id`; in `security_group` when given (else the project's
+/// default group).
+pub async fn create_port(
+    c: &Client,
+    network_id: &str,
+    name: &str,
+    security_group: Option<&str>,
+) -> Result<Port, ApiError> {
+    let mut body =
+        json!({ "port": { "network_id": network_id, "name": name, "description": "virtbench" } });
+    if let Some(sg) = security_group {
+        body["port"]["security_groups"] = json!([sg]);
+    }
+    let v = c.post(Service::Network, "/ports", body).await?;
+    Ok(port(&v["port"]))
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SecurityGroup {
+    pub id: String,
+    pub name: String,
+}
+
+/// A security group letting in what the lab opened: ICMP, and TCP on the calculator's
+/// ports (50000-50004) from anywhere. Egress stays Neutron's default (all allowed).
+pub async fn create_security_group(c: &Client, name: &str) -> Result<SecurityGroup, ApiError> {
     let v = c
         .post(
             Service::Network,
-            "/ports",
-            json!({ "port": { "network_id": network_id, "name": name, "description": "virtbench" } }),
+            "/security-groups",
+            json!({ "security_group": { "name": name, "description": "virtbench: ICMP and the calculator's ports" } }),
         )
         .await?;
-    Ok(port(&v["port"]))
+    let sg = SecurityGroup {
+        id: s(&v["security_group"]["id"]),
+        name: s(&v["security_group"]["name"]),
+    };
+    for rule in [
+        json!({ "protocol": "icmp" }),
+        json!({ "protocol": "tcp", "port_range_min": 50000, "port_range_max": 50004 }),
+    ] {
+        let mut r = rule;
+        r["security_group_id"] = json!(sg.id);
+        r["direction"] = json!("ingress");
+        r["ethertype"] = json!("IPv4");
+        r["remote_ip_prefix"] = json!("0.0.0.0/0");
+        c.post(
+            Service::Network,
+            "/security-group-rules",
+            json!({ "security_group_rule": r }),
+        )
+        .await?;
+    }
+    Ok(sg)
+}
+
+pub async fn security_groups(c: &Client, query: &str) -> Result<Vec<SecurityGroup>, ApiError> {
+    let v = c
+        .get(Service::Network, &format!("/security-groups{query}"))
+        .await?;
+    Ok(v["security_groups"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|g| SecurityGroup {
+            id: s(&g["id"]),
+            name: s(&g["name"]),
+        })
+        .collect())
+}
+
+pub async fn delete_security_group(c: &Client, id: &str) -> Result<bool, ApiError> {
+    c.delete(Service::Network, &format!("/security-groups/{id}"))
+        .await
 }
 
 pub async fn ports(c: &Client, query: &str) -> Result<Vec<Port>, ApiError> {

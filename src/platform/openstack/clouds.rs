@@ -1,6 +1,6 @@
 //! Which cloud, and with which credentials: the way OpenStack users already have them.
 //!
-//! - a named cloud (the scenario's `[openstack] cloud`, else `OS_CLOUD`) is looked up
+//! - a named cloud (`--os-cloud`, the scenario's `[openstack] cloud`, `OS_CLOUD`) is looked up
 //!   in `clouds.yaml`, searched in `OS_CLIENT_CONFIG_FILE`, `./clouds.yaml`,
 //!   `~/.config/openstack/clouds.yaml`, `/etc/openstack/clouds.yaml` (the first file
 //!   that has the entry wins, so a user file can add clouds to a system one);
@@ -21,6 +21,9 @@ use super::secret::Secret;
 
 /// The clouds.yaml entry `devcloud/up` writes.
 pub const DEVCLOUD: &str = "virtbench-devcloud";
+
+/// Set by `virtbench --os-cloud NAME`: the cloud, over the scenario's and OS_CLOUD.
+pub const OVERRIDE_VAR: &str = "VIRTBENCH_OS_CLOUD";
 
 #[derive(Debug, thiserror::Error)]
 pub enum CloudsError {
@@ -106,7 +109,7 @@ pub struct Sources {
 impl Sources {
     pub fn from_process() -> Sources {
         let env: BTreeMap<String, String> = std::env::vars()
-            .filter(|(k, _)| k.starts_with("OS_") || k == "HOME")
+            .filter(|(k, _)| k.starts_with("OS_") || k == "HOME" || k == OVERRIDE_VAR)
             .collect();
         let mut files = Vec::new();
         if let Some(f) = env.get("OS_CLIENT_CONFIG_FILE").filter(|f| !f.is_empty()) {
@@ -127,9 +130,12 @@ impl Sources {
             .filter(|v| !v.is_empty())
     }
 
-    /// The cloud to use: `wanted` (the scenario's), else `OS_CLOUD`, else the `OS_*`
-    /// variables, else the devcloud's entry when a clouds.yaml has it.
+    /// The cloud to use: `--os-cloud`, else `wanted` (the scenario's), else `OS_CLOUD`,
+    /// else the `OS_*` variables, else the devcloud's entry when a clouds.yaml has it.
     pub fn select(&self, wanted: Option<&str>) -> Result<CloudConfig, CloudsError> {
+        if let Some(name) = self.var(OVERRIDE_VAR) {
+            return self.named(name);
+        }
         if let Some(name) = wanted.filter(|n| !n.is_empty()) {
             return self.named(name);
         }
@@ -430,6 +436,12 @@ clouds:
 
         let c = sources(d.path(), &[]).select(None).unwrap();
         assert_eq!(c.name, DEVCLOUD);
+
+        // --os-cloud wins over the scenario's choice.
+        let c = sources(d.path(), &[(OVERRIDE_VAR, "appcred")])
+            .select(Some("virtbench-devcloud"))
+            .unwrap();
+        assert_eq!(c.name, "appcred");
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //! any instance boots), the floating IP, the servers (sub-services first, the
 //! calculator last with its peers' addresses in user_data), a watcher polling their
 //! status every 250 ms for the startup phases, and a teardown in dependency order
-//! (floating IP, servers, ports) that lists afterwards to prove nothing is left.
+//! (floating IP, servers, ports, security group) that lists afterwards to prove
+//! nothing is left.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -42,6 +43,7 @@ pub struct OpenStackDeployment {
     /// (role, port id, fixed IP).
     pub(super) ports: Vec<(String, String, String)>,
     pub(super) floating_ips: Vec<String>,
+    pub(super) security_groups: Vec<String>,
     pub(super) endpoint: Option<SocketAddr>,
     pub(super) phases: Vec<(String, Duration)>,
     /// When Nova had accepted the last server create.
@@ -61,6 +63,7 @@ impl OpenStackDeployment {
             servers: Vec::new(),
             ports: Vec::new(),
             floating_ips: Vec::new(),
+            security_groups: Vec::new(),
             endpoint: None,
             phases: Vec::new(),
             accepted_at: None,
@@ -196,6 +199,12 @@ impl OpenStackDeployment {
                 errors.push(e.to_string());
             }
         }
+        // Last: Neutron refuses to delete a group a port is still in.
+        for id in std::mem::take(&mut self.security_groups) {
+            if let Err(e) = api::delete_security_group(&c, &id).await {
+                errors.push(e.to_string());
+            }
+        }
         // Proof by listing: what carries this deployment's name or the run's tag.
         match leftovers(&c, &self.prefix, &self.run_tag).await {
             Ok(left) if !left.is_empty() => {
@@ -239,6 +248,11 @@ pub async fn leftovers(
     for f in api::floating_ips(c, &query).await.map_err(err)? {
         if f.description.starts_with(prefix) {
             left.push(format!("floating IP {}", f.address));
+        }
+    }
+    for g in api::security_groups(c, &query).await.map_err(err)? {
+        if g.name.starts_with(prefix) {
+            left.push(format!("security group {}", g.name));
         }
     }
     Ok(left)

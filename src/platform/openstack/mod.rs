@@ -8,7 +8,8 @@
 //!   (named, or the smallest that fits); the network (named, or the only one).
 //! - deploy: a port per instance first, so every address is known before anything
 //!   boots; the floating IP on the calculator's port (`access = "floating-ip"`); then
-//!   the servers, sub-services first, the calculator last with
+//!   the servers (in a security group of their own letting in ICMP and the
+//!   calculator's ports), sub-services first, the calculator last with
 //!   `virtbench.peers=sum=IP:50001,...` in its user_data (the lab's per-role topology),
 //!   or one instance with `virtbench.role=all`.
 //! - startup phases: the deploy calls (ports, floating IP, server create accepted),
@@ -250,7 +251,7 @@ impl Platform for OpenStack {
     }
 
     /// Everything tagged with the run (every virtbench resource when `None`): floating
-    /// IPs, servers, ports, run images. A cloud that is not configured or does not
+    /// IPs, servers, ports, security groups, run images. A cloud that is not configured or does not
     /// answer has nothing of ours to remove.
     async fn cleanup(&self, run_id: Option<&str>) -> Result<usize, PlatformError> {
         let cloud = match self.sources().select(None) {
@@ -378,6 +379,18 @@ async fn start(
     };
     let tags = vec![api::TAG.to_string(), dep.run_tag.clone()];
 
+    // The lab's security group (ICMP + the calculator's ports): a project's default
+    // group lets nothing in from outside on most clouds.
+    let t = Instant::now();
+    let sg = api::create_security_group(&c, &format!("{}sg", dep.prefix))
+        .await
+        .map_err(failed)?;
+    dep.security_groups.push(sg.id.clone());
+    api::set_tags(&c, "security-groups", &sg.id, &tags)
+        .await
+        .map_err(failed)?;
+    dep.phases.push(("security_group".into(), t.elapsed()));
+
     // Ports first: Neutron assigns the fixed IPs, so the calculator's peers are known
     // before any instance exists.
     let t = Instant::now();
@@ -386,8 +399,9 @@ async fn start(
         let name = format!("{}{role}", dep.prefix);
         let tags = tags.clone();
         let network_id = p.network.id.clone();
+        let sg = sg.id.clone();
         async move {
-            let port = api::create_port(&c, &network_id, &name).await?;
+            let port = api::create_port(&c, &network_id, &name, Some(&sg)).await?;
             let tagged = api::set_tags(&c, "ports", &port.id, &tags).await;
             Ok::<_, ApiError>((port, tagged))
         }
@@ -748,6 +762,9 @@ pub async fn remove_tagged(c: &Client, tag: &str) -> Result<usize, PlatformError
     }
     for p in api::ports(c, &query).await.map_err(failed)? {
         removed += usize::from(api::delete_port(c, &p.id).await.map_err(failed)?);
+    }
+    for g in api::security_groups(c, &query).await.map_err(failed)? {
+        removed += usize::from(api::delete_security_group(c, &g.id).await.map_err(failed)?);
     }
     for i in api::images_tagged(c, tag).await.map_err(failed)? {
         removed += usize::from(api::delete_image(c, &i.id).await.map_err(failed)?);
