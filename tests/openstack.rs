@@ -431,3 +431,64 @@ async fn snapshot_restore_resize_with_a_prober() {
     assert_eq!(answer, "result = 4", "the resized instance answers");
     assert_eq!(leftovers(&id).await, Vec::<String>::new());
 }
+
+/// Security groups are enforced on the devcloud: with the deployment's rule for the
+/// calculator's ports removed, its port no longer answers (through the floating IP).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_security_group_without_the_port_blocks_it() {
+    let _serial = SERIAL.lock().await;
+    if !cloud_or_skip().await {
+        return;
+    }
+    let id = run_id("sg");
+    let ctx = RunContext::new(&id, scenario("all-in-one", ""), CancellationToken::new()).unwrap();
+    let platform = OpenStack::default();
+    platform.prepare(&ctx).await.unwrap();
+    let variant = platform.variants(&ctx.scenario).remove(0);
+    let probe = Probe::for_expression("(5+3)/2").unwrap();
+    let mut dep = virtbench::run::deploy_ready(&platform, &ctx, &variant, &probe)
+        .await
+        .unwrap_or_else(|e| panic!("did not answer: {e}"))
+        .dep;
+    let endpoint = dep.endpoint();
+    let c = client().await;
+    let groups = api::security_groups(&c, &format!("?name=virtbench-{id}-d1-sg"))
+        .await
+        .unwrap();
+    let rules = c
+        .get(
+            Service::Network,
+            &format!(
+                "/security-group-rules?security_group_id={}&protocol=tcp",
+                groups[0].id
+            ),
+        )
+        .await
+        .unwrap();
+    for r in rules["security_group_rules"].as_array().unwrap() {
+        c.delete(
+            Service::Network,
+            &format!("/security-group-rules/{}", r["id"].as_str().unwrap()),
+        )
+        .await
+        .unwrap();
+    }
+    // The data plane applies Neutron's state within a poll (1 s): allow a few.
+    let deadline = Instant::now() + std::time::Duration::from_secs(15);
+    let mut blocked = false;
+    while Instant::now() < deadline && !blocked {
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        let attempt = tokio::time::timeout(
+            std::time::Duration::from_secs(2),
+            tokio::net::TcpStream::connect(endpoint),
+        )
+        .await;
+        blocked = !matches!(attempt, Ok(Ok(_)));
+    }
+    dep.teardown().await.unwrap();
+    assert!(
+        blocked,
+        "{endpoint} still answers without a rule for its port"
+    );
+    assert_eq!(leftovers(&id).await, Vec::<String>::new());
+}

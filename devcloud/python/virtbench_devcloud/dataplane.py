@@ -8,6 +8,8 @@
   the instance is found by the source IP of the request, its user_data comes
   from Nova.
 - DNATs floating IPs to their fixed IPs in an iptables chain of its own.
+- Enforces the ingress rules of security groups (IPv4) on traffic to each
+  instance's fixed IP, in the filter chain VBDC-SG (egress is not filtered).
 
 It polls Neutron every second: a devcloud has a handful of ports.
 """
@@ -32,6 +34,7 @@ LOG = logging.getLogger("devcloud-dataplane")
 
 FIP_CHAIN = "VBDC-FIP"
 HAIRPIN_CHAIN = "VBDC-HAIRPIN"
+SG_CHAIN = "VBDC-SG"
 
 
 def run(*cmd, check=True):
@@ -198,6 +201,81 @@ class FipNat:
         self.rules = pairs
 
 
+def sg_rules(ports, groups):
+    """iptables rules (argument lists for ``-A VBDC-SG``) enforcing the ingress
+    rules of each port's security groups on traffic to its IPv4 fixed IPs.
+
+    ports: Neutron ports (``fixed_ips``, ``security_groups``,
+    ``port_security_enabled``); groups: security groups with their
+    ``security_group_rules``. A rule with a ``remote_group_id`` admits the fixed
+    IPs of the ports in that group. Whatever no rule admits is dropped.
+    """
+    by_id = {g["id"]: g for g in groups}
+    members = {}
+    for p in ports:
+        for gid in p.get("security_groups") or []:
+            members.setdefault(gid, []).extend(
+                f["ip_address"] for f in p["fixed_ips"] if ":" not in f["ip_address"])
+    out = [
+        ["-m", "conntrack", "--ctstate", "ESTABLISHED,RELATED", "-j", "ACCEPT"],
+        # DHCP answers from dnsmasq on the host.
+        ["-p", "udp", "--sport", "67", "--dport", "68", "-j", "ACCEPT"],
+    ]
+    for p in sorted(ports, key=lambda p: p["id"]):
+        if p.get("port_security_enabled") is False:
+            continue
+        for ip in sorted(f["ip_address"] for f in p["fixed_ips"] if ":" not in f["ip_address"]):
+            for gid in sorted(p.get("security_groups") or []):
+                for r in by_id.get(gid, {}).get("security_group_rules", []):
+                    if r.get("direction") != "ingress" or r.get("ethertype", "IPv4") != "IPv4":
+                        continue
+                    match = ["-d", ip + "/32"]
+                    proto = r.get("protocol")
+                    if proto not in (None, "any", "0"):
+                        match += ["-p", str(proto)]
+                        lo, hi = r.get("port_range_min"), r.get("port_range_max")
+                        if lo is not None and str(proto) in ("tcp", "udp", "6", "17"):
+                            match += ["--dport", "%s:%s" % (lo, hi if hi is not None else lo)]
+                    if r.get("remote_group_id"):
+                        for src in sorted(set(members.get(r["remote_group_id"], []))):
+                            out.append(match + ["-s", src + "/32", "-j", "ACCEPT"])
+                    else:
+                        prefix = r.get("remote_ip_prefix")
+                        out.append(match + (["-s", prefix] if prefix else []) + ["-j", "ACCEPT"])
+            out.append(["-d", ip + "/32", "-j", "DROP"])
+    return out
+
+
+class SecurityGroupFilter:
+    """The chain VBDC-SG in the filter table, jumped to from FORWARD (traffic
+    between instances and from outside, after DNAT) and OUTPUT (from the host),
+    for packets going out on the bridge. Replaced atomically (iptables-restore)."""
+
+    def __init__(self, bridge):
+        self.bridge = bridge
+        self.rules = None
+
+    def setup(self):
+        run("iptables", "-N", SG_CHAIN, check=False)
+        for hook in ("FORWARD", "OUTPUT"):
+            if run("iptables", "-C", hook, "-o", self.bridge, "-j", SG_CHAIN,
+                   check=False).returncode:
+                run("iptables", "-I", hook, "1", "-o", self.bridge, "-j", SG_CHAIN)
+
+    def update(self, rules):
+        if rules == self.rules:
+            return
+        text = "*filter\n:%s - [0:0]\n" % SG_CHAIN
+        text += "".join("-A %s %s\n" % (SG_CHAIN, " ".join(r)) for r in rules)
+        text += "COMMIT\n"
+        res = subprocess.run(["iptables-restore", "--noflush"], input=text,
+                             capture_output=True, text=True)
+        if res.returncode != 0:
+            raise RuntimeError("iptables-restore: %s" % res.stderr.strip())
+        LOG.info("security groups: %d rules", len(rules))
+        self.rules = rules
+
+
 def make_metadata_handler(cloud, state, refresh):
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.0"
@@ -265,6 +343,7 @@ class Dataplane:
         self.state = State()
         self.dnsmasq = DnsmasqManager(args)
         self.fip = FipNat(args.tenant_cidr)
+        self.sg = SecurityGroupFilter(args.bridge)
         self.poll_lock = threading.Lock()
         self.stopping = threading.Event()
         self.tenant_net = None
@@ -281,11 +360,12 @@ class Dataplane:
             if self.tenant_net is None:
                 self.tenant_net = self._find_network()
             ports = self.cloud.neutron("/v2.0/ports?network_id=%s" % self.tenant_net)["ports"]
-            hosts, ip_to_device, port_ids = [], {}, []
+            hosts, ip_to_device, port_ids, instance_ports = [], {}, [], []
             for p in ports:
                 if not p["device_owner"].startswith("compute:"):
                     continue
                 port_ids.append(p["id"])
+                instance_ports.append(p)
                 for fixed in p["fixed_ips"]:
                     if ":" in fixed["ip_address"]:
                         continue
@@ -296,6 +376,8 @@ class Dataplane:
             self.dnsmasq.update(sorted(hosts))
             plug_taps(self.args.bridge, port_ids, self.known_taps,
                       os.path.join(self.args.state, "dataplane", "taps"))
+            groups = self.cloud.neutron("/v2.0/security-groups")["security_groups"]
+            self.sg.update(sg_rules(instance_ports, groups))
             fips = self.cloud.neutron("/v2.0/floatingips")["floatingips"]
             self.fip.update(sorted(
                 (f["floating_ip_address"], f["fixed_ip_address"])
@@ -318,6 +400,7 @@ class Dataplane:
 
     def run(self):
         self.fip.setup()
+        self.sg.setup()
         server = self.serve_metadata()
         try:
             while not self.stopping.is_set():
