@@ -252,11 +252,18 @@ pub struct OpenStackOptions {
     pub cloud: String,
     /// "floating-ip" (as in the lab) or "fixed-ip".
     pub access: String,
-    /// "per-role" (five instances, as in the lab) and/or "all-in-one".
+    /// "per-role" (five instances, as in the lab), "all-in-one", and/or "routed"
+    /// (per-role, sub-services on `subnet`, the calculator on `calculator_subnet`,
+    /// one router between them: needs `network = "create"`).
     pub topologies: Vec<String>,
-    /// An existing network, by name or id; empty: the one non-external network the
-    /// project sees (an error naming them when there are several).
+    /// "create": the lab's topology, made per deployment (network, subnet, router
+    /// with its gateway on the external network); or an existing network, by name
+    /// or id; empty: the one non-external network the project sees.
     pub network: String,
+    /// Subnet of a created network (the sub-services' in the routed topology).
+    pub subnet: String,
+    /// Routed topology: the calculator's subnet.
+    pub calculator_subnet: String,
     /// External network floating IPs come from; empty: the only external one.
     pub floating_network: String,
     /// Flavor by name or id; empty: the smallest with enough memory for the appliance.
@@ -270,6 +277,8 @@ impl Default for OpenStackOptions {
             access: "floating-ip".into(),
             topologies: vec!["per-role".into(), "all-in-one".into()],
             network: String::new(),
+            subnet: "10.5.7.0/24".into(),
+            calculator_subnet: "10.5.8.0/24".into(),
             floating_network: String::new(),
             flavor: String::new(),
         }
@@ -468,15 +477,39 @@ impl Scenario {
         }
         one_of(
             &self.openstack.topologies,
-            &["per-role", "all-in-one"],
+            &["per-role", "all-in-one", "routed"],
             "openstack.topologies",
             path,
         )?;
-        if self.openstack.network == "create" {
+        for (field, value) in [
+            ("openstack.subnet", &self.openstack.subnet),
+            (
+                "openstack.calculator_subnet",
+                &self.openstack.calculator_subnet,
+            ),
+        ] {
+            if !is_ipv4_cidr(value) {
+                return Err(bad(
+                    field,
+                    format!("{value:?}"),
+                    "expected an IPv4 CIDR such as 10.5.7.0/24",
+                ));
+            }
+        }
+        if self.openstack.subnet == self.openstack.calculator_subnet {
             return Err(bad(
-                "openstack.network",
-                "\"create\"".into(),
-                "creating the lab's network topology is not implemented yet: name an existing network (the devcloud's is virtbench-net)",
+                "openstack.calculator_subnet",
+                format!("{:?}", self.openstack.calculator_subnet),
+                "must differ from openstack.subnet (two networks joined by a router)",
+            ));
+        }
+        if self.openstack.topologies.iter().any(|t| t == "routed")
+            && self.openstack.network != "create"
+        {
+            return Err(bad(
+                "openstack.topologies",
+                "\"routed\"".into(),
+                "the routed topology creates its two networks: set openstack.network = \"create\"",
             ));
         }
         Ok(())
@@ -571,8 +604,10 @@ mod tests {
 
     #[test]
     fn default_scenario_file_is_valid() {
-        let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/calculator.toml");
-        Scenario::load(&p).unwrap();
+        for f in ["calculator.toml", "quick.toml", "openstack-routed.toml"] {
+            let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios").join(f);
+            Scenario::load(&p).unwrap_or_else(|e| panic!("{e}"));
+        }
     }
 
     #[test]
@@ -646,6 +681,15 @@ mod tests {
         assert!(e.contains("`openstack.topologies` = \"mesh\""), "{e}");
         let e = parse(&format!("{MIN}[openstack]\naccess = \"vpn\"\n")).unwrap_err();
         assert!(e.contains("`openstack.access` = \"vpn\""), "{e}");
+        let e = parse(&format!("{MIN}[openstack]\ntopologies = [\"routed\"]\n")).unwrap_err();
+        assert!(e.contains("set openstack.network = \"create\""), "{e}");
+        let s = parse(&format!(
+            "{MIN}[openstack]\ntopologies = [\"routed\"]\nnetwork = \"create\"\n"
+        ))
+        .unwrap();
+        assert_eq!(s.openstack.subnet, "10.5.7.0/24");
+        let e = parse(&format!("{MIN}[openstack]\nsubnet = \"10.5.7/24\"\n")).unwrap_err();
+        assert!(e.contains("`openstack.subnet`"), "{e}");
     }
 
     #[test]

@@ -50,10 +50,14 @@ async fn cloud_or_skip() -> bool {
 }
 
 fn scenario(topology: &str, extra: &str) -> Scenario {
+    scenario_on(topology, "virtbench-net", extra)
+}
+
+fn scenario_on(topology: &str, network: &str, extra: &str) -> Scenario {
     let text = format!(
         "name = \"openstack-test\"\nplatforms = [\"openstack\"]\n[startup]\nrepetitions = 1\ntimeout_s = 300\n\
          [openstack]\ncloud = \"{DEVCLOUD}\"\naccess = \"floating-ip\"\ntopologies = [\"{topology}\"]\n\
-         network = \"virtbench-net\"\nflavor = \"virtbench.tiny\"\n{extra}"
+         network = \"{network}\"\nflavor = \"virtbench.tiny\"\n{extra}"
     );
     Scenario::parse(Path::new("openstack-test.toml"), &text).unwrap()
 }
@@ -120,6 +124,12 @@ async fn leftovers(run_id: &str) -> Vec<String> {
     for g in api::security_groups(&c, &query).await.unwrap() {
         left.push(format!("security group {}", g.name));
     }
+    for r in api::routers(&c, &query).await.unwrap() {
+        left.push(format!("router {}", r.name));
+    }
+    for n in api::networks(&c, &query).await.unwrap() {
+        left.push(format!("network {}", n.name));
+    }
     for i in api::images_tagged(&c, &tag).await.unwrap() {
         left.push(format!("image {}", i.name));
     }
@@ -146,8 +156,21 @@ async fn post(addr: std::net::SocketAddr, body: &str) -> String {
 /// Deploy, get `result = 4` through the floating IP, check phases and host-side
 /// memory, tear down, and prove by listing that nothing of the run is left.
 async fn deploy_and_answer(topology: &str) {
-    let id = run_id(topology);
-    let ctx = RunContext::new(&id, scenario(topology, ""), CancellationToken::new()).unwrap();
+    deploy_on_and_answer(topology, "virtbench-net").await
+}
+
+/// Subnets of the tests' created networks: not the lab's 10.5.7.0/24 and 10.5.8.0/24,
+/// which the docker platform's routed variant puts on this host's bridges too.
+const TEST_SUBNETS: &str = "subnet = \"10.5.17.0/24\"\ncalculator_subnet = \"10.5.18.0/24\"\n";
+
+async fn deploy_on_and_answer(topology: &str, network: &str) {
+    let id = run_id(&format!("{topology}-{}", &network[..3]));
+    let ctx = RunContext::new(
+        &id,
+        scenario_on(topology, network, TEST_SUBNETS),
+        CancellationToken::new(),
+    )
+    .unwrap();
     let platform = OpenStack::default();
     let records = platform.prepare(&ctx).await.unwrap();
     let image = records.iter().find(|r| r.name == "glance-image").unwrap();
@@ -176,7 +199,10 @@ async fn deploy_and_answer(topology: &str) {
 
     assert_eq!(details.get("floating_ip"), Some(&endpoint.ip().to_string()));
     assert_eq!(answer, "result = 4");
-    let names: Vec<&str> = phases.iter().map(|(n, _)| n.as_str()).collect();
+    let mut names: Vec<&str> = phases.iter().map(|(n, _)| n.as_str()).collect();
+    if network == "create" {
+        assert_eq!(names.remove(0), "network");
+    }
     assert_eq!(
         names,
         [
@@ -491,4 +517,24 @@ async fn a_security_group_without_the_port_blocks_it() {
         "{endpoint} still answers without a rule for its port"
     );
     assert_eq!(leftovers(&id).await, Vec::<String>::new());
+}
+
+/// The lab's topology created through the API: network, subnet, router with its
+/// gateway on the external network; five instances answering through a floating IP.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn created_network_per_role_answers_through_a_floating_ip() {
+    let _serial = SERIAL.lock().await;
+    if cloud_or_skip().await {
+        deploy_on_and_answer("per-role", "create").await;
+    }
+}
+
+/// The routed variant (C15): sub-services on one created subnet, the calculator on
+/// another, one router between them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn routed_topology_answers_across_the_router() {
+    let _serial = SERIAL.lock().await;
+    if cloud_or_skip().await {
+        deploy_on_and_answer("routed", "create").await;
+    }
 }

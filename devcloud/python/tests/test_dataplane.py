@@ -140,6 +140,23 @@ class SecurityGroupRulesTest(unittest.TestCase):
         ])
 
 
+class RouteRulesTest(unittest.TestCase):
+    def test_segments_joined_by_a_router_forward_to_each_other(self):
+        bridge_of = {"n1": "vbdcn11111111", "n2": "vbdcn22222222", "n3": "vbdcn33333333",
+                     "main": "vbdc0"}
+        rules = dataplane.route_rules(
+            {"r1": ["n1", "n2", "ext-not-ours"], "r2": ["main"]},
+            bridge_of, ["vbdcn11111111", "vbdcn22222222", "vbdcn33333333"])
+        self.assertEqual(rules, [
+            ["-i", "vbdcn11111111", "-o", "vbdcn11111111", "-j", "ACCEPT"],
+            ["-i", "vbdcn22222222", "-o", "vbdcn22222222", "-j", "ACCEPT"],
+            ["-i", "vbdcn33333333", "-o", "vbdcn33333333", "-j", "ACCEPT"],
+            ["-i", "vbdcn11111111", "-o", "vbdcn22222222", "-j", "ACCEPT"],
+            ["-i", "vbdcn22222222", "-o", "vbdcn11111111", "-j", "ACCEPT"],
+        ])
+        self.assertEqual(dataplane.segment_bridge("0a1b2c3d-4e5f-6789"), "vbdcn0a1b2c3d")
+
+
 class _Alive:
     returncode = None
 

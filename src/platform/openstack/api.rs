@@ -277,6 +277,119 @@ pub async fn networks(c: &Client, query: &str) -> Result<Vec<Network>, ApiError>
         .collect())
 }
 
+/// A network of the run's own (`network = "create"`).
+pub async fn create_network(c: &Client, name: &str) -> Result<Network, ApiError> {
+    let v = c
+        .post(
+            Service::Network,
+            "/networks",
+            json!({ "network": { "name": name, "description": "virtbench" } }),
+        )
+        .await?;
+    let n = &v["network"];
+    Ok(Network {
+        id: s(&n["id"]),
+        name: s(&n["name"]),
+        external: false,
+        shared: false,
+    })
+}
+
+/// An IPv4 subnet with DHCP, its gateway the first address (the router's).
+pub async fn create_subnet(
+    c: &Client,
+    network_id: &str,
+    name: &str,
+    cidr: &str,
+) -> Result<String, ApiError> {
+    let v = c
+        .post(
+            Service::Network,
+            "/subnets",
+            json!({ "subnet": {
+                "network_id": network_id, "name": name, "ip_version": 4,
+                "cidr": cidr, "enable_dhcp": true,
+            }}),
+        )
+        .await?;
+    Ok(s(&v["subnet"]["id"]))
+}
+
+pub async fn delete_network(c: &Client, id: &str) -> Result<bool, ApiError> {
+    c.delete(Service::Network, &format!("/networks/{id}")).await
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Router {
+    pub id: String,
+    pub name: String,
+}
+
+/// A router, its gateway on `external_network_id` when given (floating IPs need it).
+pub async fn create_router(
+    c: &Client,
+    name: &str,
+    external_network_id: Option<&str>,
+) -> Result<Router, ApiError> {
+    let mut body = json!({ "router": { "name": name, "description": "virtbench" } });
+    if let Some(ext) = external_network_id {
+        body["router"]["external_gateway_info"] = json!({ "network_id": ext });
+    }
+    let v = c.post(Service::Network, "/routers", body).await?;
+    Ok(Router {
+        id: s(&v["router"]["id"]),
+        name: s(&v["router"]["name"]),
+    })
+}
+
+pub async fn routers(c: &Client, query: &str) -> Result<Vec<Router>, ApiError> {
+    let v = c.get(Service::Network, &format!("/routers{query}")).await?;
+    Ok(v["routers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|r| Router {
+            id: s(&r["id"]),
+            name: s(&r["name"]),
+        })
+        .collect())
+}
+
+pub async fn add_router_interface(c: &Client, router: &str, subnet: &str) -> Result<(), ApiError> {
+    c.put(
+        Service::Network,
+        &format!("/routers/{router}/add_router_interface"),
+        json!({ "subnet_id": subnet }),
+    )
+    .await
+    .map(|_| ())
+}
+
+/// Detach every interface of a router (by its ports), so it can be deleted.
+pub async fn remove_router_interfaces(c: &Client, router: &str) -> Result<(), ApiError> {
+    let query = format!("?device_id={router}&device_owner=network%3Arouter_interface");
+    for p in ports(c, &query).await? {
+        let r = c
+            .put(
+                Service::Network,
+                &format!("/routers/{router}/remove_router_interface"),
+                json!({ "port_id": p.id }),
+            )
+            .await;
+        match r {
+            Err(e) if e.status() == Some(reqwest::StatusCode::NOT_FOUND) => {}
+            other => {
+                other?;
+            }
+        }
+    }
+    Ok(())
+}
+
+pub async fn delete_router(c: &Client, id: &str) -> Result<bool, ApiError> {
+    c.delete(Service::Network, &format!("/routers/{id}")).await
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Port {
     pub id: String,

@@ -2,7 +2,8 @@
 //! any instance boots), the floating IP, the servers (sub-services first, the
 //! calculator last with its peers' addresses in user_data), a watcher polling their
 //! status every 250 ms for the startup phases, and a teardown in dependency order
-//! (floating IP, servers, ports, security group) that lists afterwards to prove
+//! (floating IP, servers, ports, router, networks, security group) that lists
+//! afterwards to prove
 //! nothing is left.
 
 use std::collections::BTreeMap;
@@ -44,6 +45,9 @@ pub struct OpenStackDeployment {
     pub(super) ports: Vec<(String, String, String)>,
     pub(super) floating_ips: Vec<String>,
     pub(super) security_groups: Vec<String>,
+    /// Created with `network = "create"`.
+    pub(super) routers: Vec<String>,
+    pub(super) networks: Vec<String>,
     pub(super) endpoint: Option<SocketAddr>,
     pub(super) phases: Vec<(String, Duration)>,
     /// When Nova had accepted the last server create.
@@ -64,6 +68,8 @@ impl OpenStackDeployment {
             ports: Vec::new(),
             floating_ips: Vec::new(),
             security_groups: Vec::new(),
+            routers: Vec::new(),
+            networks: Vec::new(),
             endpoint: None,
             phases: Vec::new(),
             accepted_at: None,
@@ -199,6 +205,21 @@ impl OpenStackDeployment {
                 errors.push(e.to_string());
             }
         }
+        // The created topology: a router's interfaces hold its subnets.
+        for id in std::mem::take(&mut self.routers) {
+            let r = async {
+                api::remove_router_interfaces(&c, &id).await?;
+                api::delete_router(&c, &id).await
+            };
+            if let Err(e) = r.await {
+                errors.push(e.to_string());
+            }
+        }
+        for id in std::mem::take(&mut self.networks) {
+            if let Err(e) = api::delete_network(&c, &id).await {
+                errors.push(e.to_string());
+            }
+        }
         // Last: Neutron refuses to delete a group a port is still in.
         for id in std::mem::take(&mut self.security_groups) {
             if let Err(e) = api::delete_security_group(&c, &id).await {
@@ -253,6 +274,16 @@ pub async fn leftovers(
     for g in api::security_groups(c, &query).await.map_err(err)? {
         if g.name.starts_with(prefix) {
             left.push(format!("security group {}", g.name));
+        }
+    }
+    for r in api::routers(c, &query).await.map_err(err)? {
+        if r.name.starts_with(prefix) {
+            left.push(format!("router {}", r.name));
+        }
+    }
+    for n in api::networks(c, &query).await.map_err(err)? {
+        if n.name.starts_with(prefix) {
+            left.push(format!("network {}", n.name));
         }
     }
     Ok(left)

@@ -75,7 +75,8 @@ struct Prepared {
     client: Arc<Client>,
     image_id: String,
     flavor: api::Flavor,
-    network: api::Network,
+    /// The existing network; `None` when each deployment creates its own.
+    network: Option<api::Network>,
     external: Option<api::Network>,
     records: Vec<ArtifactRecord>,
     details: BTreeMap<String, String>,
@@ -251,7 +252,7 @@ impl Platform for OpenStack {
     }
 
     /// Everything tagged with the run (every virtbench resource when `None`): floating
-    /// IPs, servers, ports, security groups, run images. A cloud that is not configured or does not
+    /// IPs, servers, ports, routers, networks, security groups, run images. A cloud that is not configured or does not
     /// answer has nothing of ours to remove.
     async fn cleanup(&self, run_id: Option<&str>) -> Result<usize, PlatformError> {
         let cloud = match self.sources().select(None) {
@@ -310,7 +311,12 @@ impl OpenStack {
         let (image_id, image_record) = image(&client, &appliance.qcow2).await?;
         records.push(image_record);
         let flavor = flavor(&client, &o.flavor).await?;
-        let network = network(&client, &o.network).await?;
+        let create = o.network == "create";
+        let network = if create {
+            None
+        } else {
+            Some(network(&client, &o.network).await?)
+        };
         let external = if o.access == "floating-ip" {
             Some(external_network(&client, &o.floating_network).await?)
         } else {
@@ -329,7 +335,22 @@ impl OpenStack {
                     flavor.vcpus, flavor.ram_mib, flavor.disk_gb
                 ),
             ),
-            ("network".to_string(), network.name.clone()),
+            (
+                "network".to_string(),
+                match &network {
+                    Some(n) => n.name.clone(),
+                    None => format!(
+                        "created per deployment: {} (routed: calculator on {}), router{}",
+                        o.subnet,
+                        o.calculator_subnet,
+                        if external.is_some() {
+                            " with its gateway on the external network"
+                        } else {
+                            ""
+                        }
+                    ),
+                },
+            ),
             ("image_id".to_string(), image_id.clone()),
             ("guest_kernel".to_string(), appliance.kernel_version.clone()),
         ]);
@@ -373,11 +394,70 @@ async fn start(
     ctx: &RunContext,
 ) -> Result<(), PlatformError> {
     let c = p.client.clone();
-    let roles: Vec<&str> = match variant.get("topology") {
-        Some("all-in-one") => vec!["all"],
+    let topology = variant.get("topology").unwrap_or("per-role");
+    let roles: Vec<&str> = match topology {
+        "all-in-one" => vec!["all"],
         _ => ROLES.to_vec(),
     };
     let tags = vec![api::TAG.to_string(), dep.run_tag.clone()];
+
+    // The network each role's port goes on: the existing one, or the lab's topology
+    // created now (network + subnet, a router with its gateway on the external
+    // network; routed: a second network for the calculator on the same router).
+    let mut net_of: BTreeMap<&str, (String, String)> = BTreeMap::new();
+    match &p.network {
+        Some(n) => {
+            for r in &roles {
+                net_of.insert(r, (n.id.clone(), n.name.clone()));
+            }
+        }
+        None => {
+            let t = Instant::now();
+            let o = &ctx.scenario.openstack;
+            let mut tiers = vec![("net", o.subnet.as_str())];
+            if topology == "routed" {
+                tiers.push(("calculator-net", o.calculator_subnet.as_str()));
+            }
+            let router = api::create_router(
+                &c,
+                &format!("{}router", dep.prefix),
+                p.external.as_ref().map(|x| x.id.as_str()),
+            )
+            .await
+            .map_err(failed)?;
+            dep.routers.push(router.id.clone());
+            api::set_tags(&c, "routers", &router.id, &tags)
+                .await
+                .map_err(failed)?;
+            let mut created = Vec::new();
+            for (name, cidr) in tiers {
+                let net = api::create_network(&c, &format!("{}{name}", dep.prefix))
+                    .await
+                    .map_err(failed)?;
+                dep.networks.push(net.id.clone());
+                api::set_tags(&c, "networks", &net.id, &tags)
+                    .await
+                    .map_err(failed)?;
+                let subnet =
+                    api::create_subnet(&c, &net.id, &format!("{}{name}-subnet", dep.prefix), cidr)
+                        .await
+                        .map_err(failed)?;
+                api::add_router_interface(&c, &router.id, &subnet)
+                    .await
+                    .map_err(failed)?;
+                created.push((net.id, format!("{} ({cidr})", net.name)));
+            }
+            for r in &roles {
+                let tier = if *r == "calculator" && created.len() > 1 {
+                    &created[1]
+                } else {
+                    &created[0]
+                };
+                net_of.insert(r, tier.clone());
+            }
+            dep.phases.push(("network".into(), t.elapsed()));
+        }
+    }
 
     // The lab's security group (ICMP + the calculator's ports): a project's default
     // group lets nothing in from outside on most clouds.
@@ -398,7 +478,7 @@ async fn start(
         let c = c.clone();
         let name = format!("{}{role}", dep.prefix);
         let tags = tags.clone();
-        let network_id = p.network.id.clone();
+        let network_id = net_of[role].0.clone();
         let sg = sg.id.clone();
         async move {
             let port = api::create_port(&c, &network_id, &name, Some(&sg)).await?;
@@ -438,7 +518,7 @@ async fn start(
         ip.parse().map_err(|_| {
             PlatformError::Failed(format!(
                 "openstack: the port of {role} on network {} got no IPv4 address ({ip:?})",
-                p.network.name
+                net_of[role].1
             ))
         })
     };
@@ -762,6 +842,15 @@ pub async fn remove_tagged(c: &Client, tag: &str) -> Result<usize, PlatformError
     }
     for p in api::ports(c, &query).await.map_err(failed)? {
         removed += usize::from(api::delete_port(c, &p.id).await.map_err(failed)?);
+    }
+    for r in api::routers(c, &query).await.map_err(failed)? {
+        api::remove_router_interfaces(c, &r.id)
+            .await
+            .map_err(failed)?;
+        removed += usize::from(api::delete_router(c, &r.id).await.map_err(failed)?);
+    }
+    for n in api::networks(c, &query).await.map_err(failed)? {
+        removed += usize::from(api::delete_network(c, &n.id).await.map_err(failed)?);
     }
     for g in api::security_groups(c, &query).await.map_err(failed)? {
         removed += usize::from(api::delete_security_group(c, &g.id).await.map_err(failed)?);
