@@ -605,7 +605,9 @@ mod tests {
     #[test]
     fn default_scenario_file_is_valid() {
         for f in ["calculator.toml", "quick.toml", "openstack-routed.toml"] {
-            let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios").join(f);
+            let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("scenarios")
+                .join(f);
             Scenario::load(&p).unwrap_or_else(|e| panic!("{e}"));
         }
     }
