@@ -7,8 +7,9 @@
 //! - without a name, the `OS_AUTH_URL`, `OS_USERNAME`, `OS_PASSWORD`, `OS_PROJECT_NAME`
 //!   (or `OS_PROJECT_ID`), domain, region and interface variables of an openrc file;
 //!   `OS_APPLICATION_CREDENTIAL_ID`/`_SECRET` select application-credential auth;
-//! - with neither, the devcloud's entry (`virtbench-devcloud`) when a clouds.yaml has it,
-//!   so `devcloud/up` is all a user needs.
+//! - with neither, the devcloud's entry (`virtbench-devcloud`) when a clouds.yaml has it
+//!   (the devcloud's own `$DEVCLOUD_STATE/clouds.yaml` is searched last), so
+//!   `devcloud/up` is all a user needs.
 //!
 //! Passwords and secrets become [`Secret`]s as soon as they are read.
 
@@ -120,6 +121,11 @@ impl Sources {
             files.push(Path::new(home).join(".config/openstack/clouds.yaml"));
         }
         files.push(PathBuf::from("/etc/openstack/clouds.yaml"));
+        // Last, the devcloud's own file: `devcloud/up` also merges its entries into
+        // ~/.config/openstack/clouds.yaml, unless told not to.
+        let state = std::env::var("DEVCLOUD_STATE")
+            .unwrap_or_else(|_| "/var/lib/virtbench-devcloud".into());
+        files.push(Path::new(&state).join("clouds.yaml"));
         Sources { env, files }
     }
 

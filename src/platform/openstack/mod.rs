@@ -137,8 +137,9 @@ impl Platform for OpenStack {
                 );
                 Availability::Available { details }
             }
+            // The error names the cloud, the call and the cause already.
             Ok(Err(e)) if e.is_unreachable() => Availability::Unavailable {
-                reason: format!("cloud {name} does not answer at {auth_url}: {e}"),
+                reason: e.to_string(),
                 fix: FIX.into(),
             },
             Ok(Err(e)) => Availability::Unavailable {
