@@ -1103,7 +1103,7 @@ pub fn evaluate(r: &RunResults) -> Vec<ClaimRow> {
                         if let Some((rate, v)) = p50(p) {
                             let flat = with_native
                                 .iter()
-                                .filter(|q| q.name == p.name && q.variant.get("topology").map_or(true, |t| t != "routed"))
+                                .filter(|q| q.name == p.name && q.variant.get("topology").is_none_or(|t| t != "routed"))
                                 .find_map(|q| q.latency_us.iter().find(|l| l.rate_rps == rate && l.count > 0).map(|l| (view::display(q), l.p50)));
                             let text = match flat {
                                 Some((fl, fv)) => format!("p50 {} at {} req/s vs {} on {fl} ({}{} for the routed hop)", fmt_us(v), view::fmt_rate(rate), fmt_us(fv), if v >= fv { "+" } else { "-" }, fmt_us((v - fv).abs())),
