@@ -133,6 +133,15 @@ async fn dispatch(cli: Cli) -> u8 {
             };
             match run::run(opts).await {
                 Ok(o) => {
+                    if !cli.quiet {
+                        if let Some(split) = &o.results.wall_split {
+                            eprintln!(
+                                "{}; reports written in {:.2} s after",
+                                run::timing::render(split),
+                                o.report_time.as_secs_f64()
+                            );
+                        }
+                    }
                     println!("{}", o.dir.join("index.html").display());
                     if o.cancelled {
                         eprintln!("virtbench: interrupted; partial results written");

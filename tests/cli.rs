@@ -166,6 +166,18 @@ connections = 2
         "{lat:?}"
     );
     assert!(native.max_throughput_rps.as_ref().unwrap().count > 0);
+    // The wall time is split into parts that add up to it; -q keeps the block quiet.
+    let split = results
+        .wall_split
+        .as_ref()
+        .expect("a new run records its split");
+    assert!(
+        (split.wall_s() - results.wall_time_s).abs() < 1e-6,
+        "{split:?} vs {}",
+        results.wall_time_s
+    );
+    assert!(split.idle_s > 0.0 && split.load_s > 0.0 && split.startup_s > 0.0);
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("time: wall"));
     // Isolation facts (C3): host processes in the harness's namespaces.
     let fact = |k: &str| native.extras.get(k).map(|s| s.summary.median);
     assert_eq!(
