@@ -2,6 +2,8 @@
 //! docs/results-schema.md). Every platform entry is present, available or not, so a
 //! report always says why a column is empty.
 
+pub mod keys;
+
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};

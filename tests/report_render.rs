@@ -76,6 +76,9 @@ fn page_has_every_section_and_one_svg_per_chart() {
     // A TCG VM is labelled as such.
     assert!(page.contains("TCG emulated"));
     assert!(page.contains("qemu/per-role/kernel [TCG]"));
+    // Verdicts reached on that TCG VM alone say so, and are styled apart.
+    assert!(page.contains("supported, emulated VM only"));
+    assert!(page.contains("class=\"verdict supported emulated-only\""));
     // Missing figures read "not measured" (docker has no PSS in the fixture).
     assert!(page.contains("not measured"));
     // Scenario text, git revision and wall time are shown.
@@ -136,11 +139,12 @@ fn claims_cover_c1_to_c15_with_specific_reasons() {
     assert_eq!(ids, (1..=15).map(|n| format!("C{n}")).collect::<Vec<_>>());
     let verdict = |id: &str| rows.iter().find(|c| c.id == id).unwrap().verdict.clone();
     use claims::Verdict::*;
-    // Figures the fixture holds decide these.
-    assert_eq!(verdict("C4"), Supported);
+    // Figures the fixture holds decide these; its only VM ran under TCG, so the
+    // VM-vs-container verdicts are emulated-only ones.
+    assert_eq!(verdict("C4"), SupportedEmulatedOnly);
     assert_eq!(
         verdict("C2"),
-        Mixed,
+        MixedEmulatedOnly,
         "TCG CPU per request is far above the container's"
     );
     assert_eq!(

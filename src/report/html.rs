@@ -43,6 +43,7 @@ svg.chart { width: 100%; height: auto; display: block; }
 .verdict.contradicted { background: var(--bad); }
 .verdict.mixed { background: var(--mix); }
 .verdict.not-measured { background: #eceef2; color: var(--ink); font-weight: 600; }
+.verdict.emulated-only { background-image: repeating-linear-gradient(135deg, transparent 0 6px, rgba(255,255,255,.3) 6px 12px); }
 table.dense th, table.dense td { padding: 4px 5px; font-size: .8rem; }
 table.claims td { font-size: .84rem; }
 table.claims td.id { font-weight: 700; white-space: nowrap; }

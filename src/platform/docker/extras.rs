@@ -21,6 +21,7 @@ use super::{engine_error, labels, LABEL_ROLE, LABEL_RUN};
 use crate::artifact::image::{build, context_tar, DOCKERFILE};
 use crate::measure::{isolation, noise};
 use crate::platform::PlatformError;
+use crate::results::keys;
 use crate::stats::Series;
 
 /// Repetitions of each experiment (each is a fresh image).
@@ -112,14 +113,20 @@ async fn measure(
     }
 
     Ok(BTreeMap::from([
-        ("docker_commit_ms".to_string(), Series::new("ms", commit_ms)),
         (
-            "docker_commit_image_bytes".to_string(),
+            keys::DOCKER_COMMIT_MS.to_string(),
+            Series::new("ms", commit_ms),
+        ),
+        (
+            keys::DOCKER_COMMIT_IMAGE_BYTES.to_string(),
             Series::new("bytes", commit_bytes),
         ),
-        ("docker_build_ms".to_string(), Series::new("ms", build_ms)),
         (
-            "docker_build_image_bytes".to_string(),
+            keys::DOCKER_BUILD_MS.to_string(),
+            Series::new("ms", build_ms),
+        ),
+        (
+            keys::DOCKER_BUILD_IMAGE_BYTES.to_string(),
             Series::new("bytes", build_bytes),
         ),
     ]))
@@ -154,12 +161,18 @@ async fn save_load(
         load_ms.push(started.elapsed().as_secs_f64() * 1e3);
     }
     Ok(BTreeMap::from([
-        ("image_export_ms".to_string(), Series::new("ms", save_ms)),
         (
-            "image_export_bytes".to_string(),
+            keys::IMAGE_EXPORT_MS.to_string(),
+            Series::new("ms", save_ms),
+        ),
+        (
+            keys::IMAGE_EXPORT_BYTES.to_string(),
             Series::new("bytes", save_bytes),
         ),
-        ("image_import_ms".to_string(), Series::new("ms", load_ms)),
+        (
+            keys::IMAGE_IMPORT_MS.to_string(),
+            Series::new("ms", load_ms),
+        ),
     ]))
 }
 
