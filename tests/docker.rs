@@ -213,7 +213,7 @@ async fn deploy_answer_teardown(ctx: &RunContext, network: &str) {
     assert!(s.pss_bytes.unwrap_or(0) > 0, "{s:?}");
     assert!(s.cpu_seconds > 0.0, "{s:?}");
 
-    // Isolation and reachability facts, observed from the host (C3, C9).
+    // Isolation facts asked of the calculator container (C3), reachability (C9).
     let engine = docker::connect().await.unwrap();
     let facts = docker::facts(&engine, &ctx.run_id, d.endpoint())
         .await
@@ -227,18 +227,27 @@ async fn deploy_answer_teardown(ctx: &RunContext, network: &str) {
             .map(|(k, s)| (k, s.summary.median))
             .collect::<Vec<_>>()
     );
+    // The container's boot id is the host's: one kernel.
     assert_eq!(fact("isolation_shared_kernel"), Some(1.0));
     assert_eq!(fact("isolation_pid_namespace_private"), Some(1.0));
     assert_eq!(fact("isolation_host_processes_visible"), Some(0.0));
+    // The calculator is its container's PID 1 and the only process it lists.
+    assert_eq!(fact("isolation_workload_pid"), Some(1.0));
+    assert_eq!(fact("isolation_processes_visible"), Some(1.0));
     let caps = fact("isolation_capabilities").unwrap();
     // Docker's default set is a subset of root's (41 on current kernels).
     assert!((1.0..30.0).contains(&caps), "{caps}");
     if network == "bridge" {
         assert_eq!(fact("isolation_net_namespace_private"), Some(1.0));
+        // Its 127.0.0.1 is its own; the host is reached at the bridge's gateway.
+        assert_eq!(fact("isolation_reaches_host_loopback"), Some(0.0));
+        assert_eq!(fact("isolation_reaches_host_bridge"), Some(1.0));
         assert_eq!(fact("reach_guest_direct"), Some(1.0));
         assert_eq!(fact("reach_forwarded"), Some(1.0));
     } else {
         assert_eq!(fact("isolation_net_namespace_private"), Some(0.0));
+        assert_eq!(fact("isolation_reaches_host_loopback"), Some(1.0));
+        assert_eq!(fact("isolation_reaches_host_bridge"), None);
         assert_eq!(fact("reach_guest_direct"), None);
     }
 

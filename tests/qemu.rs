@@ -121,8 +121,11 @@ async fn boot_and_answer(topology: &str, boot: &str, network: &str) {
     assert!(sample.rss_bytes > 10 << 20, "{sample:?}");
     assert!(sample.cpu_seconds > 0.0, "{sample:?}");
 
-    // Isolation and reachability facts (C3, C9), as the platform's extras record them.
-    let facts = virtbench::platform::qemu::facts(&details, dep.endpoint()).await;
+    // Isolation facts asked of the guest (C3) and reachability (C9), as the platform's
+    // extras record them.
+    let facts = virtbench::platform::qemu::facts(&details, dep.endpoint())
+        .await
+        .expect("facts");
     let fact = |k: &str| facts.get(k).map(|s| s.summary.median);
     eprintln!(
         "facts: {:?}",
@@ -131,9 +134,19 @@ async fn boot_and_answer(topology: &str, boot: &str, network: &str) {
             .map(|(k, s)| (k, s.summary.median))
             .collect::<Vec<_>>()
     );
+    // The guest's boot id is not the host's: its own kernel, hence its own namespaces.
     assert_eq!(fact("isolation_shared_kernel"), Some(0.0));
+    assert_eq!(fact("isolation_pid_namespace_private"), Some(1.0));
+    assert_eq!(fact("isolation_net_namespace_private"), Some(1.0));
     assert_eq!(fact("isolation_host_processes_visible"), Some(0.0));
-    assert_eq!(fact("isolation_capabilities"), None);
+    // The calculator is the appliance's /init: PID 1 of its kernel, root's capabilities.
+    assert_eq!(fact("isolation_workload_pid"), Some(1.0));
+    assert!(fact("isolation_processes_visible").unwrap() >= 1.0);
+    assert!(fact("isolation_capabilities").unwrap() > 30.0);
+    // The guest's 127.0.0.1 is its own; the host is reached at its address on the
+    // VM's network (NAT: slirp's 10.0.2.2, which QEMU connects to host loopback).
+    assert_eq!(fact("isolation_reaches_host_loopback"), Some(0.0));
+    assert_eq!(fact("isolation_reaches_host_bridge"), Some(1.0));
     if network == "bridge" {
         assert_eq!(fact("reach_guest_direct"), Some(1.0));
         assert_eq!(fact("reach_forwarded"), None);

@@ -106,24 +106,15 @@ impl Platform for Native {
         Ok(Box::new(dep))
     }
 
-    /// Isolation facts of the service processes (C3) and reachability at the endpoint.
+    /// Isolation facts, asked of the calculator (C3; host loopback is its only canary:
+    /// host processes have no network of their own), and reachability at the endpoint.
     async fn extras(
         &self,
         ctx: &RunContext,
         deployment: &mut dyn Deployment,
     ) -> Result<BTreeMap<String, crate::stats::Series>, PlatformError> {
-        // The run's processes, calculator first: the front service whose facts are kept.
-        let mut pids: Vec<(bool, u32)> = processes_of_run(Some(&ctx.run_id))
-            .into_iter()
-            .map(|pid| {
-                let argv = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-                let role = argv.split(|&b| b == 0).nth(1).unwrap_or_default().to_vec();
-                (role != b"calculator", pid)
-            })
-            .collect();
-        pids.sort();
-        let pids: Vec<u32> = pids.into_iter().map(|(_, p)| p).collect();
-        let mut out = isolation::host_process_facts(&pids)?;
+        let canaries = isolation::Canary::host_pair(None)?;
+        let mut out = isolation::probe_facts(deployment.endpoint(), &canaries).await?;
         let reached = isolation::answers(deployment.endpoint(), &isolation::probe()).await;
         // Native listens on loopback itself: its own address, no forward involved.
         out.insert("reach_guest_direct".into(), isolation::flag(reached));

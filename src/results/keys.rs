@@ -38,6 +38,13 @@ pub const ISOLATION_PID_NAMESPACE_PRIVATE: &str = "isolation_pid_namespace_priva
 pub const ISOLATION_NET_NAMESPACE_PRIVATE: &str = "isolation_net_namespace_private";
 pub const ISOLATION_HOST_PROCESSES_VISIBLE: &str = "isolation_host_processes_visible";
 pub const ISOLATION_CAPABILITIES: &str = "isolation_capabilities";
+/// Processes the workload's /proc lists, and its own PID there (1: first of its kind).
+pub const ISOLATION_PROCESSES_VISIBLE: &str = "isolation_processes_visible";
+pub const ISOLATION_WORKLOAD_PID: &str = "isolation_workload_pid";
+/// Could the workload open a TCP connection to a harness listener on host loopback /
+/// on the host's address on the workload's network?
+pub const ISOLATION_REACHES_HOST_LOOPBACK: &str = "isolation_reaches_host_loopback";
+pub const ISOLATION_REACHES_HOST_BRIDGE: &str = "isolation_reaches_host_bridge";
 
 /// C6: p99 quiet and beside a noisy sibling.
 pub const NOISY_BASELINE_P99_US: &str = "noisy_baseline_p99_us";

@@ -183,7 +183,7 @@ impl Platform for Qemu {
         deployment: &mut dyn Deployment,
     ) -> Result<BTreeMap<String, crate::stats::Series>, PlatformError> {
         let details = deployment.details();
-        let mut out = facts(&details, deployment.endpoint()).await;
+        let mut out = facts(&details, deployment.endpoint()).await?;
         let target = self
             .variants(&ctx.scenario)
             .into_iter()
@@ -470,24 +470,36 @@ impl Plan {
     }
 }
 
-/// Isolation facts of a VM (C3, from the VM side: the guest kernel's release and boot
-/// clock) and reachability (C9): at the guest's own address (NAT: slirp's 10.0.2.15,
-/// which the host has no route to; bridge: the VM's address on our bridge, the
-/// endpoint) and, under NAT, through the forwarded 127.0.0.1 port.
+/// Isolation facts asked of the front VM's service (C3), with canaries on host loopback
+/// and on the host's address on the VM's network (bridge: our veth's; NAT: slirp's
+/// 10.0.2.2, which QEMU connects to host loopback), and reachability (C9): at the
+/// guest's own address (NAT: slirp's 10.0.2.15, which the host has no route to; bridge:
+/// the VM's address on our bridge, the endpoint) and, under NAT, through the forwarded
+/// 127.0.0.1 port.
 pub async fn facts(
     details: &BTreeMap<String, String>,
     endpoint: SocketAddr,
-) -> BTreeMap<String, crate::stats::Series> {
-    use crate::measure::isolation;
-    let guest_uptime = details
-        .get("guest_uptime_service_ready_s")
-        .and_then(|u| u.parse().ok());
-    let mut out = isolation::vm_facts(
-        details.get("guest_kernel").map(String::as_str),
-        guest_uptime,
-        isolation::host_kernel_release().as_deref(),
-        isolation::host_uptime_s(),
-    );
+) -> Result<BTreeMap<String, crate::stats::Series>, PlatformError> {
+    use crate::measure::isolation::{self, Canary};
+    use crate::results::keys;
+    let canaries = if endpoint.ip().is_loopback() {
+        let lo = Canary::listen(
+            keys::ISOLATION_REACHES_HOST_LOOPBACK,
+            Ipv4Addr::LOCALHOST.into(),
+            None,
+        )?;
+        let via_slirp = lo.also_as(
+            keys::ISOLATION_REACHES_HOST_BRIDGE,
+            args::NAT_HOST_IP.into(),
+        );
+        vec![lo, via_slirp]
+    } else {
+        let host_ip = details
+            .get("bridge_host_ip")
+            .and_then(|ip| ip.parse::<std::net::IpAddr>().ok());
+        Canary::host_pair(host_ip)?
+    };
+    let mut out = isolation::probe_facts(endpoint, &canaries).await?;
     let probe = isolation::probe();
     if endpoint.ip().is_loopback() {
         let own = SocketAddr::new(args::NAT_GUEST_IP.into(), default_port("calculator"));
@@ -505,7 +517,7 @@ pub async fn facts(
             isolation::flag(isolation::answers(endpoint, &probe).await),
         );
     }
-    out
+    Ok(out)
 }
 
 /// Unix socket paths are limited to 108 bytes: fall back to /tmp for deep work dirs.

@@ -85,7 +85,7 @@ pub(super) const CLAIMS: [Claim; 15] = [
         section: "1.b security",
         claim: "A VM isolates better: containers share the host kernel and its resources, so a weakness in one can reach the others or the host.",
         french: "En termes de sécurité, puisque tous les conteneurs partagent des ressources, si l’un d’entre eux est vulnérable, il pourrait rendre les autres vulnérables voir l’OS hôte.",
-        rule: "Facts, not a score: supported when every container variant runs on the host's kernel and no VM does (the isolation facts the run recorded per workload); contradicted when the opposite holds; mixed otherwise.",
+        rule: "Facts, not a score: supported when every container variant runs on the host's kernel and no VM does (each workload's boot id, answered from inside to GET /virtbench/probe, against the host's); contradicted when the opposite holds; mixed otherwise.",
         references: &[],
         note: None,
         fields: &[],

@@ -94,12 +94,16 @@ pub(super) fn c2(run: &Run) -> Judged {
 }
 
 /// The isolation facts C3 shows, in this order.
-pub(super) const ISOLATION_FACTS: [&str; 5] = [
+pub(super) const ISOLATION_FACTS: [&str; 9] = [
     keys::ISOLATION_SHARED_KERNEL,
     keys::ISOLATION_PID_NAMESPACE_PRIVATE,
     keys::ISOLATION_NET_NAMESPACE_PRIVATE,
     keys::ISOLATION_HOST_PROCESSES_VISIBLE,
+    keys::ISOLATION_PROCESSES_VISIBLE,
+    keys::ISOLATION_WORKLOAD_PID,
     keys::ISOLATION_CAPABILITIES,
+    keys::ISOLATION_REACHES_HOST_LOOPBACK,
+    keys::ISOLATION_REACHES_HOST_BRIDGE,
 ];
 
 pub(super) fn c3(run: &Run) -> Judged {
