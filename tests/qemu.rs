@@ -123,7 +123,7 @@ async fn boot_and_answer(topology: &str, boot: &str, network: &str) {
 
     // Isolation facts asked of the guest (C3) and reachability (C9), as the platform's
     // extras record them.
-    let facts = virtbench::platform::qemu::facts(&details, dep.endpoint())
+    let facts = virtbench::platform::qemu::facts(&run_id, &details, dep.endpoint())
         .await
         .expect("facts");
     let fact = |k: &str| facts.get(k).map(|s| s.summary.median);

@@ -14,7 +14,7 @@ use super::{
     RunContext, Variant, ROLES,
 };
 use crate::artifact::calculator;
-use crate::measure::{isolation, noise, resources};
+use crate::measure::{isolation, noise, outside, resources};
 use crate::results::ArtifactRecord;
 use crate::scenario::Scenario;
 
@@ -118,6 +118,12 @@ impl Platform for Native {
         let reached = isolation::answers(deployment.endpoint(), &isolation::probe()).await;
         // Native listens on loopback itself: its own address, no forward involved.
         out.insert("reach_guest_direct".into(), isolation::flag(reached));
+        // Its address is the host's: tried at the host's LAN address, as a LAN PC would.
+        let targets = outside::Targets {
+            on_host_port: Some(deployment.endpoint().port()),
+            ..Default::default()
+        };
+        out.extend(outside::reachability(&ctx.run_id, &targets).await?);
         out.extend(noisy_neighbour(ctx, deployment.endpoint()).await?);
         Ok(out)
     }
@@ -135,7 +141,9 @@ impl Platform for Native {
         for pid in &survivors {
             tracing::warn!(pid, "native process still alive 10 s after SIGKILL");
         }
-        Ok(killed.len() - survivors.len())
+        // The run's LAN PC, had a crash left it behind.
+        let lans = outside::cleanup(run_id).await?;
+        Ok(killed.len() - survivors.len() + lans)
     }
 }
 
@@ -246,7 +254,13 @@ impl Deployment for NativeDeployment {
     }
 
     fn details(&self) -> BTreeMap<String, String> {
-        BTreeMap::from([("processes".into(), self.children.len().to_string())])
+        BTreeMap::from([
+            ("processes".into(), self.children.len().to_string()),
+            (
+                crate::results::keys::ACCESS.into(),
+                outside::ACCESS_DIRECT.into(),
+            ),
+        ])
     }
 
     async fn teardown(&mut self) -> Result<(), PlatformError> {

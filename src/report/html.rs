@@ -583,6 +583,7 @@ fn experiments(out: &mut String, r: &RunResults) {
         }
         out.push_str("</tbody></table>\n");
     }
+    out.push_str(&super::reach::matrix_html(r));
     out.push_str("</section>\n");
 }
 

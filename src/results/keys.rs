@@ -56,6 +56,10 @@ pub const DAEMON_KILL_SURVIVED: &str = "daemon_kill_survived";
 /// C9: answered at its own address without a forward / through the forwarded port.
 pub const REACH_GUEST_DIRECT: &str = "reach_guest_direct";
 pub const REACH_FORWARDED: &str = "reach_forwarded";
+/// C9/C10: answered a LAN PC of the run's own (a network namespace behind a veth) at
+/// its own address / through the forwarded port at the host's LAN address.
+pub const REACH_OUTSIDE_DIRECT: &str = "reach_outside_direct";
+pub const REACH_OUTSIDE_FORWARDED: &str = "reach_outside_forwarded";
 
 /// Names the report reads that no platform writes yet, each with the work that will
 /// write it. The schema documents them as "not yet"; a test fails as soon as one is
@@ -71,6 +75,10 @@ pub const PENDING: &[(&str, &str)] = &[(
 pub const ACCELERATOR: &str = "accelerator";
 /// `details`: why that accelerator was chosen (KVM probe result, scenario request).
 pub const ACCELERATOR_REASON: &str = "accelerator_reason";
+/// `details`: how clients reach the variant: `forwarded-port` (a published or forwarded
+/// host port), `direct-address` (an address of its own, or the host's for a host
+/// process), `floating-ip`.
+pub const ACCESS: &str = "access";
 /// `variant`: network mode (`bridge`, `host`, `nat`).
 pub const NETWORK: &str = "network";
 /// `variant`: `per-role`, `all-in-one`, `routed`.

@@ -19,7 +19,7 @@ use futures_util::StreamExt;
 
 use super::{engine_error, labels, LABEL_ROLE, LABEL_RUN};
 use crate::artifact::image::{build, context_tar, DOCKERFILE};
-use crate::measure::{isolation, noise};
+use crate::measure::{isolation, noise, outside};
 use crate::platform::PlatformError;
 use crate::results::keys;
 use crate::stats::Series;
@@ -239,6 +239,20 @@ pub async fn facts(
             isolation::flag(isolation::answers(endpoint, &probe).await),
         );
     }
+    // From a LAN PC: the container's own address and the published port (bridge), or
+    // the host's address (host networking: the container's stack is the host's).
+    let targets = match direct {
+        Some(addr) => outside::Targets {
+            direct: Some(addr),
+            forwarded_port: Some(endpoint.port()),
+            ..Default::default()
+        },
+        None => outside::Targets {
+            on_host_port: Some(endpoint.port()),
+            ..Default::default()
+        },
+    };
+    out.extend(outside::reachability(run_id, &targets).await?);
     Ok(out)
 }
 
