@@ -244,11 +244,21 @@ async fn deploy_answer_teardown(ctx: &RunContext, network: &str) {
         assert_eq!(fact("isolation_reaches_host_bridge"), Some(1.0));
         assert_eq!(fact("reach_guest_direct"), Some(1.0));
         assert_eq!(fact("reach_forwarded"), Some(1.0));
+        // From a LAN PC: the port is published on 127.0.0.1 only (the project's rule),
+        // so not at the host's LAN address; the container's own address, routed through
+        // the host, is Docker's firewall's decision (recorded either way).
+        assert_eq!(fact("reach_outside_forwarded"), Some(0.0));
+        assert!(fact("reach_outside_direct").is_some());
+        assert_eq!(details["access"], "forwarded-port");
     } else {
         assert_eq!(fact("isolation_net_namespace_private"), Some(0.0));
         assert_eq!(fact("isolation_reaches_host_loopback"), Some(1.0));
         assert_eq!(fact("isolation_reaches_host_bridge"), None);
         assert_eq!(fact("reach_guest_direct"), None);
+        // Host networking listens on the host's loopback: not at its LAN address.
+        assert_eq!(fact("reach_outside_direct"), Some(0.0));
+        assert_eq!(fact("reach_outside_forwarded"), None);
+        assert_eq!(details["access"], "direct-address");
     }
 
     let containers = leftovers(&ctx.run_id).await;

@@ -150,10 +150,20 @@ async fn boot_and_answer(topology: &str, boot: &str, network: &str) {
     if network == "bridge" {
         assert_eq!(fact("reach_guest_direct"), Some(1.0));
         assert_eq!(fact("reach_forwarded"), None);
+        // A LAN PC reaches a bridged VM at its own address, as it would a PC.
+        assert_eq!(fact("reach_outside_direct"), Some(1.0));
+        assert_eq!(fact("reach_outside_forwarded"), None);
+        assert_eq!(details["access"], "direct-address");
     } else {
         assert_eq!(fact("reach_guest_direct"), Some(0.0));
         assert_eq!(fact("reach_forwarded"), Some(1.0));
+        // Neither slirp's guest address nor the 127.0.0.1 forward is reachable from
+        // the LAN.
+        assert_eq!(fact("reach_outside_direct"), Some(0.0));
+        assert_eq!(fact("reach_outside_forwarded"), Some(0.0));
+        assert_eq!(details["access"], "forwarded-port");
     }
+    assert!(outside_leftovers(&run_id).is_empty());
 
     if network == "bridge" {
         assert!(
@@ -179,6 +189,18 @@ async fn boot_and_answer(topology: &str, boot: &str, network: &str) {
     }
     assert_eq!(platform.cleanup(Some(&run_id)).await.unwrap(), 0);
     let _ = std::fs::remove_dir_all(&ctx.work_dir);
+}
+
+/// The run's LAN PC namespaces still present (the facts remove theirs before returning).
+fn outside_leftovers(run_id: &str) -> Vec<String> {
+    std::fs::read_dir("/run/netns")
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n == &format!("vbo-{run_id}"))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 async fn post(addr: std::net::SocketAddr, body: &str) -> String {
