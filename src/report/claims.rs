@@ -41,16 +41,19 @@ impl Verdict {
     }
 }
 
-/// A verdict and the one line of figures that produced it.
+/// A verdict, the deciding figure in a few words, and the one line of figures that
+/// produced it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Outcome {
     pub verdict: Verdict,
+    pub headline: String,
     pub because: String,
 }
 
-fn outcome(verdict: Verdict, because: impl Into<String>) -> Outcome {
+fn outcome(verdict: Verdict, headline: impl Into<String>, because: impl Into<String>) -> Outcome {
     Outcome {
         verdict,
+        headline: headline.into(),
         because: because.into(),
     }
 }
@@ -59,8 +62,50 @@ fn not_measured(reason: impl Into<String>) -> Outcome {
     let reason = reason.into();
     Outcome {
         because: String::new(),
+        headline: without_details(&reason),
         verdict: Verdict::NotMeasured(reason),
     }
+}
+
+/// `text` without its parenthesised parts (nested ones included), so that a reason such
+/// as "no VirtualBox on this host (VBoxManage not found ...)" fits in a few words; the
+/// full text stays in the claim's details.
+fn without_details(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut depth = 0usize;
+    for c in text.chars() {
+        match c {
+            '(' => depth += 1,
+            ')' if depth > 0 => depth -= 1,
+            c if depth == 0 => out.push(c),
+            _ => {}
+        }
+    }
+    let mut tidy = out.split_whitespace().collect::<Vec<_>>().join(" ");
+    for p in [";", ",", ".", ":"] {
+        tidy = tidy.replace(&format!(" {p}"), p);
+    }
+    tidy.trim().to_string()
+}
+
+/// "3.26x", or "3.26x–26.1x" when the ratios of several variants differ.
+fn ratio_span(rs: &[Named]) -> String {
+    let lo = rs.iter().map(|r| r.1).fold(f64::INFINITY, f64::min);
+    let hi = rs.iter().map(|r| r.1).fold(f64::NEG_INFINITY, f64::max);
+    if fmt_ratio(lo) == fmt_ratio(hi) {
+        fmt_ratio(lo)
+    } else {
+        format!("{}–{}", fmt_num(lo), fmt_ratio(hi))
+    }
+}
+
+/// "2 of 3": how many of `items` pass `f`.
+fn count_of<T>(items: &[T], f: impl Fn(&T) -> bool) -> String {
+    format!(
+        "{} of {}",
+        items.iter().filter(|i| f(i)).count(),
+        items.len()
+    )
 }
 
 /// A figure from elsewhere, printed beside ours with its source.
@@ -120,6 +165,10 @@ pub struct ClaimRow {
     pub section: &'static str,
     /// The claim in one English line.
     pub claim: &'static str,
+    /// The claim in a few words, for the report's first screen.
+    pub short: &'static str,
+    /// Id of the report section whose figures decide the claim.
+    pub evidence: &'static str,
     /// The original French sentence(s) of the lab report.
     pub french: &'static str,
     /// The rule and its threshold, in words.
@@ -128,6 +177,9 @@ pub struct ClaimRow {
     pub verdict: Verdict,
     /// The figures behind the verdict in one line (empty when not measured).
     pub because: String,
+    /// The deciding figure in a few words (or, when not measured, the reason without
+    /// its parenthesised details), for the report's first screen.
+    pub headline: String,
     pub references: Vec<Reference>,
     pub note: Option<&'static str>,
 }
@@ -137,6 +189,8 @@ struct Claim {
     id: &'static str,
     section: &'static str,
     claim: &'static str,
+    short: &'static str,
+    evidence: &'static str,
     french: &'static str,
     rule: &'static str,
     references: &'static [Reference],
@@ -148,6 +202,8 @@ const CLAIMS: [Claim; 15] = [
         id: "C1",
         section: "1.b virtualization cost",
         claim: "A hypervisor and its guest OS run background work that takes host memory and CPU; containers are much lighter.",
+        short: "A VM's background work costs memory and CPU",
+        evidence: "memory",
         french: "L’hyperviseur et le système d'exploitation “virtualisé” ont des tâches d'arrière-plan qui utilisent la mémoire et le CPU de l’OS hôte. […] Le déploiement d’un environnement appelé “micro-service”, est donc beaucoup plus léger en termes de mémoires, de performances et de CPU.",
         rule: "Supported when every VM's median idle host memory is at least 3x the heaviest container variant's and its idle CPU at least 1.5x; contradicted when VMs use no more memory (ratio ≤ 1) and no more CPU; mixed otherwise.",
         references: &[REF_FC_MEM],
@@ -157,6 +213,8 @@ const CLAIMS: [Claim; 15] = [
         id: "C2",
         section: "1.b usage of CPU, memory, network",
         claim: "A VM uses much more memory, even with no process running; its CPU overhead is small; containers also cut memory and network cost.",
+        short: "A VM uses much more memory, little more CPU",
+        evidence: "cpu",
         french: "En outre, une VM utilise beaucoup plus de ressources en terme de mémoire car elle consomme de la mémoire même si elle n’exécute pas de processus. L’utilisation du CPU n’est pas aussi importante car la virtualisation n’est pas très exigeante en puissance de calcul.",
         rule: "Supported when every VM's idle memory is at least 3x the heaviest container's AND its CPU per 1,000 requests at most 2x the container's (\"small CPU overhead\"); contradicted when memory ratio ≤ 1 and CPU ratio ≥ 5; mixed otherwise.",
         references: &[REF_FELTER_KVM],
@@ -166,6 +224,8 @@ const CLAIMS: [Claim; 15] = [
         id: "C3",
         section: "1.b security",
         claim: "A VM isolates better: containers share the host kernel and its resources, so a weakness in one can reach the others or the host.",
+        short: "VMs isolate better than containers",
+        evidence: "experiments",
         french: "En termes de sécurité, puisque tous les conteneurs partagent des ressources, si l’un d’entre eux est vulnérable, il pourrait rendre les autres vulnérables voir l’OS hôte.",
         rule: "Facts, not a score: supported when every container variant runs on the host's kernel and no VM does (probed from inside the workload); contradicted when the opposite holds; mixed otherwise.",
         references: &[],
@@ -175,6 +235,8 @@ const CLAIMS: [Claim; 15] = [
         id: "C4",
         section: "1.b performances (response time)",
         claim: "A VM takes much longer to start (full OS boot, init, services); a container starts much faster.",
+        short: "A VM starts much more slowly than a container",
+        evidence: "startup",
         french: "En termes de performances, VM prend beaucoup plus de temps à se lancer contrairement à un conteneur puisqu' il doit : Démarrer un système d’exploitation complet […] un conteneur est beaucoup plus rapide de par sa légèreté […] C’est donc très rapide à lancer ou modifier.",
         rule: "Supported when every VM platform's median startup is at least 5x the slowest container variant's; contradicted when every VM starts no slower (ratio ≤ 1); mixed otherwise.",
         references: &[REF_FC_BOOT],
@@ -184,6 +246,8 @@ const CLAIMS: [Claim; 15] = [
         id: "C5",
         section: "1.b tooling for continuous integration",
         claim: "A VM image is big (several GB) and hard to move between hypervisors; a container image is small and portable.",
+        short: "A VM image is GBs, a container image small",
+        evidence: "artifacts",
         french: "La taille de la VM est considérable ( plusieurs Go en général) […] Un conteneur est le meilleur support portable. Il est conçu pour être exporté et permettre de s’exécuter dans différentes machines.",
         rule: "Supported when the smallest VM disk image is at least 10x the container image AND at least 1 GiB (\"several GB\"); mixed when only the 10x ratio holds; contradicted when a VM disk is at most 2x the container image.",
         references: &[],
@@ -193,6 +257,8 @@ const CLAIMS: [Claim; 15] = [
         id: "C6",
         section: "1.j administrator's view",
         claim: "Disk activity of one container can slow another (shared host resources).",
+        short: "One container's disk activity slows another",
+        evidence: "experiments",
         french: "Même si les librairies/bins sont séparées, un impact sur le disque dur d'un conteneur peut affecter un autre conteneur.",
         rule: "Supported when every container variant's p99 latency with a disk/CPU-hammering sibling is at least 1.5x its quiet p99; contradicted when at most 1.1x; mixed otherwise.",
         references: &[],
@@ -202,6 +268,8 @@ const CLAIMS: [Claim; 15] = [
         id: "C7",
         section: "2 LXC / Docker / rkt",
         claim: "Docker needs a daemon: if the daemon is killed, all containers die with it.",
+        short: "Killing the Docker daemon kills its containers",
+        evidence: "experiments",
         french: "S’exécute en tant que processus et a donc besoin d’un daemon qui gère les services des conteneurs, si ce daemon est tué tous les conteneurs le sont aussi",
         rule: "Supported when, in every trial, the calculator stopped answering after the engine daemon was killed; contradicted when it kept answering in every trial; mixed otherwise.",
         references: &[],
@@ -211,6 +279,8 @@ const CLAIMS: [Claim; 15] = [
         id: "C8",
         section: "3 hypervisor type 1 vs type 2",
         claim: "A bare-metal (type 1) hypervisor is faster than a hosted (type 2) one.",
+        short: "A type 1 hypervisor is faster than a type 2",
+        evidence: "startup",
         french: "Meilleure performance car il n’y a pas de couches intermédiaires […] Vitesse : Plus rapide / Plus lent car dépendant de l’OS",
         rule: "Compares hardware-assisted KVM against a hosted or emulated hypervisor (VirtualBox, or QEMU TCG) on median startup and median latency: supported when KVM is faster on every comparison; contradicted when slower on every one; mixed otherwise.",
         references: &[],
@@ -220,6 +290,8 @@ const CLAIMS: [Claim; 15] = [
         id: "C9",
         section: "4 NAT vs bridge",
         claim: "In NAT mode the guest is reachable from outside only through port forwarding; bridged mode puts it on the network like a PC.",
+        short: "NAT hides a guest; bridged mode exposes it",
+        evidence: "experiments",
         french: "Un autre poste que l'hôte ne pourra pas accéder à la VM. […] Si plusieurs machines doivent communiquer avec la VM, il faut utiliser le mode pont",
         rule: "Reachability facts: supported when no NAT-mode guest answers at its own address without a forward and every bridged/direct guest does; contradicted when the opposite holds; mixed otherwise. Latency through NAT vs direct is shown beside.",
         references: &[REF_FELTER_NAT],
@@ -229,6 +301,8 @@ const CLAIMS: [Claim; 15] = [
         id: "C10",
         section: "Obj. 4-5 port forwarding",
         claim: "Port forwarding (host 2222 to guest 22) makes a guest service reachable through the host.",
+        short: "Port forwarding makes a guest service reachable",
+        evidence: "latency",
         french: "En faisant correspondre le port de la VM à celui de l'hôte, toute personne souhaitant accéder au port 22 de notre VM doit simplement accéder au port 2222 de notre hôte (en envoyant le paquet à l'IP de l'hôte), et l'hôte traduira l'adresse IP.",
         rule: "Supported when every variant reached through a forwarded port (Docker published port, QEMU/VirtualBox NAT hostfwd) answered correctly with at most 1% failed requests; contradicted when none answered; mixed otherwise. The latency cost against the direct path is shown beside.",
         references: &[REF_FELTER_NAT],
@@ -238,6 +312,8 @@ const CLAIMS: [Claim; 15] = [
         id: "C11",
         section: "Obj. 4-5 duplication",
         claim: "Cloning a VM is easy.",
+        short: "Cloning a VM is easy",
+        evidence: "experiments",
         french: "Nous sommes parvenus sans difficulté à cloner la VM.",
         rule: "Supported when the fastest way to clone a VM disk (copy-on-write overlay or full copy) takes at most 5 s (median); contradicted when it takes more than 60 s; mixed in between. Starting one more container is shown beside.",
         references: &[],
@@ -247,6 +323,8 @@ const CLAIMS: [Claim; 15] = [
         id: "C12",
         section: "Obj. 5 docker commit / Dockerfile",
         claim: "A container can be saved as a new image by commit or rebuilt from a Dockerfile.",
+        short: "docker commit or a Dockerfile makes an image",
+        evidence: "experiments",
         french: "nous avons enregistré notre conteneur en créant une nouvelle image avec la commande « docker commit » […] Enfin, nous avons exploré une autre façon de créer un conteneur qui est le : Dockerfile.",
         rule: "Supported when both `docker commit` and a Dockerfile build produced an image; mixed when only one did; contradicted when both were attempted and neither did.",
         references: &[],
@@ -256,6 +334,8 @@ const CLAIMS: [Claim; 15] = [
         id: "C13",
         section: "Obj. 6-7 snapshot, restore, resize",
         claim: "OpenStack can resize a running VM (the console drops); VirtualBox must stop the VM first.",
+        short: "OpenStack resizes a live VM, VirtualBox cannot",
+        evidence: "experiments",
         french: "Cela montre la flexibilité d'OpenStack (le redimensionnement avec la machine éteinte ou allumée) en opposition à la VirtualBox (on doit arrêter la VM).",
         rule: "Supported when OpenStack resized a running VM and VirtualBox could not; contradicted when OpenStack could not and VirtualBox could; mixed otherwise. Snapshot and restore times are shown beside.",
         references: &[],
@@ -265,6 +345,8 @@ const CLAIMS: [Claim; 15] = [
         id: "C14",
         section: "Obj. 8-9 calculator",
         claim: "The calculator runs the same on five VMs and on five containers.",
+        short: "Calculator runs the same on VMs and containers",
+        evidence: "latency",
         french: "Nous avons créé 5 VMs : SumService, SubService, MulService, DivService et CalculatorService (CS). […] Nous avons ensuite fait la même chose avec Docker et avons automatisé le déploiement de l’application.",
         rule: "Supported when every VM and container variant answered with no wrong answer and at most 1% failed requests; contradicted when one gave a wrong answer or none correct; mixed otherwise (more than 1% failures).",
         references: &[REF_FELTER_EQUAL],
@@ -274,6 +356,8 @@ const CLAIMS: [Claim; 15] = [
         id: "C15",
         section: "Obj. 10-11 routed topology",
         claim: "Sub-services on 10.5.7.0/24 and the calculator on 10.5.8.0/24, joined by a router, still work end to end.",
+        short: "Calculator works across two routed networks",
+        evidence: "latency",
         french: "Nous plaçons nos sous-services sur le réseau 10.5.7.0/24, et notre service Calculatrice principale sur son propre réseau 10.5.8.0/24 . Ces deux réseaux sont inter-accessibles par le biais d’un routeur directement connecté aux deux réseaux (RT2).",
         rule: "Supported when every routed two-network variant answered with no wrong answer and at most 1% failed requests; contradicted when one gave a wrong answer or none correct; mixed otherwise. The latency cost of the extra hop is shown beside.",
         references: &[],
@@ -361,15 +445,17 @@ pub fn rule_c1(vm_mem: &[Named], ct_mem: &[Named], vm_cpu: &[Named], ct_cpu: &[N
     let (ref_mem, mem) = ratios(vm_mem, ct_mem);
     let mem_v = classify_high(&mem, 3.0, 1.0);
     let mut because = format!("idle memory: {}", list_ratios(&mem, &ref_mem));
+    let mut headline = format!("VM/container: idle memory {}", ratio_span(&mem));
     let cpu_v = if !vm_cpu.is_empty() && !ct_cpu.is_empty() {
         let (ref_cpu, cpu) = ratios(vm_cpu, ct_cpu);
         because.push_str(&format!("; idle CPU: {}", list_ratios(&cpu, &ref_cpu)));
+        headline.push_str(&format!(", CPU {}", ratio_span(&cpu)));
         Some(classify_high(&cpu, 1.5, 1.0))
     } else {
         because.push_str("; idle CPU not measured, judged on memory alone");
         None
     };
-    outcome(combine(&mem_v, cpu_v.as_ref()), because)
+    outcome(combine(&mem_v, cpu_v.as_ref()), headline, because)
 }
 
 /// C2: idle memory much higher in VMs, CPU per request only a little higher.
@@ -385,18 +471,20 @@ pub fn rule_c2(
     let (ref_mem, mem) = ratios(vm_mem, ct_mem);
     let mem_v = classify_high(&mem, 3.0, 1.0);
     let mut because = format!("idle memory: {}", list_ratios(&mem, &ref_mem));
+    let mut headline = format!("VM/container: memory {}", ratio_span(&mem));
     let cpu_v = if !vm_cpu1k.is_empty() && !ct_cpu1k.is_empty() {
         let (ref_cpu, cpu) = ratios(vm_cpu1k, ct_cpu1k);
         because.push_str(&format!(
             "; CPU per 1,000 requests: {}",
             list_ratios(&cpu, &ref_cpu)
         ));
+        headline.push_str(&format!(", CPU/request {}", ratio_span(&cpu)));
         Some(classify_low(&cpu, 2.0, 5.0))
     } else {
         because.push_str("; CPU per request not measured, judged on memory alone");
         None
     };
-    outcome(combine(&mem_v, cpu_v.as_ref()), because)
+    outcome(combine(&mem_v, cpu_v.as_ref()), headline, because)
 }
 
 /// C3: 1 = the workload runs on the host's kernel, 0 = its own kernel.
@@ -439,7 +527,13 @@ pub fn rule_c3(ct_shared: &[Named], vm_shared: &[Named]) -> Outcome {
     } else {
         because
     };
-    outcome(v, because)
+    let shares = |v: &Named| v.1 >= 0.5;
+    let headline = format!(
+        "host kernel shared: {} containers, {} VMs",
+        count_of(ct_shared, shares),
+        count_of(vm_shared, shares)
+    );
+    outcome(v, headline, because)
 }
 
 /// C4: median startup of each VM against the slowest container.
@@ -450,6 +544,7 @@ pub fn rule_c4(vm: &[Named], ct: &[Named]) -> Outcome {
     let (ref_label, rs) = ratios(vm, ct);
     outcome(
         classify_high(&rs, 5.0, 1.0),
+        format!("VM startup {} a container's", ratio_span(&rs)),
         format!(
             "median startup: {}",
             list_ratios(&rs, &format!("slower than {ref_label}"))
@@ -486,6 +581,11 @@ pub fn rule_c5(vm_disks: &[Named], ct_images: &[Named]) -> Outcome {
     outcome(
         v,
         format!(
+            "smallest VM disk {}, {} the image",
+            fmt_bytes(smallest.1),
+            fmt_ratio(ratio)
+        ),
+        format!(
             "smallest VM disk {} ({}) is {} the container image {}; {} GiB is {} 1 GiB",
             smallest.0,
             fmt_bytes(smallest.1),
@@ -512,6 +612,7 @@ pub fn rule_c6(pairs: &[(String, f64, f64)]) -> Outcome {
         .collect();
     outcome(
         classify_high(&rs, 1.5, 1.1),
+        format!("p99 with a noisy neighbour: {} quiet", ratio_span(&rs)),
         format!(
             "p99 with a noisy neighbour: {}",
             list_ratios(&rs, "the quiet p99")
@@ -530,8 +631,25 @@ pub fn rule_c7(survived: &[Named]) -> Outcome {
         .map(|(l, s)| format!("{l}: kept answering in {}% of trials", fmt_num(s * 100.0)))
         .collect::<Vec<_>>()
         .join("; ");
+    let lo = survived.iter().map(|s| s.1).fold(f64::INFINITY, f64::min);
+    let hi = survived
+        .iter()
+        .map(|s| s.1)
+        .fold(f64::NEG_INFINITY, f64::max);
+    let headline = if fmt_num(lo * 100.0) == fmt_num(hi * 100.0) {
+        format!(
+            "still answering after the kill in {}% of trials",
+            fmt_num(hi * 100.0)
+        )
+    } else {
+        format!(
+            "still answering after the kill in {}–{}% of trials",
+            fmt_num(lo * 100.0),
+            fmt_num(hi * 100.0)
+        )
+    };
     // The claim is that containers die: a survival fraction of 0 supports it.
-    outcome(classify_low(survived, 0.0, 1.0), because)
+    outcome(classify_low(survived, 0.0, 1.0), headline, because)
 }
 
 /// C8: (what, KVM figure, hosted/emulated figure); lower is faster.
@@ -552,7 +670,11 @@ pub fn rule_c8(comparisons: &[(String, f64, f64)]) -> Outcome {
         .map(|(w, k, s)| format!("{w}: KVM {} vs {}", fmt_num(*k), fmt_num(*s)))
         .collect::<Vec<_>>()
         .join("; ");
-    outcome(v, because)
+    let headline = format!(
+        "KVM faster in {faster} of {} comparisons",
+        comparisons.len()
+    );
+    outcome(v, headline, because)
 }
 
 /// C9: 1 = the guest answered at its own address with no forward, 0 = it did not.
@@ -590,7 +712,13 @@ pub fn rule_c9(nat: &[Named], direct: &[Named]) -> Outcome {
     } else {
         Verdict::Mixed
     };
-    outcome(v, because)
+    let reachable = |v: &Named| v.1 >= 0.5;
+    let headline = format!(
+        "reachable without a forward: NAT {}, direct {}",
+        count_of(nat, reachable),
+        count_of(direct, reachable)
+    );
+    outcome(v, headline, because)
 }
 
 /// Request outcomes of one variant over all its load runs.
@@ -636,6 +764,17 @@ fn works(items: &[Health]) -> Verdict {
     }
 }
 
+/// "4 of 4 answered, 0 wrong, ≤ 0.200% failed".
+fn health_headline(items: &[Health]) -> String {
+    let wrong: u64 = items.iter().map(|h| h.wrong).sum();
+    let worst = items.iter().map(Health::failure_rate).fold(0.0, f64::max);
+    format!(
+        "{} answered, {wrong} wrong, ≤ {}% failed",
+        count_of(items, |h| h.correct > 0),
+        fmt_num(worst * 100.0)
+    )
+}
+
 fn describe_all(items: &[Health]) -> String {
     items
         .iter()
@@ -661,7 +800,7 @@ pub fn rule_c10(forwarded: &[Health]) -> Outcome {
     } else {
         Verdict::Mixed
     };
-    outcome(v, describe_all(forwarded))
+    outcome(v, health_headline(forwarded), describe_all(forwarded))
 }
 
 /// C11: clone medians in ms (overlay and full, per VM platform).
@@ -688,6 +827,7 @@ pub fn rule_c11(clone_ms: &[Named]) -> Outcome {
     };
     outcome(
         v,
+        format!("fastest clone: {}", fmt_ms(best.1)),
         format!("fastest clone: {} in {}", best.0, fmt_ms(best.1)),
     )
 }
@@ -700,25 +840,29 @@ pub fn rule_c12(commit: Option<usize>, build: Option<usize>) -> Outcome {
         (None, None) => not_measured("docker commit / build experiment not run"),
         _ if ok(commit) && ok(build) => outcome(
             Verdict::Supported,
+            "commit and build both made an image",
             "both docker commit and docker build produced an image",
         ),
-        _ if ok(commit) || ok(build) => outcome(
-            Verdict::Mixed,
-            format!(
-                "only {} produced an image",
-                if ok(commit) {
-                    "docker commit"
-                } else {
-                    "docker build"
-                }
-            ),
-        ),
+        _ if ok(commit) || ok(build) => {
+            let which = if ok(commit) {
+                "docker commit"
+            } else {
+                "docker build"
+            };
+            outcome(
+                Verdict::Mixed,
+                format!("only {which} made an image"),
+                format!("only {which} produced an image"),
+            )
+        }
         (Some(_), Some(_)) => outcome(
             Verdict::Contradicted,
+            "neither made an image",
             "neither docker commit nor docker build produced an image",
         ),
         _ => outcome(
             Verdict::Mixed,
+            "one attempted, and it failed",
             "only one of docker commit / docker build was attempted, and it failed",
         ),
     }
@@ -734,6 +878,11 @@ pub fn rule_c13(openstack_live: Option<f64>, virtualbox_live: Option<f64>) -> Ou
         fmt_num(os * 100.0),
         fmt_num(vb * 100.0)
     );
+    let headline = format!(
+        "live resize: OpenStack {}%, VirtualBox {}%",
+        fmt_num(os * 100.0),
+        fmt_num(vb * 100.0)
+    );
     let v = if os > 0.0 && vb == 0.0 {
         Verdict::Supported
     } else if os == 0.0 && vb > 0.0 {
@@ -741,7 +890,7 @@ pub fn rule_c13(openstack_live: Option<f64>, virtualbox_live: Option<f64>) -> Ou
     } else {
         Verdict::Mixed
     };
-    outcome(v, because)
+    outcome(v, headline, because)
 }
 
 /// C14: every VM and container variant computes the same correct answers.
@@ -752,7 +901,7 @@ pub fn rule_c14(vms: &[Health], containers: &[Health]) -> Outcome {
         );
     }
     let all: Vec<Health> = vms.iter().chain(containers).cloned().collect();
-    outcome(works(&all), describe_all(&all))
+    outcome(works(&all), health_headline(&all), describe_all(&all))
 }
 
 /// C15: routed two-network variants work end to end.
@@ -760,7 +909,7 @@ pub fn rule_c15(routed: &[Health]) -> Outcome {
     if routed.is_empty() {
         return not_measured("routed two-network topology not run");
     }
-    outcome(works(routed), describe_all(routed))
+    outcome(works(routed), health_headline(routed), describe_all(routed))
 }
 
 // ---- gathering the figures of a run ----
@@ -1122,6 +1271,8 @@ pub fn evaluate(r: &RunResults) -> Vec<ClaimRow> {
                 if !matches!(out.verdict, Verdict::NotMeasured(_)) {
                     out.because.push('.');
                     out.because.push_str(cv);
+                    // The few words on the first screen must not pass for KVM figures.
+                    out.headline.push_str(" [TCG]");
                 }
             }
             ClaimRow {
@@ -1133,6 +1284,9 @@ pub fn evaluate(r: &RunResults) -> Vec<ClaimRow> {
                 figures,
                 verdict: out.verdict,
                 because: out.because,
+                headline: out.headline,
+                short: c.short,
+                evidence: c.evidence,
                 references: c.references.to_vec(),
                 note: c.note,
             }
@@ -1555,6 +1709,30 @@ mod tests {
             Verdict::Mixed
         );
         assert!(is_nm(&rule_c15(&[])));
+    }
+
+    #[test]
+    fn headlines_are_short_and_keep_the_deciding_figure() {
+        let o = rule_c4(&[n("qemu", 9000.0)], &[n("docker", 600.0)]);
+        assert_eq!(o.headline, "VM startup 15.0x a container's");
+        let o = rule_c4(&[n("a", 1200.0), n("b", 9000.0)], &[n("docker", 600.0)]);
+        assert_eq!(o.headline, "VM startup 2.00–15.0x a container's");
+        let o = rule_c14(&[h("qemu", 990, 10, 0)], &[h("docker", 1000, 0, 0)]);
+        assert_eq!(o.headline, "2 of 2 answered, 0 wrong, ≤ 1.00% failed");
+        assert_eq!(
+            rule_c13(None, None).headline,
+            "live resize needs both OpenStack and VirtualBox"
+        );
+    }
+
+    #[test]
+    fn details_in_parentheses_are_left_out_of_a_short_reason() {
+        assert_eq!(
+            without_details("no OpenStack on this host (cloud `x` (devcloud) not found); no VirtualBox on this host (VBoxManage not found)."),
+            "no OpenStack on this host; no VirtualBox on this host."
+        );
+        assert_eq!(without_details("plain"), "plain");
+        assert_eq!(without_details("unbalanced ) (still"), "unbalanced )");
     }
 
     #[test]
