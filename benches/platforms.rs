@@ -102,7 +102,11 @@ fn platforms(c: &mut Criterion) {
                             .post(probe.body.clone(), deadline())
                             .await
                             .expect("request");
-                        assert_eq!(answer.body, probe.expected, "wrong answer from {addr}");
+                        assert!(
+                            probe.accepts(&answer.body),
+                            "wrong answer from {addr}: {}",
+                            answer.describe()
+                        );
                     }
                     start.elapsed()
                 }

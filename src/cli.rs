@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::platform::{self, Availability};
+use crate::platform::{self, requirements, Availability};
 use crate::run::{self, RunOptions};
 
 /// Exit codes: 0 ok, 1 a measurement failed, 2 bad input.
@@ -133,6 +133,15 @@ async fn dispatch(cli: Cli) -> u8 {
             };
             match run::run(opts).await {
                 Ok(o) => {
+                    if !cli.quiet {
+                        if let Some(split) = &o.results.wall_split {
+                            eprintln!(
+                                "{}; reports written in {:.2} s after",
+                                run::timing::render(split),
+                                o.report_time.as_secs_f64()
+                            );
+                        }
+                    }
                     println!("{}", o.dir.join("index.html").display());
                     if o.cancelled {
                         eprintln!("virtbench: interrupted; partial results written");
@@ -171,6 +180,18 @@ async fn dispatch(cli: Cli) -> u8 {
     }
 }
 
+/// One line per missing command, with the package that provides it.
+fn print_missing(label: &str, missing: &[requirements::Requirement]) {
+    for r in missing {
+        println!(
+            "{label:<10} missing      {} ({}); fix: {}",
+            r.command,
+            r.why,
+            r.fix()
+        );
+    }
+}
+
 async fn doctor() -> u8 {
     for p in platform::all() {
         match p.probe().await {
@@ -182,7 +203,18 @@ async fn doctor() -> u8 {
                 println!("{:<10} unavailable  {reason}; fix: {fix}", p.name());
             }
         }
+        // The commands a platform runs besides its main one (the disk tools of QEMU, say):
+        // a probe can pass while one of them is missing, and the run would fail later.
+        print_missing("", &requirements::missing(p.name()));
     }
+    let tests = requirements::missing("tests");
+    if tests.is_empty() {
+        println!(
+            "{:<10} ready        the test suite's tools are installed",
+            "tests"
+        );
+    }
+    print_missing("tests", &tests);
     EXIT_OK
 }
 

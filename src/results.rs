@@ -2,6 +2,8 @@
 //! docs/results-schema.md). Every platform entry is present, available or not, so a
 //! report always says why a column is empty.
 
+pub mod keys;
+
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
@@ -22,9 +24,56 @@ pub struct RunResults {
     pub started_at: String,
     pub finished_at: String,
     pub wall_time_s: f64,
+    /// `wall_time_s` split by what it was spent on; absent in files written before the
+    /// split was recorded.
+    #[serde(default)]
+    pub wall_split: Option<WallSplit>,
     pub host: HostInfo,
     pub scenario: ScenarioRecord,
     pub platforms: Vec<PlatformResult>,
+}
+
+/// Where the run's wall time went, seconds. The parts do not overlap and add up to
+/// `wall_time_s`: `harness_s` is what is left once the others are taken out.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct WallSplit {
+    /// Artifact builds or cache checks (`prepare`, per platform).
+    pub builds_s: f64,
+    /// Fresh deployments up to their first correct answer (the startup samples).
+    pub startup_s: f64,
+    /// Idle resource windows.
+    pub idle_s: f64,
+    /// Open-loop latency windows and closed-loop throughput runs.
+    pub load_s: f64,
+    /// Platform-specific experiments.
+    pub extras_s: f64,
+    /// Teardowns and the end-of-platform cleanup.
+    pub teardown_s: f64,
+    /// The rest: probing platforms, sampling, bookkeeping (the harness's own time).
+    pub harness_s: f64,
+}
+
+impl WallSplit {
+    /// The sum of the parts: the wall time the split was taken from.
+    pub fn wall_s(&self) -> f64 {
+        self.builds_s
+            + self.startup_s
+            + self.idle_s
+            + self.load_s
+            + self.extras_s
+            + self.teardown_s
+            + self.harness_s
+    }
+
+    /// The harness's own share of the wall, 0..1 (0 for an empty wall).
+    pub fn harness_share(&self) -> f64 {
+        let wall = self.wall_s();
+        if wall > 0.0 {
+            self.harness_s / wall
+        } else {
+            0.0
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -166,5 +215,46 @@ impl PlatformResult {
             unavailable_reason: Some(reason.into()),
             ..Default::default()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture_text() -> String {
+        std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/results.json"
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_file_without_the_wall_split_still_reads() {
+        let text = fixture_text();
+        assert!(
+            !text.contains("wall_split"),
+            "the fixture stands for an older file"
+        );
+        let r: RunResults = serde_json::from_str(&text).unwrap();
+        assert_eq!(r.wall_split, None);
+    }
+
+    #[test]
+    fn the_wall_split_round_trips() {
+        let mut r: RunResults = serde_json::from_str(&fixture_text()).unwrap();
+        r.wall_split = Some(WallSplit {
+            builds_s: 1.0,
+            startup_s: 2.0,
+            idle_s: 3.0,
+            load_s: 4.0,
+            extras_s: 5.0,
+            teardown_s: 6.0,
+            harness_s: 0.5,
+        });
+        let back: RunResults = serde_json::from_str(&serde_json::to_string(&r).unwrap()).unwrap();
+        assert_eq!(back, r);
+        assert_eq!(back.wall_split.unwrap().wall_s(), 21.5);
     }
 }

@@ -1,7 +1,8 @@
 //! The runner: for each selected platform and variant, deploy fresh N times to measure
 //! startup, then measure idle resources, open-loop latency with resources under load,
 //! closed-loop throughput and platform extras on the last deployment; tear everything
-//! down on success, error, panic and Ctrl-C; write the results.
+//! down on success, error, panic and Ctrl-C; write the results. Every step is timed
+//! under one phase of a [`timing::Ledger`], so the results say where the wall time went.
 
 use std::collections::BTreeMap;
 use std::panic::AssertUnwindSafe;
@@ -19,6 +20,10 @@ use crate::platform::{
 use crate::results::{CpuIdle, PlatformResult, RunResults, ScenarioRecord};
 use crate::scenario::{Scenario, ScenarioError, PLATFORMS};
 use crate::stats::Series;
+
+pub mod timing;
+
+use timing::{Ledger, Phase};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
@@ -58,6 +63,9 @@ pub struct RunOutcome {
     /// Some platform failed to measure (exit 1).
     pub failed: bool,
     pub cancelled: bool,
+    /// Writing results.json, results.csv and index.html: after `wall_time_s` ends, so
+    /// not in the split (results.json cannot hold its own writing time).
+    pub report_time: Duration,
 }
 
 /// A new run id: sortable time plus a random suffix, short enough for resource names.
@@ -68,6 +76,10 @@ pub fn new_run_id() -> String {
 }
 
 pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
+    // From the very start, so that whatever the harness does before the first phase
+    // (reading the scenario, git, probing) shows in the rest of the split.
+    let wall = Instant::now();
+    let mut ledger = Ledger::new();
     let (mut scenario, text) = Scenario::load(&opts.scenario)?;
     if let Some(list) = &opts.platforms {
         for p in list {
@@ -81,7 +93,6 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
     let started_at = chrono::Utc::now();
     // The revision the run started from: the tree may change while a long run goes on.
     let git_revision = crate::host::git_revision();
-    let wall = Instant::now();
     let cancel = CancellationToken::new();
     let on_ctrl_c = {
         let cancel = cancel.clone();
@@ -134,10 +145,15 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
                         tools.insert(k.clone(), v.clone());
                     }
                 }
-                let outcome =
-                    AssertUnwindSafe(measure_platform(p.as_ref(), &ctx, &details, &progress))
-                        .catch_unwind()
-                        .await;
+                let outcome = AssertUnwindSafe(measure_platform(
+                    p.as_ref(),
+                    &ctx,
+                    &details,
+                    &progress,
+                    &mut ledger,
+                ))
+                .catch_unwind()
+                .await;
                 let rs = match outcome {
                     Ok(rs) => rs,
                     Err(panic) => {
@@ -151,7 +167,7 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
                     }
                 };
                 // Backstop: whatever a failed or cancelled step left behind goes now.
-                match p.cleanup(Some(&run_id)).await {
+                match ledger.time(Phase::Teardown, p.cleanup(Some(&run_id))).await {
                     Ok(0) => {}
                     Ok(n) => tracing::warn!(platform = p.name(), n, "cleanup removed leftovers"),
                     Err(e) => {
@@ -178,13 +194,15 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
     on_ctrl_c.abort();
     let _ = std::fs::remove_dir_all(&ctx.work_dir);
 
+    let elapsed = wall.elapsed();
     let results = RunResults {
         schema_version: crate::results::SCHEMA_VERSION,
         run_id: run_id.clone(),
         git_revision,
         started_at: started_at.to_rfc3339(),
         finished_at: chrono::Utc::now().to_rfc3339(),
-        wall_time_s: wall.elapsed().as_secs_f64(),
+        wall_time_s: elapsed.as_secs_f64(),
+        wall_split: Some(ledger.split(elapsed)),
         host: crate::host::facts(tools),
         scenario: ScenarioRecord {
             name: scenario.name.clone(),
@@ -194,14 +212,17 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
         platforms: results,
     };
     let dir = opts.out.join(&run_id);
+    let writing = Instant::now();
     crate::report::write_all(&results, &dir)?;
     point_latest(&opts.out, &run_id)?;
+    let report_time = writing.elapsed();
     progress.finish();
     Ok(RunOutcome {
         results,
         dir,
         failed,
         cancelled: cancel.is_cancelled(),
+        report_time,
     })
 }
 
@@ -225,9 +246,13 @@ async fn measure_platform(
     ctx: &RunContext,
     details: &BTreeMap<String, String>,
     progress: &Progress,
+    ledger: &mut Ledger,
 ) -> Vec<PlatformResult> {
     progress.step(format!("{}: preparing artifacts", p.name()));
-    let artifacts = match cancellable(&ctx.cancel, p.prepare(ctx)).await {
+    let prepared = ledger
+        .time(Phase::Builds, cancellable(&ctx.cancel, p.prepare(ctx)))
+        .await;
+    let artifacts = match prepared {
         Ok(a) => a,
         Err(e) => {
             progress.line(format!("{:<10} prepare failed: {e}", p.name()));
@@ -253,7 +278,7 @@ async fn measure_platform(
             artifacts: artifacts.clone(),
             ..Default::default()
         };
-        if let Err(e) = measure_variant(p, ctx, &variant, &mut r, progress).await {
+        if let Err(e) = measure_variant(p, ctx, &variant, &mut r, progress, ledger).await {
             progress.line(format!("{:<10} {}: {e}", p.name(), variant.label));
             r.error = Some(e.to_string());
         } else {
@@ -305,6 +330,7 @@ async fn measure_variant(
     variant: &Variant,
     r: &mut PlatformResult,
     progress: &Progress,
+    ledger: &mut Ledger,
 ) -> Result<(), StepError> {
     let s = &ctx.scenario;
     let probes: Vec<Probe> = s
@@ -319,18 +345,26 @@ async fn measure_variant(
     let mut kept: Option<Box<dyn Deployment>> = None;
     for i in 0..reps {
         progress.step(format!("{}: startup {}/{reps}", variant.label, i + 1));
-        let Ready {
-            mut dep,
-            t0,
-            deployed,
-            ready,
-        } = deploy_ready(p, ctx, variant, &probes[0]).await?;
+        let (
+            Ready {
+                mut dep,
+                t0,
+                deployed,
+                ready,
+            },
+            after,
+        ) = ledger
+            .time(Phase::Startup, async {
+                let mut ready = deploy_ready(p, ctx, variant, &probes[0]).await?;
+                let after = ready.dep.ready_phases().await;
+                Ok::<_, StepError>((ready, after))
+            })
+            .await?;
         let total = ready.duration_since(t0);
         startup.push(ms(total));
         for (name, d) in dep.deploy_phases() {
             phases.entry(name).or_default().push(ms(d));
         }
-        let after = dep.ready_phases().await;
         if after.is_empty() {
             phases
                 .entry("ready".into())
@@ -345,7 +379,10 @@ async fn measure_variant(
         if i + 1 == reps {
             kept = Some(dep);
         } else {
-            dep.teardown().await.map_err(pstep("teardown"))?;
+            ledger
+                .time(Phase::Teardown, dep.teardown())
+                .await
+                .map_err(pstep("teardown"))?;
         }
     }
     r.startup_ms = Some(Series::new("ms", startup));
@@ -354,8 +391,11 @@ async fn measure_variant(
         .map(|(k, v)| (k, Series::new("ms", v)))
         .collect();
     let mut dep = kept.expect("at least one repetition");
-    let measured = measure_ready(p, ctx, dep.as_mut(), &probes, r, progress).await;
-    let down = dep.teardown().await.map_err(pstep("teardown"));
+    let measured = measure_ready(p, ctx, dep.as_mut(), &probes, r, progress, ledger).await;
+    let down = ledger
+        .time(Phase::Teardown, dep.teardown())
+        .await
+        .map_err(pstep("teardown"));
     measured.and(down)
 }
 
@@ -434,18 +474,23 @@ async fn measure_ready(
     probes: &[Probe],
     r: &mut PlatformResult,
     progress: &Progress,
+    ledger: &mut Ledger,
 ) -> Result<(), StepError> {
     let s = &ctx.scenario;
     let interval = Duration::from_millis(s.idle.interval_ms);
     let addr = dep.endpoint();
 
     progress.step(format!("{}: idle window {} s", r.label, s.idle.window_s));
-    let idle = cancellable(
-        &ctx.cancel,
-        resources::window(&*dep, Duration::from_secs_f64(s.idle.window_s), interval),
-    )
-    .await
-    .map_err(pstep("idle window"))?;
+    let idle = ledger
+        .time(
+            Phase::Idle,
+            cancellable(
+                &ctx.cancel,
+                resources::window(&*dep, Duration::from_secs_f64(s.idle.window_s), interval),
+            ),
+        )
+        .await
+        .map_err(pstep("idle window"))?;
     r.memory_idle_bytes = Some(Series::new("bytes", idle.rss_bytes.clone()));
     if !idle.pss_bytes.is_empty() {
         r.memory_idle_pss_bytes = Some(Series::new("bytes", idle.pss_bytes.clone()));
@@ -475,13 +520,22 @@ async fn measure_ready(
             timeout: Duration::from_millis(s.load.timeout_ms),
         };
         let mut w = resources::Window::default();
-        let lat = cancellable(
-            &ctx.cancel,
-            resources::sample_until(&*dep, interval, &mut w, load::open_loop(addr, probes, &cfg)),
-        )
-        .await
-        .map_err(pstep("sampling under load"))?
-        .map_err(mstep("open-loop load"))?;
+        let lat = ledger
+            .time(
+                Phase::Load,
+                cancellable(
+                    &ctx.cancel,
+                    resources::sample_until(
+                        &*dep,
+                        interval,
+                        &mut w,
+                        load::open_loop(addr, probes, &cfg),
+                    ),
+                ),
+            )
+            .await
+            .map_err(pstep("sampling under load"))?
+            .map_err(mstep("open-loop load"))?;
         // Every request of the window costs CPU, warm-up included: count them all.
         let sent =
             lat.count + lat.errors + lat.wrong_answers + (rate * s.load.warmup_s).round() as u64;
@@ -508,15 +562,20 @@ async fn measure_ready(
             connections: s.throughput.connections,
             timeout: Duration::from_millis(s.load.timeout_ms),
         };
-        let t = tokio::select! {
-            t = load::closed_loop(addr, probes, &cfg) => t.map_err(mstep("closed-loop load"))?,
-            _ = ctx.cancel.cancelled() => return Err(pstep("closed-loop load")(PlatformError::Cancelled)),
-        };
+        let t = ledger
+            .time(Phase::Load, async {
+                tokio::select! {
+                    t = load::closed_loop(addr, probes, &cfg) => t.map_err(mstep("closed-loop load")),
+                    _ = ctx.cancel.cancelled() => Err(pstep("closed-loop load")(PlatformError::Cancelled)),
+                }
+            })
+            .await?;
         r.max_throughput_rps = Some(t);
     }
 
     progress.step(format!("{}: platform experiments", r.label));
-    r.extras = cancellable(&ctx.cancel, p.extras(ctx, dep))
+    r.extras = ledger
+        .time(Phase::Extras, cancellable(&ctx.cancel, p.extras(ctx, dep)))
         .await
         .map_err(pstep("extras"))?;
     Ok(())

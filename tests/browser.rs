@@ -1,7 +1,8 @@
 //! Browser check: the report rendered from tests/fixtures/results.json loads in headless
 //! Chromium with no console error and no network request, shows every chart, and prints;
-//! its first screen holds every claim's verdict, and the page is at most half as tall as
-//! the layout that put the claims last.
+//! its first screen holds every claim's verdict (those reached on emulated VMs only
+//! marked as such), and the page is at most half as tall as the layout that put the
+//! claims last.
 //!
 //! Chromium is driven over the DevTools protocol on a pipe (`--remote-debugging-pipe`:
 //! fd 3 carries commands in, fd 4 carries answers and events out, each message
@@ -23,7 +24,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use virtbench::report::{charts, html};
+use virtbench::report::{charts, claims, html};
 use virtbench::results::RunResults;
 
 const TIMEOUT: Duration = Duration::from_secs(90);
@@ -31,7 +32,8 @@ const TIMEOUT: Duration = Duration::from_secs(90);
 /// Height of the report rendered from the fixture at 1280 px wide, measured with this
 /// test's set-up (Debian 12's Chromium 156) on the layout that put per-variant details
 /// first and the claims last: 15,059 px, the claims table starting at 9,482 px. The
-/// layout with the claims on the first screen and the details folded measured 7,168 px.
+/// layout with the claims on the first screen and the details folded measured 7,168 px,
+/// and 7,272 px with main's claims (emulated-only states, longer reasons) merged in.
 const HEIGHT_BEFORE_PX: f64 = 15_059.0;
 /// The page must be at most half as tall as before.
 const MAX_HEIGHT_PX: f64 = HEIGHT_BEFORE_PX / 2.0;
@@ -471,7 +473,9 @@ fn first_screen_holds_every_verdict_and_the_page_is_half_as_tall() {
             const r = v.getBoundingClientRect(); \
             const seen = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2); \
             return {claim: v.closest('tr').id, text: v.textContent, bottom: r.bottom + scrollY, \
-                    width: r.width, height: r.height, seen: seen === v || v.contains(seen)}; })",
+                    width: r.width, height: r.height, seen: seen === v || v.contains(seen), \
+                    emulated: v.classList.contains('emulated-only'), \
+                    stripes: getComputedStyle(v).backgroundImage}; })",
     );
     let height = b.call(s, "Page.getLayoutMetrics", json!({}))["cssContentSize"]["height"]
         .as_f64()
@@ -501,6 +505,11 @@ fn first_screen_holds_every_verdict_and_the_page_is_half_as_tall() {
     );
 
     let verdicts = verdicts.as_array().expect("verdict list").clone();
+    let last_bottom = verdicts
+        .iter()
+        .filter_map(|v| v["bottom"].as_f64())
+        .fold(0.0, f64::max);
+    eprintln!("last verdict ends at {last_bottom} px (first screen: {FIRST_SCREEN_PX} px)");
     let claims: Vec<&str> = verdicts
         .iter()
         .map(|v| v["claim"].as_str().unwrap_or_default())
@@ -528,6 +537,38 @@ fn first_screen_holds_every_verdict_and_the_page_is_half_as_tall() {
         assert!(
             !v["text"].as_str().unwrap_or_default().is_empty(),
             "{} has no verdict text",
+            v["claim"]
+        );
+    }
+    // A verdict reached on emulated VMs only says so on the first screen, in words and
+    // with its stripes, for exactly the claims the rules gave such a verdict.
+    let emulated_rows: Vec<String> = claims::evaluate(&results)
+        .iter()
+        .filter(|c| c.verdict.is_emulated_only())
+        .map(|c| format!("claim-{}", c.id))
+        .collect();
+    assert!(
+        !emulated_rows.is_empty(),
+        "the fixture's only VM ran under TCG: some verdicts are emulated-only"
+    );
+    let shown: Vec<String> = verdicts
+        .iter()
+        .filter(|v| v["emulated"] == json!(true))
+        .map(|v| v["claim"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(shown, emulated_rows, "emulated-only verdicts are marked");
+    for v in verdicts.iter().filter(|v| v["emulated"] == json!(true)) {
+        assert!(
+            v["text"].as_str().unwrap_or_default().contains("emulated"),
+            "{} does not say emulated: {v}",
+            v["claim"]
+        );
+        assert!(
+            v["stripes"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("repeating-linear-gradient"),
+            "{} is not striped: {v}",
             v["claim"]
         );
     }

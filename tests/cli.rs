@@ -79,6 +79,34 @@ fn doctor_lists_every_platform() {
     );
 }
 
+/// The tests run after `.ci/setup-host --tests` (the README's test command): every
+/// command of the requirements table is then present, so doctor has nothing to fix. A
+/// missing command shows as a `missing` line naming its package.
+#[test]
+fn doctor_finds_every_command_setup_host_installs() {
+    let out = virtbench().arg("doctor").output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    let missing: Vec<&str> = text.lines().filter(|l| l.contains(" missing ")).collect();
+    assert!(missing.is_empty(), "run .ci/setup-host --tests:\n{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("tests") && l.contains("ready")),
+        "{text}"
+    );
+    // The same table, on a PATH where nothing is found: each line names the fix.
+    let out = virtbench()
+        .arg("doctor")
+        .env("PATH", "/nonexistent")
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.lines().any(|l| l.contains("missing      qemu-img")
+            && l.contains("fix: apt-get install qemu-utils")),
+        "{text}"
+    );
+}
+
 /// The whole pipeline on the native platform with a short load: deploy, measure, tear
 /// down, write results.json, results.csv, index.html and reports/latest.
 #[test]
@@ -138,6 +166,18 @@ connections = 2
         "{lat:?}"
     );
     assert!(native.max_throughput_rps.as_ref().unwrap().count > 0);
+    // The wall time is split into parts that add up to it; -q keeps the block quiet.
+    let split = results
+        .wall_split
+        .as_ref()
+        .expect("a new run records its split");
+    assert!(
+        (split.wall_s() - results.wall_time_s).abs() < 1e-6,
+        "{split:?} vs {}",
+        results.wall_time_s
+    );
+    assert!(split.idle_s > 0.0 && split.load_s > 0.0 && split.startup_s > 0.0);
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("time: wall"));
     // Isolation facts (C3): host processes in the harness's namespaces.
     let fact = |k: &str| native.extras.get(k).map(|s| s.summary.median);
     assert_eq!(

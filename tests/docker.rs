@@ -12,9 +12,9 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bollard::container::ListContainersOptions;
-use bollard::image::ListImagesOptions;
-use bollard::network::ListNetworksOptions;
+use bollard::query_parameters::{
+    ListContainersOptionsBuilder, ListImagesOptionsBuilder, ListNetworksOptionsBuilder,
+};
 use futures_util::FutureExt;
 use tokio_util::sync::CancellationToken;
 use virtbench::platform::docker::{self, stats::Sampler, Docker};
@@ -129,30 +129,34 @@ async fn leftovers(run_id: &str) -> Vec<String> {
     let engine = docker::connect().await.unwrap();
     let mut left = Vec::new();
     for c in engine
-        .list_containers(Some(ListContainersOptions {
-            all: true,
-            filters: label_filter(run_id),
-            ..Default::default()
-        }))
+        .list_containers(Some(
+            ListContainersOptionsBuilder::default()
+                .all(true)
+                .filters(&label_filter(run_id))
+                .build(),
+        ))
         .await
         .unwrap()
     {
         left.push(format!("container {:?}", c.names));
     }
     for n in engine
-        .list_networks(Some(ListNetworksOptions {
-            filters: label_filter(run_id),
-        }))
+        .list_networks(Some(
+            ListNetworksOptionsBuilder::default()
+                .filters(&label_filter(run_id))
+                .build(),
+        ))
         .await
         .unwrap()
     {
         left.push(format!("network {:?}", n.name));
     }
     for i in engine
-        .list_images(Some(ListImagesOptions {
-            filters: label_filter(run_id),
-            ..Default::default()
-        }))
+        .list_images(Some(
+            ListImagesOptionsBuilder::default()
+                .filters(&label_filter(run_id))
+                .build(),
+        ))
         .await
         .unwrap()
     {
@@ -421,11 +425,12 @@ async fn sample_sources_agree() {
         wait_correct(d.as_mut()).await;
         let engine = docker::connect().await.unwrap();
         let containers = engine
-            .list_containers(Some(ListContainersOptions {
-                all: false,
-                filters: label_filter(&ctx.run_id),
-                ..Default::default()
-            }))
+            .list_containers(Some(
+                ListContainersOptionsBuilder::default()
+                    .all(false)
+                    .filters(&label_filter(&ctx.run_id))
+                    .build(),
+            ))
             .await
             .unwrap();
         let ids: Vec<String> = containers.into_iter().filter_map(|c| c.id).collect();
@@ -482,7 +487,7 @@ async fn a_container_that_dies_is_reported() {
         engine
             .kill_container(
                 &victim,
-                None::<bollard::container::KillContainerOptions<String>>,
+                None::<bollard::query_parameters::KillContainerOptions>,
             )
             .await
             .unwrap();
@@ -518,16 +523,16 @@ async fn a_subnet_already_in_use_is_named_in_the_error() {
         let other_run = format!("{}-other", ctx.run_id);
         let squatter = format!("vb-{other_run}");
         engine
-            .create_network(bollard::network::CreateNetworkOptions {
+            .create_network(bollard::models::NetworkCreateRequest {
                 name: squatter.clone(),
-                ipam: bollard::models::Ipam {
+                ipam: Some(bollard::models::Ipam {
                     config: Some(vec![bollard::models::IpamConfig {
                         subnet: Some(ctx.scenario.docker.subnet.clone()),
                         ..Default::default()
                     }]),
                     ..Default::default()
-                },
-                labels: docker::labels(&other_run, None),
+                }),
+                labels: Some(docker::labels(&other_run, None)),
                 ..Default::default()
             })
             .await

@@ -2,7 +2,8 @@
 //! kernel boot with five VMs, and the disk image with one VM; the calculator answers
 //! `result = 4` through the forwarded port, and nothing is left behind.
 //!
-//! Skipped (with a message) when qemu-system-x86_64 is missing.
+//! Without QEMU these tests fail (CI installs it with `.ci/setup-host`), unless
+//! `VIRTBENCH_SKIP_QEMU=1` explicitly asks to skip them; CI never sets it.
 
 use std::io::Read;
 use std::path::Path;
@@ -34,9 +35,12 @@ async fn available() -> bool {
             eprintln!("qemu available: {details:?}");
             true
         }
-        Availability::Unavailable { reason, .. } => {
-            eprintln!("SKIPPED: qemu unavailable here: {reason}");
-            false
+        Availability::Unavailable { reason, fix } => {
+            if std::env::var("VIRTBENCH_SKIP_QEMU").as_deref() == Ok("1") {
+                eprintln!("SKIPPED (VIRTBENCH_SKIP_QEMU=1): qemu unavailable here: {reason}");
+                return false;
+            }
+            panic!("qemu unavailable here: {reason}; fix: {fix} (or set VIRTBENCH_SKIP_QEMU=1 to skip)")
         }
     }
 }
@@ -341,11 +345,9 @@ async fn cleanup_kills_a_forgotten_vm() {
     }
     assert_eq!(leftovers(&run_id).len(), 1, "exited: {:?}", dep.exited());
     // As after a harness crash: only the run id is known.
+    // `cleanup` returns once the killed VM is dead (a zombie its owner can reap), not
+    // merely gone from the cmdline scan: both checks below hold at once, no polling.
     assert_eq!(Qemu::default().cleanup(Some(&run_id)).await.unwrap(), 1);
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while !leftovers(&run_id).is_empty() && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
     assert!(leftovers(&run_id).is_empty());
     assert!(dep.exited().is_some(), "the deployment notices its VM died");
     dep.teardown().await.unwrap();

@@ -77,6 +77,9 @@ fn page_has_every_section_and_one_svg_per_chart() {
     // A TCG VM is labelled as such.
     assert!(page.contains("TCG emulated"));
     assert!(page.contains("qemu/per-role/kernel [TCG]"));
+    // Verdicts reached on that TCG VM alone say so, and are styled apart.
+    assert!(page.contains("supported, emulated VM only"));
+    assert!(page.contains("class=\"verdict supported emulated-only\""));
     // Missing figures read "not measured" (docker has no PSS in the fixture).
     assert!(page.contains("not measured"));
     // Scenario text, git revision and wall time are shown.
@@ -137,11 +140,12 @@ fn claims_cover_c1_to_c15_with_specific_reasons() {
     assert_eq!(ids, (1..=15).map(|n| format!("C{n}")).collect::<Vec<_>>());
     let verdict = |id: &str| rows.iter().find(|c| c.id == id).unwrap().verdict.clone();
     use claims::Verdict::*;
-    // Figures the fixture holds decide these.
-    assert_eq!(verdict("C4"), Supported);
+    // Figures the fixture holds decide these; its only VM ran under TCG, so the
+    // VM-vs-container verdicts are emulated-only ones.
+    assert_eq!(verdict("C4"), SupportedEmulatedOnly);
     assert_eq!(
         verdict("C2"),
-        Mixed,
+        MixedEmulatedOnly,
         "TCG CPU per request is far above the container's"
     );
     assert_eq!(
@@ -269,7 +273,9 @@ fn claims_come_first_and_link_to_their_evidence() {
     assert!(at("<section id=\"experiments\"") < at("<section id=\"claims\""));
     assert!(at("<section id=\"claims\"") < at("<section id=\"context\""));
     let glance = section(&page, "glance");
+    // Counted by plain outcome, emulated-only verdicts included: the counts add up to 15.
     assert!(glance.contains("7 supported, 0 contradicted, 2 mixed, 6 not measured"));
+    assert!(glance.contains("of which 3 on emulated VMs only"));
     for c in claims::evaluate(&r) {
         let row_start = glance
             .find(&format!("<tr id=\"claim-{}\">", c.id))
@@ -301,9 +307,22 @@ fn claims_come_first_and_link_to_their_evidence() {
             c.id
         );
     }
-    // The first screen names a TCG figure as such.
-    let c4 = &glance[glance.find("<tr id=\"claim-C4\">").unwrap()..];
-    assert!(c4[..c4.find("</tr>").unwrap()].contains("[TCG]"));
+    // The first screen names a verdict reached on a TCG VM alone as such, in words and
+    // with the emulated-only style; a figure that includes a TCG VM's says so too.
+    let row = |id: &str| {
+        let r = &glance[glance.find(&format!("<tr id=\"claim-{id}\">")).unwrap()..];
+        r[..r.find("</tr>").unwrap()].to_string()
+    };
+    let c4 = row("C4");
+    assert!(
+        c4.contains("class=\"verdict supported emulated-only\"")
+            && c4.contains("supported, emulated"),
+        "{c4}"
+    );
+    assert!(row("C14").contains("[TCG]"), "{}", row("C14"));
+    // C1's deciding figure is the ratio to native processes (and to the heaviest
+    // container).
+    assert!(row("C1").contains("native"), "{}", row("C1"));
 }
 
 #[test]
@@ -339,4 +358,24 @@ fn details_are_folded_and_artifacts_listed_once_per_platform() {
     // Printing opens what the screen folds, without script.
     assert!(page.contains("details::details-content"));
     assert!(page.contains("size: A4"));
+}
+
+#[test]
+fn host_table_gives_the_accelerator_reason_qemu_writes() {
+    let mut r = fixture();
+    let reason = "KVM boot probe <timed out> after 20 s; fell back to TCG";
+    for p in r.platforms.iter_mut().filter(|p| p.name == "qemu") {
+        p.details.remove("kvm_probe");
+        p.details
+            .insert("accelerator_reason".into(), reason.to_string());
+    }
+    let page = html::render(&r);
+    let context = section(&page, "context");
+    assert!(
+        context.contains(&format!(
+            "<strong>TCG</strong> — {}",
+            report::view::esc(reason)
+        )),
+        "the VM accelerator row gives QEMU's accelerator_reason"
+    );
 }

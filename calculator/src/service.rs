@@ -277,10 +277,10 @@ impl Handler {
 
 /// A sub-service: `a b` -> `a op b`.
 fn arith(op: Op, text: &str) -> Response<Full<Bytes>> {
-    let number = |s: &str| s.parse::<f64>().ok().filter(|v| v.is_finite());
     let mut parts = text.split_whitespace();
+    // The same number format as the calculator's expressions, exponents included.
     let operands = match (parts.next(), parts.next(), parts.next()) {
-        (Some(a), Some(b), None) => number(a).zip(number(b)),
+        (Some(a), Some(b), None) => expr::parse_number(a).zip(expr::parse_number(b)),
         _ => None,
     };
     let Some((a, b)) = operands else {
@@ -439,6 +439,9 @@ mod tests {
             (Op::Div, "7 2", 200, "3.5\r\n"),
             (Op::Div, "1e+21 10", 200, "100000000000000000000\r\n"),
             (Op::Add, " 1  2\r\n", 200, "3\r\n"),
+            (Op::Add, "1e3 1", 200, "1001\r\n"),
+            (Op::Mul, "2.5E-3 4", 200, "0.01\r\n"),
+            (Op::Sub, "1e+2 -1e-1", 200, "100.1\r\n"),
             (Op::Div, "1 0", 422, "error: division by zero\r\n"),
             (
                 Op::Mul,
@@ -463,6 +466,12 @@ mod tests {
                 "1 x",
                 400,
                 "error: expected two numbers 'a b', got \"1 x\"\r\n",
+            ),
+            (
+                Op::Add,
+                "1e 2",
+                400,
+                "error: expected two numbers 'a b', got \"1e 2\"\r\n",
             ),
             (
                 Op::Add,

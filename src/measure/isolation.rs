@@ -215,7 +215,7 @@ pub async fn answers(addr: SocketAddr, probe: &Probe) -> bool {
     }
     let deadline = tokio::time::Instant::now() + REACH_TIMEOUT;
     match Client::new(addr).post(probe.body.clone(), deadline).await {
-        Ok(a) => a.status.is_success() && a.body == probe.expected,
+        Ok(a) => a.status.is_success() && probe.accepts(&a.body),
         Err(e) => {
             tracing::debug!(%addr, error = %e, "reach: no answer");
             false

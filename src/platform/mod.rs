@@ -19,7 +19,9 @@ pub mod console;
 pub mod docker;
 pub mod native;
 pub mod openstack;
+pub mod process;
 pub mod qemu;
+pub mod requirements;
 pub mod virtualbox;
 
 /// The five roles of the calculator, in start order (sub-services first).

@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use tokio::process::{Child, Command};
 
 use super::{
-    free_loopback_port, Availability, Deployment, Platform, PlatformError, ResourceSample,
+    free_loopback_port, process, Availability, Deployment, Platform, PlatformError, ResourceSample,
     RunContext, Variant, ROLES,
 };
 use crate::artifact::calculator;
@@ -132,14 +132,19 @@ impl Platform for Native {
     }
 
     async fn cleanup(&self, run_id: Option<&str>) -> Result<usize, PlatformError> {
-        let mut n = 0;
+        let mut killed = Vec::new();
         for pid in processes_of_run(run_id) {
             // SAFETY: plain kill(2) of a pid we found carrying our run id.
             if unsafe { libc::kill(pid as i32, libc::SIGKILL) } == 0 {
-                n += 1;
+                killed.push(pid);
             }
         }
-        Ok(n)
+        // SIGKILL lands asynchronously: count only what is dead when we return.
+        let survivors = process::wait_dead(&killed, Duration::from_secs(10)).await;
+        for pid in &survivors {
+            tracing::warn!(pid, "native process still alive 10 s after SIGKILL");
+        }
+        Ok(killed.len() - survivors.len())
     }
 }
 

@@ -14,7 +14,7 @@ use std::fmt::Write as _;
 use super::charts::{self, Chart};
 use super::claims::{self, ClaimRow, Verdict};
 use super::view::{self, css_colour, describe, esc, fmt_bytes, fmt_ms, fmt_ratio, fmt_us, Kind};
-use crate::results::{PlatformResult, RunResults};
+use crate::results::{keys, PlatformResult, RunResults};
 use crate::stats::{fmt_num, Series};
 
 pub(crate) const CSS: &str = r#"
@@ -31,8 +31,9 @@ p.meta { margin: 0; font-size: .82rem; }
 .summary p { margin: 4px 0; }
 .caveat { border-left: 5px solid var(--mix); background: #fff8e6; padding: 4px 14px; margin: 6px 0; font-size: .84rem; }
 #glance h2 { margin-top: 14px; font-size: 1.15rem; }
+#glance h2 .emu { font-size: .8rem; font-weight: 400; color: var(--muted); white-space: nowrap; }
 table.glance { margin: 4px 0 10px; font-size: .82rem; }
-table.glance th, table.glance td { padding: 3px 7px; vertical-align: middle; }
+table.glance th, table.glance td { padding: 3px 5px; vertical-align: middle; }
 /* The claim, verdict and link stay on one line each; the deciding figure takes the
    rest of the width and wraps only when it must. */
 table.glance td.one, table.glance td.ev, table.glance td.v { white-space: nowrap; }
@@ -61,6 +62,7 @@ svg.chart { width: 100%; height: auto; display: block; }
 .verdict.contradicted { background: var(--bad); }
 .verdict.mixed { background: var(--mix); }
 .verdict.not-measured { background: #eceef2; color: var(--ink); font-weight: 600; }
+.verdict.emulated-only { background-image: repeating-linear-gradient(135deg, transparent 0 6px, rgba(255,255,255,.3) 6px 12px); }
 table.dense th, table.dense td { padding: 4px 5px; font-size: .8rem; }
 details { margin: 4px 0; }
 details > summary { cursor: pointer; padding: 4px 6px; border-radius: 4px; }
@@ -362,13 +364,14 @@ fn context(out: &mut String, r: &RunResults) {
         .filter(|p| view::kind(p) == Kind::Vm)
         .map(|p| {
             let a = view::accelerator(p).unwrap_or("not recorded");
-            let probe = p
+            // Why that accelerator: the KVM probe's result or the scenario's request.
+            let reason = p
                 .details
-                .get("kvm_probe")
+                .get(keys::ACCELERATOR_REASON)
                 .map(|s| format!(" — {}", esc(s)))
                 .unwrap_or_default();
             format!(
-                "{}: <strong>{}</strong>{probe}",
+                "{}: <strong>{}</strong>{reason}",
                 esc(&p.label),
                 esc(&a.to_uppercase())
             )
@@ -808,14 +811,22 @@ const EVIDENCE: [(&str, &str); 7] = [
     ("experiments", "Experiments"),
 ];
 
-fn counts(rows: &[ClaimRow]) -> String {
+/// "9 supported, 1 contradicted, 2 mixed, 3 not measured", counted by plain outcome so
+/// that they add up to the number of claims, and how many of those verdicts were
+/// reached on emulated VMs only ("of which 3 on emulated VMs only"), if any.
+fn counts(rows: &[ClaimRow]) -> (String, Option<String>) {
     let count = |f: fn(&Verdict) -> bool| rows.iter().filter(|c| f(&c.verdict)).count();
-    format!(
+    let plain = format!(
         "{} supported, {} contradicted, {} mixed, {} not measured",
-        count(|v| *v == Verdict::Supported),
-        count(|v| *v == Verdict::Contradicted),
-        count(|v| *v == Verdict::Mixed),
+        count(|v| v.plain() == Verdict::Supported),
+        count(|v| v.plain() == Verdict::Contradicted),
+        count(|v| v.plain() == Verdict::Mixed),
         count(|v| matches!(v, Verdict::NotMeasured(_)))
+    );
+    let emulated = count(Verdict::is_emulated_only);
+    (
+        plain,
+        (emulated > 0).then(|| format!("of which {emulated} on emulated VMs only")),
     )
 }
 
@@ -831,15 +842,34 @@ fn badge(v: &Verdict) -> String {
     )
 }
 
+/// The verdict on the first screen: as `badge`, but an emulated-only state reads
+/// "supported, emulated" (striped like everywhere else, its full label as the tooltip)
+/// so that the column stays narrow enough for each claim to fit on one line.
+fn glance_badge(v: &Verdict) -> String {
+    if !v.is_emulated_only() {
+        return badge(v);
+    }
+    format!(
+        "<span class=\"verdict {}\" title=\"{}: judged on VMs emulated by QEMU TCG, no hardware-assisted VM had the figure\">{}, emulated</span>",
+        v.class(),
+        esc(&v.label()),
+        esc(&v.plain().label())
+    )
+}
+
 /// The first screen: every claim in one line, its verdict, the figure that decides it,
 /// and links to its evidence and to its full text. The reason the report exists, so it
 /// comes before everything else.
 fn glance(out: &mut String, rows: &[ClaimRow]) {
+    let (plain, emulated) = counts(rows);
+    let emulated = emulated
+        .map(|e| format!(" <span class=\"emu\">({}, striped)</span>", esc(&e)))
+        .unwrap_or_default();
     let _ = writeln!(
         out,
-        "<section id=\"glance\"><h2>The lab report's {} claims on this host: {}</h2>",
+        "<section id=\"glance\"><h2>The lab report's {} claims on this host: {}{emulated}</h2>",
         rows.len(),
-        esc(&counts(rows))
+        esc(&plain)
     );
     out.push_str("<table class=\"glance\"><thead><tr><th>ID</th><th>Claim <span class=\"muted no-print\">(full text: click the ID)</span></th><th>Verdict</th><th>Deciding figure</th><th>Evidence</th></tr></thead><tbody>\n");
     for c in rows {
@@ -860,7 +890,7 @@ fn glance(out: &mut String, rows: &[ClaimRow]) {
             id = esc(c.id),
             claim = esc(c.claim),
             short = esc(c.short),
-            badge = badge(&c.verdict),
+            badge = glance_badge(&c.verdict),
             title = esc(title),
             evidence = esc(c.evidence),
             section = esc(section),
@@ -880,7 +910,10 @@ fn claims_in_full(out: &mut String, rows: &[ClaimRow]) {
     let _ = writeln!(
         out,
         "<p>Each claim of the student lab report (in French, quoted under the English line) is judged by a rule written in code, stated under the verdict. On this host: {}. Open a claim for its figures.</p>",
-        esc(&counts(rows))
+        esc(&match counts(rows) {
+            (plain, Some(emulated)) => format!("{plain} ({emulated})"),
+            (plain, None) => plain,
+        })
     );
     for c in rows {
         // One line per platform, its figures joined, in order of first appearance.

@@ -8,12 +8,12 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::Instant;
 
-use bollard::container::{
-    Config, CreateContainerOptions, ListContainersOptions, RemoveContainerOptions,
+use bollard::models::{ContainerConfig, ContainerCreateBody, HostConfig};
+use bollard::query_parameters::{
+    CommitContainerOptionsBuilder, CreateContainerOptionsBuilder, ImportImageOptionsBuilder,
+    ListContainersOptionsBuilder, RemoveContainerOptionsBuilder, RemoveImageOptionsBuilder,
     StartContainerOptions,
 };
-use bollard::image::{CommitContainerOptions, ImportImageOptions, RemoveImageOptions};
-use bollard::models::HostConfig;
 use bollard::Docker as Engine;
 use futures_util::StreamExt;
 
@@ -21,6 +21,7 @@ use super::{engine_error, labels, LABEL_ROLE, LABEL_RUN};
 use crate::artifact::image::{build, context_tar, DOCKERFILE};
 use crate::measure::{isolation, noise};
 use crate::platform::PlatformError;
+use crate::results::keys;
 use crate::stats::Series;
 
 /// Repetitions of each experiment (each is a fresh image).
@@ -44,10 +45,10 @@ pub async fn run(
         (Err(e), _) | (_, Err(e)) => Err(e),
     };
     for tag in &made {
-        let options = RemoveImageOptions {
-            force: true,
-            noprune: false,
-        };
+        let options = RemoveImageOptionsBuilder::default()
+            .force(true)
+            .noprune(false)
+            .build();
         if let Err(e) = engine.remove_image(tag, Some(options), None).await {
             tracing::warn!(%tag, error = %e, "docker: could not remove experiment image");
         }
@@ -67,17 +68,16 @@ async fn measure(
     let (mut commit_ms, mut commit_bytes) = (Vec::new(), Vec::new());
     for i in 0..REPETITIONS {
         let tag = format!("{run_id}-{i}");
-        let options = CommitContainerOptions {
-            container: container.clone(),
-            repo: "virtbench-commit".to_string(),
-            tag: tag.clone(),
-            comment: "virtbench: docker commit experiment (claim C12)".to_string(),
-            author: "virtbench".to_string(),
+        let options = CommitContainerOptionsBuilder::default()
+            .container(&container)
+            .repo("virtbench-commit")
+            .tag(&tag)
+            .comment("virtbench: docker commit experiment (claim C12)")
+            .author("virtbench")
             // As `docker commit` does by default: consistent filesystem, brief pause.
-            pause: true,
-            changes: None,
-        };
-        let config = Config {
+            .pause(true)
+            .build();
+        let config = ContainerConfig {
             labels: Some(image_labels.clone()),
             ..Default::default()
         };
@@ -113,14 +113,20 @@ async fn measure(
     }
 
     Ok(BTreeMap::from([
-        ("docker_commit_ms".to_string(), Series::new("ms", commit_ms)),
         (
-            "docker_commit_image_bytes".to_string(),
+            keys::DOCKER_COMMIT_MS.to_string(),
+            Series::new("ms", commit_ms),
+        ),
+        (
+            keys::DOCKER_COMMIT_IMAGE_BYTES.to_string(),
             Series::new("bytes", commit_bytes),
         ),
-        ("docker_build_ms".to_string(), Series::new("ms", build_ms)),
         (
-            "docker_build_image_bytes".to_string(),
+            keys::DOCKER_BUILD_MS.to_string(),
+            Series::new("ms", build_ms),
+        ),
+        (
+            keys::DOCKER_BUILD_IMAGE_BYTES.to_string(),
             Series::new("bytes", build_bytes),
         ),
     ]))
@@ -147,20 +153,26 @@ async fn save_load(
         save_bytes.push(archive.len() as f64);
 
         let started = Instant::now();
-        let mut stream =
-            engine.import_image(ImportImageOptions { quiet: true }, archive.into(), None);
+        let options = ImportImageOptionsBuilder::default().quiet(true).build();
+        let mut stream = engine.import_image(options, bollard::body_full(archive.into()), None);
         while let Some(item) = stream.next().await {
             item.map_err(|e| engine_error(&format!("docker: loading the archive of {image}"), &e))?;
         }
         load_ms.push(started.elapsed().as_secs_f64() * 1e3);
     }
     Ok(BTreeMap::from([
-        ("image_export_ms".to_string(), Series::new("ms", save_ms)),
         (
-            "image_export_bytes".to_string(),
+            keys::IMAGE_EXPORT_MS.to_string(),
+            Series::new("ms", save_ms),
+        ),
+        (
+            keys::IMAGE_EXPORT_BYTES.to_string(),
             Series::new("bytes", save_bytes),
         ),
-        ("image_import_ms".to_string(), Series::new("ms", load_ms)),
+        (
+            keys::IMAGE_IMPORT_MS.to_string(),
+            Series::new("ms", load_ms),
+        ),
     ]))
 }
 
@@ -174,11 +186,12 @@ pub async fn facts(
 ) -> Result<BTreeMap<String, Series>, PlatformError> {
     let filters = HashMap::from([("label".to_string(), vec![format!("{LABEL_RUN}={run_id}")])]);
     let found = engine
-        .list_containers(Some(ListContainersOptions {
-            all: false,
-            filters,
-            ..Default::default()
-        }))
+        .list_containers(Some(
+            ListContainersOptionsBuilder::default()
+                .all(false)
+                .filters(&filters)
+                .build(),
+        ))
         .await
         .map_err(|e| engine_error("docker: listing the run's containers", &e))?;
     // Calculator first: the front service whose facts are kept.
@@ -237,7 +250,7 @@ pub async fn noisy_neighbour(
 ) -> Result<BTreeMap<String, Series>, PlatformError> {
     let quiet = noise::p99_windows(endpoint).await?;
     let name = super::deployment::resource_name(run_id, Some("noise"));
-    let config = Config {
+    let config = ContainerCreateBody {
         image: Some(image.to_string()),
         cmd: Some(vec!["noise".to_string(), "/tmp".to_string()]),
         labels: Some(labels(run_id, Some("noise"))),
@@ -247,17 +260,14 @@ pub async fn noisy_neighbour(
         }),
         ..Default::default()
     };
-    let options = CreateContainerOptions {
-        name: name.clone(),
-        platform: None,
-    };
+    let options = CreateContainerOptionsBuilder::default().name(&name).build();
     let noisy = async {
         engine
             .create_container(Some(options), config)
             .await
             .map_err(|e| engine_error(&format!("docker: creating container {name}"), &e))?;
         engine
-            .start_container(&name, None::<StartContainerOptions<String>>)
+            .start_container(&name, None::<StartContainerOptions>)
             .await
             .map_err(|e| engine_error(&format!("docker: starting container {name}"), &e))?;
         tokio::time::sleep(noise::SETTLE).await;
@@ -277,10 +287,7 @@ pub async fn noisy_neighbour(
         }
     }
     .await;
-    let options = RemoveContainerOptions {
-        force: true,
-        ..Default::default()
-    };
+    let options = RemoveContainerOptionsBuilder::default().force(true).build();
     if let Err(e) = engine.remove_container(&name, Some(options)).await {
         tracing::warn!(%name, error = %e, "docker: could not remove the noise sibling");
     }
@@ -297,11 +304,12 @@ async fn service_container(engine: &Engine, run_id: &str) -> Result<String, Plat
         ],
     )]);
     let found = engine
-        .list_containers(Some(ListContainersOptions {
-            all: false,
-            filters,
-            ..Default::default()
-        }))
+        .list_containers(Some(
+            ListContainersOptionsBuilder::default()
+                .all(false)
+                .filters(&filters)
+                .build(),
+        ))
         .await
         .map_err(|e| engine_error("docker: listing the run's containers", &e))?;
     found.into_iter().find_map(|c| c.id).ok_or_else(|| {

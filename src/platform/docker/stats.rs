@@ -15,7 +15,7 @@
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 
-use bollard::container::{LogsOptions, MemoryStatsStats, StatsOptions};
+use bollard::query_parameters::{LogsOptionsBuilder, StatsOptionsBuilder};
 use bollard::Docker as Engine;
 use futures_util::StreamExt;
 
@@ -265,12 +265,11 @@ pub struct Observed {
 
 /// "; last output: <last line the container wrote>", or nothing when it wrote nothing.
 pub async fn last_log_line(engine: &Engine, id: &str) -> String {
-    let options = LogsOptions::<String> {
-        stdout: true,
-        stderr: true,
-        tail: "5".into(),
-        ..Default::default()
-    };
+    let options = LogsOptionsBuilder::default()
+        .stdout(true)
+        .stderr(true)
+        .tail("5")
+        .build();
     let mut lines = Vec::new();
     let mut logs = engine.logs(id, Some(options));
     while let Some(Ok(chunk)) = logs.next().await {
@@ -428,27 +427,40 @@ async fn sample_api(engine: &Engine, ids: &[String]) -> Result<ResourceSample, P
     let one = |id: String| async move {
         let mut stream = engine.stats(
             &id,
-            Some(StatsOptions {
-                stream: false,
-                one_shot: true,
-            }),
+            Some(
+                StatsOptionsBuilder::default()
+                    .stream(false)
+                    .one_shot(true)
+                    .build(),
+            ),
         );
         let stats = stream
             .next()
             .await
             .ok_or_else(|| PlatformError::Failed(format!("docker: no stats for container {id}")))?
             .map_err(|e| engine_error(&format!("docker: stats of container {id}"), &e))?;
-        let m = &stats.memory_stats;
+        let m = stats.memory_stats.unwrap_or_default();
         let usage = m.usage.unwrap_or(0);
-        let inactive = match &m.stats {
-            Some(MemoryStatsStats::V1(v1)) => v1.total_inactive_file,
-            Some(MemoryStatsStats::V2(v2)) => v2.inactive_file,
-            None => 0,
-        };
+        // The engine's raw cgroup counters: `total_inactive_file` (v1, hierarchy
+        // included) or `inactive_file` (v2), as `docker stats` picks them.
+        let inactive = m
+            .stats
+            .as_ref()
+            .and_then(|s| {
+                s.get("total_inactive_file")
+                    .or_else(|| s.get("inactive_file"))
+            })
+            .copied()
+            .unwrap_or(0);
+        let cpu_ns = stats
+            .cpu_stats
+            .and_then(|c| c.cpu_usage)
+            .and_then(|u| u.total_usage)
+            .unwrap_or(0);
         Ok::<_, PlatformError>(ResourceSample {
             rss_bytes: mem_without_inactive(usage, inactive),
             pss_bytes: None,
-            cpu_seconds: stats.cpu_stats.cpu_usage.total_usage as f64 / 1e9,
+            cpu_seconds: cpu_ns as f64 / 1e9,
         })
     };
     let all = futures_util::future::join_all(ids.iter().cloned().map(one)).await;

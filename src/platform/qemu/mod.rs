@@ -24,8 +24,8 @@ use async_trait::async_trait;
 use tokio::sync::Mutex;
 
 use super::{
-    console, default_port, free_loopback_port, Availability, Deployment, Platform, PlatformError,
-    ResourceSample, RunContext, Variant, ROLES,
+    console, default_port, free_loopback_port, process, Availability, Deployment, Platform,
+    PlatformError, ResourceSample, RunContext, Variant, ROLES,
 };
 use crate::artifact::{self, appliance, calculator, disk};
 use crate::measure::resources;
@@ -37,6 +37,8 @@ use vm::Vm;
 
 /// Prefix of every VM name (`-name vb-<run id>-d<n>-<role>`).
 pub const NAME_PREFIX: &str = "vb-";
+/// How long `cleanup` waits for killed VMs to finish dying (normally milliseconds).
+const KILL_WAIT: Duration = Duration::from_secs(10);
 
 /// Artifacts and facts shared by every deployment of a run.
 #[derive(Debug, Clone)]
@@ -233,18 +235,24 @@ impl Platform for Qemu {
             Some(id) => format!("{NAME_PREFIX}{id}-"),
             None => NAME_PREFIX.to_string(),
         };
-        let mut removed = 0;
+        let mut killed = Vec::new();
         for (pid, name) in vm::find_by_name_prefix(&prefix) {
             tracing::info!(pid, %name, "killing leftover qemu");
             // SAFETY: plain kill(2) of a process we identified by its command line.
             if unsafe { libc::kill(pid as i32, libc::SIGKILL) } == 0 {
-                removed += 1;
+                killed.push(pid);
             }
         }
+        // SIGKILL takes effect asynchronously: return only once the VMs are really dead
+        // (their taps released, their owner able to reap them), so that "cleaned up"
+        // means it. A process that outlives the wait is not counted as removed.
+        let survivors = process::wait_dead(&killed, KILL_WAIT).await;
+        for pid in &survivors {
+            tracing::warn!(pid, "qemu still alive {KILL_WAIT:?} after SIGKILL");
+        }
+        let mut removed = killed.len() - survivors.len();
         for ns in bridge::namespaces(&prefix) {
             tracing::info!(%ns, "removing leftover network namespace");
-            // The killed VMs may still hold their taps for a moment.
-            tokio::time::sleep(Duration::from_millis(100)).await;
             match bridge::delete_namespace(&ns).await {
                 Ok(()) => removed += 1,
                 Err(e) => tracing::warn!("{e}"),

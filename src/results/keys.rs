@@ -1,0 +1,70 @@
+//! Names of the open maps of a `PlatformResult` (`extras` series, `details` and
+//! `variant` keys) that the report reads. Writers and readers share these constants so
+//! that a name cannot drift on one side only; each is documented in
+//! docs/results-schema.md, and a test of the claims table checks that every name a claim
+//! reads is documented there and written by some platform or experiment.
+
+// ---- `extras` series ----
+
+/// C12: `docker commit` of a running container, and a Dockerfile build of the same image.
+pub const DOCKER_COMMIT_MS: &str = "docker_commit_ms";
+pub const DOCKER_BUILD_MS: &str = "docker_build_ms";
+pub const DOCKER_COMMIT_IMAGE_BYTES: &str = "docker_commit_image_bytes";
+pub const DOCKER_BUILD_IMAGE_BYTES: &str = "docker_build_image_bytes";
+
+/// C5: moving an image between hosts (docker save / load).
+pub const IMAGE_EXPORT_MS: &str = "image_export_ms";
+pub const IMAGE_EXPORT_BYTES: &str = "image_export_bytes";
+pub const IMAGE_IMPORT_MS: &str = "image_import_ms";
+
+/// C11: cloning a VM disk as a copy-on-write overlay or as a full copy.
+pub const VM_CLONE_OVERLAY_MS: &str = "vm_clone_overlay_ms";
+pub const VM_CLONE_FULL_MS: &str = "vm_clone_full_ms";
+pub const VM_CLONE_OVERLAY_BYTES: &str = "vm_clone_overlay_bytes";
+pub const VM_CLONE_FULL_BYTES: &str = "vm_clone_full_bytes";
+
+/// C13: snapshot, restore and resize of a running VM.
+pub const SNAPSHOT_MS: &str = "snapshot_ms";
+pub const SNAPSHOT_BYTES: &str = "snapshot_bytes";
+pub const RESTORE_MS: &str = "restore_ms";
+pub const RESTORE_TO_ANSWER_MS: &str = "restore_to_answer_ms";
+pub const RESTORE_DOWNTIME_MS: &str = "restore_downtime_ms";
+pub const RESIZE_DOWNTIME_MS: &str = "resize_downtime_ms";
+pub const RESIZE_LIVE_OK: &str = "resize_live_ok";
+
+/// C3: isolation facts of the calculator's process.
+pub const ISOLATION_SHARED_KERNEL: &str = "isolation_shared_kernel";
+pub const ISOLATION_PID_NAMESPACE_PRIVATE: &str = "isolation_pid_namespace_private";
+pub const ISOLATION_NET_NAMESPACE_PRIVATE: &str = "isolation_net_namespace_private";
+pub const ISOLATION_HOST_PROCESSES_VISIBLE: &str = "isolation_host_processes_visible";
+pub const ISOLATION_CAPABILITIES: &str = "isolation_capabilities";
+
+/// C6: p99 quiet and beside a noisy sibling.
+pub const NOISY_BASELINE_P99_US: &str = "noisy_baseline_p99_us";
+pub const NOISY_NEIGHBOUR_P99_US: &str = "noisy_neighbour_p99_us";
+
+/// C7: survival of the calculator when the container engine's daemon is killed.
+pub const DAEMON_KILL_SURVIVED: &str = "daemon_kill_survived";
+
+/// C9: answered at its own address without a forward / through the forwarded port.
+pub const REACH_GUEST_DIRECT: &str = "reach_guest_direct";
+pub const REACH_FORWARDED: &str = "reach_forwarded";
+
+/// Names the report reads that no platform writes yet, each with the work that will
+/// write it. The schema documents them as "not yet"; a test fails as soon as one is
+/// written, so this list only shrinks.
+pub const PENDING: &[(&str, &str)] = &[(
+    DAEMON_KILL_SURVIVED,
+    "the daemon-kill fault experiment (issue 13)",
+)];
+
+// ---- `details` and `variant` keys ----
+
+/// `details`: the accelerator a VM ran under (`kvm`, `tcg`); TCG figures are emulation.
+pub const ACCELERATOR: &str = "accelerator";
+/// `details`: why that accelerator was chosen (KVM probe result, scenario request).
+pub const ACCELERATOR_REASON: &str = "accelerator_reason";
+/// `variant`: network mode (`bridge`, `host`, `nat`).
+pub const NETWORK: &str = "network";
+/// `variant`: `per-role`, `all-in-one`, `routed`.
+pub const TOPOLOGY: &str = "topology";
