@@ -176,7 +176,7 @@ mod tests {
             .unwrap_err()
             .contains("'host:80'"));
         assert!(canaries(Some("scan=1")).unwrap_err().contains("'scan'"));
-        let many = vec!["127.0.0.1:1"; MAX_CANARIES + 1].join(",");
+        let many = ["127.0.0.1:1"; MAX_CANARIES + 1].join(",");
         assert!(canaries(Some(&format!("canary={many}"))).is_err());
     }
 

@@ -476,7 +476,8 @@ pub fn rule_c8(comparisons: &[(String, f64, f64)]) -> Outcome {
     outcome(v, headline, because)
 }
 
-/// C9: 1 = the guest answered at its own address with no forward, 0 = it did not.
+/// C9: 1 = the guest answered a LAN PC at its own address, 0 = it did not; `nat`: the
+/// variants whose access path is a forward, `direct`: those reached at their own address.
 pub fn rule_c9(nat: &[Named], direct: &[Named]) -> Outcome {
     if nat.is_empty() && direct.is_empty() {
         return not_measured("reachability matrix not probed in this run");
@@ -486,9 +487,9 @@ pub fn rule_c9(nat: &[Named], direct: &[Named]) -> Outcome {
             "{} {}",
             v.0,
             if v.1 >= 0.5 {
-                "reachable without a forward"
+                "reachable from the LAN at its own address"
             } else {
-                "unreachable without a forward"
+                "unreachable from the LAN at its own address"
             }
         )
     };
@@ -513,7 +514,7 @@ pub fn rule_c9(nat: &[Named], direct: &[Named]) -> Outcome {
     };
     let reachable = |v: &Named| v.1 >= 0.5;
     let headline = format!(
-        "reachable without a forward: NAT {}, direct {}",
+        "reached by a LAN PC at its own address: behind a forward {}, direct {}",
         count_of(nat, reachable),
         count_of(direct, reachable)
     );
