@@ -121,6 +121,16 @@ async fn boot_and_answer(topology: &str, boot: &str, network: &str) {
     assert!(sample.rss_bytes > 10 << 20, "{sample:?}");
     assert!(sample.cpu_seconds > 0.0, "{sample:?}");
 
+    // What the guest answers to the probe anyone can send (README), for the record.
+    let answer = virtbench::measure::isolation::ask(dep.endpoint(), &[])
+        .await
+        .expect("probe answer");
+    eprintln!("probe answer:\n{}", answer.text.trim());
+    assert_eq!(
+        answer.pid,
+        Some(1),
+        "the calculator is the appliance's /init"
+    );
     // Isolation facts asked of the guest (C3) and reachability (C9), as the platform's
     // extras record them.
     let facts = virtbench::platform::qemu::facts(&run_id, &details, dep.endpoint())
