@@ -320,12 +320,15 @@ pub fn rule_c3(ct_shared: &[Named], vm_shared: &[Named]) -> Outcome {
         count_of(ct_shared, shares),
         count_of(vm_shared, shares)
     );
+    // A comparison with one side missing is not a verdict: "mixed" would read as a
+    // measured disagreement (a real native + docker run showed it).
     if ct_shared.is_empty() || vm_shared.is_empty() {
-        return outcome(
-            Verdict::Mixed,
-            headline,
-            format!("{because} (only one side probed)"),
-        );
+        let missing = if vm_shared.is_empty() {
+            "VM"
+        } else {
+            "container"
+        };
+        return not_measured(format!("no {missing} probed, only one side ({because})"));
     }
     let ct_shared_all = ct_shared.iter().all(|(_, v)| *v >= 0.5);
     let vm_own_all = vm_shared.iter().all(|(_, v)| *v < 0.5);
@@ -503,9 +506,17 @@ pub fn rule_c9(nat: &[Named], direct: &[Named]) -> Outcome {
     let direct_ok = direct.iter().all(|(_, v)| *v >= 0.5);
     let nat_rev = nat.iter().all(|(_, v)| *v >= 0.5);
     let direct_rev = direct.iter().all(|(_, v)| *v < 0.5);
-    let v = if nat.is_empty() || direct.is_empty() {
-        Verdict::Mixed
-    } else if nat_ok && direct_ok {
+    if nat.is_empty() || direct.is_empty() {
+        let missing = if direct.is_empty() {
+            "bridged or direct"
+        } else {
+            "NAT"
+        };
+        return not_measured(format!(
+            "no {missing} variant probed, only one side ({because})"
+        ));
+    }
+    let v = if nat_ok && direct_ok {
         Verdict::Supported
     } else if nat_rev && direct_rev {
         Verdict::Contradicted

@@ -714,3 +714,19 @@ fn judges_read_only_the_names_their_entries_list() {
         "add these to the claim's `extras` / `facts`: {undeclared:?}"
     );
 }
+
+/// A comparison with one side missing is "not measured", never "mixed" (seen on a real
+/// native + docker run: C3 and C9 said "mixed" with no VM and no direct variant).
+#[test]
+fn one_sided_comparisons_are_not_verdicts() {
+    let o = rule_c3(&[n("docker/bridge", 1.0)], &[]);
+    assert!(is_nm(&o), "{o:?}");
+    assert!(o.verdict.label().contains("no VM probed"), "{o:?}");
+    let o = rule_c3(&[], &[n("qemu", 0.0)]);
+    assert!(is_nm(&o), "{o:?}");
+    let o = rule_c9(&[n("docker/bridge", 1.0)], &[]);
+    assert!(is_nm(&o), "{o:?}");
+    assert!(o.verdict.label().contains("no bridged or direct"), "{o:?}");
+    let o = rule_c9(&[], &[n("qemu/bridge", 1.0)]);
+    assert!(is_nm(&o), "{o:?}");
+}
