@@ -7,7 +7,14 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 /// Platform names a scenario may select, in report order.
-pub const PLATFORMS: [&str; 5] = ["native", "docker", "qemu", "virtualbox", "openstack"];
+pub const PLATFORMS: [&str; 6] = [
+    "native",
+    "docker",
+    "podman",
+    "qemu",
+    "virtualbox",
+    "openstack",
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum ScenarioError {
@@ -48,6 +55,8 @@ pub struct Scenario {
     pub throughput: Throughput,
     #[serde(default)]
     pub docker: DockerOptions,
+    #[serde(default)]
+    pub podman: PodmanOptions,
     #[serde(default)]
     pub qemu: QemuOptions,
     #[serde(default)]
@@ -164,6 +173,24 @@ pub struct DockerOptions {
     /// Routed variant: the calculator's network.
     #[serde(default = "default_routed_calculator_subnet")]
     pub routed_calculator_subnet: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PodmanOptions {
+    /// "bridge" (a network of the run's own, port published on 127.0.0.1) and/or "host".
+    pub networks: Vec<String>,
+    /// Subnet of the per-run network (apart from docker's: both may run side by side).
+    pub subnet: String,
+}
+
+impl Default for PodmanOptions {
+    fn default() -> Self {
+        PodmanOptions {
+            networks: vec!["bridge".into(), "host".into()],
+            subnet: "10.214.0.0/24".into(),
+        }
+    }
 }
 
 fn default_routed_services_subnet() -> String {
@@ -388,6 +415,19 @@ impl Scenario {
             ));
         }
         one_of(
+            &self.podman.networks,
+            &["bridge", "host"],
+            "podman.networks",
+            path,
+        )?;
+        if !is_ipv4_cidr(&self.podman.subnet) {
+            return Err(bad(
+                "podman.subnet",
+                format!("{:?}", self.podman.subnet),
+                "expected an IPv4 CIDR such as 10.214.0.0/24",
+            ));
+        }
+        one_of(
             &self.qemu.topologies,
             &["per-role", "all-in-one"],
             "qemu.topologies",
@@ -553,7 +593,7 @@ mod tests {
         let e = parse("name = \"t\"\nplatforms = [\"xen\"]\n").unwrap_err();
         assert_eq!(
             e,
-            "s.toml: field `platforms` = \"xen\": unknown platform (expected one of native, docker, qemu, virtualbox, openstack)"
+            "s.toml: field `platforms` = \"xen\": unknown platform (expected one of native, docker, podman, qemu, virtualbox, openstack)"
         );
     }
 

@@ -19,6 +19,7 @@ pub mod console;
 pub mod docker;
 pub mod native;
 pub mod openstack;
+pub mod podman;
 pub mod process;
 pub mod qemu;
 pub mod requirements;
@@ -280,6 +281,7 @@ pub fn all() -> Vec<Box<dyn Platform>> {
     vec![
         Box::new(native::Native),
         Box::new(docker::Docker::default()),
+        Box::new(podman::Podman::default()),
         Box::new(qemu::Qemu::default()),
         Box::new(virtualbox::VirtualBox::default()),
         Box::new(openstack::OpenStack),
