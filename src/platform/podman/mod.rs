@@ -99,6 +99,7 @@ async fn labelled(kind: &str, run_id: Option<&str>) -> Result<Vec<String>, Platf
         Some(id) => format!("label={LABEL_RUN}={id}"),
         None => format!("label={LABEL}"),
     };
+    // Podman 4 spells the network's key in lower case, the container's capitalised.
     let (args, key): (Vec<&str>, &str) = match kind {
         "container" => (
             vec!["ps", "-a", "--filter", &filter, "--format", "json"],
@@ -106,7 +107,7 @@ async fn labelled(kind: &str, run_id: Option<&str>) -> Result<Vec<String>, Platf
         ),
         _ => (
             vec!["network", "ls", "--filter", &filter, "--format", "json"],
-            "Name",
+            "name",
         ),
     };
     let text = run(&args).await?;
