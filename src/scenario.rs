@@ -7,10 +7,11 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 /// Platform names a scenario may select, in report order.
-pub const PLATFORMS: [&str; 6] = [
+pub const PLATFORMS: [&str; 7] = [
     "native",
     "docker",
     "podman",
+    "lxc",
     "qemu",
     "virtualbox",
     "openstack",
@@ -57,6 +58,8 @@ pub struct Scenario {
     pub docker: DockerOptions,
     #[serde(default)]
     pub podman: PodmanOptions,
+    #[serde(default)]
+    pub lxc: LxcOptions,
     #[serde(default)]
     pub qemu: QemuOptions,
     #[serde(default)]
@@ -189,6 +192,21 @@ impl Default for PodmanOptions {
         PodmanOptions {
             networks: vec!["bridge".into(), "host".into()],
             subnet: "10.214.0.0/24".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LxcOptions {
+    /// Subnet of the run's bridge (the host holds its first address).
+    pub subnet: String,
+}
+
+impl Default for LxcOptions {
+    fn default() -> Self {
+        LxcOptions {
+            subnet: "10.215.0.0/24".into(),
         }
     }
 }
@@ -420,6 +438,13 @@ impl Scenario {
             "podman.networks",
             path,
         )?;
+        if !is_ipv4_cidr(&self.lxc.subnet) {
+            return Err(bad(
+                "lxc.subnet",
+                format!("{:?}", self.lxc.subnet),
+                "expected an IPv4 CIDR such as 10.215.0.0/24",
+            ));
+        }
         if !is_ipv4_cidr(&self.podman.subnet) {
             return Err(bad(
                 "podman.subnet",
@@ -593,7 +618,7 @@ mod tests {
         let e = parse("name = \"t\"\nplatforms = [\"xen\"]\n").unwrap_err();
         assert_eq!(
             e,
-            "s.toml: field `platforms` = \"xen\": unknown platform (expected one of native, docker, podman, qemu, virtualbox, openstack)"
+            "s.toml: field `platforms` = \"xen\": unknown platform (expected one of native, docker, podman, lxc, qemu, virtualbox, openstack)"
         );
     }
 

@@ -17,6 +17,7 @@ use crate::scenario::Scenario;
 
 pub mod console;
 pub mod docker;
+pub mod lxc;
 pub mod native;
 pub mod openstack;
 pub mod podman;
@@ -282,6 +283,7 @@ pub fn all() -> Vec<Box<dyn Platform>> {
         Box::new(native::Native),
         Box::new(docker::Docker::default()),
         Box::new(podman::Podman::default()),
+        Box::new(lxc::Lxc),
         Box::new(qemu::Qemu::default()),
         Box::new(virtualbox::VirtualBox::default()),
         Box::new(openstack::OpenStack),
