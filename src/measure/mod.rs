@@ -9,6 +9,7 @@ pub mod isolation;
 pub mod load;
 pub mod noise;
 pub mod resources;
+pub mod settle;
 pub mod startup;
 
 #[derive(Debug, thiserror::Error)]

@@ -254,6 +254,23 @@ impl Deployment for NativeDeployment {
         Ok(resources::processes(&pids))
     }
 
+    async fn memory_breakdown(&self) -> Option<crate::results::MemoryBreakdown> {
+        // Plain processes: everything is the workload, the platform adds nothing.
+        let pids: Vec<u32> = self
+            .children
+            .iter()
+            .filter_map(|(_, c, _)| c.id())
+            .collect();
+        Some(crate::results::MemoryBreakdown {
+            workload: crate::results::MemoryPart {
+                bytes: resources::processes(&pids).rss_bytes,
+                counted: resources::counted(&pids),
+            },
+            per_instance: Default::default(),
+            shared: Default::default(),
+        })
+    }
+
     fn details(&self) -> BTreeMap<String, String> {
         BTreeMap::from([("processes".into(), self.children.len().to_string())])
     }

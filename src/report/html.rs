@@ -433,17 +433,13 @@ fn memory(out: &mut String, r: &RunResults, charts: &[Chart]) {
 fn cpu(out: &mut String, r: &RunResults, charts: &[Chart]) {
     section(out, "cpu", "CPU: idle and per 1,000 requests");
     figures(out, r, charts, "chart-cpu", "host CPU time");
+    if let Some(rule) = super::idle::settle_rule(r) {
+        let _ = writeln!(out, "<p>{}</p>", esc(&rule));
+    }
     out.push_str("<table><thead><tr><th>Platform</th><th>Idle CPU</th><th>CPU per 1,000 requests</th></tr></thead><tbody>\n");
     for p in view::measured(r) {
         let idle = match &p.cpu_idle_seconds {
-            Some(c) => esc(&format!(
-                "{} CPU s over {} s ({}% of a core); per {} s slice: {}",
-                fmt_num(c.total_seconds),
-                fmt_num(c.window_s),
-                fmt_num(c.total_seconds / c.window_s * 100.0),
-                fmt_num(c.slice_s),
-                describe(&c.per_slice)
-            )),
+            Some(c) => esc(&super::idle::idle_cpu_cell(c)),
             None => NOT_MEASURED.into(),
         };
         let _ = writeln!(

@@ -19,8 +19,10 @@ fn idle_memory(p: &PlatformResult) -> Option<f64> {
     view::median(&p.memory_idle_bytes)
 }
 
+/// Idle CPU seconds where above the method's resolution: below it there is no figure
+/// to compare, let alone divide by.
 fn idle_cpu(p: &PlatformResult) -> Option<f64> {
-    p.cpu_idle_seconds.as_ref().map(|c| c.total_seconds)
+    p.cpu_idle_seconds.as_ref()?.measured_seconds()
 }
 
 fn idle_cpu_figs(ps: &[&PlatformResult]) -> Vec<Figure> {
@@ -30,8 +32,8 @@ fn idle_cpu_figs(ps: &[&PlatformResult]) -> Vec<Figure> {
                 fig(
                     p,
                     format!(
-                        "idle CPU {} s over {} s",
-                        fmt_num(c.total_seconds),
+                        "idle CPU {} over {} s",
+                        view::fmt_idle_cpu(c),
                         fmt_num(c.window_s)
                     ),
                 )

@@ -133,7 +133,9 @@ fn c1_part(
         Some(_) => line.push(format!(
             "native {what} measured 0 (below resolution): no ratio to native"
         )),
-        None => line.push(format!("native {what} not measured: no ratio to native")),
+        None => line.push(format!(
+            "native {what} not measured or below the method's resolution: no ratio to native"
+        )),
     }
     match ratios(vm, ct) {
         Some(((rl, _), rs)) => {
