@@ -402,8 +402,9 @@ async fn commit_and_dockerfile_rebuild_are_timed_and_removed() {
         }
         // The facts run first, as part of the same extras call.
         assert_eq!(extras["reach_guest_direct"].summary.median, 1.0);
-        // Noisy neighbour (C6): p99 quiet and beside a noise container, since removed.
-        for name in ["noisy_baseline_p99_us", "noisy_neighbour_p99_us"] {
+        // Noisy neighbour (C6): p99 quiet and beside a disk-only and a CPU-only noise
+        // container, since removed.
+        for name in ["noisy_baseline_p99_us", "noisy_disk_p99_us", "noisy_cpu_p99_us"] {
             let s = &extras[name];
             eprintln!("{name}: {}", s.describe());
             assert_eq!((s.unit.as_str(), s.summary.n), ("us", 3), "{s:?}");
