@@ -410,7 +410,7 @@ fn memory(out: &mut String, r: &RunResults, charts: &[Chart]) {
         "memory",
         "Memory: what the host pays, idle and under load",
     );
-    out.push_str("<p>Sampled from outside the platform: RSS and PSS of every process of the deployment (hypervisor processes for VMs), or the cgroup usage plus the shim for containers.</p>\n");
+    out.push_str("<p>Sampled from outside the platform: RSS and PSS of every process of the deployment (hypervisor processes for VMs), or for containers the cgroup usage plus the shims and docker-proxy; the engine's daemons, shared by every container, are counted apart (below).</p>\n");
     match charts.iter().find(|c| c.id == "chart-memory") {
         Some(c) => out.push_str(&figure(c)),
         None => out.push_str(&nothing(r, "host memory")),
@@ -427,7 +427,9 @@ fn memory(out: &mut String, r: &RunResults, charts: &[Chart]) {
             cell(p.memory_load_pss_bytes.as_ref())
         );
     }
-    out.push_str("</tbody></table>\n</section>\n");
+    out.push_str("</tbody></table>\n");
+    out.push_str(&super::idle::breakdown_table(r));
+    out.push_str("</section>\n");
 }
 
 fn cpu(out: &mut String, r: &RunResults, charts: &[Chart]) {
