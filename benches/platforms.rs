@@ -168,7 +168,8 @@ fn startup_poll(c: &mut Criterion) {
                 for _ in 0..iters {
                     let port = platform::free_loopback_port().expect("free port");
                     let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
-                    let server = listen_later(addr, Duration::from_millis(30), "result = 4\r\n").await;
+                    let server =
+                        listen_later(addr, Duration::from_millis(30), "result = 4\r\n").await;
                     let at = virtbench::measure::startup::wait_first_correct(
                         addr,
                         probe,

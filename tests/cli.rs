@@ -191,7 +191,11 @@ connections = 2
     assert_eq!(fact("reach_guest_direct"), Some(1.0));
     // Noisy neighbour (C6): three p99 windows quiet, beside disk-only and CPU-only
     // noise, and the siblings are gone.
-    for name in ["noisy_baseline_p99_us", "noisy_disk_p99_us", "noisy_cpu_p99_us"] {
+    for name in [
+        "noisy_baseline_p99_us",
+        "noisy_disk_p99_us",
+        "noisy_cpu_p99_us",
+    ] {
         let s = &native.extras[name];
         assert_eq!((s.unit.as_str(), s.summary.n), ("us", 3), "{s:?}");
         assert!(s.summary.min > 0.0, "{s:?}");

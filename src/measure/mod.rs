@@ -8,6 +8,7 @@ pub mod http;
 pub mod isolation;
 pub mod load;
 pub mod noise;
+pub mod outside;
 pub mod resources;
 pub mod settle;
 pub mod startup;

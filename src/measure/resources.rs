@@ -85,7 +85,11 @@ pub fn schedstat_ns(pid: u32) -> Option<u64> {
         let Ok(text) = std::fs::read_to_string(e.path().join("schedstat")) else {
             continue;
         };
-        if let Some(ns) = text.split_whitespace().next().and_then(|v| v.parse::<u64>().ok()) {
+        if let Some(ns) = text
+            .split_whitespace()
+            .next()
+            .and_then(|v| v.parse::<u64>().ok())
+        {
             total += ns;
             any = true;
         }
@@ -363,7 +367,10 @@ mod tests {
         .unwrap();
         let after = cpu_clock_ns(me).unwrap();
         assert!(spent > 0);
-        assert!(after - before >= spent, "{before} -> {after}, thread {spent}");
+        assert!(
+            after - before >= spent,
+            "{before} -> {after}, thread {spent}"
+        );
         // schedstat sees live threads only, never more than the clock read after it.
         let sched = schedstat_ns(me).unwrap();
         assert!(sched <= cpu_clock_ns(me).unwrap(), "{sched}");

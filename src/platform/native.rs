@@ -14,7 +14,7 @@ use super::{
     RunContext, Variant, ROLES,
 };
 use crate::artifact::calculator;
-use crate::measure::{isolation, noise, resources};
+use crate::measure::{isolation, noise, outside, resources};
 use crate::results::ArtifactRecord;
 use crate::scenario::Scenario;
 
@@ -106,27 +106,24 @@ impl Platform for Native {
         Ok(Box::new(dep))
     }
 
-    /// Isolation facts of the service processes (C3) and reachability at the endpoint.
+    /// Isolation facts, asked of the calculator (C3; host loopback is its only canary:
+    /// host processes have no network of their own), and reachability at the endpoint.
     async fn extras(
         &self,
         ctx: &RunContext,
         deployment: &mut dyn Deployment,
     ) -> Result<BTreeMap<String, crate::stats::Series>, PlatformError> {
-        // The run's processes, calculator first: the front service whose facts are kept.
-        let mut pids: Vec<(bool, u32)> = processes_of_run(Some(&ctx.run_id))
-            .into_iter()
-            .map(|pid| {
-                let argv = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-                let role = argv.split(|&b| b == 0).nth(1).unwrap_or_default().to_vec();
-                (role != b"calculator", pid)
-            })
-            .collect();
-        pids.sort();
-        let pids: Vec<u32> = pids.into_iter().map(|(_, p)| p).collect();
-        let mut out = isolation::host_process_facts(&pids)?;
+        let canaries = isolation::Canary::host_pair(None)?;
+        let mut out = isolation::probe_facts(deployment.endpoint(), &canaries).await?;
         let reached = isolation::answers(deployment.endpoint(), &isolation::probe()).await;
         // Native listens on loopback itself: its own address, no forward involved.
         out.insert("reach_guest_direct".into(), isolation::flag(reached));
+        // Its address is the host's: tried at the host's LAN address, as a LAN PC would.
+        let targets = outside::Targets {
+            on_host_port: Some(deployment.endpoint().port()),
+            ..Default::default()
+        };
+        out.extend(outside::reachability(&ctx.run_id, &targets).await?);
         out.extend(noisy_neighbour(ctx, deployment.endpoint()).await?);
         Ok(out)
     }
@@ -144,7 +141,9 @@ impl Platform for Native {
         for pid in &survivors {
             tracing::warn!(pid, "native process still alive 10 s after SIGKILL");
         }
-        Ok(killed.len() - survivors.len())
+        // The run's LAN PC, had a crash left it behind.
+        let lans = outside::cleanup(run_id).await?;
+        Ok(killed.len() - survivors.len() + lans)
     }
 }
 
@@ -287,7 +286,13 @@ impl Deployment for NativeDeployment {
     }
 
     fn details(&self) -> BTreeMap<String, String> {
-        BTreeMap::from([("processes".into(), self.children.len().to_string())])
+        BTreeMap::from([
+            ("processes".into(), self.children.len().to_string()),
+            (
+                crate::results::keys::ACCESS.into(),
+                outside::ACCESS_DIRECT.into(),
+            ),
+        ])
     }
 
     async fn teardown(&mut self) -> Result<(), PlatformError> {

@@ -39,7 +39,11 @@ pub fn idle_cpu_cell(c: &CpuIdle) -> String {
                 fmt_num(st.max_wait_s)
             );
         } else {
-            let _ = write!(s, "; settled {} s after its first answer", fmt_num(st.waited_s));
+            let _ = write!(
+                s,
+                "; settled {} s after its first answer",
+                fmt_num(st.waited_s)
+            );
         }
     }
     s

@@ -10,6 +10,7 @@ pub mod compare;
 pub mod csv;
 pub mod html;
 pub mod idle;
+pub mod reach;
 pub mod view;
 
 #[derive(Debug, thiserror::Error)]

@@ -38,6 +38,13 @@ pub const ISOLATION_PID_NAMESPACE_PRIVATE: &str = "isolation_pid_namespace_priva
 pub const ISOLATION_NET_NAMESPACE_PRIVATE: &str = "isolation_net_namespace_private";
 pub const ISOLATION_HOST_PROCESSES_VISIBLE: &str = "isolation_host_processes_visible";
 pub const ISOLATION_CAPABILITIES: &str = "isolation_capabilities";
+/// Processes the workload's /proc lists, and its own PID there (1: first of its kind).
+pub const ISOLATION_PROCESSES_VISIBLE: &str = "isolation_processes_visible";
+pub const ISOLATION_WORKLOAD_PID: &str = "isolation_workload_pid";
+/// Could the workload open a TCP connection to a harness listener on host loopback /
+/// on the host's address on the workload's network?
+pub const ISOLATION_REACHES_HOST_LOOPBACK: &str = "isolation_reaches_host_loopback";
+pub const ISOLATION_REACHES_HOST_BRIDGE: &str = "isolation_reaches_host_bridge";
 
 /// C6: p99 quiet, beside a disk-only noisy sibling (what the claim is about) and beside
 /// a CPU-only one (shown beside it). Files written before the two were apart hold
@@ -52,6 +59,10 @@ pub const DAEMON_KILL_SURVIVED: &str = "daemon_kill_survived";
 /// C9: answered at its own address without a forward / through the forwarded port.
 pub const REACH_GUEST_DIRECT: &str = "reach_guest_direct";
 pub const REACH_FORWARDED: &str = "reach_forwarded";
+/// C9/C10: answered a LAN PC of the run's own (a network namespace behind a veth) at
+/// its own address / through the forwarded port at the host's LAN address.
+pub const REACH_OUTSIDE_DIRECT: &str = "reach_outside_direct";
+pub const REACH_OUTSIDE_FORWARDED: &str = "reach_outside_forwarded";
 
 /// Names the report reads that no platform writes yet, each with the work that will
 /// write it. The schema documents them as "not yet"; a test fails as soon as one is
@@ -67,6 +78,10 @@ pub const PENDING: &[(&str, &str)] = &[(
 pub const ACCELERATOR: &str = "accelerator";
 /// `details`: why that accelerator was chosen (KVM probe result, scenario request).
 pub const ACCELERATOR_REASON: &str = "accelerator_reason";
+/// `details`: how clients reach the variant: `forwarded-port` (a published or forwarded
+/// host port), `direct-address` (an address of its own, or the host's for a host
+/// process), `floating-ip`.
+pub const ACCESS: &str = "access";
 /// `variant`: network mode (`bridge`, `host`, `nat`).
 pub const NETWORK: &str = "network";
 /// `variant`: `per-role`, `all-in-one`, `routed`.

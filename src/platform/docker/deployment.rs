@@ -556,6 +556,13 @@ impl Deployment for DockerDeployment {
         d.insert("image".into(), self.image.clone());
         d.insert("engine_version".into(), self.engine_version.clone());
         d.insert("endpoint".into(), self.endpoint().to_string());
+        // Host networking listens on the host's own addresses; the other modes publish
+        // the calculator's port.
+        let access = match &self.plan.mode {
+            NetworkMode::Host => crate::measure::outside::ACCESS_DIRECT,
+            _ => crate::measure::outside::ACCESS_FORWARDED,
+        };
+        d.insert(crate::results::keys::ACCESS.into(), access.into());
         match &self.plan.mode {
             NetworkMode::Bridge { subnet } => {
                 d.insert("subnet".into(), subnet.to_string());

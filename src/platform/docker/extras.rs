@@ -19,7 +19,7 @@ use futures_util::StreamExt;
 
 use super::{engine_error, labels, LABEL_ROLE, LABEL_RUN};
 use crate::artifact::image::{build, context_tar, DOCKERFILE};
-use crate::measure::{isolation, noise};
+use crate::measure::{isolation, noise, outside};
 use crate::platform::PlatformError;
 use crate::results::keys;
 use crate::stats::Series;
@@ -176,15 +176,22 @@ async fn save_load(
     ]))
 }
 
-/// Isolation facts of the calculator container's process (C3) and reachability (C9):
-/// at the container's own bridge address without the published port, and through the
+/// Isolation facts asked of the calculator container (C3; canaries on host loopback and
+/// on its network's gateway, the host's side of the bridge) and reachability (C9): at
+/// the container's own bridge address without the published port, and through the
 /// port published on 127.0.0.1 (the deployment's endpoint).
 pub async fn facts(
     engine: &Engine,
     run_id: &str,
     endpoint: std::net::SocketAddr,
 ) -> Result<BTreeMap<String, Series>, PlatformError> {
-    let filters = HashMap::from([("label".to_string(), vec![format!("{LABEL_RUN}={run_id}")])]);
+    let filters = HashMap::from([(
+        "label".to_string(),
+        vec![
+            format!("{LABEL_RUN}={run_id}"),
+            format!("{LABEL_ROLE}=calculator"),
+        ],
+    )]);
     let found = engine
         .list_containers(Some(
             ListContainersOptionsBuilder::default()
@@ -194,38 +201,33 @@ pub async fn facts(
         ))
         .await
         .map_err(|e| engine_error("docker: listing the run's containers", &e))?;
-    // Calculator first: the front service whose facts are kept.
-    let mut pids: Vec<(bool, u32)> = Vec::new();
+    // On a bridge network, the container's own address and its gateway (host mode has
+    // neither).
     let mut direct: Option<std::net::SocketAddr> = None;
-    for c in found {
-        let Some(id) = c.id else { continue };
-        let is_calc = c
-            .labels
-            .as_ref()
-            .and_then(|l| l.get(LABEL_ROLE))
-            .is_some_and(|r| r == "calculator");
+    let mut gateway: Option<std::net::IpAddr> = None;
+    for id in found.into_iter().filter_map(|c| c.id) {
         let info = engine
             .inspect_container(&id, None)
             .await
             .map_err(|e| engine_error(&format!("docker: inspecting container {id}"), &e))?;
-        if let Some(pid) = info.state.and_then(|s| s.pid).filter(|p| *p > 0) {
-            pids.push((!is_calc, pid as u32));
-        }
-        if is_calc {
-            // On a bridge network, the container's own address there (host mode has none).
-            direct = info
-                .network_settings
-                .and_then(|n| n.networks)
-                .into_iter()
-                .flat_map(|n| n.into_values())
-                .filter_map(|e| e.ip_address)
-                .find_map(|ip| ip.parse::<std::net::IpAddr>().ok())
-                .map(|ip| (ip, crate::platform::default_port("calculator")).into());
-        }
+        let endpoints: Vec<_> = info
+            .network_settings
+            .and_then(|n| n.networks)
+            .into_iter()
+            .flat_map(|n| n.into_values())
+            .collect();
+        let ip = |s: &Option<String>| {
+            s.as_deref()
+                .and_then(|s| s.parse::<std::net::IpAddr>().ok())
+        };
+        direct = endpoints
+            .iter()
+            .find_map(|e| ip(&e.ip_address))
+            .map(|ip| (ip, crate::platform::default_port("calculator")).into());
+        gateway = endpoints.iter().find_map(|e| ip(&e.gateway));
     }
-    pids.sort();
-    let pids: Vec<u32> = pids.into_iter().map(|(_, p)| p).collect();
-    let mut out = isolation::host_process_facts(&pids)?;
+    let canaries = isolation::Canary::host_pair(gateway)?;
+    let mut out = isolation::probe_facts(endpoint, &canaries).await?;
     let probe = isolation::probe();
     if let Some(addr) = direct {
         out.insert(
@@ -237,6 +239,20 @@ pub async fn facts(
             isolation::flag(isolation::answers(endpoint, &probe).await),
         );
     }
+    // From a LAN PC: the container's own address and the published port (bridge), or
+    // the host's address (host networking: the container's stack is the host's).
+    let targets = match direct {
+        Some(addr) => outside::Targets {
+            direct: Some(addr),
+            forwarded_port: Some(endpoint.port()),
+            ..Default::default()
+        },
+        None => outside::Targets {
+            on_host_port: Some(endpoint.port()),
+            ..Default::default()
+        },
+    };
+    out.extend(outside::reachability(run_id, &targets).await?);
     Ok(out)
 }
 
@@ -252,7 +268,10 @@ pub async fn noisy_neighbour(
     let quiet = noise::p99_windows(endpoint).await?;
     let mut noisy = Vec::new();
     for kind in noise::KINDS {
-        noisy.push((kind, beside_noise(engine, run_id, image, endpoint, kind).await?));
+        noisy.push((
+            kind,
+            beside_noise(engine, run_id, image, endpoint, kind).await?,
+        ));
     }
     Ok(noise::extras(quiet, noisy))
 }

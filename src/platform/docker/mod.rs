@@ -465,6 +465,7 @@ impl Platform for Docker {
                     + remove_matching(engine, LABEL_RUN, true).await?
             }
         };
+        let removed = removed + crate::measure::outside::cleanup(run_id).await?;
         if removed > 0 {
             tracing::info!(removed, run = ?run_id, "docker: cleanup removed leftovers");
         }

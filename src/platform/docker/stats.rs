@@ -267,11 +267,7 @@ pub struct Breakdown {
 
 impl Breakdown {
     /// The split as the results record it, with the engine's daemons as the shared cost.
-    pub fn to_record(
-        self,
-        containers: usize,
-        helpers: &[u32],
-    ) -> crate::results::MemoryBreakdown {
+    pub fn to_record(self, containers: usize, helpers: &[u32]) -> crate::results::MemoryBreakdown {
         use crate::results::MemoryPart;
         let (daemon_rss, daemon_pids) = daemons();
         crate::results::MemoryBreakdown {

@@ -183,7 +183,7 @@ impl Platform for Qemu {
         deployment: &mut dyn Deployment,
     ) -> Result<BTreeMap<String, crate::stats::Series>, PlatformError> {
         let details = deployment.details();
-        let mut out = facts(&details, deployment.endpoint()).await;
+        let mut out = facts(&ctx.run_id, &details, deployment.endpoint()).await?;
         let target = self
             .variants(&ctx.scenario)
             .into_iter()
@@ -251,6 +251,7 @@ impl Platform for Qemu {
             tracing::warn!(pid, "qemu still alive {KILL_WAIT:?} after SIGKILL");
         }
         let mut removed = killed.len() - survivors.len();
+        removed += crate::measure::outside::cleanup(run_id).await?;
         for ns in bridge::namespaces(&prefix) {
             tracing::info!(%ns, "removing leftover network namespace");
             match bridge::delete_namespace(&ns).await {
@@ -396,7 +397,8 @@ impl Plan {
             };
             let (ip, gw) = match bridge {
                 None => (Some((args::NAT_GUEST_IP, 24)), Some(args::NAT_HOST_IP)),
-                Some(_) => (Some((guest_ips[*role], 24)), None),
+                // The bridge's host end is the LAN's router, as a PC on a LAN has one.
+                Some(b) => (Some((guest_ips[*role], 24)), Some(b.host_ip())),
             };
             let boot_spec = match boot {
                 "disk" => {
@@ -470,24 +472,56 @@ impl Plan {
     }
 }
 
-/// Isolation facts of a VM (C3, from the VM side: the guest kernel's release and boot
-/// clock) and reachability (C9): at the guest's own address (NAT: slirp's 10.0.2.15,
-/// which the host has no route to; bridge: the VM's address on our bridge, the
-/// endpoint) and, under NAT, through the forwarded 127.0.0.1 port.
+/// Isolation facts asked of the front VM's service (C3), with canaries on host loopback
+/// and on the host's address on the VM's network (bridge: our veth's; NAT: slirp's
+/// 10.0.2.2, which QEMU connects to host loopback), and reachability (C9): at the
+/// guest's own address (NAT: slirp's 10.0.2.15, which the host has no route to; bridge:
+/// the VM's address on our bridge, the endpoint) and, under NAT, through the forwarded
+/// 127.0.0.1 port.
 pub async fn facts(
+    run_id: &str,
     details: &BTreeMap<String, String>,
     endpoint: SocketAddr,
-) -> BTreeMap<String, crate::stats::Series> {
-    use crate::measure::isolation;
-    let guest_uptime = details
-        .get("guest_uptime_service_ready_s")
-        .and_then(|u| u.parse().ok());
-    let mut out = isolation::vm_facts(
-        details.get("guest_kernel").map(String::as_str),
-        guest_uptime,
-        isolation::host_kernel_release().as_deref(),
-        isolation::host_uptime_s(),
-    );
+) -> Result<BTreeMap<String, crate::stats::Series>, PlatformError> {
+    use crate::measure::isolation::{self, Canary};
+    use crate::results::keys;
+    let canaries = if endpoint.ip().is_loopback() {
+        let lo = Canary::listen(
+            keys::ISOLATION_REACHES_HOST_LOOPBACK,
+            Ipv4Addr::LOCALHOST.into(),
+            None,
+        )?;
+        let via_slirp = lo.also_as(
+            keys::ISOLATION_REACHES_HOST_BRIDGE,
+            args::NAT_HOST_IP.into(),
+        );
+        vec![lo, via_slirp]
+    } else {
+        let host_ip = details
+            .get("bridge_host_ip")
+            .and_then(|ip| ip.parse::<std::net::IpAddr>().ok());
+        Canary::host_pair(host_ip)?
+    };
+    let mut out = isolation::probe_facts(endpoint, &canaries).await?;
+    // From a LAN PC: NAT, the guest's slirp address and the forwarded port; bridge,
+    // the VM's address behind our bridge's veth.
+    let targets = if endpoint.ip().is_loopback() {
+        crate::measure::outside::Targets {
+            direct: Some(SocketAddr::new(
+                args::NAT_GUEST_IP.into(),
+                default_port("calculator"),
+            )),
+            forwarded_port: Some(endpoint.port()),
+            ..Default::default()
+        }
+    } else {
+        crate::measure::outside::Targets {
+            direct: Some(endpoint),
+            own_bridge_if: details.get("bridge_netns").map(|ns| bridge::host_if_of(ns)),
+            ..Default::default()
+        }
+    };
+    out.extend(crate::measure::outside::reachability(run_id, &targets).await?);
     let probe = isolation::probe();
     if endpoint.ip().is_loopback() {
         let own = SocketAddr::new(args::NAT_GUEST_IP.into(), default_port("calculator"));
@@ -505,7 +539,7 @@ pub async fn facts(
             isolation::flag(isolation::answers(endpoint, &probe).await),
         );
     }
-    out
+    Ok(out)
 }
 
 /// Unix socket paths are limited to 108 bytes: fall back to /tmp for deep work dirs.
@@ -544,6 +578,14 @@ impl QemuDeployment {
             ("vms".to_string(), plan.vms.len().to_string()),
             ("vm_config_via".to_string(), plan.config_via.to_string()),
         ]);
+        // NAT: clients come through the forwarded 127.0.0.1 port; bridge: at the
+        // VM's own address.
+        let access = if plan.endpoint.ip().is_loopback() {
+            crate::measure::outside::ACCESS_FORWARDED
+        } else {
+            crate::measure::outside::ACCESS_DIRECT
+        };
+        details.insert(crate::results::keys::ACCESS.into(), access.into());
         if p.accel.accel == args::Accel::Tcg {
             details.insert(
                 "memory_note".into(),

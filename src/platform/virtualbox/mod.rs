@@ -518,6 +518,10 @@ impl Platform for VirtualBox {
                     "network".into(),
                     "nat, virtio-net, port forwarding on 127.0.0.1".into(),
                 ),
+                (
+                    crate::results::keys::ACCESS.into(),
+                    crate::measure::outside::ACCESS_FORWARDED.into(),
+                ),
             ]),
         };
         if let Err(e) = dep.create_and_start(ctx, &planned, mode, controller).await {

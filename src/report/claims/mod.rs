@@ -4,7 +4,9 @@
 //! The claims are a table (`catalogue.rs`): one entry per claim with its text, its French
 //! original, the rule in words, the results fields and `extras` it reads, and a judge
 //! function. A judge (`figures.rs`) gathers the figures of a run and hands plain numbers
-//! to a pure rule (`rules.rs`, unit-tested) whose threshold is the one the entry states.
+//! to a pure rule (`rules.rs`, unit-tested) whose threshold is the one the entry states,
+//! and which also names its deciding figure in a few words (`headline`) for the report's
+//! first screen, where the entry's `short` text and `evidence` section stand beside it.
 //! Adding a claim is adding one entry and its judge. `evaluate` runs the table.
 //!
 //! A verdict reached on emulated VMs only (QEMU TCG, decided from the accelerator each
@@ -101,10 +103,12 @@ impl Verdict {
     }
 }
 
-/// A verdict and the one line of figures that produced it.
+/// A verdict, the deciding figure in a few words, and the one line of figures that
+/// produced it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Outcome {
     pub verdict: Verdict,
+    pub headline: String,
     pub because: String,
 }
 
@@ -139,6 +143,10 @@ pub struct ClaimRow {
     pub section: &'static str,
     /// The claim in one English line.
     pub claim: &'static str,
+    /// The claim in a few words, for the report's first screen.
+    pub short: &'static str,
+    /// Id of the report section whose figures decide the claim.
+    pub evidence: &'static str,
     /// The original French sentence(s) of the lab report.
     pub french: &'static str,
     /// The rule and its threshold, in words.
@@ -147,6 +155,9 @@ pub struct ClaimRow {
     pub verdict: Verdict,
     /// The figures behind the verdict in one line (empty when not measured).
     pub because: String,
+    /// The deciding figure in a few words (or, when not measured, the reason without
+    /// its parenthesised details), for the report's first screen.
+    pub headline: String,
     pub references: Vec<Reference>,
     pub note: Option<&'static str>,
     /// What the verdict is computed from, as named in docs/results-schema.md: results
@@ -165,11 +176,14 @@ pub fn evaluate(r: &RunResults) -> Vec<ClaimRow> {
                 id: c.id,
                 section: c.section,
                 claim: c.claim,
+                short: c.short,
+                evidence: c.evidence,
                 french: c.french,
                 rule: c.rule,
                 figures,
                 verdict: out.verdict,
                 because: out.because,
+                headline: out.headline,
                 references: c.references.to_vec(),
                 note: c.note,
                 reads: c

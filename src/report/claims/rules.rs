@@ -1,4 +1,5 @@
-//! The rules: pure functions from plain numbers to a verdict and the one line of
+//! The rules: pure functions from plain numbers to a verdict, the deciding figure in a
+//! few words (the `headline` the report's first screen shows) and the one line of
 //! figures behind it. Each threshold is the one its claim's `rule` text states
 //! (catalogue.rs). A figure measured as zero is below the resolution of its clock or
 //! counter: it is never divided by, and the part of a rule that needs it says so.
@@ -10,18 +11,66 @@ use crate::stats::fmt_num;
 /// A value for one platform variant, by display label.
 pub type Named = (String, f64);
 
-pub(super) fn outcome(verdict: Verdict, because: impl Into<String>) -> Outcome {
+pub(super) fn outcome(
+    verdict: Verdict,
+    headline: impl Into<String>,
+    because: impl Into<String>,
+) -> Outcome {
     Outcome {
         verdict,
+        headline: headline.into(),
         because: because.into(),
     }
 }
 
 pub(super) fn not_measured(reason: impl Into<String>) -> Outcome {
+    let reason = reason.into();
     Outcome {
-        verdict: Verdict::NotMeasured(reason.into()),
+        headline: without_details(&reason),
+        verdict: Verdict::NotMeasured(reason),
         because: String::new(),
     }
+}
+
+/// `text` without its parenthesised parts (nested ones included), so that a reason such
+/// as "no VirtualBox on this host (VBoxManage not found ...)" fits in a few words; the
+/// full text stays in the claim's details.
+pub(super) fn without_details(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut depth = 0usize;
+    for c in text.chars() {
+        match c {
+            '(' => depth += 1,
+            ')' if depth > 0 => depth -= 1,
+            c if depth == 0 => out.push(c),
+            _ => {}
+        }
+    }
+    let mut tidy = out.split_whitespace().collect::<Vec<_>>().join(" ");
+    for p in [";", ",", ".", ":"] {
+        tidy = tidy.replace(&format!(" {p}"), p);
+    }
+    tidy.trim().to_string()
+}
+
+/// "3.26x", or "3.26–26.1x" when the ratios of several variants differ.
+fn ratio_span(rs: &[Named]) -> String {
+    let lo = rs.iter().map(|r| r.1).fold(f64::INFINITY, f64::min);
+    let hi = rs.iter().map(|r| r.1).fold(f64::NEG_INFINITY, f64::max);
+    if fmt_ratio(lo) == fmt_ratio(hi) {
+        fmt_ratio(lo)
+    } else {
+        format!("{}–{}", fmt_num(lo), fmt_ratio(hi))
+    }
+}
+
+/// "2 of 3": how many of `items` pass `f`.
+fn count_of<T>(items: &[T], f: impl Fn(&T) -> bool) -> String {
+    format!(
+        "{} of {}",
+        items.iter().filter(|i| f(i)).count(),
+        items.len()
+    )
 }
 
 /// All at or above `support_at` -> supported; all at or below `contradict_at` ->
@@ -107,7 +156,8 @@ fn list_plain(rs: &[Named]) -> String {
 
 /// One resource of C1 (memory or CPU): the VMs against native (their background cost)
 /// and against the heaviest container (containers much lighter). Returns the verdicts
-/// of the parts that could be computed, and their line.
+/// of the parts that could be computed, their line, and their deciding ratios with
+/// what they are against (("3.20x", "native"), ("2.10x", "container")).
 fn c1_part(
     what: &str,
     native: Option<f64>,
@@ -115,14 +165,16 @@ fn c1_part(
     ct: &[Named],
     support_at: f64,
     fmt: fn(f64) -> String,
-) -> (Vec<Verdict>, String) {
+) -> (Vec<Verdict>, String, Vec<(String, &'static str)>) {
     let mut parts = Vec::new();
     let mut line = Vec::new();
+    let mut few = Vec::new();
     match native {
         Some(n) if n > 0.0 => {
             let vm_r = over(vm, n).unwrap_or_default();
             let ct_r = over(ct, n).unwrap_or_default();
             parts.push(classify_high(&vm_r, support_at, 1.0));
+            few.push((ratio_span(&vm_r), "native"));
             line.push(format!(
                 "{what} against native ({}): {}; containers {}",
                 fmt(n),
@@ -140,6 +192,7 @@ fn c1_part(
     match ratios(vm, ct) {
         Some(((rl, _), rs)) => {
             parts.push(classify_high(&rs, support_at, 1.0));
+            few.push((ratio_span(&rs), "container"));
             line.push(format!(
                 "VMs against the heaviest container {rl}: {}",
                 list_plain(&rs)
@@ -149,7 +202,7 @@ fn c1_part(
             "the heaviest container's {what} measured 0 (below resolution): no ratio to it"
         )),
     }
-    (parts, line.join("; "))
+    (parts, line.join("; "), few)
 }
 
 /// C1: idle host memory and idle CPU, native processes as the baseline. `native` is
@@ -167,22 +220,45 @@ pub fn rule_c1(
     if !native.0.is_some_and(|m| m > 0.0) {
         return not_measured("idle memory of native processes (the baseline) is needed");
     }
-    let (mut verdicts, mem_line) = c1_part("idle memory", native.0, vm_mem, ct_mem, 3.0, fmt_bytes);
+    let (mut verdicts, mem_line, mem_few) =
+        c1_part("idle memory", native.0, vm_mem, ct_mem, 3.0, fmt_bytes);
     let mut because = mem_line;
+    // "VM memory 8.10x native, 3.20x container; CPU 2.00x, 1.60x": the ratios the
+    // verdict was computed from, nothing the rule left out; CPU's say what they are
+    // against only when it is not what memory's are.
+    let labelled = |few: &[(String, &str)]| {
+        few.iter()
+            .map(|(r, against)| format!("{r} {against}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut headline = format!("VM memory {}", labelled(&mem_few));
     if vm_cpu.is_empty() || ct_cpu.is_empty() {
         because.push_str("; idle CPU not measured on both sides, judged on memory alone");
     } else {
-        let (cpu_parts, cpu_line) = c1_part("idle CPU", native.1, vm_cpu, ct_cpu, 1.5, |s| {
-            format!("{} s", fmt_num(s))
-        });
+        let (cpu_parts, cpu_line, cpu_few) =
+            c1_part("idle CPU", native.1, vm_cpu, ct_cpu, 1.5, |s| {
+                format!("{} s", fmt_num(s))
+            });
         if cpu_parts.is_empty() {
             because.push_str(&format!("; {cpu_line}; judged on memory alone"));
         } else {
             because.push_str(&format!("; {cpu_line}"));
+            let same = cpu_few.iter().map(|f| f.1).eq(mem_few.iter().map(|f| f.1));
+            let cpu = if same {
+                cpu_few
+                    .iter()
+                    .map(|f| f.0.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            } else {
+                labelled(&cpu_few)
+            };
+            headline.push_str(&format!("; CPU {cpu}"));
         }
         verdicts.extend(cpu_parts);
     }
-    outcome(combine(&verdicts), because)
+    outcome(combine(&verdicts), headline, because)
 }
 
 /// C2: idle memory much higher in VMs, CPU per request only a little higher.
@@ -200,6 +276,7 @@ pub fn rule_c2(
     };
     let mut verdicts = vec![classify_high(&mem, 3.0, 1.0)];
     let mut because = format!("idle memory: {}", list_ratios(&mem, &ref_mem));
+    let mut headline = format!("VM/container: memory {}", ratio_span(&mem));
     if vm_cpu1k.is_empty() || ct_cpu1k.is_empty() {
         because.push_str("; CPU per request not measured, judged on memory alone");
     } else if let Some(((ref_cpu, _), cpu)) = ratios(vm_cpu1k, ct_cpu1k) {
@@ -207,13 +284,14 @@ pub fn rule_c2(
             "; CPU per 1,000 requests: {}",
             list_ratios(&cpu, &ref_cpu)
         ));
+        headline.push_str(&format!(", CPU/request {}", ratio_span(&cpu)));
         verdicts.push(classify_low(&cpu, 2.0, 5.0));
     } else {
         because.push_str(
             "; the heaviest container's CPU per request measured 0 (below resolution), judged on memory alone",
         );
     }
-    outcome(combine(&verdicts), because)
+    outcome(combine(&verdicts), headline, because)
 }
 
 /// C3: 1 = the workload runs on the host's kernel, 0 = its own kernel.
@@ -238,8 +316,21 @@ pub fn rule_c3(ct_shared: &[Named], vm_shared: &[Named]) -> Outcome {
         .map(fact)
         .collect::<Vec<_>>()
         .join("; ");
+    let shares = |v: &Named| v.1 >= 0.5;
+    let headline = format!(
+        "host kernel shared: {} containers, {} VMs",
+        count_of(ct_shared, shares),
+        count_of(vm_shared, shares)
+    );
+    // A comparison with one side missing is not a verdict: "mixed" would read as a
+    // measured disagreement (a real native + docker run showed it).
     if ct_shared.is_empty() || vm_shared.is_empty() {
-        return outcome(Verdict::Mixed, format!("{because} (only one side probed)"));
+        let missing = if vm_shared.is_empty() {
+            "VM"
+        } else {
+            "container"
+        };
+        return not_measured(format!("no {missing} probed, only one side ({because})"));
     }
     let ct_shared_all = ct_shared.iter().all(|(_, v)| *v >= 0.5);
     let vm_own_all = vm_shared.iter().all(|(_, v)| *v < 0.5);
@@ -252,7 +343,7 @@ pub fn rule_c3(ct_shared: &[Named], vm_shared: &[Named]) -> Outcome {
     } else {
         Verdict::Mixed
     };
-    outcome(v, because)
+    outcome(v, headline, because)
 }
 
 /// C4: median startup of each VM against the slowest container.
@@ -265,6 +356,7 @@ pub fn rule_c4(vm: &[Named], ct: &[Named]) -> Outcome {
     };
     outcome(
         classify_high(&rs, 5.0, 1.0),
+        format!("VM startup {} a container's", ratio_span(&rs)),
         format!(
             "median startup: {}",
             list_ratios(&rs, &format!("slower than {ref_label}"))
@@ -292,6 +384,11 @@ pub fn rule_c5(vm_disks: &[Named], ct_images: &[Named]) -> Outcome {
     };
     outcome(
         v,
+        format!(
+            "smallest VM disk {}, {} the image",
+            fmt_bytes(small.1),
+            fmt_ratio(ratio)
+        ),
         format!(
             "smallest VM disk {} ({}) is {} the container image {}; {} GiB is {} 1 GiB",
             small.0,
@@ -359,7 +456,11 @@ pub fn rule_c6(cts: &[Noise], native: Option<&Noise>) -> Outcome {
         }
         None => because.push_str("; no native baseline measured"),
     }
-    outcome(classify_high(&disk, 1.5, 1.1), because)
+    outcome(
+        classify_high(&disk, 1.5, 1.1),
+        format!("p99 beside disk-only noise: {} quiet", ratio_span(&disk)),
+        because,
+    )
 }
 
 /// C7: per container engine, fraction of trials where the calculator kept answering after
@@ -373,8 +474,25 @@ pub fn rule_c7(survived: &[Named]) -> Outcome {
         .map(|(l, s)| format!("{l}: kept answering in {}% of trials", fmt_num(s * 100.0)))
         .collect::<Vec<_>>()
         .join("; ");
+    let lo = survived.iter().map(|s| s.1).fold(f64::INFINITY, f64::min);
+    let hi = survived
+        .iter()
+        .map(|s| s.1)
+        .fold(f64::NEG_INFINITY, f64::max);
+    let headline = if fmt_num(lo * 100.0) == fmt_num(hi * 100.0) {
+        format!(
+            "still answering after the kill in {}% of trials",
+            fmt_num(hi * 100.0)
+        )
+    } else {
+        format!(
+            "still answering after the kill in {}–{}% of trials",
+            fmt_num(lo * 100.0),
+            fmt_num(hi * 100.0)
+        )
+    };
     // The claim is that containers die: a survival fraction of 0 supports it.
-    outcome(classify_low(survived, 0.0, 1.0), because)
+    outcome(classify_low(survived, 0.0, 1.0), headline, because)
 }
 
 /// C8: (what, KVM figure, hosted/emulated figure); lower is faster.
@@ -395,10 +513,15 @@ pub fn rule_c8(comparisons: &[(String, f64, f64)]) -> Outcome {
         .map(|(w, k, s)| format!("{w}: KVM {} vs {}", fmt_num(*k), fmt_num(*s)))
         .collect::<Vec<_>>()
         .join("; ");
-    outcome(v, because)
+    let headline = format!(
+        "KVM faster in {faster} of {} comparisons",
+        comparisons.len()
+    );
+    outcome(v, headline, because)
 }
 
-/// C9: 1 = the guest answered at its own address with no forward, 0 = it did not.
+/// C9: 1 = the guest answered a LAN PC at its own address, 0 = it did not; `nat`: the
+/// variants whose access path is a forward, `direct`: those reached at their own address.
 pub fn rule_c9(nat: &[Named], direct: &[Named]) -> Outcome {
     if nat.is_empty() && direct.is_empty() {
         return not_measured("reachability matrix not probed in this run");
@@ -408,9 +531,9 @@ pub fn rule_c9(nat: &[Named], direct: &[Named]) -> Outcome {
             "{} {}",
             v.0,
             if v.1 >= 0.5 {
-                "reachable without a forward"
+                "reachable from the LAN at its own address"
             } else {
-                "unreachable without a forward"
+                "unreachable from the LAN at its own address"
             }
         )
     };
@@ -424,16 +547,30 @@ pub fn rule_c9(nat: &[Named], direct: &[Named]) -> Outcome {
     let direct_ok = direct.iter().all(|(_, v)| *v >= 0.5);
     let nat_rev = nat.iter().all(|(_, v)| *v >= 0.5);
     let direct_rev = direct.iter().all(|(_, v)| *v < 0.5);
-    let v = if nat.is_empty() || direct.is_empty() {
-        Verdict::Mixed
-    } else if nat_ok && direct_ok {
+    if nat.is_empty() || direct.is_empty() {
+        let missing = if direct.is_empty() {
+            "bridged or direct"
+        } else {
+            "NAT"
+        };
+        return not_measured(format!(
+            "no {missing} variant probed, only one side ({because})"
+        ));
+    }
+    let v = if nat_ok && direct_ok {
         Verdict::Supported
     } else if nat_rev && direct_rev {
         Verdict::Contradicted
     } else {
         Verdict::Mixed
     };
-    outcome(v, because)
+    let reachable = |v: &Named| v.1 >= 0.5;
+    let headline = format!(
+        "reached by a LAN PC at its own address: behind a forward {}, direct {}",
+        count_of(nat, reachable),
+        count_of(direct, reachable)
+    );
+    outcome(v, headline, because)
 }
 
 /// Request outcomes of one variant over all its load runs.
@@ -479,6 +616,17 @@ fn works(items: &[Health]) -> Verdict {
     }
 }
 
+/// "4 of 4 answered, 0 wrong, ≤ 0.200% failed".
+fn health_headline(items: &[Health]) -> String {
+    let wrong: u64 = items.iter().map(|h| h.wrong).sum();
+    let worst = items.iter().map(Health::failure_rate).fold(0.0, f64::max);
+    format!(
+        "{} answered, {wrong} wrong, ≤ {}% failed",
+        count_of(items, |h| h.correct > 0),
+        fmt_num(worst * 100.0)
+    )
+}
+
 fn describe_all(items: &[Health]) -> String {
     items
         .iter()
@@ -504,7 +652,7 @@ pub fn rule_c10(forwarded: &[Health]) -> Outcome {
     } else {
         Verdict::Mixed
     };
-    outcome(v, describe_all(forwarded))
+    outcome(v, health_headline(forwarded), describe_all(forwarded))
 }
 
 /// C11: clone medians in ms (overlay and full, per VM platform).
@@ -521,6 +669,7 @@ pub fn rule_c11(clone_ms: &[Named]) -> Outcome {
     };
     outcome(
         v,
+        format!("fastest clone: {}", fmt_ms(best.1)),
         format!("fastest clone: {} in {}", best.0, fmt_ms(best.1)),
     )
 }
@@ -533,25 +682,29 @@ pub fn rule_c12(commit: Option<usize>, build: Option<usize>) -> Outcome {
         (None, None) => not_measured("docker commit / build experiment not run"),
         _ if ok(commit) && ok(build) => outcome(
             Verdict::Supported,
+            "commit and build both made an image",
             "both docker commit and docker build produced an image",
         ),
-        _ if ok(commit) || ok(build) => outcome(
-            Verdict::Mixed,
-            format!(
-                "only {} produced an image",
-                if ok(commit) {
-                    "docker commit"
-                } else {
-                    "docker build"
-                }
-            ),
-        ),
+        _ if ok(commit) || ok(build) => {
+            let which = if ok(commit) {
+                "docker commit"
+            } else {
+                "docker build"
+            };
+            outcome(
+                Verdict::Mixed,
+                format!("only {which} made an image"),
+                format!("only {which} produced an image"),
+            )
+        }
         (Some(_), Some(_)) => outcome(
             Verdict::Contradicted,
+            "neither made an image",
             "neither docker commit nor docker build produced an image",
         ),
         _ => outcome(
             Verdict::Mixed,
+            "one attempted, and it failed",
             "only one of docker commit / docker build was attempted, and it failed",
         ),
     }
@@ -568,6 +721,11 @@ pub fn rule_c13(openstack_live: Option<f64>, virtualbox_live: Option<f64>) -> Ou
         fmt_num(os * 100.0),
         fmt_num(vb * 100.0)
     );
+    let headline = format!(
+        "live resize: OpenStack {}%, VirtualBox {}%",
+        fmt_num(os * 100.0),
+        fmt_num(vb * 100.0)
+    );
     let v = if os > 0.0 && vb == 0.0 {
         Verdict::Supported
     } else if os == 0.0 && vb > 0.0 {
@@ -575,7 +733,7 @@ pub fn rule_c13(openstack_live: Option<f64>, virtualbox_live: Option<f64>) -> Ou
     } else {
         Verdict::Mixed
     };
-    outcome(v, because)
+    outcome(v, headline, because)
 }
 
 /// C14: every VM and container variant computes the same correct answers.
@@ -586,7 +744,7 @@ pub fn rule_c14(vms: &[Health], containers: &[Health]) -> Outcome {
         );
     }
     let all: Vec<Health> = vms.iter().chain(containers).cloned().collect();
-    outcome(works(&all), describe_all(&all))
+    outcome(works(&all), health_headline(&all), describe_all(&all))
 }
 
 /// C15: routed two-network variants work end to end.
@@ -594,5 +752,5 @@ pub fn rule_c15(routed: &[Health]) -> Outcome {
     if routed.is_empty() {
         return not_measured("routed two-network topology not run");
     }
-    outcome(works(routed), describe_all(routed))
+    outcome(works(routed), health_headline(routed), describe_all(routed))
 }

@@ -127,11 +127,23 @@ fn c6_rules() {
         Verdict::NotMeasured("noisy-neighbour test not run".into())
     );
     // Older results (one sibling doing both) have no disk-only figure: not judged.
-    assert!(is_nm(&rule_c6(&[noise("d", 1000.0, None, Some(9000.0))], None)));
+    assert!(is_nm(&rule_c6(
+        &[noise("d", 1000.0, None, Some(9000.0))],
+        None
+    )));
     let native = noise("native", 500.0, Some(600.0), Some(1000.0));
     let o = rule_c6(&d(2000.0), Some(&native));
-    assert!(o.because.contains("CPU-only sibling (shown, not judged): d 5.00x"), "{}", o.because);
-    assert!(o.because.contains("baseline): disk 1.20x, CPU 2.00x"), "{}", o.because);
+    assert!(
+        o.because
+            .contains("CPU-only sibling (shown, not judged): d 5.00x"),
+        "{}",
+        o.because
+    );
+    assert!(
+        o.because.contains("baseline): disk 1.20x, CPU 2.00x"),
+        "{}",
+        o.because
+    );
 }
 
 #[test]
@@ -359,10 +371,89 @@ fn a_zero_is_never_divided_by() {
     );
     assert_eq!(o.verdict, Verdict::Supported);
     assert!(!o.because.contains('∞'), "{}", o.because);
-    assert!(is_nm(&rule_c6(
-        &[noise("d", 0.0, Some(10.0), None)],
-        None
-    )));
+    assert!(is_nm(&rule_c6(&[noise("d", 0.0, Some(10.0), None)], None)));
+}
+
+#[test]
+fn headlines_are_short_and_keep_the_deciding_figure() {
+    let o = rule_c4(&[n("qemu", 9000.0)], &[n("docker", 600.0)]);
+    assert_eq!(o.headline, "VM startup 15.0x a container's");
+    let o = rule_c4(&[n("a", 1200.0), n("b", 9000.0)], &[n("docker", 600.0)]);
+    assert_eq!(o.headline, "VM startup 2.00–15.0x a container's");
+    let o = rule_c14(&[h("qemu", 990, 10, 0)], &[h("docker", 1000, 0, 0)]);
+    assert_eq!(o.headline, "2 of 2 answered, 0 wrong, ≤ 1.00% failed");
+    assert_eq!(
+        rule_c13(None, None).headline,
+        "live resize needs both OpenStack and VirtualBox"
+    );
+    // C1's deciding figures are ratios to native and to the heaviest container.
+    let o = rule_c1(
+        (Some(10.0), Some(0.01)),
+        &[n("qemu", 400.0)],
+        &[n("docker", 20.0)],
+        &[n("qemu", 0.2)],
+        &[n("docker", 0.1)],
+    );
+    assert_eq!(
+        o.headline,
+        "VM memory 40.0x native, 20.0x container; CPU 20.0x, 2.00x"
+    );
+    // A part the rule leaves out (native CPU below resolution) is not quoted.
+    let o = rule_c1(
+        (Some(10.0), Some(0.0)),
+        &[n("qemu", 400.0)],
+        &[n("docker", 20.0)],
+        &[n("qemu", 0.2)],
+        &[n("docker", 0.0)],
+    );
+    assert_eq!(o.headline, "VM memory 40.0x native, 20.0x container");
+    // Native CPU below resolution but the containers' measured: CPU's one ratio says
+    // what it is against.
+    let o = rule_c1(
+        (Some(10.0), Some(0.0)),
+        &[n("qemu", 400.0)],
+        &[n("docker", 20.0)],
+        &[n("qemu", 0.2)],
+        &[n("docker", 0.1)],
+    );
+    assert_eq!(
+        o.headline,
+        "VM memory 40.0x native, 20.0x container; CPU 2.00x container"
+    );
+}
+
+#[test]
+fn details_in_parentheses_are_left_out_of_a_short_reason() {
+    assert_eq!(
+        without_details("no OpenStack on this host (cloud `x` (devcloud) not found); no VirtualBox on this host (VBoxManage not found)."),
+        "no OpenStack on this host; no VirtualBox on this host."
+    );
+    assert_eq!(without_details("plain"), "plain");
+    assert_eq!(without_details("unbalanced ) (still"), "unbalanced )");
+}
+
+#[test]
+fn every_row_has_its_few_words_and_a_deciding_figure() {
+    let rows = evaluate(&fixture());
+    for row in &rows {
+        assert!(
+            !row.short.is_empty() && !row.evidence.is_empty(),
+            "{}",
+            row.id
+        );
+        assert!(!row.headline.is_empty(), "{}: no deciding figure", row.id);
+    }
+    // The fixture's C1 is judged against native, and its few words say so.
+    assert!(
+        verdict_of(&rows, "C1").headline.contains("native"),
+        "{}",
+        verdict_of(&rows, "C1").headline
+    );
+    // C14's answers include a TCG VM's: its few words are marked, like its line.
+    let c14 = verdict_of(&rows, "C14");
+    if c14.because.contains("QEMU TCG") {
+        assert!(c14.headline.ends_with("[TCG]"), "{}", c14.headline);
+    }
 }
 
 fn fixture() -> RunResults {
@@ -642,4 +733,20 @@ fn judges_read_only_the_names_their_entries_list() {
         undeclared.is_empty(),
         "add these to the claim's `extras` / `facts`: {undeclared:?}"
     );
+}
+
+/// A comparison with one side missing is "not measured", never "mixed" (seen on a real
+/// native + docker run: C3 and C9 said "mixed" with no VM and no direct variant).
+#[test]
+fn one_sided_comparisons_are_not_verdicts() {
+    let o = rule_c3(&[n("docker/bridge", 1.0)], &[]);
+    assert!(is_nm(&o), "{o:?}");
+    assert!(o.verdict.label().contains("no VM probed"), "{o:?}");
+    let o = rule_c3(&[], &[n("qemu", 0.0)]);
+    assert!(is_nm(&o), "{o:?}");
+    let o = rule_c9(&[n("docker/bridge", 1.0)], &[]);
+    assert!(is_nm(&o), "{o:?}");
+    assert!(o.verdict.label().contains("no bridged or direct"), "{o:?}");
+    let o = rule_c9(&[], &[n("qemu/bridge", 1.0)]);
+    assert!(is_nm(&o), "{o:?}");
 }
