@@ -365,17 +365,18 @@ impl Deployment for LxcDeployment {
                 "lxc: deployment already torn down".into(),
             ));
         }
-        let (mut mem, mut cpu, mut pss) = (0u64, 0.0, 0u64);
+        let (mut mem, mut cpu, mut pss, mut resolution) = (0u64, 0.0, 0u64, 0.0f64);
         for s in &self.started {
             let cg = CgroupFiles::of_pid(s.pid as i64).ok_or_else(|| {
                 PlatformError::Failed(format!("lxc: the cgroup of {} is not readable", s.role))
             })?;
-            let (m, c, pids) = cg.read().map_err(PlatformError::io(format!(
+            let (m, c, res, pids) = cg.read().map_err(PlatformError::io(format!(
                 "lxc: reading the cgroup of {}",
                 s.role
             )))?;
             mem += m;
             cpu += c;
+            resolution = resolution.max(res);
             pss += pids
                 .into_iter()
                 .map(|p| proc_use(p).unwrap_or_default().pss)
@@ -388,12 +389,14 @@ impl Deployment for LxcDeployment {
             mon_rss += u.rss;
             mon_pss += u.pss;
             cpu += u.cpu_seconds;
+            resolution = resolution.max(u.cpu_resolution_s);
         }
         *self.last_split.lock().expect("not poisoned") = Some((mem, mon_rss));
         Ok(ResourceSample {
             rss_bytes: mem + mon_rss,
             pss_bytes: Some(pss + mon_pss),
             cpu_seconds: cpu,
+            cpu_resolution_s: resolution,
         })
     }
 

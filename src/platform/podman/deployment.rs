@@ -228,14 +228,15 @@ impl Deployment for PodmanDeployment {
             }
             slot.clone().expect("just set")
         };
-        let (mut mem, mut cpu, mut pss) = (0u64, 0.0, 0u64);
+        let (mut mem, mut cpu, mut pss, mut resolution) = (0u64, 0.0, 0u64, 0.0f64);
         for (cg, s) in cgroups.iter().zip(&self.started) {
-            let (m, c, pids) = cg.read().map_err(PlatformError::io(format!(
+            let (m, c, res, pids) = cg.read().map_err(PlatformError::io(format!(
                 "podman: reading the cgroup of container {}",
                 s.role
             )))?;
             mem += m;
             cpu += c;
+            resolution = resolution.max(res);
             pss += pids
                 .into_iter()
                 .map(|p| proc_use(p).unwrap_or_default().pss)
@@ -248,12 +249,14 @@ impl Deployment for PodmanDeployment {
             conmon_rss += u.rss;
             conmon_pss += u.pss;
             cpu += u.cpu_seconds;
+            resolution = resolution.max(u.cpu_resolution_s);
         }
         *self.last_conmon_rss.lock().expect("not poisoned") = Some((mem, conmon_rss));
         Ok(ResourceSample {
             rss_bytes: mem + conmon_rss,
             pss_bytes: Some(pss + conmon_pss),
             cpu_seconds: cpu,
+            cpu_resolution_s: resolution,
         })
     }
 
