@@ -191,7 +191,7 @@ impl Default for PodmanOptions {
     fn default() -> Self {
         PodmanOptions {
             networks: vec!["bridge".into(), "host".into()],
-            subnet: "10.214.0.0/24".into(),
+            subnet: "10.216.0.0/24".into(),
         }
     }
 }
@@ -206,7 +206,7 @@ pub struct LxcOptions {
 impl Default for LxcOptions {
     fn default() -> Self {
         LxcOptions {
-            subnet: "10.215.0.0/24".into(),
+            subnet: "10.217.0.0/24".into(),
         }
     }
 }
@@ -442,14 +442,14 @@ impl Scenario {
             return Err(bad(
                 "lxc.subnet",
                 format!("{:?}", self.lxc.subnet),
-                "expected an IPv4 CIDR such as 10.215.0.0/24",
+                "expected an IPv4 CIDR such as 10.217.0.0/24",
             ));
         }
         if !is_ipv4_cidr(&self.podman.subnet) {
             return Err(bad(
                 "podman.subnet",
                 format!("{:?}", self.podman.subnet),
-                "expected an IPv4 CIDR such as 10.214.0.0/24",
+                "expected an IPv4 CIDR such as 10.216.0.0/24",
             ));
         }
         one_of(

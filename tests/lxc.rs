@@ -25,7 +25,7 @@ fn skipped() -> bool {
 fn context(test: &str, subnet_octet: u8) -> RunContext {
     let mut scenario: Scenario =
         toml::from_str("name = \"lxc-test\"\nplatforms = [\"lxc\"]\n").unwrap();
-    scenario.lxc.subnet = format!("10.215.{subnet_octet}.0/24");
+    scenario.lxc.subnet = format!("10.217.{subnet_octet}.0/24");
     let dir = std::env::temp_dir().join(format!("vb-lxc-test-{}-{test}", std::process::id()));
     RunContext {
         run_id: format!("t{}-{test}", std::process::id()),
@@ -149,6 +149,9 @@ async fn cleanup_removes_a_forgotten_deployment_and_the_probe_answers() {
         let facts = p.extras(&ctx, d.as_mut()).await.expect("isolation facts");
         println!("lxc facts: {facts:?}");
         assert!(!facts.is_empty());
+        // The boot id LXC gives its containers is its own: no shared-kernel verdict.
+        assert!(!facts.contains_key("isolation_shared_kernel"), "{facts:?}");
+        assert_eq!(facts["isolation_net_namespace_private"].samples, [1.0]);
         // Forget the deployment (a crash): cleanup must find everything.
         std::mem::forget(d);
         let removed = p.cleanup(Some(&ctx.run_id)).await.expect("cleanup");

@@ -30,7 +30,7 @@ fn skipped() -> bool {
 fn context(test: &str, subnet_octet: u8) -> RunContext {
     let mut scenario: Scenario =
         toml::from_str("name = \"podman-test\"\nplatforms = [\"podman\"]\n").unwrap();
-    scenario.podman.subnet = format!("10.214.{subnet_octet}.0/24");
+    scenario.podman.subnet = format!("10.216.{subnet_octet}.0/24");
     let dir = std::env::temp_dir().join(format!("vb-podman-test-{}-{test}", std::process::id()));
     RunContext {
         run_id: format!("t{}-{test}", std::process::id()),

@@ -393,7 +393,7 @@ mod tests {
     #[test]
     fn bridge_create_publishes_on_loopback_with_labels_and_limits() {
         let mode = NetworkMode::Bridge {
-            subnet: Subnet::parse("10.214.0.0/24").unwrap(),
+            subnet: Subnet::parse("10.216.0.0/24").unwrap(),
         };
         let p = plan("r1", mode, 18080, &[]).unwrap();
         let a = create_args(&p, &p.containers[4], "img:1", 1024).join(" ");
@@ -402,7 +402,7 @@ mod tests {
             a.contains("--ulimit nofile=1024:1024 --ulimit nproc=4096:4096"),
             "{a}"
         );
-        assert!(a.contains("--network vb-r1 --ip 10.214.0.6 --publish 127.0.0.1:18080:50000/tcp img:1 calculator --listen 0.0.0.0:50000 --sum http://10.214.0.2:50001"), "{a}");
+        assert!(a.contains("--network vb-r1 --ip 10.216.0.6 --publish 127.0.0.1:18080:50000/tcp img:1 calculator --listen 0.0.0.0:50000 --sum http://10.216.0.2:50001"), "{a}");
     }
 
     #[test]

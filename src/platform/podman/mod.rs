@@ -431,7 +431,7 @@ mod tests {
         let v = Podman::default().variants(&s);
         assert_eq!(v.len(), 2);
         assert_eq!(v[0].label, "podman/bridge");
-        assert_eq!(v[0].get("subnet"), Some("10.214.0.0/24"));
+        assert_eq!(v[0].get("subnet"), Some("10.216.0.0/24"));
         assert_eq!(v[1].label, "podman/host");
     }
 
