@@ -36,6 +36,8 @@ pub enum ScenarioError {
     },
 }
 
+/// A scenario file. Every section is optional, and a section may set only some of its
+/// fields: the others keep their defaults.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Scenario {
@@ -55,6 +57,8 @@ pub struct Scenario {
     #[serde(default)]
     pub throughput: Throughput,
     #[serde(default)]
+    pub experiments: Experiments,
+    #[serde(default)]
     pub docker: DockerOptions,
     #[serde(default)]
     pub podman: PodmanOptions,
@@ -69,7 +73,7 @@ pub struct Scenario {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct Workload {
     /// Expressions sent round-robin; the expected answer is computed locally.
     pub expressions: Vec<String>,
@@ -84,7 +88,7 @@ impl Default for Workload {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct Startup {
     /// Fresh deployments measured (create call to first correct answer).
     pub repetitions: u32,
@@ -101,8 +105,25 @@ impl Default for Startup {
     }
 }
 
+/// The platform experiments behind claims C3-C13 (run after the load windows).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
+pub struct Experiments {
+    /// One-second p99 windows per condition of the noisy-neighbour test (C6): quiet,
+    /// beside a disk-only sibling, beside a CPU-only sibling. Fewer is quicker and noisier.
+    pub noise_windows: usize,
+}
+
+impl Default for Experiments {
+    fn default() -> Self {
+        Experiments {
+            noise_windows: crate::measure::noise::WINDOWS,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct Idle {
     /// Idle window over which memory and CPU are sampled with no requests.
     pub window_s: f64,
@@ -120,7 +141,7 @@ impl Default for Idle {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct Load {
     /// Open-loop constant rates, requests per second; one latency result each.
     pub rates_rps: Vec<f64>,
@@ -146,7 +167,7 @@ impl Default for Load {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct Throughput {
     /// Closed-loop run; 0 disables it.
     pub duration_s: f64,
@@ -163,7 +184,7 @@ impl Default for Throughput {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct DockerOptions {
     /// "bridge" (published port: NAT + port forwarding, as in the lab), "host", and/or
     /// "routed" (sub-services and calculator on two networks joined by a router).
@@ -179,7 +200,7 @@ pub struct DockerOptions {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct PodmanOptions {
     /// "bridge" (a network of the run's own, port published on 127.0.0.1) and/or "host".
     pub networks: Vec<String>,
@@ -197,7 +218,7 @@ impl Default for PodmanOptions {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct LxcOptions {
     /// Subnet of the run's bridge (the host holds its first address).
     pub subnet: String,
@@ -231,7 +252,7 @@ impl Default for DockerOptions {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct QemuOptions {
     /// "per-role" (five VMs, as in the lab) and/or "all-in-one".
     pub topologies: Vec<String>,
@@ -290,7 +311,7 @@ impl Default for VirtualBoxOptions {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct OpenStackOptions {
     /// Entry of clouds.yaml; OS_* variables apply when empty.
     pub cloud: String,
@@ -353,6 +374,13 @@ impl Scenario {
                     ),
                 ));
             }
+        }
+        if !(1..=20).contains(&self.experiments.noise_windows) {
+            return Err(bad(
+                "experiments.noise_windows",
+                self.experiments.noise_windows.to_string(),
+                "expected 1 to 20 one-second windows",
+            ));
         }
         if self.workload.expressions.is_empty() {
             return Err(bad(
@@ -611,6 +639,29 @@ mod tests {
     fn default_scenario_file_is_valid() {
         let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/calculator.toml");
         Scenario::load(&p).unwrap();
+    }
+
+    #[test]
+    fn every_shipped_scenario_is_valid() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+        for e in std::fs::read_dir(dir).unwrap().flatten() {
+            if e.path().extension().is_some_and(|x| x == "toml") {
+                Scenario::load(&e.path()).unwrap_or_else(|err| panic!("{err}"));
+            }
+        }
+    }
+
+    #[test]
+    fn a_section_may_set_only_some_fields() {
+        let s = parse(&format!(
+            "{MIN}[podman]\nnetworks = [\"bridge\"]\n[experiments]\nnoise_windows = 1\n"
+        ))
+        .unwrap();
+        assert_eq!(s.podman.networks, ["bridge"]);
+        assert_eq!(s.podman.subnet, PodmanOptions::default().subnet);
+        assert_eq!(s.experiments.noise_windows, 1);
+        let e = parse(&format!("{MIN}[experiments]\nnoise_windows = 0\n")).unwrap_err();
+        assert!(e.contains("experiments.noise_windows"), "{e}");
     }
 
     #[test]

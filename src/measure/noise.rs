@@ -15,7 +15,8 @@ use crate::platform::PlatformError;
 use crate::results::keys;
 use crate::stats::Series;
 
-/// Measured windows per condition (one p99 each).
+/// Measured windows per condition (one p99 each), unless the scenario's
+/// `[experiments] noise_windows` says otherwise.
 pub const WINDOWS: usize = 3;
 /// Requests per second: modest, so the quiet p99 is the service's, not a queue's.
 pub const RATE_RPS: f64 = 100.0;
@@ -23,8 +24,8 @@ const WINDOW: Duration = Duration::from_secs(1);
 /// Time the sibling gets to reach its steady state before measuring.
 pub const SETTLE: Duration = Duration::from_millis(300);
 
-/// p99 of each of [`WINDOWS`] one-second open-loop windows, microseconds.
-pub async fn p99_windows(addr: SocketAddr) -> Result<Series, PlatformError> {
+/// p99 of each of `windows` one-second open-loop windows, microseconds.
+pub async fn p99_windows(addr: SocketAddr, windows: usize) -> Result<Series, PlatformError> {
     let probe = Probe::for_expression("(5+3)/2").expect("constant expression");
     let cfg = OpenLoopConfig {
         rate_rps: RATE_RPS,
@@ -33,8 +34,8 @@ pub async fn p99_windows(addr: SocketAddr) -> Result<Series, PlatformError> {
         connections: 2,
         timeout: Duration::from_secs(2),
     };
-    let mut p99 = Vec::with_capacity(WINDOWS);
-    for _ in 0..WINDOWS {
+    let mut p99 = Vec::with_capacity(windows);
+    for _ in 0..windows.max(1) {
         let r = open_loop(addr, std::slice::from_ref(&probe), &cfg)
             .await
             .map_err(|e| PlatformError::Failed(format!("noise test load on {addr}: {e}")))?;

@@ -153,7 +153,7 @@ async fn noisy_neighbour(
     ctx: &RunContext,
     endpoint: SocketAddr,
 ) -> Result<BTreeMap<String, crate::stats::Series>, PlatformError> {
-    let quiet = noise::p99_windows(endpoint).await?;
+    let quiet = noise::p99_windows(endpoint, ctx.scenario.experiments.noise_windows).await?;
     let mut noisy = Vec::new();
     for kind in noise::KINDS {
         noisy.push((kind, beside_noise(ctx, endpoint, kind).await?));
@@ -184,7 +184,7 @@ async fn beside_noise(
             kind.name()
         )))?;
     tokio::time::sleep(noise::SETTLE).await;
-    let noisy = noise::p99_windows(endpoint).await;
+    let noisy = noise::p99_windows(endpoint, ctx.scenario.experiments.noise_windows).await;
     // Still running at the end: the noise really was there all along.
     let noisy = match sibling.try_wait() {
         Ok(Some(status)) => Err(PlatformError::Failed(format!(

@@ -264,13 +264,14 @@ pub async fn noisy_neighbour(
     run_id: &str,
     image: &str,
     endpoint: std::net::SocketAddr,
+    windows: usize,
 ) -> Result<BTreeMap<String, Series>, PlatformError> {
-    let quiet = noise::p99_windows(endpoint).await?;
+    let quiet = noise::p99_windows(endpoint, windows).await?;
     let mut noisy = Vec::new();
     for kind in noise::KINDS {
         noisy.push((
             kind,
-            beside_noise(engine, run_id, image, endpoint, kind).await?,
+            beside_noise(engine, run_id, image, endpoint, kind, windows).await?,
         ));
     }
     Ok(noise::extras(quiet, noisy))
@@ -282,6 +283,7 @@ async fn beside_noise(
     image: &str,
     endpoint: std::net::SocketAddr,
     kind: noise::Kind,
+    windows: usize,
 ) -> Result<Series, PlatformError> {
     let name = super::deployment::resource_name(run_id, Some(&format!("noise-{}", kind.name())));
     let config = ContainerCreateBody {
@@ -309,7 +311,7 @@ async fn beside_noise(
             .await
             .map_err(|e| engine_error(&format!("docker: starting container {name}"), &e))?;
         tokio::time::sleep(noise::SETTLE).await;
-        let measured = noise::p99_windows(endpoint).await?;
+        let measured = noise::p99_windows(endpoint, windows).await?;
         // Still running at the end: the noise really was there all along.
         let state = engine
             .inspect_container(&name, None)

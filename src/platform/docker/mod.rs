@@ -444,7 +444,14 @@ impl Platform for Docker {
         // Facts first, while nothing else runs beside the deployment.
         let mut out = extras::facts(engine, &ctx.run_id, deployment.endpoint()).await?;
         out.extend(
-            extras::noisy_neighbour(engine, &ctx.run_id, &image.tag, deployment.endpoint()).await?,
+            extras::noisy_neighbour(
+                engine,
+                &ctx.run_id,
+                &image.tag,
+                deployment.endpoint(),
+                ctx.scenario.experiments.noise_windows,
+            )
+            .await?,
         );
         let mut done = self.image_experiments_of.lock().await;
         if done.as_deref() != Some(ctx.run_id.as_str()) {
