@@ -129,7 +129,7 @@ async fn dispatch(cli: Cli) -> u8 {
                 scenario,
                 platforms,
                 out,
-                quiet: cli.quiet,
+                observer: std::sync::Arc::new(run::progress::Progress::new(cli.quiet)),
             };
             match run::run(opts).await {
                 Ok(o) => {
