@@ -68,7 +68,9 @@ impl Estimate {
             Event::PlatformUnavailable { platform, .. }
             | Event::PlatformFinished { platform, .. } => {
                 self.pending.retain(|(p, _)| p != platform);
-                self.current = None;
+                if self.current.as_ref().is_some_and(|c| c.0 == platform) {
+                    self.current = None;
+                }
             }
             Event::Figure { .. } | Event::Note { .. } | Event::RunFinished { .. } => {}
         }

@@ -82,3 +82,5 @@ pub fn open(report: &Path) {
         Err(e) => eprintln!("virtbench: demo: cannot open the report with xdg-open: {e}"),
     }
 }
+#[cfg(test)]
+mod tests;

@@ -146,7 +146,7 @@ fn row_line(r: &Row, style: Style) -> String {
             )
         }
     };
-    format!("{head}{rest}")
+    format!("{head}{rest}").trim_end().to_string()
 }
 
 fn bar(done: f64, w: usize) -> String {
