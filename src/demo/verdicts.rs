@@ -18,9 +18,10 @@ pub struct Given {
 }
 
 impl Given {
-    /// "C4: VM startup 9.8x a container's: supported, emulated VM only".
+    /// "C4 supported, emulated VM only: VM startup 9.8x a container's": the verdict
+    /// before the figure, so that a line cut to the screen's width keeps it.
     pub fn line(&self) -> String {
-        format!("{}: {}: {}", self.id, self.headline, self.verdict.label())
+        format!("{} {}: {}", self.id, self.verdict.label(), self.headline)
     }
 }
 
