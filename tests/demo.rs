@@ -83,7 +83,17 @@ fn the_demo_fills_its_table_and_gives_verdicts_on_a_real_terminal() {
     };
     let started = tmux
         .cmd()
-        .args(["new-session", "-d", "-x", "80", "-y", "30", "-s", "demo", &script])
+        .args([
+            "new-session",
+            "-d",
+            "-x",
+            "80",
+            "-y",
+            "30",
+            "-s",
+            "demo",
+            &script,
+        ])
         .status()
         .expect("tmux is installed (setup-host --tests)");
     assert!(started.success(), "tmux new-session failed");

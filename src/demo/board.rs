@@ -152,7 +152,13 @@ impl Board {
                 }
             }
             Event::PlatformFinished { platform, so_far } => {
-                self.finished_platforms.push(platform.into());
+                // An unavailable platform ends too, but measured nothing.
+                let measured = self.rows.iter().any(|r| {
+                    r.platform == platform && !matches!(r.state, RowState::Unavailable(_))
+                });
+                if measured {
+                    self.finished_platforms.push(platform.into());
+                }
                 self.verdicts = verdicts::given(so_far);
                 if self.now.as_ref().is_some_and(|n| n.platform == platform) {
                     self.now = None;

@@ -100,7 +100,9 @@ impl Estimate {
         match step {
             Step::Probing | Step::Preparing => reps * startup + windows,
             Step::Startup { i, .. } => (reps - i as f64 + 1.0) * startup + windows,
-            Step::Idle { .. } => windows,
+            // Settling takes from nothing to `settle::MAX_WAIT`: counted as nothing, the
+            // estimate grows while it lasts.
+            Step::Settling | Step::Idle { .. } => windows,
             // Which of several rates is under way is not tracked: all of them are
             // counted, an upper bound.
             Step::Load { .. } => self.loads_s + self.throughput_s,

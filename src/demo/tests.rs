@@ -210,9 +210,14 @@ fn verdicts_come_from_the_claims_code_on_the_platforms_finished() {
     let c4 = given.iter().find(|g| g.id == "C4").expect("C4 decided");
     assert!(c4.verdict.is_emulated_only(), "{c4:?}");
     assert!(
-        c4.line().starts_with("C4 supported, emulated VM only: VM startup")
-            || c4.line().starts_with("C4 contradicted, emulated VM only: VM startup")
-            || c4.line().starts_with("C4 mixed, emulated VM only: VM startup"),
+        c4.line()
+            .starts_with("C4 supported, emulated VM only: VM startup")
+            || c4
+                .line()
+                .starts_with("C4 contradicted, emulated VM only: VM startup")
+            || c4
+                .line()
+                .starts_with("C4 mixed, emulated VM only: VM startup"),
         "{}",
         c4.line()
     );
@@ -239,7 +244,9 @@ fn verdicts_come_from_the_claims_code_on_the_platforms_finished() {
     let text = screen.join("\n");
     assert!(text.contains("verdicts so far (qemu measured):"), "{text}");
     assert!(
-        screen.iter().any(|l| l.starts_with("C4 ") && l.contains("VM startup")),
+        screen
+            .iter()
+            .any(|l| l.starts_with("C4 ") && l.contains("VM startup")),
         "{text}"
     );
     assert!(screen.len() <= 30);

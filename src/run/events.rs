@@ -29,6 +29,9 @@ pub enum Step {
         i: u32,
         n: u32,
     },
+    /// Waiting for the deployment's CPU to go quiet before the idle window
+    /// (`measure::settle`, bounded by its `MAX_WAIT`).
+    Settling,
     Idle {
         window_s: f64,
     },
@@ -49,6 +52,7 @@ impl Step {
             Step::Probing => "probing".into(),
             Step::Preparing => "preparing artifacts".into(),
             Step::Startup { i, n } => format!("startup {i}/{n}"),
+            Step::Settling => "settling".into(),
             Step::Idle { window_s } => format!("idle window {window_s} s"),
             Step::Load {
                 rate_rps,
