@@ -236,13 +236,13 @@ fn verdicts_come_from_the_claims_code_on_the_platforms_finished() {
     feed(
         &mut b,
         &[Event::PlatformFinished {
-            platform: "qemu",
+            platform: "native",
             so_far: &f.platforms,
         }],
     );
     let screen = render(&b, 80, 30, PLAIN);
     let text = screen.join("\n");
-    assert!(text.contains("verdicts so far (qemu measured):"), "{text}");
+    assert!(text.contains("verdicts so far (native measured):"), "{text}");
     assert!(
         screen
             .iter()
