@@ -1,8 +1,9 @@
 //! About how long the run has left, from the scenario's windows (idle, load, throughput:
 //! fixed lengths) and the startups measured so far (a VM's differ from a container's by
-//! orders of magnitude, so each platform's own are used once it has some). Builds,
-//! extras and teardowns are not in the scenario: the estimate leaves them out, and the
-//! screen says "about".
+//! orders of magnitude, so each platform's own are used once it has some). What the
+//! scenario does not bound (settling, extras, teardowns) is learnt from the variants
+//! finished: each took some time beyond its startups and windows, and the mean of that
+//! is added to each variant to come. Builds are not estimated: the screen says "about".
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -26,6 +27,11 @@ pub struct Estimate {
     startups_s: BTreeMap<String, Vec<f64>>,
     /// The variant under way: its platform and label, the step, when the step began.
     current: Option<(String, String, Step, Duration)>,
+    /// When the variant under way took its first step.
+    variant_began: Option<Duration>,
+    /// Per finished variant, its wall time beyond the startups and windows: settling,
+    /// extras, teardowns. The mean is added to each variant still to come.
+    overheads_s: Vec<f64>,
 }
 
 impl Estimate {
@@ -45,7 +51,14 @@ impl Estimate {
                 platform,
                 label,
                 step,
-            } => self.current = Some((platform.into(), label.into(), step, at)),
+            } => {
+                if !matches!(step, Step::Probing | Step::Preparing)
+                    && self.current.as_ref().is_none_or(|c| c.1 != label)
+                {
+                    self.variant_began = Some(at);
+                }
+                self.current = Some((platform.into(), label.into(), step, at));
+            }
             Event::Figure {
                 platform,
                 figure: Figure::Startup { .. },
@@ -57,6 +70,12 @@ impl Estimate {
                 }
             }
             Event::VariantFinished { result } => {
+                if let (Some(began), false) = (self.variant_began.take(), result.error.is_some()) {
+                    let modelled =
+                        self.from_step(&result.name, Step::Preparing) - self.overhead_s();
+                    let took = at.saturating_sub(began).as_secs_f64();
+                    self.overheads_s.push((took - modelled).max(0.0));
+                }
                 let name = &result.name;
                 if result.label == *name {
                     self.pending.retain(|(p, _)| p != name);
@@ -98,7 +117,7 @@ impl Estimate {
         let reps = self.reps as f64;
         let windows = self.idle_s + self.loads_s + self.throughput_s;
         match step {
-            Step::Probing | Step::Preparing => reps * startup + windows,
+            Step::Probing | Step::Preparing => reps * startup + windows + self.overhead_s(),
             Step::Startup { i, .. } => (reps - i as f64 + 1.0) * startup + windows,
             // Settling takes from nothing to `settle::MAX_WAIT`: counted as nothing, the
             // estimate grows while it lasts.
@@ -108,6 +127,15 @@ impl Estimate {
             Step::Load { .. } => self.loads_s + self.throughput_s,
             Step::Throughput { .. } => self.throughput_s,
             Step::Extras => 0.0,
+        }
+    }
+
+    /// The mean overhead of the variants finished so far (none before the first).
+    fn overhead_s(&self) -> f64 {
+        if self.overheads_s.is_empty() {
+            0.0
+        } else {
+            self.overheads_s.iter().sum::<f64>() / self.overheads_s.len() as f64
         }
     }
 
