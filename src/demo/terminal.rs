@@ -9,6 +9,37 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::board::Board;
+
+/// Log lines (tracing) written while a live screen is up: held back until it ends, since
+/// a line written under the frame would shift it and the next redraw would land in the
+/// wrong place. `None` when no live screen is up: the lines go straight to stderr.
+static HELD: Mutex<Option<Vec<u8>>> = Mutex::new(None);
+
+/// The tracing writer `main` installs: standard error, or held back during a live screen.
+pub struct LogWriter;
+
+impl Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match HELD.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
+            Some(held) => {
+                held.extend_from_slice(buf);
+                Ok(buf.len())
+            }
+            None => std::io::stderr().write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogWriter {
+    type Writer = LogWriter;
+    fn make_writer(&'a self) -> LogWriter {
+        LogWriter
+    }
+}
 use super::screen::{self, Style};
 use crate::run::events::{Event, Observer};
 
@@ -37,6 +68,7 @@ impl Live {
             started: Instant::now(),
             style,
         });
+        *HELD.lock().unwrap_or_else(|p| p.into_inner()) = Some(Vec::new());
         let ticker = Arc::clone(&live);
         std::thread::spawn(move || loop {
             std::thread::sleep(Duration::from_millis(500));
@@ -84,6 +116,12 @@ impl Observer for Live {
             s.finished = true;
         }
         self.draw(&mut s);
+        if s.finished {
+            let held = HELD.lock().unwrap_or_else(|p| p.into_inner()).take();
+            if let Some(held) = held.filter(|h| !h.is_empty()) {
+                let _ = std::io::stderr().write_all(&held);
+            }
+        }
     }
 }
 
