@@ -72,7 +72,7 @@ impl Estimate {
             Event::VariantFinished { result } => {
                 if let (Some(began), false) = (self.variant_began.take(), result.error.is_some()) {
                     let modelled =
-                        self.from_step(&result.name, Step::Preparing) - self.overhead_s();
+                        self.still_to_do(&result.name, Step::Preparing) - self.overhead_s();
                     let took = at.saturating_sub(began).as_secs_f64();
                     self.overheads_s.push((took - modelled).max(0.0));
                 }
@@ -112,7 +112,7 @@ impl Estimate {
     }
 
     /// Seconds of one variant's measurement from the start of `step` to its end.
-    fn from_step(&self, platform: &str, step: Step) -> f64 {
+    fn still_to_do(&self, platform: &str, step: Step) -> f64 {
         let startup = self.startup_s(platform);
         let reps = self.reps as f64;
         let windows = self.idle_s + self.loads_s + self.throughput_s;
@@ -147,13 +147,13 @@ impl Estimate {
         if let Some((platform, label, step, began)) = &self.current {
             if !matches!(step, Step::Probing | Step::Preparing) {
                 let spent = now.saturating_sub(*began).as_secs_f64();
-                left += (self.from_step(platform, *step) - spent).max(0.0);
+                left += (self.still_to_do(platform, *step) - spent).max(0.0);
                 current_label = Some(label.as_str());
             }
         }
         for (platform, label) in &self.pending {
             if Some(label.as_str()) != current_label {
-                left += self.from_step(platform, Step::Preparing);
+                left += self.still_to_do(platform, Step::Preparing);
             }
         }
         Duration::from_secs_f64(left)
