@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Render a `tmux capture-pane -e -p` capture (ANSI SGR colours) as an HTML <pre>, for
 the README's terminal screenshot: `python3 ansi2html.py < pane.ansi > pane.html`, then
-`chromium --headless --screenshot=demo.png --window-size=W,H pane.html`."""
+`chromium --headless --screenshot=demo.png --window-size=840,560 pane.html`."""
 import html
 import re
 import sys
