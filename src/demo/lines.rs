@@ -60,10 +60,13 @@ pub fn lines(b: &Board, event: &Event<'_>) -> Vec<String> {
             None => vec![format!("{t} {}: done", result.label)],
         },
         Event::PlatformFinished { platform, .. } => {
+            let given = match b.verdicts.len() {
+                0 => "none yet".to_string(),
+                n => n.to_string(),
+            };
             let mut out = vec![format!(
-                "{t} {platform} finished; verdicts so far ({} measured): {}",
+                "{t} {platform} finished; verdicts so far ({} measured): {given}",
                 b.finished_platforms.join(", "),
-                b.verdicts.len()
             )];
             out.extend(b.verdicts.iter().map(|g| format!("{t}   {}", g.line())));
             out
