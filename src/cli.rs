@@ -43,6 +43,29 @@ pub enum Command {
         /// Reports directory.
         #[arg(long, default_value = "reports")]
         out: PathBuf,
+        /// Show the run as the classroom demo does (live table, verdicts as they come).
+        #[arg(long)]
+        demo: bool,
+        /// With --demo: do not open the report in the browser at the end.
+        #[arg(long, requires = "demo")]
+        no_open: bool,
+    },
+    /// The classroom demonstration: the quick scenario on every platform this host
+    /// offers, as a live table with the verdicts given as each platform finishes; the
+    /// report opens in the browser at the end when there is a display.
+    Demo {
+        /// Scenario file.
+        #[arg(default_value = "scenarios/quick.toml")]
+        scenario: PathBuf,
+        /// Comma-separated platforms, overriding the scenario's list.
+        #[arg(long, value_delimiter = ',')]
+        platforms: Option<Vec<String>>,
+        /// Reports directory.
+        #[arg(long, default_value = "reports")]
+        out: PathBuf,
+        /// Do not open the report in the browser at the end.
+        #[arg(long)]
+        no_open: bool,
     },
     /// Re-render a run's report without measuring again; with several results files,
     /// compare the runs (the first is the reference).
@@ -124,45 +147,22 @@ async fn dispatch(cli: Cli) -> u8 {
             scenario,
             platforms,
             out,
+            demo,
+            no_open,
         } => {
-            let opts = RunOptions {
-                scenario,
-                platforms,
-                out,
-                quiet: cli.quiet,
+            let show = if demo {
+                Show::Demo { open: !no_open }
+            } else {
+                Show::Progress { quiet: cli.quiet }
             };
-            match run::run(opts).await {
-                Ok(o) => {
-                    if !cli.quiet {
-                        if let Some(split) = &o.results.wall_split {
-                            eprintln!(
-                                "{}; reports written in {:.2} s after",
-                                run::timing::render(split),
-                                o.report_time.as_secs_f64()
-                            );
-                        }
-                    }
-                    println!("{}", o.dir.join("index.html").display());
-                    if o.cancelled {
-                        eprintln!("virtbench: interrupted; partial results written");
-                        130
-                    } else if o.failed {
-                        eprintln!("virtbench: some measurements failed (see the report's errors)");
-                        EXIT_FAILED
-                    } else {
-                        EXIT_OK
-                    }
-                }
-                Err(e) => {
-                    eprintln!("virtbench: {e}");
-                    if e.is_bad_input() {
-                        EXIT_BAD_INPUT
-                    } else {
-                        EXIT_FAILED
-                    }
-                }
-            }
+            measure(scenario, platforms, out, show).await
         }
+        Command::Demo {
+            scenario,
+            platforms,
+            out,
+            no_open,
+        } => measure(scenario, platforms, out, Show::Demo { open: !no_open }).await,
         Command::Report {
             results,
             out,
@@ -177,6 +177,69 @@ async fn dispatch(cli: Cli) -> u8 {
             expression,
         } => load(addr, rate, duration, connections, &expression).await,
         Command::Cleanup { run_id } => cleanup(run_id.as_deref()).await,
+    }
+}
+
+/// How a run shows itself while it goes.
+enum Show {
+    /// The spinner and one line per variant (nothing with --quiet).
+    Progress { quiet: bool },
+    /// The classroom demo; `open`: the report in the browser at the end.
+    Demo { open: bool },
+}
+
+async fn measure(
+    scenario: PathBuf,
+    platforms: Option<Vec<String>>,
+    out: PathBuf,
+    show: Show,
+) -> u8 {
+    let observer = match show {
+        Show::Progress { quiet } => {
+            std::sync::Arc::new(run::progress::Progress::new(quiet)) as std::sync::Arc<_>
+        }
+        Show::Demo { .. } => crate::demo::observer(),
+    };
+    let opts = RunOptions {
+        scenario,
+        platforms,
+        out,
+        observer,
+    };
+    match run::run(opts).await {
+        Ok(o) => {
+            if let Show::Progress { quiet: false } = show {
+                if let Some(split) = &o.results.wall_split {
+                    eprintln!(
+                        "{}; reports written in {:.2} s after",
+                        run::timing::render(split),
+                        o.report_time.as_secs_f64()
+                    );
+                }
+            }
+            let index = o.dir.join("index.html");
+            println!("{}", index.display());
+            if let Show::Demo { open: true } = show {
+                crate::demo::open(&index);
+            }
+            if o.cancelled {
+                eprintln!("virtbench: interrupted; partial results written");
+                130
+            } else if o.failed {
+                eprintln!("virtbench: some measurements failed (see the report's errors)");
+                EXIT_FAILED
+            } else {
+                EXIT_OK
+            }
+        }
+        Err(e) => {
+            eprintln!("virtbench: {e}");
+            if e.is_bad_input() {
+                EXIT_BAD_INPUT
+            } else {
+                EXIT_FAILED
+            }
+        }
     }
 }
 

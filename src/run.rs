@@ -7,10 +7,10 @@
 use std::collections::BTreeMap;
 use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::FutureExt;
-use indicatif::{ProgressBar, ProgressStyle};
 use tokio_util::sync::CancellationToken;
 
 use crate::measure::{load, resources, startup, MeasureError, Probe};
@@ -21,8 +21,11 @@ use crate::results::{CpuIdle, PlatformResult, RunResults, ScenarioRecord};
 use crate::scenario::{Scenario, ScenarioError, PLATFORMS};
 use crate::stats::Series;
 
+pub mod events;
+pub mod progress;
 pub mod timing;
 
+use events::{Event, Figure, Observer, Planned, Step};
 use timing::{Ledger, Phase};
 
 #[derive(Debug, thiserror::Error)]
@@ -54,7 +57,9 @@ pub struct RunOptions {
     pub platforms: Option<Vec<String>>,
     /// Reports root: the run goes to `<out>/<run-id>/`, `<out>/latest` points at it.
     pub out: PathBuf,
-    pub quiet: bool,
+    /// Told everything the run does: [`progress::Progress`] for `run`, the classroom
+    /// demo's table for `demo`.
+    pub observer: Arc<dyn Observer>,
 }
 
 pub struct RunOutcome {
@@ -109,24 +114,41 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
             source,
         }
     })?;
-    let progress = Progress::new(opts.quiet);
-    progress.line(format!(
-        "virtbench run {run_id}: scenario {}",
-        opts.scenario.display()
-    ));
+    let progress = &*opts.observer;
+    let platforms = platform::all();
+    let plan: Vec<Planned> = platforms
+        .iter()
+        .filter(|p| scenario.platforms.iter().any(|s| s == p.name()))
+        .map(|p| Planned {
+            platform: p.name().into(),
+            variants: p.variants(&scenario).into_iter().map(|v| v.label).collect(),
+        })
+        .collect();
+    progress.on(&Event::RunStarted {
+        run_id: &run_id,
+        scenario_path: &opts.scenario,
+        scenario: &scenario,
+        plan: &plan,
+    });
 
     let mut results = Vec::new();
     let mut tools = BTreeMap::new();
     let mut failed = false;
-    let platforms = platform::all();
     for p in &platforms {
         if !scenario.platforms.iter().any(|s| s == p.name()) || cancel.is_cancelled() {
             continue;
         }
-        progress.step(format!("{}: probing", p.name()));
+        progress.on(&Event::Step {
+            platform: p.name(),
+            label: p.name(),
+            step: Step::Probing,
+        });
         match p.probe().await {
             Availability::Unavailable { reason, fix } => {
-                progress.line(format!("{:<10} unavailable: {reason}", p.name()));
+                progress.on(&Event::PlatformUnavailable {
+                    platform: p.name(),
+                    reason: &reason,
+                });
                 results.push(PlatformResult::unavailable(
                     p.name(),
                     format!("{reason} (fix: {fix})"),
@@ -149,7 +171,7 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
                     p.as_ref(),
                     &ctx,
                     &details,
-                    &progress,
+                    progress,
                     &mut ledger,
                 ))
                 .catch_unwind()
@@ -158,12 +180,10 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
                     Ok(rs) => rs,
                     Err(panic) => {
                         let msg = panic_message(&panic);
-                        vec![failed_result(
-                            p.name(),
-                            p.name(),
-                            &details,
-                            format!("panic: {msg}"),
-                        )]
+                        let r =
+                            failed_result(p.name(), p.name(), &details, format!("panic: {msg}"));
+                        progress.on(&Event::VariantFinished { result: &r });
+                        vec![r]
                     }
                 };
                 // Backstop: whatever a failed or cancelled step left behind goes now.
@@ -171,7 +191,9 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
                     Ok(0) => {}
                     Ok(n) => tracing::warn!(platform = p.name(), n, "cleanup removed leftovers"),
                     Err(e) => {
-                        progress.line(format!("{}: cleanup failed: {e}", p.name()));
+                        progress.on(&Event::Note {
+                            text: &format!("{}: cleanup failed: {e}", p.name()),
+                        });
                         failed = true;
                     }
                 }
@@ -179,6 +201,10 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
                 results.extend(rs);
             }
         }
+        progress.on(&Event::PlatformFinished {
+            platform: p.name(),
+            so_far: &results,
+        });
     }
     // Platforms not selected are still listed, so the report says why they are absent.
     for name in PLATFORMS {
@@ -216,7 +242,7 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
     crate::report::write_all(&results, &dir)?;
     point_latest(&opts.out, &run_id)?;
     let report_time = writing.elapsed();
-    progress.finish();
+    progress.on(&Event::RunFinished { dir: &dir });
     Ok(RunOutcome {
         results,
         dir,
@@ -245,23 +271,23 @@ async fn measure_platform(
     p: &dyn Platform,
     ctx: &RunContext,
     details: &BTreeMap<String, String>,
-    progress: &Progress,
+    progress: &dyn Observer,
     ledger: &mut Ledger,
 ) -> Vec<PlatformResult> {
-    progress.step(format!("{}: preparing artifacts", p.name()));
+    progress.on(&Event::Step {
+        platform: p.name(),
+        label: p.name(),
+        step: Step::Preparing,
+    });
     let prepared = ledger
         .time(Phase::Builds, cancellable(&ctx.cancel, p.prepare(ctx)))
         .await;
     let artifacts = match prepared {
         Ok(a) => a,
         Err(e) => {
-            progress.line(format!("{:<10} prepare failed: {e}", p.name()));
-            return vec![failed_result(
-                p.name(),
-                p.name(),
-                details,
-                format!("prepare: {e}"),
-            )];
+            let r = failed_result(p.name(), p.name(), details, format!("prepare: {e}"));
+            progress.on(&Event::VariantFinished { result: &r });
+            return vec![r];
         }
     };
     let mut out = Vec::new();
@@ -279,11 +305,9 @@ async fn measure_platform(
             ..Default::default()
         };
         if let Err(e) = measure_variant(p, ctx, &variant, &mut r, progress, ledger).await {
-            progress.line(format!("{:<10} {}: {e}", p.name(), variant.label));
             r.error = Some(e.to_string());
-        } else {
-            progress.line(summary_line(&r));
         }
+        progress.on(&Event::VariantFinished { result: &r });
         out.push(r);
     }
     out
@@ -329,7 +353,7 @@ async fn measure_variant(
     ctx: &RunContext,
     variant: &Variant,
     r: &mut PlatformResult,
-    progress: &Progress,
+    progress: &dyn Observer,
     ledger: &mut Ledger,
 ) -> Result<(), StepError> {
     let s = &ctx.scenario;
@@ -344,7 +368,11 @@ async fn measure_variant(
     let mut phases: BTreeMap<String, Vec<f64>> = BTreeMap::new();
     let mut kept: Option<Box<dyn Deployment>> = None;
     for i in 0..reps {
-        progress.step(format!("{}: startup {}/{reps}", variant.label, i + 1));
+        progress.on(&Event::Step {
+            platform: p.name(),
+            label: &variant.label,
+            step: Step::Startup { i: i + 1, n: reps },
+        });
         let (
             Ready {
                 mut dep,
@@ -362,6 +390,15 @@ async fn measure_variant(
             .await?;
         let total = ready.duration_since(t0);
         startup.push(ms(total));
+        progress.on(&Event::Figure {
+            platform: p.name(),
+            label: &variant.label,
+            figure: Figure::Startup {
+                median_ms: crate::stats::Summary::of(&startup).median,
+                i: i + 1,
+                n: reps,
+            },
+        });
         for (name, d) in dep.deploy_phases() {
             phases.entry(name).or_default().push(ms(d));
         }
@@ -473,14 +510,21 @@ async fn measure_ready(
     dep: &mut dyn Deployment,
     probes: &[Probe],
     r: &mut PlatformResult,
-    progress: &Progress,
+    progress: &dyn Observer,
     ledger: &mut Ledger,
 ) -> Result<(), StepError> {
     let s = &ctx.scenario;
     let interval = Duration::from_millis(s.idle.interval_ms);
     let addr = dep.endpoint();
 
-    progress.step(format!("{}: settling", r.label));
+    // A copy: `r` is filled in while the closures below name the variant.
+    let label = r.label.clone();
+    let step = |step| Event::Step {
+        platform: p.name(),
+        label: &label,
+        step,
+    };
+    progress.on(&step(Step::Settling));
     let settled = ledger
         .time(
             Phase::Idle,
@@ -488,7 +532,9 @@ async fn measure_ready(
         )
         .await
         .map_err(pstep("settling"))?;
-    progress.step(format!("{}: idle window {} s", r.label, s.idle.window_s));
+    progress.on(&step(Step::Idle {
+        window_s: s.idle.window_s,
+    }));
     let idle = ledger
         .time(
             Phase::Idle,
@@ -501,6 +547,14 @@ async fn measure_ready(
         .map_err(pstep("idle window"))?;
     r.memory_breakdown = ledger.time(Phase::Idle, dep.memory_breakdown()).await;
     r.memory_idle_bytes = Some(Series::new("bytes", idle.rss_bytes.clone()));
+    let figure = |figure| Event::Figure {
+        platform: p.name(),
+        label: &label,
+        figure,
+    };
+    if let Some(m) = &r.memory_idle_bytes {
+        progress.on(&figure(Figure::IdleMemory { bytes: m.median() }));
+    }
     if !idle.pss_bytes.is_empty() {
         r.memory_idle_pss_bytes = Some(Series::new("bytes", idle.pss_bytes.clone()));
     }
@@ -518,10 +572,10 @@ async fn measure_ready(
     let mut load_window = resources::Window::default();
     let mut cpu_per_1k = Vec::new();
     for &rate in &s.load.rates_rps {
-        progress.step(format!(
-            "{}: open-loop load {rate} req/s for {} s",
-            r.label, s.load.duration_s
-        ));
+        progress.on(&step(Step::Load {
+            rate_rps: rate,
+            duration_s: s.load.duration_s,
+        }));
         let cfg = load::OpenLoopConfig {
             rate_rps: rate,
             duration: Duration::from_secs_f64(s.load.duration_s),
@@ -554,6 +608,11 @@ async fn measure_ready(
         }
         load_window.rss_bytes.extend(w.rss_bytes);
         load_window.pss_bytes.extend(w.pss_bytes);
+        progress.on(&figure(Figure::Latency {
+            rate_rps: rate,
+            p50_us: lat.p50,
+            p99_us: lat.p99,
+        }));
         r.latency_us.push(lat);
     }
     r.memory_load_bytes = Some(Series::new("bytes", load_window.rss_bytes));
@@ -563,10 +622,9 @@ async fn measure_ready(
     r.cpu_seconds_per_1k_requests = Some(Series::new("s", cpu_per_1k));
 
     if s.throughput.duration_s > 0.0 {
-        progress.step(format!(
-            "{}: closed-loop throughput {} s",
-            r.label, s.throughput.duration_s
-        ));
+        progress.on(&step(Step::Throughput {
+            duration_s: s.throughput.duration_s,
+        }));
         let cfg = load::ClosedLoopConfig {
             duration: Duration::from_secs_f64(s.throughput.duration_s),
             connections: s.throughput.connections,
@@ -580,10 +638,11 @@ async fn measure_ready(
                 }
             })
             .await?;
+        progress.on(&figure(Figure::Throughput { rps: t.rps }));
         r.max_throughput_rps = Some(t);
     }
 
-    progress.step(format!("{}: platform experiments", r.label));
+    progress.on(&step(Step::Extras));
     r.extras = ledger
         .time(Phase::Extras, cancellable(&ctx.cancel, p.extras(ctx, dep)))
         .await
@@ -616,61 +675,4 @@ fn panic_message(p: &Box<dyn std::any::Any + Send>) -> String {
         .map(|s| s.to_string())
         .or_else(|| p.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "unknown panic".into())
-}
-
-fn summary_line(r: &PlatformResult) -> String {
-    let mut parts = vec![format!("{:<24}", r.label)];
-    if let Some(s) = &r.startup_ms {
-        parts.push(format!("startup {}", s.describe()));
-    }
-    if let Some(m) = &r.memory_idle_bytes {
-        parts.push(format!("idle RSS {:.1} MiB", m.median() / 1048576.0));
-    }
-    if let Some(l) = r.latency_us.last() {
-        parts.push(format!("p99 {:.0} us @ {} req/s", l.p99, l.rate_rps));
-    }
-    parts.join("  ")
-}
-
-/// A spinner for the current step plus permanent lines for results; silent with --quiet.
-struct Progress {
-    bar: Option<ProgressBar>,
-}
-
-impl Progress {
-    fn new(quiet: bool) -> Self {
-        let bar = (!quiet).then(|| {
-            let b = ProgressBar::new_spinner();
-            b.set_style(
-                ProgressStyle::with_template("{spinner} [{elapsed_precise}] {msg}")
-                    .expect("valid template"),
-            );
-            b.enable_steady_tick(Duration::from_millis(120));
-            b
-        });
-        Progress { bar }
-    }
-
-    fn step(&self, msg: String) {
-        tracing::info!("{msg}");
-        if let Some(b) = &self.bar {
-            b.set_message(msg);
-        }
-    }
-
-    fn line(&self, msg: String) {
-        match &self.bar {
-            // indicatif draws nothing when stderr is not a terminal (CI, pipes): the
-            // result lines must still show.
-            Some(b) if b.is_hidden() => eprintln!("{msg}"),
-            Some(b) => b.println(msg),
-            None => {}
-        }
-    }
-
-    fn finish(&self) {
-        if let Some(b) = &self.bar {
-            b.finish_and_clear();
-        }
-    }
 }

@@ -165,6 +165,16 @@ pub struct ClaimRow {
     pub reads: Vec<&'static str>,
 }
 
+/// The claims whose verdict reads `field` of the results (a `PlatformResult` field),
+/// in ID order: what a figure "bears on", for the classroom demo's table.
+pub fn reading(field: &str) -> Vec<&'static str> {
+    catalogue::CLAIMS
+        .iter()
+        .filter(|c| c.fields.contains(&field))
+        .map(|c| c.id)
+        .collect()
+}
+
 /// Judge every claim of the catalogue against the run: one row per claim, in ID order.
 pub fn evaluate(r: &RunResults) -> Vec<ClaimRow> {
     let run = context::Run::new(r);
