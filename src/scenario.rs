@@ -188,6 +188,9 @@ pub struct DockerOptions {
     /// Routed variant: the calculator's network.
     #[serde(default = "default_routed_calculator_subnet")]
     pub routed_calculator_subnet: String,
+    /// Claim C7: kill the daemon of a private engine (never the user's) under load.
+    #[serde(default)]
+    pub faults: bool,
 }
 
 fn default_routed_services_subnet() -> String {
@@ -205,6 +208,7 @@ impl Default for DockerOptions {
             subnet: "10.213.0.0/24".into(),
             routed_services_subnet: default_routed_services_subnet(),
             routed_calculator_subnet: default_routed_calculator_subnet(),
+            faults: false,
         }
     }
 }

@@ -35,8 +35,10 @@ use crate::scenario::Scenario;
 
 pub mod deployment;
 mod extras;
+pub mod faults;
 pub use extras::{facts, noisy_neighbour};
 pub mod network;
+pub mod private_engine;
 pub mod stats;
 
 use network::{NetworkMode, Subnet};
@@ -449,6 +451,23 @@ impl Platform for Docker {
         let mut done = self.image_experiments_of.lock().await;
         if done.as_deref() != Some(ctx.run_id.as_str()) {
             out.extend(extras::run(engine, &ctx.run_id, &binary.path, &image.tag).await?);
+            // C7 kills an engine: a private one, once per run like the image
+            // experiments (it does not depend on the variant's network).
+            if ctx.scenario.docker.faults {
+                match private_engine::PrivateEngine::unsupported() {
+                    Some(why) => {
+                        tracing::warn!(%why, "docker: daemon-kill fault test (C7) skipped")
+                    }
+                    None => match faults::run(engine, &ctx.run_id, &image, &ctx.cancel).await {
+                        Ok(series) => out.extend(series),
+                        Err(PlatformError::Cancelled) => return Err(PlatformError::Cancelled),
+                        // The other experiments stand; C7 reads "not measured".
+                        Err(e) => {
+                            tracing::warn!(error = %e, "docker: daemon-kill fault test (C7) failed")
+                        }
+                    },
+                }
+            }
             *done = Some(ctx.run_id.clone());
         }
         Ok(out)
@@ -465,7 +484,14 @@ impl Platform for Docker {
                     + remove_matching(engine, LABEL_RUN, true).await?
             }
         };
-        let removed = removed + crate::measure::outside::cleanup(run_id).await?;
+        let removed = removed
+            + crate::measure::outside::cleanup(run_id).await?
+            + tokio::task::spawn_blocking({
+                let id = run_id.map(str::to_string);
+                move || private_engine::cleanup(id.as_deref())
+            })
+            .await
+            .unwrap_or(0);
         if removed > 0 {
             tracing::info!(removed, run = ?run_id, "docker: cleanup removed leftovers");
         }
