@@ -37,9 +37,10 @@ faults = true
 const BOUND: Duration = Duration::from_secs(300);
 
 /// Run the harness on `platform`; when a stderr line contains `marker`, wait `after`
-/// and send SIGINT (then, with `second`, another one 300 ms later). Returns the exit
+/// and send `signal` (then, with `second`, another one 300 ms later). Returns the exit
 /// code, stderr and the run id.
 fn interrupt_at(
+    signal: i32,
     platform: &str,
     marker: &str,
     after: Duration,
@@ -85,10 +86,10 @@ fn interrupt_at(
     }
     std::thread::sleep(after);
     let pid = child.id() as i32;
-    assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
+    assert_eq!(unsafe { libc::kill(pid, signal) }, 0);
     if second {
         std::thread::sleep(Duration::from_millis(300));
-        unsafe { libc::kill(pid, libc::SIGINT) };
+        unsafe { libc::kill(pid, signal) };
     }
     let status = child.wait().unwrap();
     let err = reader.join().unwrap();
@@ -135,8 +136,12 @@ fn leftovers(run_id: &str) -> Vec<String> {
 }
 
 fn check(platform: &str, marker: &str, after: Duration, second: bool) {
+    check_signal(libc::SIGINT, platform, marker, after, second)
+}
+
+fn check_signal(signal: i32, platform: &str, marker: &str, after: Duration, second: bool) {
     let tmp = tempfile::tempdir().unwrap();
-    let (code, err, run_id) = interrupt_at(platform, marker, after, second, tmp.path());
+    let (code, err, run_id) = interrupt_at(signal, platform, marker, after, second, tmp.path());
     eprintln!("--- {platform} at {marker:?}: exit {code:?}\n{err}");
     assert_eq!(code, Some(130), "{err}");
     let results = virtbench::report::read_results(
@@ -163,6 +168,17 @@ fn sigint_during_native_load() {
     check(
         "native",
         "open-loop load",
+        Duration::from_millis(500),
+        false,
+    );
+}
+
+#[test]
+fn sigterm_during_native_idle() {
+    check_signal(
+        libc::SIGTERM,
+        "native",
+        "idle window",
         Duration::from_millis(500),
         false,
     );
