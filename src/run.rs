@@ -509,6 +509,14 @@ async fn measure_ready(
     let interval = Duration::from_millis(s.idle.interval_ms);
     let addr = dep.endpoint();
 
+    progress.step(format!("{}: settling", r.label));
+    let settled = ledger
+        .time(
+            Phase::Idle,
+            cancellable(&ctx.cancel, crate::measure::settle::settle(&*dep)),
+        )
+        .await
+        .map_err(pstep("settling"))?;
     progress.step(format!("{}: idle window {} s", r.label, s.idle.window_s));
     let idle = ledger
         .time(
@@ -520,18 +528,20 @@ async fn measure_ready(
         )
         .await
         .map_err(pstep("idle window"))?;
+    r.memory_breakdown = ledger.time(Phase::Idle, dep.memory_breakdown()).await;
     r.memory_idle_bytes = Some(Series::new("bytes", idle.rss_bytes.clone()));
     if !idle.pss_bytes.is_empty() {
         r.memory_idle_pss_bytes = Some(Series::new("bytes", idle.pss_bytes.clone()));
     }
-    // Five slices give the spread of idle CPU without making each slice too short to
-    // see a 10 ms clock tick.
+    // Five slices give the spread of idle CPU.
     let slice = (idle.span() / 5).max(interval);
     r.cpu_idle_seconds = Some(CpuIdle {
         window_s: idle.span().as_secs_f64(),
         total_seconds: idle.cpu_seconds(),
         per_slice: Series::new("s", idle.cpu_per_slice(slice)),
         slice_s: slice.as_secs_f64(),
+        resolution_s: Some(idle.cpu_resolution_s),
+        settle: Some(settled),
     });
 
     let mut load_window = resources::Window::default();

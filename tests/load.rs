@@ -445,11 +445,10 @@ async fn startup_waits_for_the_first_correct_answer() {
         at >= t0 + Duration::from_millis(300),
         "answered before listening"
     );
-    assert_eq!(
-        served.load(Ordering::SeqCst),
-        4,
-        "polled through the wrong answers"
-    );
+    // Through the three wrong answers to a right one. Attempts overlap (staggered):
+    // more may have been answered by the time the first right answer was seen.
+    let n = served.load(Ordering::SeqCst);
+    assert!(n >= 4, "polled through the wrong answers: {n}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -472,8 +471,12 @@ async fn startup_bounds_an_attempt_that_hangs() {
         &CancellationToken::new(),
     )
     .await;
+    // Ready within the overall bound although the first attempt never got an answer.
     assert!(r.is_ok(), "{r:?}");
-    assert_eq!(served.load(Ordering::SeqCst), 1);
+    // At least one later attempt was served. Not "exactly one": attempts overlap
+    // (staggered), so on a loaded host a second one can be answered before the first
+    // answer is seen (seen here: 2).
+    assert!(served.load(Ordering::SeqCst) >= 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -10,6 +10,7 @@ pub mod load;
 pub mod noise;
 pub mod outside;
 pub mod resources;
+pub mod settle;
 pub mod startup;
 
 #[derive(Debug, thiserror::Error)]

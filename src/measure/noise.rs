@@ -1,7 +1,9 @@
 //! Noisy-neighbour test (claim C6): the calculator's p99 latency at a modest fixed rate,
-//! quiet, then while a sibling on the same platform runs `calculator noise` (one core
-//! burnt, a file rewritten and fsynced in a loop). The platform starts and always
-//! removes the sibling; this module measures.
+//! quiet, then while a sibling on the same platform runs `calculator noise` of one
+//! kind: disk only (a file rewritten and fsynced in a loop) and, separately, CPU only
+//! (one core burnt). C6 is about disk contention: a sibling that did both at once
+//! reported CPU contention as disk contention. The platform starts and always removes
+//! each sibling; this module measures.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -10,6 +12,7 @@ use std::time::Duration;
 use crate::measure::load::{open_loop, OpenLoopConfig};
 use crate::measure::Probe;
 use crate::platform::PlatformError;
+use crate::results::keys;
 use crate::stats::Series;
 
 /// Measured windows per condition (one p99 each).
@@ -46,10 +49,26 @@ pub async fn p99_windows(addr: SocketAddr) -> Result<Series, PlatformError> {
     Ok(Series::new("us", p99))
 }
 
-/// The extras of a quiet and a noisy measurement.
-pub fn extras(quiet: Series, noisy: Series) -> BTreeMap<String, Series> {
-    BTreeMap::from([
-        ("noisy_baseline_p99_us".to_string(), quiet),
-        ("noisy_neighbour_p99_us".to_string(), noisy),
-    ])
+pub use calculator::noise::Kind;
+
+/// The kinds measured, each against the same quiet baseline, in this order.
+pub const KINDS: [Kind; 2] = [Kind::Disk, Kind::Cpu];
+
+/// The `extras` name of the p99 beside a sibling of `kind`.
+pub fn key(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Disk => keys::NOISY_DISK_P99_US,
+        Kind::Cpu => keys::NOISY_CPU_P99_US,
+        // Not measured any more; the name files before the split used.
+        Kind::Both => "noisy_neighbour_p99_us",
+    }
+}
+
+/// The extras of a quiet measurement and one noisy measurement per kind.
+pub fn extras(quiet: Series, noisy: Vec<(Kind, Series)>) -> BTreeMap<String, Series> {
+    let mut out = BTreeMap::from([(keys::NOISY_BASELINE_P99_US.to_string(), quiet)]);
+    for (kind, s) in noisy {
+        out.insert(key(kind).to_string(), s);
+    }
+    out
 }

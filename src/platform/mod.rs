@@ -152,6 +152,10 @@ pub struct ResourceSample {
     pub pss_bytes: Option<u64>,
     /// Cumulative CPU seconds (user + system) consumed so far.
     pub cpu_seconds: f64,
+    /// The smallest CPU time the sources of `cpu_seconds` can tell from zero, seconds
+    /// (1e-9 for CPU clocks and cgroup v1, 1e-6 for cgroup v2's `usage_usec`); the
+    /// coarsest source counts when several are summed.
+    pub cpu_resolution_s: f64,
 }
 
 impl std::ops::Add for ResourceSample {
@@ -164,6 +168,7 @@ impl std::ops::Add for ResourceSample {
                 _ => None,
             },
             cpu_seconds: self.cpu_seconds + o.cpu_seconds,
+            cpu_resolution_s: self.cpu_resolution_s.max(o.cpu_resolution_s),
         }
     }
 }
@@ -222,6 +227,13 @@ pub trait Deployment: Send + Sync {
 
     /// Host-side memory and CPU of everything this deployment runs.
     async fn sample(&self) -> Result<ResourceSample, PlatformError>;
+
+    /// The deployment's host memory right now, split into the workload, the platform's
+    /// cost per instance and its fixed cost shared by all instances; `None` where the
+    /// platform cannot tell them apart.
+    async fn memory_breakdown(&self) -> Option<crate::results::MemoryBreakdown> {
+        None
+    }
 
     /// If part of the deployment died (a process exited, a container stopped), why.
     /// Polled while waiting for readiness, so a dead deployment fails fast.

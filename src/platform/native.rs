@@ -147,18 +147,31 @@ impl Platform for Native {
     }
 }
 
-/// C6: the calculator's p99 quiet, then beside a sibling process running
-/// `calculator noise` in the run's scratch directory (killed before returning).
+/// C6: the calculator's p99 quiet, then beside a sibling process running `calculator
+/// noise` of each kind in turn in the run's scratch directory (killed before the next).
 async fn noisy_neighbour(
     ctx: &RunContext,
     endpoint: SocketAddr,
 ) -> Result<BTreeMap<String, crate::stats::Series>, PlatformError> {
     let quiet = noise::p99_windows(endpoint).await?;
+    let mut noisy = Vec::new();
+    for kind in noise::KINDS {
+        noisy.push((kind, beside_noise(ctx, endpoint, kind).await?));
+    }
+    Ok(noise::extras(quiet, noisy))
+}
+
+async fn beside_noise(
+    ctx: &RunContext,
+    endpoint: SocketAddr,
+    kind: noise::Kind,
+) -> Result<crate::stats::Series, PlatformError> {
     let binary = &calculator::binary().await?.path;
     let dir = ctx.work_dir.join("noise");
     let mut sibling = Command::new(binary)
         .arg("noise")
         .arg(&dir)
+        .arg(kind.name())
         .env(RUN_ENV, &ctx.run_id)
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
@@ -166,22 +179,24 @@ async fn noisy_neighbour(
         .kill_on_drop(true)
         .spawn()
         .map_err(PlatformError::io(format!(
-            "starting {} noise",
-            binary.display()
+            "starting {} noise {}",
+            binary.display(),
+            kind.name()
         )))?;
     tokio::time::sleep(noise::SETTLE).await;
     let noisy = noise::p99_windows(endpoint).await;
     // Still running at the end: the noise really was there all along.
     let noisy = match sibling.try_wait() {
         Ok(Some(status)) => Err(PlatformError::Failed(format!(
-            "native noise sibling exited during the test ({status})"
+            "native {} noise sibling exited during the test ({status})",
+            kind.name()
         ))),
         _ => noisy,
     };
     let _ = sibling.start_kill();
     let _ = sibling.wait().await;
     let _ = std::fs::remove_dir_all(&dir);
-    Ok(noise::extras(quiet, noisy?))
+    noisy
 }
 
 /// Pids whose environment carries `VIRTBENCH_RUN=<run_id>` (any run when `None`).
@@ -251,6 +266,23 @@ impl Deployment for NativeDeployment {
             .filter_map(|(_, c, _)| c.id())
             .collect();
         Ok(resources::processes(&pids))
+    }
+
+    async fn memory_breakdown(&self) -> Option<crate::results::MemoryBreakdown> {
+        // Plain processes: everything is the workload, the platform adds nothing.
+        let pids: Vec<u32> = self
+            .children
+            .iter()
+            .filter_map(|(_, c, _)| c.id())
+            .collect();
+        Some(crate::results::MemoryBreakdown {
+            workload: crate::results::MemoryPart {
+                bytes: resources::processes(&pids).rss_bytes,
+                counted: resources::counted(&pids),
+            },
+            per_instance: Default::default(),
+            shared: Default::default(),
+        })
     }
 
     fn details(&self) -> BTreeMap<String, String> {

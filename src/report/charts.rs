@@ -521,14 +521,17 @@ pub fn cpu_idle(r: &RunResults) -> Option<Chart> {
                 group: view::display(p),
                 colour: view::colour(r, &p.label),
                 shade: 0.0,
-                value: pct(c.total_seconds),
+                value: pct(c.measured_seconds().unwrap_or(0.0)),
                 whisker: per_slice,
-                text: format!(
-                    "{}% of a core ({} s over {} s)",
-                    fmt_num(pct(c.total_seconds)),
-                    fmt_num(c.total_seconds),
-                    fmt_num(c.window_s)
-                ),
+                text: match c.measured_seconds() {
+                    Some(v) => format!(
+                        "{}% of a core ({} s over {} s)",
+                        fmt_num(pct(v)),
+                        fmt_num(v),
+                        fmt_num(c.window_s)
+                    ),
+                    None => format!("{} over {} s", view::fmt_idle_cpu(c), fmt_num(c.window_s)),
+                },
             })
         })
         .collect();

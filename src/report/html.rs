@@ -557,7 +557,7 @@ fn memory(out: &mut String, r: &RunResults, charts: &[Chart]) {
         "memory",
         "Memory: what the host pays, idle and under load",
     );
-    out.push_str("<p>Sampled from outside the platform: RSS and PSS of every process of the deployment (hypervisor processes for VMs), or the cgroup usage plus the shim for containers.</p>\n");
+    out.push_str("<p>Sampled from outside the platform: RSS and PSS of every process of the deployment (hypervisor processes for VMs), or for containers the cgroup usage plus the shims and docker-proxy; the engine's daemons, shared by every container, are counted apart (below).</p>\n");
     match charts.iter().find(|c| c.id == "chart-memory") {
         Some(c) => out.push_str(&figure(c)),
         None => out.push_str(&nothing(r, "host memory")),
@@ -579,12 +579,17 @@ fn memory(out: &mut String, r: &RunResults, charts: &[Chart]) {
             cell(p.memory_load_pss_bytes.as_ref())
         );
     }
-    out.push_str("</tbody></table>\n</details>\n</section>\n");
+    out.push_str("</tbody></table>\n");
+    out.push_str(&super::idle::breakdown_table(r));
+    out.push_str("</details>\n</section>\n");
 }
 
 fn cpu(out: &mut String, r: &RunResults, charts: &[Chart]) {
     section(out, "cpu", "CPU: idle and per 1,000 requests");
     figures(out, r, charts, "chart-cpu", "host CPU time");
+    if let Some(rule) = super::idle::settle_rule(r) {
+        let _ = writeln!(out, "<p>{}</p>", esc(&rule));
+    }
     fold(
         out,
         "numbers",
@@ -593,14 +598,7 @@ fn cpu(out: &mut String, r: &RunResults, charts: &[Chart]) {
     out.push_str("<table><thead><tr><th>Platform</th><th>Idle CPU</th><th>CPU per 1,000 requests</th></tr></thead><tbody>\n");
     for p in view::measured(r) {
         let idle = match &p.cpu_idle_seconds {
-            Some(c) => esc(&format!(
-                "{} CPU s over {} s ({}% of a core); per {} s slice: {}",
-                fmt_num(c.total_seconds),
-                fmt_num(c.window_s),
-                fmt_num(c.total_seconds / c.window_s * 100.0),
-                fmt_num(c.slice_s),
-                describe(&c.per_slice)
-            )),
+            Some(c) => esc(&super::idle::idle_cpu_cell(c)),
             None => NOT_MEASURED.into(),
         };
         let _ = writeln!(

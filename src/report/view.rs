@@ -215,11 +215,35 @@ pub fn fmt_rate(rps: f64) -> String {
 
 /// "3.2x": a ratio for sentences and tables.
 pub fn fmt_ratio(x: f64) -> String {
-    if x.is_infinite() {
-        // Only a zero reference gives this; for CPU time it means "under one clock tick".
-        "∞x (against a measured 0)".into()
-    } else {
+    if x.is_finite() {
         format!("{}x", fmt_num(x))
+    } else {
+        // Callers divide only by figures above their resolution; should one slip
+        // through, say so rather than print an infinity.
+        "no ratio (the reference is below its resolution)".into()
+    }
+}
+
+/// A resolution in seconds, readable: "1 ns", "1 µs", "10 ms".
+pub fn fmt_resolution(s: f64) -> String {
+    if s < 1e-6 {
+        format!("{} ns", fmt_num(s * 1e9))
+    } else if s < 1e-3 {
+        format!("{} µs", fmt_num(s * 1e6))
+    } else {
+        format!("{} ms", fmt_num(s * 1e3))
+    }
+}
+
+/// Idle CPU seconds as a figure: "0.0123 s", or "< 10 ms (resolution)" when the
+/// method could not tell it from zero.
+pub fn fmt_idle_cpu(c: &crate::results::CpuIdle) -> String {
+    match c.measured_seconds() {
+        Some(v) => format!("{} s", fmt_num(v)),
+        None => format!(
+            "< {} (the method's resolution)",
+            fmt_resolution(c.resolution())
+        ),
     }
 }
 

@@ -539,6 +539,17 @@ impl Deployment for DockerDeployment {
         Ok(sample)
     }
 
+    async fn memory_breakdown(&self) -> Option<crate::results::MemoryBreakdown> {
+        // A fresh sample, so the split and the daemons are read at the same moment.
+        self.sample().await.ok()?;
+        let split = (*self.last_split.lock().expect("not poisoned"))?;
+        let helpers = self.sampler.get()?.helpers();
+        let n = self.ids.len();
+        tokio::task::spawn_blocking(move || split.to_record(n, &helpers))
+            .await
+            .ok()
+    }
+
     fn details(&self) -> BTreeMap<String, String> {
         let mut d = BTreeMap::new();
         d.insert("network".into(), self.plan.mode.name().into());

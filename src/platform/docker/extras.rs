@@ -257,7 +257,8 @@ pub async fn facts(
 }
 
 /// C6: the calculator's p99 quiet, then beside a sibling container of the same image
-/// running `calculator noise` (no network; removed before returning).
+/// running `calculator noise` of each kind in turn (no network; removed before the
+/// next).
 pub async fn noisy_neighbour(
     engine: &Engine,
     run_id: &str,
@@ -265,10 +266,31 @@ pub async fn noisy_neighbour(
     endpoint: std::net::SocketAddr,
 ) -> Result<BTreeMap<String, Series>, PlatformError> {
     let quiet = noise::p99_windows(endpoint).await?;
-    let name = super::deployment::resource_name(run_id, Some("noise"));
+    let mut noisy = Vec::new();
+    for kind in noise::KINDS {
+        noisy.push((
+            kind,
+            beside_noise(engine, run_id, image, endpoint, kind).await?,
+        ));
+    }
+    Ok(noise::extras(quiet, noisy))
+}
+
+async fn beside_noise(
+    engine: &Engine,
+    run_id: &str,
+    image: &str,
+    endpoint: std::net::SocketAddr,
+    kind: noise::Kind,
+) -> Result<Series, PlatformError> {
+    let name = super::deployment::resource_name(run_id, Some(&format!("noise-{}", kind.name())));
     let config = ContainerCreateBody {
         image: Some(image.to_string()),
-        cmd: Some(vec!["noise".to_string(), "/tmp".to_string()]),
+        cmd: Some(vec![
+            "noise".to_string(),
+            "/tmp".to_string(),
+            kind.name().to_string(),
+        ]),
         labels: Some(labels(run_id, Some("noise"))),
         host_config: Some(HostConfig {
             network_mode: Some("none".into()),
@@ -307,7 +329,7 @@ pub async fn noisy_neighbour(
     if let Err(e) = engine.remove_container(&name, Some(options)).await {
         tracing::warn!(%name, error = %e, "docker: could not remove the noise sibling");
     }
-    Ok(noise::extras(quiet, noisy?))
+    noisy
 }
 
 /// The running container of [`COMMITTED_ROLE`] in this run.

@@ -731,6 +731,43 @@ impl Deployment for QemuDeployment {
         Ok(resources::processes(&pids))
     }
 
+    async fn memory_breakdown(&self) -> Option<crate::results::MemoryBreakdown> {
+        // Each QEMU process holds its guest's RAM (the largest mapping: what the guest
+        // kernel and the calculator touched) and its own: device models, TCG's code
+        // cache, libraries. The first is the workload, the rest the VMM's per-VM cost.
+        // Nothing is shared between VMs: no daemon.
+        let pids: Vec<u32> = self
+            .vms
+            .iter()
+            .filter(|v| v.running())
+            .map(|v| v.pid)
+            .collect();
+        let (mut guest, mut vmm) = (0u64, 0u64);
+        for &pid in &pids {
+            let rss = resources::process(pid)?.rss_bytes;
+            let g = resources::largest_mapping_rss(pid)?.min(rss);
+            guest += g;
+            vmm += rss - g;
+        }
+        Some(crate::results::MemoryBreakdown {
+            workload: crate::results::MemoryPart {
+                bytes: guest,
+                counted: vec![format!(
+                    "guest RAM resident on the host ×{} (guest kernel + calculator)",
+                    pids.len()
+                )],
+            },
+            per_instance: crate::results::MemoryPart {
+                bytes: vmm,
+                counted: resources::counted(&pids)
+                    .into_iter()
+                    .map(|c| format!("{c} minus guest RAM"))
+                    .collect(),
+            },
+            shared: Default::default(),
+        })
+    }
+
     fn exited(&mut self) -> Option<String> {
         for vm in &mut self.vms {
             if let Some(why) = vm.exited() {

@@ -20,8 +20,10 @@ fn idle_memory(p: &PlatformResult) -> Option<f64> {
     view::median(&p.memory_idle_bytes)
 }
 
+/// Idle CPU seconds where above the method's resolution: below it there is no figure
+/// to compare, let alone divide by.
 fn idle_cpu(p: &PlatformResult) -> Option<f64> {
-    p.cpu_idle_seconds.as_ref().map(|c| c.total_seconds)
+    p.cpu_idle_seconds.as_ref()?.measured_seconds()
 }
 
 fn idle_cpu_figs(ps: &[&PlatformResult]) -> Vec<Figure> {
@@ -31,8 +33,8 @@ fn idle_cpu_figs(ps: &[&PlatformResult]) -> Vec<Figure> {
                 fig(
                     p,
                     format!(
-                        "idle CPU {} s over {} s",
-                        fmt_num(c.total_seconds),
+                        "idle CPU {} over {} s",
+                        view::fmt_idle_cpu(c),
                         fmt_num(c.window_s)
                     ),
                 )
@@ -190,33 +192,36 @@ pub(super) fn c5(run: &Run) -> Judged {
     (figs, o)
 }
 
+fn noise(p: &PlatformResult) -> Option<rules::Noise> {
+    Some(rules::Noise {
+        label: view::display(p),
+        quiet: extra(p, keys::NOISY_BASELINE_P99_US)?,
+        disk: extra(p, keys::NOISY_DISK_P99_US),
+        cpu: extra(p, keys::NOISY_CPU_P99_US),
+    })
+}
+
 pub(super) fn c6(run: &Run) -> Judged {
-    let pairs: Vec<(String, f64, f64)> = run
-        .cts
+    let cts: Vec<rules::Noise> = run.cts.iter().filter_map(|p| noise(p)).collect();
+    let native = run.natives.iter().find_map(|p| noise(p));
+    let opt = |v: Option<f64>| v.map(fmt_us).unwrap_or_else(|| "not measured".into());
+    let figs = native
         .iter()
-        .filter_map(|p| {
-            Some((
-                view::display(p),
-                extra(p, keys::NOISY_BASELINE_P99_US)?,
-                extra(p, keys::NOISY_NEIGHBOUR_P99_US)?,
-            ))
-        })
-        .collect();
-    let figs = pairs
-        .iter()
-        .map(|(l, q, n)| Figure {
-            platform: l.clone(),
+        .chain(&cts)
+        .map(|n| Figure {
+            platform: n.label.clone(),
             text: format!(
-                "p99 quiet {}, with noisy neighbour {}",
-                fmt_us(*q),
-                fmt_us(*n)
+                "p99 quiet {}, beside disk-only noise {}, beside CPU-only noise {}",
+                fmt_us(n.quiet),
+                opt(n.disk),
+                opt(n.cpu)
             ),
         })
         .collect();
     let o = if run.cts.is_empty() {
         not_measured(run.kind_missing(Kind::Container))
     } else {
-        rules::rule_c6(&pairs)
+        rules::rule_c6(&cts, native.as_ref())
     };
     (figs, o)
 }

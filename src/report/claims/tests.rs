@@ -106,23 +106,43 @@ fn c5_rules() {
     assert!(is_nm(&rule_c5(&[], &img)));
 }
 
+fn noise(label: &str, quiet: f64, disk: Option<f64>, cpu: Option<f64>) -> Noise {
+    Noise {
+        label: label.into(),
+        quiet,
+        disk,
+        cpu,
+    }
+}
+
 #[test]
 fn c6_rules() {
+    let d = |disk: f64| [noise("d", 1000.0, Some(disk), Some(5000.0))];
+    assert_eq!(rule_c6(&d(2000.0), None).verdict, Verdict::Supported);
+    // The CPU-only sibling never decides: 5x with CPU noise, 1.05x with disk noise.
+    assert_eq!(rule_c6(&d(1050.0), None).verdict, Verdict::Contradicted);
+    assert_eq!(rule_c6(&d(1300.0), None).verdict, Verdict::Mixed);
     assert_eq!(
-        rule_c6(&[("d".into(), 1000.0, 2000.0)]).verdict,
-        Verdict::Supported
-    );
-    assert_eq!(
-        rule_c6(&[("d".into(), 1000.0, 1050.0)]).verdict,
-        Verdict::Contradicted
-    );
-    assert_eq!(
-        rule_c6(&[("d".into(), 1000.0, 1300.0)]).verdict,
-        Verdict::Mixed
-    );
-    assert_eq!(
-        rule_c6(&[]).verdict,
+        rule_c6(&[], None).verdict,
         Verdict::NotMeasured("noisy-neighbour test not run".into())
+    );
+    // Older results (one sibling doing both) have no disk-only figure: not judged.
+    assert!(is_nm(&rule_c6(
+        &[noise("d", 1000.0, None, Some(9000.0))],
+        None
+    )));
+    let native = noise("native", 500.0, Some(600.0), Some(1000.0));
+    let o = rule_c6(&d(2000.0), Some(&native));
+    assert!(
+        o.because
+            .contains("CPU-only sibling (shown, not judged): d 5.00x"),
+        "{}",
+        o.because
+    );
+    assert!(
+        o.because.contains("baseline): disk 1.20x, CPU 2.00x"),
+        "{}",
+        o.because
     );
 }
 
@@ -351,7 +371,7 @@ fn a_zero_is_never_divided_by() {
     );
     assert_eq!(o.verdict, Verdict::Supported);
     assert!(!o.because.contains('∞'), "{}", o.because);
-    assert!(is_nm(&rule_c6(&[("d".into(), 0.0, 10.0)])));
+    assert!(is_nm(&rule_c6(&[noise("d", 0.0, Some(10.0), None)], None)));
 }
 
 #[test]
