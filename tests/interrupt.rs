@@ -37,14 +37,15 @@ faults = true
 const BOUND: Duration = Duration::from_secs(300);
 
 /// Run the harness on `platform`; when a stderr line contains `marker`, wait `after`
-/// and send `signal` (then, with `second`, another one 300 ms later). Returns the exit
-/// code, stderr and the run id.
+/// and send `signal` `times` times, `gap` apart. Returns the exit code, stderr and the
+/// run id.
 fn interrupt_at(
     signal: i32,
     platform: &str,
     marker: &str,
     after: Duration,
-    second: bool,
+    times: usize,
+    gap: Duration,
     out: &Path,
 ) -> (Option<i32>, String, String) {
     let scenario = out.join("interrupt.toml");
@@ -87,8 +88,8 @@ fn interrupt_at(
     std::thread::sleep(after);
     let pid = child.id() as i32;
     assert_eq!(unsafe { libc::kill(pid, signal) }, 0);
-    if second {
-        std::thread::sleep(Duration::from_millis(300));
+    for _ in 1..times {
+        std::thread::sleep(gap);
         unsafe { libc::kill(pid, signal) };
     }
     let status = child.wait().unwrap();
@@ -141,7 +142,16 @@ fn check(platform: &str, marker: &str, after: Duration, second: bool) {
 
 fn check_signal(signal: i32, platform: &str, marker: &str, after: Duration, second: bool) {
     let tmp = tempfile::tempdir().unwrap();
-    let (code, err, run_id) = interrupt_at(signal, platform, marker, after, second, tmp.path());
+    let times = if second { 2 } else { 1 };
+    let (code, err, run_id) = interrupt_at(
+        signal,
+        platform,
+        marker,
+        after,
+        times,
+        Duration::from_millis(300),
+        tmp.path(),
+    );
     eprintln!("--- {platform} at {marker:?}: exit {code:?}\n{err}");
     assert_eq!(code, Some(130), "{err}");
     let results = virtbench::report::read_results(
@@ -204,4 +214,51 @@ fn sigint_twice_during_docker_fault_test() {
         Duration::from_millis(1500),
         true,
     );
+}
+
+fn virtbench(args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_virtbench"))
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{args:?}: {out:?}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A third Ctrl-C exits at once and names the cleanup command; `cleanup --dry-run`
+/// lists what is left without removing it, and `cleanup` then leaves nothing.
+#[test]
+fn third_sigint_exits_and_cleanup_removes_the_rest() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (code, err, run_id) = interrupt_at(
+        libc::SIGINT,
+        "docker",
+        "docker/host: idle window",
+        Duration::ZERO,
+        3,
+        // Within the teardown of five containers (the first signal starts it).
+        Duration::from_millis(50),
+        tmp.path(),
+    );
+    eprintln!("{err}");
+    assert_eq!(code, Some(130), "{err}");
+    let command = format!("virtbench cleanup --run-id {run_id}");
+    assert!(err.contains(&command), "{err}");
+    // Removals the harness had sent before it exited may still complete: let them.
+    std::thread::sleep(Duration::from_secs(3));
+    let before = leftovers(&run_id);
+    let listed = virtbench(&["cleanup", "--dry-run", "--run-id", &run_id]);
+    eprintln!("left: {before:?}\ndry run:\n{listed}");
+    // The dry run removed nothing and lists each container still there.
+    assert_eq!(leftovers(&run_id), before);
+    let containers = before.iter().filter(|l| l.starts_with("docker ps")).count();
+    assert_eq!(listed.matches("container ").count(), containers, "{listed}");
+    let scratch = before.iter().filter(|l| l.starts_with("scratch")).count();
+    assert_eq!(
+        listed.matches("scratch directory").count(),
+        scratch,
+        "{listed}"
+    );
+    virtbench(&["cleanup", "--run-id", &run_id]);
+    assert_eq!(leftovers(&run_id), Vec::<String>::new());
 }

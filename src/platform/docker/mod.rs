@@ -473,6 +473,70 @@ impl Platform for Docker {
         Ok(out)
     }
 
+    async fn leftovers(&self, run_id: Option<&str>) -> Result<Option<Vec<String>>, PlatformError> {
+        let mut out = Vec::new();
+        // The private engines first: they are there even when the user's engine is down.
+        let id = run_id.map(str::to_string);
+        out.extend(
+            tokio::task::spawn_blocking(move || private_engine::leftovers(id.as_deref()))
+                .await
+                .unwrap_or_default(),
+        );
+        out.extend(
+            crate::measure::outside::namespaces(run_id)
+                .into_iter()
+                .map(|ns| format!("network namespace {ns}")),
+        );
+        let (engine, _) = self.engine().await?;
+        let label = match run_id {
+            Some(id) => format!("{LABEL_RUN}={id}"),
+            None => LABEL.to_string(),
+        };
+        let filters = HashMap::from([("label".to_string(), vec![label.clone()])]);
+        let containers = engine
+            .list_containers(Some(
+                ListContainersOptionsBuilder::default()
+                    .all(true)
+                    .filters(&filters)
+                    .build(),
+            ))
+            .await
+            .map_err(|e| engine_error("docker: listing containers", &e))?;
+        for c in containers {
+            let name = c.names.unwrap_or_default().join(",");
+            out.push(format!("container {} {name}", c.id.unwrap_or_default()));
+        }
+        let networks = engine
+            .list_networks(Some(
+                ListNetworksOptionsBuilder::default()
+                    .filters(&filters)
+                    .build(),
+            ))
+            .await
+            .map_err(|e| engine_error("docker: listing networks", &e))?;
+        for n in networks {
+            out.push(format!("network {}", n.name.unwrap_or_default()));
+        }
+        // Experiment images carry a run label; the cached calculator image has none.
+        let run_label = match run_id {
+            Some(id) => format!("{LABEL_RUN}={id}"),
+            None => LABEL_RUN.to_string(),
+        };
+        let image_filters = HashMap::from([("label".to_string(), vec![run_label])]);
+        let images = engine
+            .list_images(Some(
+                ListImagesOptionsBuilder::default()
+                    .filters(&image_filters)
+                    .build(),
+            ))
+            .await
+            .map_err(|e| engine_error("docker: listing images", &e))?;
+        for i in images {
+            out.push(format!("image {}", i.repo_tags.join(",")));
+        }
+        Ok(Some(out))
+    }
+
     async fn cleanup(&self, run_id: Option<&str>) -> Result<usize, PlatformError> {
         let (engine, _) = self.engine().await?;
         let removed = match run_id {
