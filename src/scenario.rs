@@ -9,7 +9,15 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 /// Platform names a scenario may select, in report order.
-pub const PLATFORMS: [&str; 5] = ["native", "docker", "qemu", "virtualbox", "openstack"];
+pub const PLATFORMS: [&str; 7] = [
+    "native",
+    "docker",
+    "podman",
+    "lxc",
+    "qemu",
+    "virtualbox",
+    "openstack",
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum ScenarioError {
@@ -72,6 +80,10 @@ pub struct Scenario {
     pub throughput: Throughput,
     #[serde(default)]
     pub docker: DockerOptions,
+    #[serde(default)]
+    pub podman: PodmanOptions,
+    #[serde(default)]
+    pub lxc: LxcOptions,
     #[serde(default)]
     pub qemu: QemuOptions,
     #[serde(default)]
@@ -191,6 +203,39 @@ pub struct DockerOptions {
     /// Claim C7: kill the daemon of a private engine (never the user's) under load.
     #[serde(default)]
     pub faults: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PodmanOptions {
+    /// "bridge" (a network of the run's own, port published on 127.0.0.1) and/or "host".
+    pub networks: Vec<String>,
+    /// Subnet of the per-run network (apart from docker's: both may run side by side).
+    pub subnet: String,
+}
+
+impl Default for PodmanOptions {
+    fn default() -> Self {
+        PodmanOptions {
+            networks: vec!["bridge".into(), "host".into()],
+            subnet: "10.216.0.0/24".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LxcOptions {
+    /// Subnet of the run's bridge (the host holds its first address).
+    pub subnet: String,
+}
+
+impl Default for LxcOptions {
+    fn default() -> Self {
+        LxcOptions {
+            subnet: "10.217.0.0/24".into(),
+        }
+    }
 }
 
 fn default_routed_services_subnet() -> String {
@@ -430,6 +475,26 @@ impl Scenario {
             ));
         }
         one_of(
+            &self.podman.networks,
+            &["bridge", "host"],
+            "podman.networks",
+            path,
+        )?;
+        if !is_ipv4_cidr(&self.lxc.subnet) {
+            return Err(bad(
+                "lxc.subnet",
+                format!("{:?}", self.lxc.subnet),
+                "expected an IPv4 CIDR such as 10.217.0.0/24",
+            ));
+        }
+        if !is_ipv4_cidr(&self.podman.subnet) {
+            return Err(bad(
+                "podman.subnet",
+                format!("{:?}", self.podman.subnet),
+                "expected an IPv4 CIDR such as 10.216.0.0/24",
+            ));
+        }
+        one_of(
             &self.qemu.topologies,
             &["per-role", "all-in-one"],
             "qemu.topologies",
@@ -634,7 +699,7 @@ mod tests {
         let e = parse("name = \"t\"\nplatforms = [\"xen\"]\n").unwrap_err();
         assert_eq!(
             e,
-            "s.toml:2: field `platforms` = \"xen\": unknown platform (expected one of native, docker, qemu, virtualbox, openstack)"
+            "s.toml:2: field `platforms` = \"xen\": unknown platform (expected one of native, docker, podman, lxc, qemu, virtualbox, openstack)"
         );
     }
 

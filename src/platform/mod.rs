@@ -17,8 +17,10 @@ use crate::scenario::Scenario;
 
 pub mod console;
 pub mod docker;
+pub mod lxc;
 pub mod native;
 pub mod openstack;
+pub mod podman;
 pub mod process;
 pub mod qemu;
 pub mod requirements;
@@ -298,6 +300,8 @@ pub fn all() -> Vec<Box<dyn Platform>> {
     vec![
         Box::new(native::Native),
         Box::new(docker::Docker::default()),
+        Box::new(podman::Podman::default()),
+        Box::new(lxc::Lxc),
         Box::new(qemu::Qemu::default()),
         Box::new(virtualbox::VirtualBox::default()),
         Box::new(openstack::OpenStack),

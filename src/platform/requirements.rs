@@ -83,7 +83,10 @@ mod tests {
         assert!(all.len() >= 10);
         for r in &all {
             assert!(!r.package.is_empty() && !r.command.is_empty() && !r.why.is_empty());
-            assert!(["docker", "qemu", "tests"].contains(&r.platform), "{r:?}");
+            assert!(
+                ["docker", "podman", "lxc", "qemu", "tests"].contains(&r.platform),
+                "{r:?}"
+            );
         }
     }
 

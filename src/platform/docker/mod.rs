@@ -565,7 +565,10 @@ impl Platform for Docker {
 
 /// Ports on 127.0.0.1: the calculator's endpoint, and in host mode one per role (in
 /// ROLES order). Listeners are held until all are chosen so no port is picked twice.
-fn pick_ports(mode: &NetworkMode, pinned: Option<u16>) -> Result<(u16, Vec<u16>), PlatformError> {
+pub fn pick_ports(
+    mode: &NetworkMode,
+    pinned: Option<u16>,
+) -> Result<(u16, Vec<u16>), PlatformError> {
     let mut held = Vec::new();
     let mut next = || -> Result<u16, PlatformError> {
         let l = std::net::TcpListener::bind(("127.0.0.1", 0))

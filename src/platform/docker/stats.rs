@@ -81,7 +81,7 @@ impl CgroupFiles {
 
     /// (memory bytes as `docker stats` counts them, CPU seconds, the CPU figure's
     /// resolution in seconds, pids in the cgroup).
-    fn read(&self) -> std::io::Result<(u64, f64, f64, Vec<i32>)> {
+    pub fn read(&self) -> std::io::Result<(u64, f64, f64, Vec<i32>)> {
         match self {
             CgroupFiles::V1 { memory, cpuacct } => {
                 let usage = read_u64(&memory.join("memory.usage_in_bytes"))?;
