@@ -107,6 +107,9 @@ pub enum Command {
         /// Only this run's resources.
         #[arg(long)]
         run_id: Option<String>,
+        /// List what would be removed, remove nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
 }
 
@@ -176,7 +179,13 @@ async fn dispatch(cli: Cli) -> u8 {
             connections,
             expression,
         } => load(addr, rate, duration, connections, &expression).await,
-        Command::Cleanup { run_id } => cleanup(run_id.as_deref()).await,
+        Command::Cleanup { run_id, dry_run } => {
+            if dry_run {
+                list_leftovers(run_id.as_deref()).await
+            } else {
+                cleanup(run_id.as_deref()).await
+            }
+        }
     }
 }
 
@@ -430,8 +439,58 @@ async fn appliance(out: Option<PathBuf>) -> u8 {
     EXIT_OK
 }
 
+/// Scratch directories of runs (`$TMPDIR/virtbench-<run id>`): a run removes its own at
+/// the end, a forced exit leaves it.
+fn scratch_dirs(run_id: Option<&str>) -> Vec<PathBuf> {
+    let prefix = format!("virtbench-{}", run_id.unwrap_or(""));
+    std::fs::read_dir(std::env::temp_dir())
+        .map(|rd| {
+            rd.flatten()
+                .filter(|e| {
+                    let name = e.file_name().to_string_lossy().into_owned();
+                    name == prefix || (run_id.is_none() && name.starts_with(&prefix))
+                })
+                .map(|e| e.path())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// `cleanup --dry-run`: what each platform would remove, one line each.
+async fn list_leftovers(run_id: Option<&str>) -> u8 {
+    let mut code = EXIT_OK;
+    for dir in scratch_dirs(run_id) {
+        println!("{:<10} scratch directory {}", "run", dir.display());
+    }
+    for p in platform::all() {
+        match p.leftovers(run_id).await {
+            Ok(Some(items)) if items.is_empty() => println!("{:<10} nothing left", p.name()),
+            Ok(Some(items)) => {
+                for item in items {
+                    println!("{:<10} {item}", p.name());
+                }
+            }
+            Ok(None) => println!(
+                "{:<10} cannot list its leftovers (cleanup still removes them)",
+                p.name()
+            ),
+            Err(e) => {
+                eprintln!("{:<10} listing failed: {e}", p.name());
+                code = EXIT_FAILED;
+            }
+        }
+    }
+    code
+}
+
 async fn cleanup(run_id: Option<&str>) -> u8 {
     let mut code = EXIT_OK;
+    let scratch = scratch_dirs(run_id);
+    let removed = scratch
+        .iter()
+        .filter(|d| std::fs::remove_dir_all(d).is_ok())
+        .count();
+    println!("{:<10} removed {removed} scratch directories", "run");
     for p in platform::all() {
         match p.cleanup(run_id).await {
             Ok(n) => println!("{:<10} removed {n}", p.name()),

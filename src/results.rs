@@ -28,6 +28,10 @@ pub struct RunResults {
     /// split was recorded.
     #[serde(default)]
     pub wall_split: Option<WallSplit>,
+    /// The run was stopped by SIGINT/SIGTERM: what it holds is what was measured
+    /// before; platforms not reached say so. False in files written before.
+    #[serde(default)]
+    pub interrupted: bool,
     pub host: HostInfo,
     pub scenario: ScenarioRecord,
     pub platforms: Vec<PlatformResult>,

@@ -99,15 +99,7 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
     // The revision the run started from: the tree may change while a long run goes on.
     let git_revision = crate::host::git_revision();
     let cancel = CancellationToken::new();
-    let on_ctrl_c = {
-        let cancel = cancel.clone();
-        tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!("virtbench: interrupted, tearing down...");
-                cancel.cancel();
-            }
-        })
-    };
+    let on_ctrl_c = tokio::spawn(watch_signals(cancel.clone(), run_id.clone()));
     let ctx = RunContext::new(&run_id, scenario.clone(), cancel.clone()).map_err(|source| {
         RunError::Io {
             context: "creating the run's scratch directory".into(),
@@ -229,6 +221,7 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
         finished_at: chrono::Utc::now().to_rfc3339(),
         wall_time_s: elapsed.as_secs_f64(),
         wall_split: Some(ledger.split(elapsed)),
+        interrupted: cancel.is_cancelled(),
         host: crate::host::facts(tools),
         scenario: ScenarioRecord {
             name: scenario.name.clone(),
@@ -250,6 +243,42 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
         cancelled: cancel.is_cancelled(),
         report_time,
     })
+}
+
+/// SIGINT and SIGTERM during a run. The first cancels the run: every wait returns, and
+/// the run tears down what it made and writes what it measured. The second only says
+/// the teardown goes on (stopping it would leave containers, VMs and namespaces behind).
+/// The third exits at once, naming what may be left and the command that removes it.
+async fn watch_signals(cancel: CancellationToken, run_id: String) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut int), Ok(mut term)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        tracing::warn!("cannot watch SIGINT/SIGTERM: an interrupted run may leave resources");
+        return;
+    };
+    for n in 1.. {
+        let name = tokio::select! {
+            _ = int.recv() => "SIGINT",
+            _ = term.recv() => "SIGTERM",
+        };
+        match n {
+            1 => {
+                eprintln!("virtbench: {name}: interrupted, tearing down (finishing the teardown leaves nothing behind)...");
+                cancel.cancel();
+            }
+            2 => eprintln!(
+                "virtbench: {name}: still tearing down; once more to exit now and leave what is not removed yet"
+            ),
+            _ => {
+                eprintln!(
+                    "virtbench: {name}: exiting before the teardown finished; may be left: containers and networks labelled virtbench.run={run_id}, calculator and qemu processes, network namespace and veths of the run, $TMPDIR/vbe-{run_id} (a private Docker engine); remove them with: virtbench cleanup --run-id {run_id}"
+                );
+                std::process::exit(130);
+            }
+        }
+    }
 }
 
 /// `<out>/latest` -> `<run-id>` (a relative symlink, so the tree can be moved).

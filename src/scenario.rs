@@ -2,6 +2,8 @@
 //! send. Parsing rejects unknown fields and impossible values with one line naming the
 //! file, the field and the value.
 
+mod locate;
+
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -25,15 +27,37 @@ pub enum ScenarioError {
         #[source]
         source: std::io::Error,
     },
-    #[error("{path}: {message}")]
-    Parse { path: PathBuf, message: String },
-    #[error("{path}: field `{field}` = {value}: {reason}")]
+    /// Not TOML at all, or a problem no field can be named for.
+    #[error("{}: {message}", at(path, *line))]
+    Parse {
+        path: PathBuf,
+        line: Option<usize>,
+        message: String,
+    },
+    #[error("{}: field `{field}` is missing", at(path, *line))]
+    Missing {
+        path: PathBuf,
+        line: Option<usize>,
+        field: String,
+    },
+    /// A value of the wrong type, out of range, or an unknown key.
+    #[error("{}: field `{field}` = {value}: {reason}", at(path, *line))]
     Invalid {
         path: PathBuf,
+        /// The field's line when the file sets it (a default has none).
+        line: Option<usize>,
         field: String,
         value: String,
         reason: String,
     },
+}
+
+/// `file:line`, or the file alone when no line applies.
+fn at(path: &Path, line: Option<usize>) -> String {
+    match line {
+        Some(l) => format!("{}:{l}", path.display()),
+        None => path.display().to_string(),
+    }
 }
 
 /// A scenario file. Every section is optional, and a section may set only some of its
@@ -197,6 +221,9 @@ pub struct DockerOptions {
     /// Routed variant: the calculator's network.
     #[serde(default = "default_routed_calculator_subnet")]
     pub routed_calculator_subnet: String,
+    /// Claim C7: kill the daemon of a private engine (never the user's) under load.
+    #[serde(default)]
+    pub faults: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -247,6 +274,7 @@ impl Default for DockerOptions {
             subnet: "10.213.0.0/24".into(),
             routed_services_subnet: default_routed_services_subnet(),
             routed_calculator_subnet: default_routed_calculator_subnet(),
+            faults: false,
         }
     }
 }
@@ -340,18 +368,32 @@ impl Scenario {
     }
 
     pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
-        let scenario: Scenario = toml::from_str(text).map_err(|e| ScenarioError::Parse {
-            path: path.to_owned(),
-            // toml's message spans several lines (with a source excerpt): keep one.
-            message: one_line_toml_error(&e),
+        let scenario: Scenario =
+            toml::from_str(text).map_err(|e| located_toml_error(path, text, &e))?;
+        scenario.validate(path).map_err(|e| match e {
+            // Validation knows the field, not where it is written: add the line.
+            ScenarioError::Invalid {
+                path,
+                line: None,
+                field,
+                value,
+                reason,
+            } => ScenarioError::Invalid {
+                line: locate::line_of_field(text, &field),
+                path,
+                field,
+                value,
+                reason,
+            },
+            other => other,
         })?;
-        scenario.validate(path)?;
         Ok(scenario)
     }
 
     fn validate(&self, path: &Path) -> Result<(), ScenarioError> {
         let bad = |field: &str, value: String, reason: &str| ScenarioError::Invalid {
             path: path.to_owned(),
+            line: None,
             field: field.into(),
             value,
             reason: reason.into(),
@@ -555,6 +597,7 @@ fn positive(v: &f64, field: &str, path: &Path) -> Result<(), ScenarioError> {
     } else {
         Err(ScenarioError::Invalid {
             path: path.to_owned(),
+            line: None,
             field: field.into(),
             value: v.to_string(),
             reason: "must be a positive number".into(),
@@ -568,6 +611,7 @@ fn non_negative(v: &f64, field: &str, path: &Path) -> Result<(), ScenarioError> 
     } else {
         Err(ScenarioError::Invalid {
             path: path.to_owned(),
+            line: None,
             field: field.into(),
             value: v.to_string(),
             reason: "must be zero or more".into(),
@@ -583,6 +627,7 @@ fn one_of(
 ) -> Result<(), ScenarioError> {
     let bad = |value: String, reason: String| ScenarioError::Invalid {
         path: path.to_owned(),
+        line: None,
         field: field.into(),
         value,
         reason,
@@ -610,11 +655,54 @@ fn is_ipv4_cidr(s: &str) -> bool {
     }
 }
 
-fn one_line_toml_error(e: &toml::de::Error) -> String {
-    let msg = e.message().replace('\n', " ");
-    match e.span() {
-        Some(span) => format!("invalid TOML at byte {}: {msg}", span.start),
-        None => format!("invalid TOML: {msg}"),
+/// toml's error as one line naming the line, the field and its value: toml's own
+/// message spans several lines (with a source excerpt) and counts in bytes.
+fn located_toml_error(path: &Path, text: &str, e: &toml::de::Error) -> ScenarioError {
+    let message = e.message().trim().replace('\n', " ");
+    let Some(span) = e.span() else {
+        return ScenarioError::Parse {
+            path: path.to_owned(),
+            line: None,
+            message: format!("invalid TOML: {message}"),
+        };
+    };
+    let line = Some(locate::line_of(text, span.start));
+    let field = locate::field_at(text, span.start);
+    // "missing field `x`" points at the table that lacks it.
+    if let Some(missing) = message
+        .strip_prefix("missing field `")
+        .and_then(|m| m.strip_suffix('`'))
+    {
+        // Only a table can lack a field: a span that lands on a plain value (the whole
+        // document's span starts on its first key) means the top level lacks it.
+        let is_table = |f: &locate::Field| {
+            let line_start = text[..span.start].rfind('\n').map_or(0, |i| i + 1);
+            text[line_start..].trim_start().starts_with('[')
+                || text[f.value.start..].trim_start().starts_with('{')
+        };
+        let field = match field {
+            Some(f) if is_table(&f) => format!("{}.{missing}", f.name),
+            _ => missing.to_string(),
+        };
+        return ScenarioError::Missing {
+            path: path.to_owned(),
+            line,
+            field,
+        };
+    }
+    match field {
+        Some(f) => ScenarioError::Invalid {
+            path: path.to_owned(),
+            line,
+            value: locate::value_text(text, &f.value),
+            field: f.name,
+            reason: locate::plain_reason(&message),
+        },
+        None => ScenarioError::Parse {
+            path: path.to_owned(),
+            line,
+            message: format!("invalid TOML: {message}"),
+        },
     }
 }
 
@@ -669,14 +757,17 @@ mod tests {
         let e = parse("name = \"t\"\nplatforms = [\"xen\"]\n").unwrap_err();
         assert_eq!(
             e,
-            "s.toml: field `platforms` = \"xen\": unknown platform (expected one of native, docker, podman, lxc, qemu, virtualbox, openstack)"
+            "s.toml:2: field `platforms` = \"xen\": unknown platform (expected one of native, docker, podman, lxc, qemu, virtualbox, openstack)"
         );
     }
 
     #[test]
     fn zero_rate_rejected() {
         let e = parse(&format!("{MIN}[load]\nrates_rps = [0]\nduration_s = 1\nwarmup_s = 0\nconnections = 1\ntimeout_ms = 100\n")).unwrap_err();
-        assert!(e.starts_with("s.toml: field `load.rates_rps` = 0:"), "{e}");
+        assert!(
+            e.starts_with("s.toml:4: field `load.rates_rps` = 0:"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -691,8 +782,46 @@ mod tests {
             "{MIN}[startup]\nrepetitions = 2\ntimeout_s = 5\nrepetition = 3\n"
         ))
         .unwrap_err();
-        assert!(e.starts_with("s.toml: "), "{e}");
-        assert!(e.contains("repetition"), "{e}");
+        assert!(
+            e.starts_with("s.toml:6: field `startup.repetition` = 3: unknown field (expected"),
+            "{e}"
+        );
+        assert!(!e.contains('\n'), "{e}");
+    }
+
+    #[test]
+    fn wrong_type_names_line_field_and_value() {
+        let e = parse(&format!(
+            "{MIN}[startup]\nrepetitions = \"three\"\ntimeout_s = 5\n"
+        ))
+        .unwrap_err();
+        assert_eq!(
+            e,
+            "s.toml:4: field `startup.repetitions` = \"three\": expected a whole number (0 or more)"
+        );
+        let e = parse(&format!("{MIN}[load]\nrates_rps = 100\n")).unwrap_err();
+        assert!(
+            e.starts_with("s.toml:4: field `load.rates_rps` = 100: expected a list"),
+            "{e}"
+        );
+        let e = parse(&format!("{MIN}[qemu]\nmemory_mib = -5\n")).unwrap_err();
+        assert!(
+            e.starts_with("s.toml:4: field `qemu.memory_mib` = -5: expected a whole number"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn missing_field_and_bad_syntax_name_the_line() {
+        // A section may leave fields to their defaults; the top level may not omit
+        // `platforms`.
+        assert!(parse(&format!("{MIN}[startup]\nrepetitions = 2\n")).is_ok());
+        let e = parse("name = \"t\"\n").unwrap_err();
+        assert!(e.starts_with("s.toml"), "{e}");
+        assert!(e.contains("field `platforms` is missing"), "{e}");
+        let e = parse("name = \"t\"\nplatforms = [\"native\"\n").unwrap_err();
+        assert!(e.starts_with("s.toml:"), "{e}");
+        assert!(e.contains("invalid TOML"), "{e}");
         assert!(!e.contains('\n'), "{e}");
     }
 

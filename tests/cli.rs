@@ -36,6 +36,36 @@ fn bad_scenario_is_one_line_and_exit_2() {
     );
 }
 
+/// A value of the wrong type: one line with the file, the line, the field and the
+/// value as written, exit 2, and nothing started (no run directory).
+#[test]
+fn wrong_type_names_file_line_field_value() {
+    let tmp = tempfile::tempdir().unwrap();
+    let p = write(
+        tmp.path(),
+        "typo.toml",
+        "name = \"x\"\nplatforms = [\"native\"]\n\n[startup]\nrepetitions = \"three\"\ntimeout_s = 5\n",
+    );
+    let out_dir = tmp.path().join("reports");
+    let out = virtbench()
+        .args(["run", "-q"])
+        .arg(&p)
+        .arg("--out")
+        .arg(&out_dir)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains(
+            "typo.toml:5: field `startup.repetitions` = \"three\": expected a whole number"
+        ),
+        "{err}"
+    );
+    assert!(!out_dir.exists(), "a rejected scenario starts nothing");
+}
+
 #[test]
 fn missing_scenario_file_is_bad_input() {
     let code = virtbench::cli::run_cli(["virtbench", "run", "-q", "/nonexistent/s.toml"]);

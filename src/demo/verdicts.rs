@@ -36,6 +36,7 @@ pub fn given(so_far: &[PlatformResult]) -> Vec<Given> {
         finished_at: String::new(),
         wall_time_s: 0.0,
         wall_split: None,
+        interrupted: false,
         host: HostInfo {
             hostname: String::new(),
             cpu_model: String::new(),

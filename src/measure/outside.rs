@@ -328,18 +328,23 @@ async fn probe_from(
     Ok(out)
 }
 
-/// Remove the LAN PCs (namespaces `vbo-<run id>`, any run when `None`), their host veth
-/// ends and iptables rules left by a crashed run. Returns how many namespaces went.
-pub async fn cleanup(run_id: Option<&str>) -> Result<usize, PlatformError> {
+/// The LAN PCs' namespaces of `run_id` (any run when `None`) that exist now.
+pub fn namespaces(run_id: Option<&str>) -> Vec<String> {
     let prefix = format!("{PREFIX}{}", run_id.unwrap_or(""));
-    let names: Vec<String> = std::fs::read_dir("/run/netns")
+    std::fs::read_dir("/run/netns")
         .map(|d| {
             d.flatten()
                 .map(|e| e.file_name().to_string_lossy().into_owned())
                 .filter(|n| n.starts_with(&prefix))
                 .collect()
         })
-        .unwrap_or_default();
+        .unwrap_or_default()
+}
+
+/// Remove the LAN PCs (namespaces `vbo-<run id>`, any run when `None`), their host veth
+/// ends and iptables rules left by a crashed run. Returns how many namespaces went.
+pub async fn cleanup(run_id: Option<&str>) -> Result<usize, PlatformError> {
+    let names = namespaces(run_id);
     for ns in &names {
         run("ip", &["netns", "del", ns]).await?;
         let _ = run(

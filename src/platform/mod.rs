@@ -210,6 +210,12 @@ pub trait Platform: Send + Sync {
     /// Remove every resource labelled with `run_id` (all of virtbench's when `None`).
     /// Returns how many resources were removed.
     async fn cleanup(&self, run_id: Option<&str>) -> Result<usize, PlatformError>;
+
+    /// What [`Platform::cleanup`] would remove, one line each, without removing it
+    /// (`virtbench cleanup --dry-run`). `None`: this platform cannot list its leftovers.
+    async fn leftovers(&self, _run_id: Option<&str>) -> Result<Option<Vec<String>>, PlatformError> {
+        Ok(None)
+    }
 }
 
 #[async_trait]

@@ -145,6 +145,19 @@ impl Platform for Native {
         let lans = outside::cleanup(run_id).await?;
         Ok(killed.len() - survivors.len() + lans)
     }
+
+    async fn leftovers(&self, run_id: Option<&str>) -> Result<Option<Vec<String>>, PlatformError> {
+        let mut out: Vec<String> = processes_of_run(run_id)
+            .into_iter()
+            .map(|pid| format!("process {pid}"))
+            .collect();
+        out.extend(
+            outside::namespaces(run_id)
+                .into_iter()
+                .map(|ns| format!("network namespace {ns}")),
+        );
+        Ok(Some(out))
+    }
 }
 
 /// C6: the calculator's p99 quiet, then beside a sibling process running `calculator

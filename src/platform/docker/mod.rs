@@ -35,8 +35,10 @@ use crate::scenario::Scenario;
 
 pub mod deployment;
 mod extras;
+pub mod faults;
 pub use extras::{facts, noisy_neighbour};
 pub mod network;
+pub mod private_engine;
 pub mod stats;
 
 use network::{NetworkMode, Subnet};
@@ -456,9 +458,90 @@ impl Platform for Docker {
         let mut done = self.image_experiments_of.lock().await;
         if done.as_deref() != Some(ctx.run_id.as_str()) {
             out.extend(extras::run(engine, &ctx.run_id, &binary.path, &image.tag).await?);
+            // C7 kills an engine: a private one, once per run like the image
+            // experiments (it does not depend on the variant's network).
+            if ctx.scenario.docker.faults {
+                match private_engine::PrivateEngine::unsupported() {
+                    Some(why) => {
+                        tracing::warn!(%why, "docker: daemon-kill fault test (C7) skipped")
+                    }
+                    None => match faults::run(engine, &ctx.run_id, &image, &ctx.cancel).await {
+                        Ok(series) => out.extend(series),
+                        Err(PlatformError::Cancelled) => return Err(PlatformError::Cancelled),
+                        // The other experiments stand; C7 reads "not measured".
+                        Err(e) => {
+                            tracing::warn!(error = %e, "docker: daemon-kill fault test (C7) failed")
+                        }
+                    },
+                }
+            }
             *done = Some(ctx.run_id.clone());
         }
         Ok(out)
+    }
+
+    async fn leftovers(&self, run_id: Option<&str>) -> Result<Option<Vec<String>>, PlatformError> {
+        let mut out = Vec::new();
+        // The private engines first: they are there even when the user's engine is down.
+        let id = run_id.map(str::to_string);
+        out.extend(
+            tokio::task::spawn_blocking(move || private_engine::leftovers(id.as_deref()))
+                .await
+                .unwrap_or_default(),
+        );
+        out.extend(
+            crate::measure::outside::namespaces(run_id)
+                .into_iter()
+                .map(|ns| format!("network namespace {ns}")),
+        );
+        let (engine, _) = self.engine().await?;
+        let label = match run_id {
+            Some(id) => format!("{LABEL_RUN}={id}"),
+            None => LABEL.to_string(),
+        };
+        let filters = HashMap::from([("label".to_string(), vec![label.clone()])]);
+        let containers = engine
+            .list_containers(Some(
+                ListContainersOptionsBuilder::default()
+                    .all(true)
+                    .filters(&filters)
+                    .build(),
+            ))
+            .await
+            .map_err(|e| engine_error("docker: listing containers", &e))?;
+        for c in containers {
+            let name = c.names.unwrap_or_default().join(",");
+            out.push(format!("container {} {name}", c.id.unwrap_or_default()));
+        }
+        let networks = engine
+            .list_networks(Some(
+                ListNetworksOptionsBuilder::default()
+                    .filters(&filters)
+                    .build(),
+            ))
+            .await
+            .map_err(|e| engine_error("docker: listing networks", &e))?;
+        for n in networks {
+            out.push(format!("network {}", n.name.unwrap_or_default()));
+        }
+        // Experiment images carry a run label; the cached calculator image has none.
+        let run_label = match run_id {
+            Some(id) => format!("{LABEL_RUN}={id}"),
+            None => LABEL_RUN.to_string(),
+        };
+        let image_filters = HashMap::from([("label".to_string(), vec![run_label])]);
+        let images = engine
+            .list_images(Some(
+                ListImagesOptionsBuilder::default()
+                    .filters(&image_filters)
+                    .build(),
+            ))
+            .await
+            .map_err(|e| engine_error("docker: listing images", &e))?;
+        for i in images {
+            out.push(format!("image {}", i.repo_tags.join(",")));
+        }
+        Ok(Some(out))
     }
 
     async fn cleanup(&self, run_id: Option<&str>) -> Result<usize, PlatformError> {
@@ -472,7 +555,14 @@ impl Platform for Docker {
                     + remove_matching(engine, LABEL_RUN, true).await?
             }
         };
-        let removed = removed + crate::measure::outside::cleanup(run_id).await?;
+        let removed = removed
+            + crate::measure::outside::cleanup(run_id).await?
+            + tokio::task::spawn_blocking({
+                let id = run_id.map(str::to_string);
+                move || private_engine::cleanup(id.as_deref())
+            })
+            .await
+            .unwrap_or(0);
         if removed > 0 {
             tracing::info!(removed, run = ?run_id, "docker: cleanup removed leftovers");
         }

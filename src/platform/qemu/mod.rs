@@ -230,6 +230,24 @@ impl Platform for Qemu {
         Ok(out)
     }
 
+    async fn leftovers(&self, run_id: Option<&str>) -> Result<Option<Vec<String>>, PlatformError> {
+        let prefix = match run_id {
+            Some(id) => format!("{NAME_PREFIX}{id}-"),
+            None => NAME_PREFIX.to_string(),
+        };
+        let mut out: Vec<String> = vm::find_by_name_prefix(&prefix)
+            .into_iter()
+            .map(|(pid, name)| format!("qemu process {pid} ({name})"))
+            .collect();
+        out.extend(
+            bridge::namespaces(&prefix)
+                .into_iter()
+                .chain(crate::measure::outside::namespaces(run_id))
+                .map(|ns| format!("network namespace {ns}")),
+        );
+        Ok(Some(out))
+    }
+
     async fn cleanup(&self, run_id: Option<&str>) -> Result<usize, PlatformError> {
         let prefix = match run_id {
             Some(id) => format!("{NAME_PREFIX}{id}-"),

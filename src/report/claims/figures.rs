@@ -232,7 +232,7 @@ pub(super) fn c7(run: &Run) -> Judged {
         not_measured(run.kind_missing(Kind::Container))
     } else if survived.is_empty() {
         not_measured(
-            "daemon-kill fault test not run: virtbench does not kill a container engine's daemon yet (the host's shared Docker daemon would take every container of the host with it)",
+            "daemon-kill fault test not run: it runs on a private Docker engine when the scenario sets `[docker] faults = true`, as root with dockerd installed",
         )
     } else {
         rules::rule_c7(&survived)
