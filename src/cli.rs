@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::platform::{self, Availability};
+use crate::platform::{self, requirements, Availability};
 use crate::run::{self, RunOptions};
 
 /// Exit codes: 0 ok, 1 a measurement failed, 2 bad input.
@@ -47,6 +47,29 @@ pub enum Command {
         /// Reports directory.
         #[arg(long, default_value = "reports")]
         out: PathBuf,
+        /// Show the run as the classroom demo does (live table, verdicts as they come).
+        #[arg(long)]
+        demo: bool,
+        /// With --demo: do not open the report in the browser at the end.
+        #[arg(long, requires = "demo")]
+        no_open: bool,
+    },
+    /// The classroom demonstration: the quick scenario on every platform this host
+    /// offers, as a live table with the verdicts given as each platform finishes; the
+    /// report opens in the browser at the end when there is a display.
+    Demo {
+        /// Scenario file.
+        #[arg(default_value = "scenarios/quick.toml")]
+        scenario: PathBuf,
+        /// Comma-separated platforms, overriding the scenario's list.
+        #[arg(long, value_delimiter = ',')]
+        platforms: Option<Vec<String>>,
+        /// Reports directory.
+        #[arg(long, default_value = "reports")]
+        out: PathBuf,
+        /// Do not open the report in the browser at the end.
+        #[arg(long)]
+        no_open: bool,
     },
     /// Re-render a run's report without measuring again; with several results files,
     /// compare the runs (the first is the reference).
@@ -88,6 +111,9 @@ pub enum Command {
         /// Only this run's resources.
         #[arg(long)]
         run_id: Option<String>,
+        /// List what would be removed, remove nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
 }
 
@@ -132,36 +158,22 @@ async fn dispatch(cli: Cli) -> u8 {
             scenario,
             platforms,
             out,
+            demo,
+            no_open,
         } => {
-            let opts = RunOptions {
-                scenario,
-                platforms,
-                out,
-                quiet: cli.quiet,
+            let show = if demo {
+                Show::Demo { open: !no_open }
+            } else {
+                Show::Progress { quiet: cli.quiet }
             };
-            match run::run(opts).await {
-                Ok(o) => {
-                    println!("{}", o.dir.join("index.html").display());
-                    if o.cancelled {
-                        eprintln!("virtbench: interrupted; partial results written");
-                        130
-                    } else if o.failed {
-                        eprintln!("virtbench: some measurements failed (see the report's errors)");
-                        EXIT_FAILED
-                    } else {
-                        EXIT_OK
-                    }
-                }
-                Err(e) => {
-                    eprintln!("virtbench: {e}");
-                    if e.is_bad_input() {
-                        EXIT_BAD_INPUT
-                    } else {
-                        EXIT_FAILED
-                    }
-                }
-            }
+            measure(scenario, platforms, out, show).await
         }
+        Command::Demo {
+            scenario,
+            platforms,
+            out,
+            no_open,
+        } => measure(scenario, platforms, out, Show::Demo { open: !no_open }).await,
         Command::Report {
             results,
             out,
@@ -175,7 +187,88 @@ async fn dispatch(cli: Cli) -> u8 {
             connections,
             expression,
         } => load(addr, rate, duration, connections, &expression).await,
-        Command::Cleanup { run_id } => cleanup(run_id.as_deref()).await,
+        Command::Cleanup { run_id, dry_run } => {
+            if dry_run {
+                list_leftovers(run_id.as_deref()).await
+            } else {
+                cleanup(run_id.as_deref()).await
+            }
+        }
+    }
+}
+
+/// How a run shows itself while it goes.
+enum Show {
+    /// The spinner and one line per variant (nothing with --quiet).
+    Progress { quiet: bool },
+    /// The classroom demo; `open`: the report in the browser at the end.
+    Demo { open: bool },
+}
+
+async fn measure(
+    scenario: PathBuf,
+    platforms: Option<Vec<String>>,
+    out: PathBuf,
+    show: Show,
+) -> u8 {
+    let observer = match show {
+        Show::Progress { quiet } => {
+            std::sync::Arc::new(run::progress::Progress::new(quiet)) as std::sync::Arc<_>
+        }
+        Show::Demo { .. } => crate::demo::observer(),
+    };
+    let opts = RunOptions {
+        scenario,
+        platforms,
+        out,
+        observer,
+    };
+    match run::run(opts).await {
+        Ok(o) => {
+            if let Show::Progress { quiet: false } = show {
+                if let Some(split) = &o.results.wall_split {
+                    eprintln!(
+                        "{}; reports written in {:.2} s after",
+                        run::timing::render(split),
+                        o.report_time.as_secs_f64()
+                    );
+                }
+            }
+            let index = o.dir.join("index.html");
+            println!("{}", index.display());
+            if let Show::Demo { open: true } = show {
+                crate::demo::open(&index);
+            }
+            if o.cancelled {
+                eprintln!("virtbench: interrupted; partial results written");
+                130
+            } else if o.failed {
+                eprintln!("virtbench: some measurements failed (see the report's errors)");
+                EXIT_FAILED
+            } else {
+                EXIT_OK
+            }
+        }
+        Err(e) => {
+            eprintln!("virtbench: {e}");
+            if e.is_bad_input() {
+                EXIT_BAD_INPUT
+            } else {
+                EXIT_FAILED
+            }
+        }
+    }
+}
+
+/// One line per missing command, with the package that provides it.
+fn print_missing(label: &str, missing: &[requirements::Requirement]) {
+    for r in missing {
+        println!(
+            "{label:<10} missing      {} ({}); fix: {}",
+            r.command,
+            r.why,
+            r.fix()
+        );
     }
 }
 
@@ -190,7 +283,18 @@ async fn doctor() -> u8 {
                 println!("{:<10} unavailable  {reason}; fix: {fix}", p.name());
             }
         }
+        // The commands a platform runs besides its main one (the disk tools of QEMU, say):
+        // a probe can pass while one of them is missing, and the run would fail later.
+        print_missing("", &requirements::missing(p.name()));
     }
+    let tests = requirements::missing("tests");
+    if tests.is_empty() {
+        println!(
+            "{:<10} ready        the test suite's tools are installed",
+            "tests"
+        );
+    }
+    print_missing("tests", &tests);
     EXIT_OK
 }
 
@@ -343,8 +447,58 @@ async fn appliance(out: Option<PathBuf>) -> u8 {
     EXIT_OK
 }
 
+/// Scratch directories of runs (`$TMPDIR/virtbench-<run id>`): a run removes its own at
+/// the end, a forced exit leaves it.
+fn scratch_dirs(run_id: Option<&str>) -> Vec<PathBuf> {
+    let prefix = format!("virtbench-{}", run_id.unwrap_or(""));
+    std::fs::read_dir(std::env::temp_dir())
+        .map(|rd| {
+            rd.flatten()
+                .filter(|e| {
+                    let name = e.file_name().to_string_lossy().into_owned();
+                    name == prefix || (run_id.is_none() && name.starts_with(&prefix))
+                })
+                .map(|e| e.path())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// `cleanup --dry-run`: what each platform would remove, one line each.
+async fn list_leftovers(run_id: Option<&str>) -> u8 {
+    let mut code = EXIT_OK;
+    for dir in scratch_dirs(run_id) {
+        println!("{:<10} scratch directory {}", "run", dir.display());
+    }
+    for p in platform::all() {
+        match p.leftovers(run_id).await {
+            Ok(Some(items)) if items.is_empty() => println!("{:<10} nothing left", p.name()),
+            Ok(Some(items)) => {
+                for item in items {
+                    println!("{:<10} {item}", p.name());
+                }
+            }
+            Ok(None) => println!(
+                "{:<10} cannot list its leftovers (cleanup still removes them)",
+                p.name()
+            ),
+            Err(e) => {
+                eprintln!("{:<10} listing failed: {e}", p.name());
+                code = EXIT_FAILED;
+            }
+        }
+    }
+    code
+}
+
 async fn cleanup(run_id: Option<&str>) -> u8 {
     let mut code = EXIT_OK;
+    let scratch = scratch_dirs(run_id);
+    let removed = scratch
+        .iter()
+        .filter(|d| std::fs::remove_dir_all(d).is_ok())
+        .count();
+    println!("{:<10} removed {removed} scratch directories", "run");
     for p in platform::all() {
         match p.cleanup(run_id).await {
             Ok(n) => println!("{:<10} removed {n}", p.name()),

@@ -4,6 +4,7 @@
 
 pub mod artifact;
 pub mod cli;
+pub mod demo;
 pub mod host;
 pub mod measure;
 pub mod platform;

@@ -2,6 +2,8 @@
 //! docs/results-schema.md). Every platform entry is present, available or not, so a
 //! report always says why a column is empty.
 
+pub mod keys;
+
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
@@ -22,9 +24,60 @@ pub struct RunResults {
     pub started_at: String,
     pub finished_at: String,
     pub wall_time_s: f64,
+    /// `wall_time_s` split by what it was spent on; absent in files written before the
+    /// split was recorded.
+    #[serde(default)]
+    pub wall_split: Option<WallSplit>,
+    /// The run was stopped by SIGINT/SIGTERM: what it holds is what was measured
+    /// before; platforms not reached say so. False in files written before.
+    #[serde(default)]
+    pub interrupted: bool,
     pub host: HostInfo,
     pub scenario: ScenarioRecord,
     pub platforms: Vec<PlatformResult>,
+}
+
+/// Where the run's wall time went, seconds. The parts do not overlap and add up to
+/// `wall_time_s`: `harness_s` is what is left once the others are taken out.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct WallSplit {
+    /// Artifact builds or cache checks (`prepare`, per platform).
+    pub builds_s: f64,
+    /// Fresh deployments up to their first correct answer (the startup samples).
+    pub startup_s: f64,
+    /// Idle resource windows.
+    pub idle_s: f64,
+    /// Open-loop latency windows and closed-loop throughput runs.
+    pub load_s: f64,
+    /// Platform-specific experiments.
+    pub extras_s: f64,
+    /// Teardowns and the end-of-platform cleanup.
+    pub teardown_s: f64,
+    /// The rest: probing platforms, sampling, bookkeeping (the harness's own time).
+    pub harness_s: f64,
+}
+
+impl WallSplit {
+    /// The sum of the parts: the wall time the split was taken from.
+    pub fn wall_s(&self) -> f64 {
+        self.builds_s
+            + self.startup_s
+            + self.idle_s
+            + self.load_s
+            + self.extras_s
+            + self.teardown_s
+            + self.harness_s
+    }
+
+    /// The harness's own share of the wall, 0..1 (0 for an empty wall).
+    pub fn harness_share(&self) -> f64 {
+        let wall = self.wall_s();
+        if wall > 0.0 {
+            self.harness_s / wall
+        } else {
+            0.0
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -86,6 +139,10 @@ pub struct PlatformResult {
     #[serde(default)]
     pub memory_load_pss_bytes: Option<Series>,
     pub cpu_idle_seconds: Option<CpuIdle>,
+    /// Where the idle memory goes: the workload, the platform's cost per instance (both
+    /// in `memory_idle_bytes`) and its fixed cost shared by every instance (not in it).
+    #[serde(default)]
+    pub memory_breakdown: Option<MemoryBreakdown>,
     /// Host CPU seconds per 1,000 requests, one sample per load run.
     pub cpu_seconds_per_1k_requests: Option<Series>,
     /// One entry per open-loop rate of the scenario.
@@ -119,6 +176,72 @@ pub struct CpuIdle {
     /// CPU seconds per slice of the window (spread), unit "s".
     pub per_slice: Series,
     pub slice_s: f64,
+    /// The smallest CPU time the sampling method tells from zero, seconds (1e-9 for
+    /// CPU clocks and cgroup v1, 1e-6 for cgroup v2). Absent in files written before it
+    /// was recorded, whose process figures came in clock ticks: see [`CpuIdle::resolution`].
+    #[serde(default)]
+    pub resolution_s: Option<f64>,
+    /// How long the deployment took to settle before the window opened.
+    #[serde(default)]
+    pub settle: Option<Settle>,
+}
+
+/// Resolution assumed for files that did not record one: one 10 ms clock tick.
+pub const LEGACY_CPU_RESOLUTION_S: f64 = 0.01;
+
+impl CpuIdle {
+    pub fn resolution(&self) -> f64 {
+        self.resolution_s.unwrap_or(LEGACY_CPU_RESOLUTION_S)
+    }
+
+    /// The idle CPU seconds, or `None` when below the method's resolution (then the
+    /// figure is "< resolution" and nothing may be divided by it).
+    pub fn measured_seconds(&self) -> Option<f64> {
+        (self.total_seconds >= self.resolution() && self.total_seconds > 0.0)
+            .then_some(self.total_seconds)
+    }
+}
+
+/// Waiting for a deployment to settle after its first answer: host CPU sampled in
+/// consecutive slices until enough of them in a row stay under a threshold, or a
+/// maximum wait runs out (a VM still finishing its boot, a JIT warming up).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Settle {
+    /// Time from the end of the startup measurement to the opening of the idle window.
+    pub waited_s: f64,
+    /// The maximum wait ran out: the window opened on a deployment still busy.
+    pub timed_out: bool,
+    pub slice_s: f64,
+    /// A slice is quiet when the deployment used at most this share of one core.
+    pub threshold_core_share: f64,
+    /// Quiet slices in a row needed.
+    pub quiet_slices: u32,
+    pub max_wait_s: f64,
+}
+
+/// Host memory of a deployment split by what it is for, bytes, from one sample at
+/// the end of the idle window. Memory is the same definition on every platform: what
+/// is resident on the host (RSS of host processes; for a container, its cgroup usage
+/// minus inactive file cache, as `docker stats` counts it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MemoryBreakdown {
+    /// The calculator's own share: its processes, its containers' cgroups, or the guest
+    /// RAM a VM has touched (guest kernel + calculator).
+    pub workload: MemoryPart,
+    /// What the platform adds for each deployment: a VMM process minus its guest RAM,
+    /// a containerd shim per container, the docker-proxy of a published port.
+    pub per_instance: MemoryPart,
+    /// What the platform runs once for every instance on the host (dockerd +
+    /// containerd): shown on its own, never added into per-deployment figures or ratios.
+    /// Empty `counted` means the platform has no such process.
+    pub shared: MemoryPart,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct MemoryPart {
+    pub bytes: u64,
+    /// What was counted, e.g. "calculator ×5", "containerd-shim-runc-v2 ×5".
+    pub counted: Vec<String>,
 }
 
 /// Open-loop latency at one constant rate, from intended send time to full response.
@@ -166,5 +289,46 @@ impl PlatformResult {
             unavailable_reason: Some(reason.into()),
             ..Default::default()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture_text() -> String {
+        std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/results.json"
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_file_without_the_wall_split_still_reads() {
+        let text = fixture_text();
+        assert!(
+            !text.contains("wall_split"),
+            "the fixture stands for an older file"
+        );
+        let r: RunResults = serde_json::from_str(&text).unwrap();
+        assert_eq!(r.wall_split, None);
+    }
+
+    #[test]
+    fn the_wall_split_round_trips() {
+        let mut r: RunResults = serde_json::from_str(&fixture_text()).unwrap();
+        r.wall_split = Some(WallSplit {
+            builds_s: 1.0,
+            startup_s: 2.0,
+            idle_s: 3.0,
+            load_s: 4.0,
+            extras_s: 5.0,
+            teardown_s: 6.0,
+            harness_s: 0.5,
+        });
+        let back: RunResults = serde_json::from_str(&serde_json::to_string(&r).unwrap()).unwrap();
+        assert_eq!(back, r);
+        assert_eq!(back.wall_split.unwrap().wall_s(), 21.5);
     }
 }

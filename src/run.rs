@@ -1,15 +1,16 @@
 //! The runner: for each selected platform and variant, deploy fresh N times to measure
 //! startup, then measure idle resources, open-loop latency with resources under load,
 //! closed-loop throughput and platform extras on the last deployment; tear everything
-//! down on success, error, panic and Ctrl-C; write the results.
+//! down on success, error, panic and Ctrl-C; write the results. Every step is timed
+//! under one phase of a [`timing::Ledger`], so the results say where the wall time went.
 
 use std::collections::BTreeMap;
 use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::FutureExt;
-use indicatif::{ProgressBar, ProgressStyle};
 use tokio_util::sync::CancellationToken;
 
 use crate::measure::{load, resources, startup, MeasureError, Probe};
@@ -19,6 +20,13 @@ use crate::platform::{
 use crate::results::{CpuIdle, PlatformResult, RunResults, ScenarioRecord};
 use crate::scenario::{Scenario, ScenarioError, PLATFORMS};
 use crate::stats::Series;
+
+pub mod events;
+pub mod progress;
+pub mod timing;
+
+use events::{Event, Figure, Observer, Planned, Step};
+use timing::{Ledger, Phase};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
@@ -49,7 +57,9 @@ pub struct RunOptions {
     pub platforms: Option<Vec<String>>,
     /// Reports root: the run goes to `<out>/<run-id>/`, `<out>/latest` points at it.
     pub out: PathBuf,
-    pub quiet: bool,
+    /// Told everything the run does: [`progress::Progress`] for `run`, the classroom
+    /// demo's table for `demo`.
+    pub observer: Arc<dyn Observer>,
 }
 
 pub struct RunOutcome {
@@ -58,6 +68,9 @@ pub struct RunOutcome {
     /// Some platform failed to measure (exit 1).
     pub failed: bool,
     pub cancelled: bool,
+    /// Writing results.json, results.csv and index.html: after `wall_time_s` ends, so
+    /// not in the split (results.json cannot hold its own writing time).
+    pub report_time: Duration,
 }
 
 /// A new run id: sortable time plus a random suffix, short enough for resource names.
@@ -68,6 +81,10 @@ pub fn new_run_id() -> String {
 }
 
 pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
+    // From the very start, so that whatever the harness does before the first phase
+    // (reading the scenario, git, probing) shows in the rest of the split.
+    let wall = Instant::now();
+    let mut ledger = Ledger::new();
     let (mut scenario, text) = Scenario::load(&opts.scenario)?;
     if let Some(list) = &opts.platforms {
         for p in list {
@@ -81,41 +98,49 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
     let started_at = chrono::Utc::now();
     // The revision the run started from: the tree may change while a long run goes on.
     let git_revision = crate::host::git_revision();
-    let wall = Instant::now();
     let cancel = CancellationToken::new();
-    let on_ctrl_c = {
-        let cancel = cancel.clone();
-        tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!("virtbench: interrupted, tearing down...");
-                cancel.cancel();
-            }
-        })
-    };
+    let on_ctrl_c = tokio::spawn(watch_signals(cancel.clone(), run_id.clone()));
     let ctx = RunContext::new(&run_id, scenario.clone(), cancel.clone()).map_err(|source| {
         RunError::Io {
             context: "creating the run's scratch directory".into(),
             source,
         }
     })?;
-    let progress = Progress::new(opts.quiet);
-    progress.line(format!(
-        "virtbench run {run_id}: scenario {}",
-        opts.scenario.display()
-    ));
+    let progress = &*opts.observer;
+    let platforms = platform::all();
+    let plan: Vec<Planned> = platforms
+        .iter()
+        .filter(|p| scenario.platforms.iter().any(|s| s == p.name()))
+        .map(|p| Planned {
+            platform: p.name().into(),
+            variants: p.variants(&scenario).into_iter().map(|v| v.label).collect(),
+        })
+        .collect();
+    progress.on(&Event::RunStarted {
+        run_id: &run_id,
+        scenario_path: &opts.scenario,
+        scenario: &scenario,
+        plan: &plan,
+    });
 
     let mut results = Vec::new();
     let mut tools = BTreeMap::new();
     let mut failed = false;
-    let platforms = platform::all();
     for p in &platforms {
         if !scenario.platforms.iter().any(|s| s == p.name()) || cancel.is_cancelled() {
             continue;
         }
-        progress.step(format!("{}: probing", p.name()));
+        progress.on(&Event::Step {
+            platform: p.name(),
+            label: p.name(),
+            step: Step::Probing,
+        });
         match p.probe().await {
             Availability::Unavailable { reason, fix } => {
-                progress.line(format!("{:<10} unavailable: {reason}", p.name()));
+                progress.on(&Event::PlatformUnavailable {
+                    platform: p.name(),
+                    reason: &reason,
+                });
                 results.push(PlatformResult::unavailable(
                     p.name(),
                     format!("{reason} (fix: {fix})"),
@@ -134,28 +159,33 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
                         tools.insert(k.clone(), v.clone());
                     }
                 }
-                let outcome =
-                    AssertUnwindSafe(measure_platform(p.as_ref(), &ctx, &details, &progress))
-                        .catch_unwind()
-                        .await;
+                let outcome = AssertUnwindSafe(measure_platform(
+                    p.as_ref(),
+                    &ctx,
+                    &details,
+                    progress,
+                    &mut ledger,
+                ))
+                .catch_unwind()
+                .await;
                 let rs = match outcome {
                     Ok(rs) => rs,
                     Err(panic) => {
                         let msg = panic_message(&panic);
-                        vec![failed_result(
-                            p.name(),
-                            p.name(),
-                            &details,
-                            format!("panic: {msg}"),
-                        )]
+                        let r =
+                            failed_result(p.name(), p.name(), &details, format!("panic: {msg}"));
+                        progress.on(&Event::VariantFinished { result: &r });
+                        vec![r]
                     }
                 };
                 // Backstop: whatever a failed or cancelled step left behind goes now.
-                match p.cleanup(Some(&run_id)).await {
+                match ledger.time(Phase::Teardown, p.cleanup(Some(&run_id))).await {
                     Ok(0) => {}
                     Ok(n) => tracing::warn!(platform = p.name(), n, "cleanup removed leftovers"),
                     Err(e) => {
-                        progress.line(format!("{}: cleanup failed: {e}", p.name()));
+                        progress.on(&Event::Note {
+                            text: &format!("{}: cleanup failed: {e}", p.name()),
+                        });
                         failed = true;
                     }
                 }
@@ -163,6 +193,10 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
                 results.extend(rs);
             }
         }
+        progress.on(&Event::PlatformFinished {
+            platform: p.name(),
+            so_far: &results,
+        });
     }
     // Platforms not selected are still listed, so the report says why they are absent.
     for name in PLATFORMS {
@@ -178,13 +212,16 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
     on_ctrl_c.abort();
     let _ = std::fs::remove_dir_all(&ctx.work_dir);
 
+    let elapsed = wall.elapsed();
     let results = RunResults {
         schema_version: crate::results::SCHEMA_VERSION,
         run_id: run_id.clone(),
         git_revision,
         started_at: started_at.to_rfc3339(),
         finished_at: chrono::Utc::now().to_rfc3339(),
-        wall_time_s: wall.elapsed().as_secs_f64(),
+        wall_time_s: elapsed.as_secs_f64(),
+        wall_split: Some(ledger.split(elapsed)),
+        interrupted: cancel.is_cancelled(),
         host: crate::host::facts(tools),
         scenario: ScenarioRecord {
             name: scenario.name.clone(),
@@ -194,15 +231,54 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
         platforms: results,
     };
     let dir = opts.out.join(&run_id);
+    let writing = Instant::now();
     crate::report::write_all(&results, &dir)?;
     point_latest(&opts.out, &run_id)?;
-    progress.finish();
+    let report_time = writing.elapsed();
+    progress.on(&Event::RunFinished { dir: &dir });
     Ok(RunOutcome {
         results,
         dir,
         failed,
         cancelled: cancel.is_cancelled(),
+        report_time,
     })
+}
+
+/// SIGINT and SIGTERM during a run. The first cancels the run: every wait returns, and
+/// the run tears down what it made and writes what it measured. The second only says
+/// the teardown goes on (stopping it would leave containers, VMs and namespaces behind).
+/// The third exits at once, naming what may be left and the command that removes it.
+async fn watch_signals(cancel: CancellationToken, run_id: String) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut int), Ok(mut term)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        tracing::warn!("cannot watch SIGINT/SIGTERM: an interrupted run may leave resources");
+        return;
+    };
+    for n in 1.. {
+        let name = tokio::select! {
+            _ = int.recv() => "SIGINT",
+            _ = term.recv() => "SIGTERM",
+        };
+        match n {
+            1 => {
+                eprintln!("virtbench: {name}: interrupted, tearing down (finishing the teardown leaves nothing behind)...");
+                cancel.cancel();
+            }
+            2 => eprintln!(
+                "virtbench: {name}: still tearing down; once more to exit now and leave what is not removed yet"
+            ),
+            _ => {
+                eprintln!(
+                    "virtbench: {name}: exiting before the teardown finished; may be left: containers and networks labelled virtbench.run={run_id}, calculator and qemu processes, network namespace and veths of the run, $TMPDIR/vbe-{run_id} (a private Docker engine); remove them with: virtbench cleanup --run-id {run_id}"
+                );
+                std::process::exit(130);
+            }
+        }
+    }
 }
 
 /// `<out>/latest` -> `<run-id>` (a relative symlink, so the tree can be moved).
@@ -224,19 +300,23 @@ async fn measure_platform(
     p: &dyn Platform,
     ctx: &RunContext,
     details: &BTreeMap<String, String>,
-    progress: &Progress,
+    progress: &dyn Observer,
+    ledger: &mut Ledger,
 ) -> Vec<PlatformResult> {
-    progress.step(format!("{}: preparing artifacts", p.name()));
-    let artifacts = match cancellable(&ctx.cancel, p.prepare(ctx)).await {
+    progress.on(&Event::Step {
+        platform: p.name(),
+        label: p.name(),
+        step: Step::Preparing,
+    });
+    let prepared = ledger
+        .time(Phase::Builds, cancellable(&ctx.cancel, p.prepare(ctx)))
+        .await;
+    let artifacts = match prepared {
         Ok(a) => a,
         Err(e) => {
-            progress.line(format!("{:<10} prepare failed: {e}", p.name()));
-            return vec![failed_result(
-                p.name(),
-                p.name(),
-                details,
-                format!("prepare: {e}"),
-            )];
+            let r = failed_result(p.name(), p.name(), details, format!("prepare: {e}"));
+            progress.on(&Event::VariantFinished { result: &r });
+            return vec![r];
         }
     };
     let mut out = Vec::new();
@@ -253,12 +333,10 @@ async fn measure_platform(
             artifacts: artifacts.clone(),
             ..Default::default()
         };
-        if let Err(e) = measure_variant(p, ctx, &variant, &mut r, progress).await {
-            progress.line(format!("{:<10} {}: {e}", p.name(), variant.label));
+        if let Err(e) = measure_variant(p, ctx, &variant, &mut r, progress, ledger).await {
             r.error = Some(e.to_string());
-        } else {
-            progress.line(summary_line(&r));
         }
+        progress.on(&Event::VariantFinished { result: &r });
         out.push(r);
     }
     out
@@ -304,7 +382,8 @@ async fn measure_variant(
     ctx: &RunContext,
     variant: &Variant,
     r: &mut PlatformResult,
-    progress: &Progress,
+    progress: &dyn Observer,
+    ledger: &mut Ledger,
 ) -> Result<(), StepError> {
     let s = &ctx.scenario;
     let probes: Vec<Probe> = s
@@ -318,19 +397,40 @@ async fn measure_variant(
     let mut phases: BTreeMap<String, Vec<f64>> = BTreeMap::new();
     let mut kept: Option<Box<dyn Deployment>> = None;
     for i in 0..reps {
-        progress.step(format!("{}: startup {}/{reps}", variant.label, i + 1));
-        let Ready {
-            mut dep,
-            t0,
-            deployed,
-            ready,
-        } = deploy_ready(p, ctx, variant, &probes[0]).await?;
+        progress.on(&Event::Step {
+            platform: p.name(),
+            label: &variant.label,
+            step: Step::Startup { i: i + 1, n: reps },
+        });
+        let (
+            Ready {
+                mut dep,
+                t0,
+                deployed,
+                ready,
+            },
+            after,
+        ) = ledger
+            .time(Phase::Startup, async {
+                let mut ready = deploy_ready(p, ctx, variant, &probes[0]).await?;
+                let after = ready.dep.ready_phases().await;
+                Ok::<_, StepError>((ready, after))
+            })
+            .await?;
         let total = ready.duration_since(t0);
         startup.push(ms(total));
+        progress.on(&Event::Figure {
+            platform: p.name(),
+            label: &variant.label,
+            figure: Figure::Startup {
+                median_ms: crate::stats::Summary::of(&startup).median,
+                i: i + 1,
+                n: reps,
+            },
+        });
         for (name, d) in dep.deploy_phases() {
             phases.entry(name).or_default().push(ms(d));
         }
-        let after = dep.ready_phases().await;
         if after.is_empty() {
             phases
                 .entry("ready".into())
@@ -345,7 +445,10 @@ async fn measure_variant(
         if i + 1 == reps {
             kept = Some(dep);
         } else {
-            dep.teardown().await.map_err(pstep("teardown"))?;
+            ledger
+                .time(Phase::Teardown, dep.teardown())
+                .await
+                .map_err(pstep("teardown"))?;
         }
     }
     r.startup_ms = Some(Series::new("ms", startup));
@@ -354,8 +457,11 @@ async fn measure_variant(
         .map(|(k, v)| (k, Series::new("ms", v)))
         .collect();
     let mut dep = kept.expect("at least one repetition");
-    let measured = measure_ready(p, ctx, dep.as_mut(), &probes, r, progress).await;
-    let down = dep.teardown().await.map_err(pstep("teardown"));
+    let measured = measure_ready(p, ctx, dep.as_mut(), &probes, r, progress, ledger).await;
+    let down = ledger
+        .time(Phase::Teardown, dep.teardown())
+        .await
+        .map_err(pstep("teardown"));
     measured.and(down)
 }
 
@@ -433,40 +539,72 @@ async fn measure_ready(
     dep: &mut dyn Deployment,
     probes: &[Probe],
     r: &mut PlatformResult,
-    progress: &Progress,
+    progress: &dyn Observer,
+    ledger: &mut Ledger,
 ) -> Result<(), StepError> {
     let s = &ctx.scenario;
     let interval = Duration::from_millis(s.idle.interval_ms);
     let addr = dep.endpoint();
 
-    progress.step(format!("{}: idle window {} s", r.label, s.idle.window_s));
-    let idle = cancellable(
-        &ctx.cancel,
-        resources::window(&*dep, Duration::from_secs_f64(s.idle.window_s), interval),
-    )
-    .await
-    .map_err(pstep("idle window"))?;
+    // A copy: `r` is filled in while the closures below name the variant.
+    let label = r.label.clone();
+    let step = |step| Event::Step {
+        platform: p.name(),
+        label: &label,
+        step,
+    };
+    progress.on(&step(Step::Settling));
+    let settled = ledger
+        .time(
+            Phase::Idle,
+            cancellable(&ctx.cancel, crate::measure::settle::settle(&*dep)),
+        )
+        .await
+        .map_err(pstep("settling"))?;
+    progress.on(&step(Step::Idle {
+        window_s: s.idle.window_s,
+    }));
+    let idle = ledger
+        .time(
+            Phase::Idle,
+            cancellable(
+                &ctx.cancel,
+                resources::window(&*dep, Duration::from_secs_f64(s.idle.window_s), interval),
+            ),
+        )
+        .await
+        .map_err(pstep("idle window"))?;
+    r.memory_breakdown = ledger.time(Phase::Idle, dep.memory_breakdown()).await;
     r.memory_idle_bytes = Some(Series::new("bytes", idle.rss_bytes.clone()));
+    let figure = |figure| Event::Figure {
+        platform: p.name(),
+        label: &label,
+        figure,
+    };
+    if let Some(m) = &r.memory_idle_bytes {
+        progress.on(&figure(Figure::IdleMemory { bytes: m.median() }));
+    }
     if !idle.pss_bytes.is_empty() {
         r.memory_idle_pss_bytes = Some(Series::new("bytes", idle.pss_bytes.clone()));
     }
-    // Five slices give the spread of idle CPU without making each slice too short to
-    // see a 10 ms clock tick.
+    // Five slices give the spread of idle CPU.
     let slice = (idle.span() / 5).max(interval);
     r.cpu_idle_seconds = Some(CpuIdle {
         window_s: idle.span().as_secs_f64(),
         total_seconds: idle.cpu_seconds(),
         per_slice: Series::new("s", idle.cpu_per_slice(slice)),
         slice_s: slice.as_secs_f64(),
+        resolution_s: Some(idle.cpu_resolution_s),
+        settle: Some(settled),
     });
 
     let mut load_window = resources::Window::default();
     let mut cpu_per_1k = Vec::new();
     for &rate in &s.load.rates_rps {
-        progress.step(format!(
-            "{}: open-loop load {rate} req/s for {} s",
-            r.label, s.load.duration_s
-        ));
+        progress.on(&step(Step::Load {
+            rate_rps: rate,
+            duration_s: s.load.duration_s,
+        }));
         let cfg = load::OpenLoopConfig {
             rate_rps: rate,
             duration: Duration::from_secs_f64(s.load.duration_s),
@@ -475,13 +613,22 @@ async fn measure_ready(
             timeout: Duration::from_millis(s.load.timeout_ms),
         };
         let mut w = resources::Window::default();
-        let lat = cancellable(
-            &ctx.cancel,
-            resources::sample_until(&*dep, interval, &mut w, load::open_loop(addr, probes, &cfg)),
-        )
-        .await
-        .map_err(pstep("sampling under load"))?
-        .map_err(mstep("open-loop load"))?;
+        let lat = ledger
+            .time(
+                Phase::Load,
+                cancellable(
+                    &ctx.cancel,
+                    resources::sample_until(
+                        &*dep,
+                        interval,
+                        &mut w,
+                        load::open_loop(addr, probes, &cfg),
+                    ),
+                ),
+            )
+            .await
+            .map_err(pstep("sampling under load"))?
+            .map_err(mstep("open-loop load"))?;
         // Every request of the window costs CPU, warm-up included: count them all.
         let sent =
             lat.count + lat.errors + lat.wrong_answers + (rate * s.load.warmup_s).round() as u64;
@@ -490,6 +637,11 @@ async fn measure_ready(
         }
         load_window.rss_bytes.extend(w.rss_bytes);
         load_window.pss_bytes.extend(w.pss_bytes);
+        progress.on(&figure(Figure::Latency {
+            rate_rps: rate,
+            p50_us: lat.p50,
+            p99_us: lat.p99,
+        }));
         r.latency_us.push(lat);
     }
     r.memory_load_bytes = Some(Series::new("bytes", load_window.rss_bytes));
@@ -499,24 +651,29 @@ async fn measure_ready(
     r.cpu_seconds_per_1k_requests = Some(Series::new("s", cpu_per_1k));
 
     if s.throughput.duration_s > 0.0 {
-        progress.step(format!(
-            "{}: closed-loop throughput {} s",
-            r.label, s.throughput.duration_s
-        ));
+        progress.on(&step(Step::Throughput {
+            duration_s: s.throughput.duration_s,
+        }));
         let cfg = load::ClosedLoopConfig {
             duration: Duration::from_secs_f64(s.throughput.duration_s),
             connections: s.throughput.connections,
             timeout: Duration::from_millis(s.load.timeout_ms),
         };
-        let t = tokio::select! {
-            t = load::closed_loop(addr, probes, &cfg) => t.map_err(mstep("closed-loop load"))?,
-            _ = ctx.cancel.cancelled() => return Err(pstep("closed-loop load")(PlatformError::Cancelled)),
-        };
+        let t = ledger
+            .time(Phase::Load, async {
+                tokio::select! {
+                    t = load::closed_loop(addr, probes, &cfg) => t.map_err(mstep("closed-loop load")),
+                    _ = ctx.cancel.cancelled() => Err(pstep("closed-loop load")(PlatformError::Cancelled)),
+                }
+            })
+            .await?;
+        progress.on(&figure(Figure::Throughput { rps: t.rps }));
         r.max_throughput_rps = Some(t);
     }
 
-    progress.step(format!("{}: platform experiments", r.label));
-    r.extras = cancellable(&ctx.cancel, p.extras(ctx, dep))
+    progress.on(&step(Step::Extras));
+    r.extras = ledger
+        .time(Phase::Extras, cancellable(&ctx.cancel, p.extras(ctx, dep)))
         .await
         .map_err(pstep("extras"))?;
     Ok(())
@@ -547,61 +704,4 @@ fn panic_message(p: &Box<dyn std::any::Any + Send>) -> String {
         .map(|s| s.to_string())
         .or_else(|| p.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "unknown panic".into())
-}
-
-fn summary_line(r: &PlatformResult) -> String {
-    let mut parts = vec![format!("{:<24}", r.label)];
-    if let Some(s) = &r.startup_ms {
-        parts.push(format!("startup {}", s.describe()));
-    }
-    if let Some(m) = &r.memory_idle_bytes {
-        parts.push(format!("idle RSS {:.1} MiB", m.median() / 1048576.0));
-    }
-    if let Some(l) = r.latency_us.last() {
-        parts.push(format!("p99 {:.0} us @ {} req/s", l.p99, l.rate_rps));
-    }
-    parts.join("  ")
-}
-
-/// A spinner for the current step plus permanent lines for results; silent with --quiet.
-struct Progress {
-    bar: Option<ProgressBar>,
-}
-
-impl Progress {
-    fn new(quiet: bool) -> Self {
-        let bar = (!quiet).then(|| {
-            let b = ProgressBar::new_spinner();
-            b.set_style(
-                ProgressStyle::with_template("{spinner} [{elapsed_precise}] {msg}")
-                    .expect("valid template"),
-            );
-            b.enable_steady_tick(Duration::from_millis(120));
-            b
-        });
-        Progress { bar }
-    }
-
-    fn step(&self, msg: String) {
-        tracing::info!("{msg}");
-        if let Some(b) = &self.bar {
-            b.set_message(msg);
-        }
-    }
-
-    fn line(&self, msg: String) {
-        match &self.bar {
-            // indicatif draws nothing when stderr is not a terminal (CI, pipes): the
-            // result lines must still show.
-            Some(b) if b.is_hidden() => eprintln!("{msg}"),
-            Some(b) => b.println(msg),
-            None => {}
-        }
-    }
-
-    fn finish(&self) {
-        if let Some(b) = &self.bar {
-            b.finish_and_clear();
-        }
-    }
 }

@@ -2,12 +2,22 @@
 //! send. Parsing rejects unknown fields and impossible values with one line naming the
 //! file, the field and the value.
 
+mod locate;
+
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 /// Platform names a scenario may select, in report order.
-pub const PLATFORMS: [&str; 5] = ["native", "docker", "qemu", "virtualbox", "openstack"];
+pub const PLATFORMS: [&str; 7] = [
+    "native",
+    "docker",
+    "podman",
+    "lxc",
+    "qemu",
+    "virtualbox",
+    "openstack",
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum ScenarioError {
@@ -17,17 +27,41 @@ pub enum ScenarioError {
         #[source]
         source: std::io::Error,
     },
-    #[error("{path}: {message}")]
-    Parse { path: PathBuf, message: String },
-    #[error("{path}: field `{field}` = {value}: {reason}")]
+    /// Not TOML at all, or a problem no field can be named for.
+    #[error("{}: {message}", at(path, *line))]
+    Parse {
+        path: PathBuf,
+        line: Option<usize>,
+        message: String,
+    },
+    #[error("{}: field `{field}` is missing", at(path, *line))]
+    Missing {
+        path: PathBuf,
+        line: Option<usize>,
+        field: String,
+    },
+    /// A value of the wrong type, out of range, or an unknown key.
+    #[error("{}: field `{field}` = {value}: {reason}", at(path, *line))]
     Invalid {
         path: PathBuf,
+        /// The field's line when the file sets it (a default has none).
+        line: Option<usize>,
         field: String,
         value: String,
         reason: String,
     },
 }
 
+/// `file:line`, or the file alone when no line applies.
+fn at(path: &Path, line: Option<usize>) -> String {
+    match line {
+        Some(l) => format!("{}:{l}", path.display()),
+        None => path.display().to_string(),
+    }
+}
+
+/// A scenario file. Every section is optional, and a section may set only some of its
+/// fields: the others keep their defaults.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Scenario {
@@ -47,7 +81,13 @@ pub struct Scenario {
     #[serde(default)]
     pub throughput: Throughput,
     #[serde(default)]
+    pub experiments: Experiments,
+    #[serde(default)]
     pub docker: DockerOptions,
+    #[serde(default)]
+    pub podman: PodmanOptions,
+    #[serde(default)]
+    pub lxc: LxcOptions,
     #[serde(default)]
     pub qemu: QemuOptions,
     #[serde(default)]
@@ -57,7 +97,7 @@ pub struct Scenario {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct Workload {
     /// Expressions sent round-robin; the expected answer is computed locally.
     pub expressions: Vec<String>,
@@ -72,7 +112,7 @@ impl Default for Workload {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct Startup {
     /// Fresh deployments measured (create call to first correct answer).
     pub repetitions: u32,
@@ -89,8 +129,25 @@ impl Default for Startup {
     }
 }
 
+/// The platform experiments behind claims C3-C13 (run after the load windows).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
+pub struct Experiments {
+    /// One-second p99 windows per condition of the noisy-neighbour test (C6): quiet,
+    /// beside a disk-only sibling, beside a CPU-only sibling. Fewer is quicker and noisier.
+    pub noise_windows: usize,
+}
+
+impl Default for Experiments {
+    fn default() -> Self {
+        Experiments {
+            noise_windows: crate::measure::noise::WINDOWS,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct Idle {
     /// Idle window over which memory and CPU are sampled with no requests.
     pub window_s: f64,
@@ -108,7 +165,7 @@ impl Default for Idle {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct Load {
     /// Open-loop constant rates, requests per second; one latency result each.
     pub rates_rps: Vec<f64>,
@@ -134,7 +191,7 @@ impl Default for Load {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct Throughput {
     /// Closed-loop run; 0 disables it.
     pub duration_s: f64,
@@ -151,7 +208,7 @@ impl Default for Throughput {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct DockerOptions {
     /// "bridge" (published port: NAT + port forwarding, as in the lab), "host", and/or
     /// "routed" (sub-services and calculator on two networks joined by a router).
@@ -164,6 +221,42 @@ pub struct DockerOptions {
     /// Routed variant: the calculator's network.
     #[serde(default = "default_routed_calculator_subnet")]
     pub routed_calculator_subnet: String,
+    /// Claim C7: kill the daemon of a private engine (never the user's) under load.
+    #[serde(default)]
+    pub faults: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PodmanOptions {
+    /// "bridge" (a network of the run's own, port published on 127.0.0.1) and/or "host".
+    pub networks: Vec<String>,
+    /// Subnet of the per-run network (apart from docker's: both may run side by side).
+    pub subnet: String,
+}
+
+impl Default for PodmanOptions {
+    fn default() -> Self {
+        PodmanOptions {
+            networks: vec!["bridge".into(), "host".into()],
+            subnet: "10.216.0.0/24".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LxcOptions {
+    /// Subnet of the run's bridge (the host holds its first address).
+    pub subnet: String,
+}
+
+impl Default for LxcOptions {
+    fn default() -> Self {
+        LxcOptions {
+            subnet: "10.217.0.0/24".into(),
+        }
+    }
 }
 
 fn default_routed_services_subnet() -> String {
@@ -181,12 +274,13 @@ impl Default for DockerOptions {
             subnet: "10.213.0.0/24".into(),
             routed_services_subnet: default_routed_services_subnet(),
             routed_calculator_subnet: default_routed_calculator_subnet(),
+            faults: false,
         }
     }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct QemuOptions {
     /// "per-role" (five VMs, as in the lab) and/or "all-in-one".
     pub topologies: Vec<String>,
@@ -297,18 +391,32 @@ impl Scenario {
     }
 
     pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
-        let scenario: Scenario = toml::from_str(text).map_err(|e| ScenarioError::Parse {
-            path: path.to_owned(),
-            // toml's message spans several lines (with a source excerpt): keep one.
-            message: one_line_toml_error(&e),
+        let scenario: Scenario =
+            toml::from_str(text).map_err(|e| located_toml_error(path, text, &e))?;
+        scenario.validate(path).map_err(|e| match e {
+            // Validation knows the field, not where it is written: add the line.
+            ScenarioError::Invalid {
+                path,
+                line: None,
+                field,
+                value,
+                reason,
+            } => ScenarioError::Invalid {
+                line: locate::line_of_field(text, &field),
+                path,
+                field,
+                value,
+                reason,
+            },
+            other => other,
         })?;
-        scenario.validate(path)?;
         Ok(scenario)
     }
 
     fn validate(&self, path: &Path) -> Result<(), ScenarioError> {
         let bad = |field: &str, value: String, reason: &str| ScenarioError::Invalid {
             path: path.to_owned(),
+            line: None,
             field: field.into(),
             value,
             reason: reason.into(),
@@ -331,6 +439,13 @@ impl Scenario {
                     ),
                 ));
             }
+        }
+        if !(1..=20).contains(&self.experiments.noise_windows) {
+            return Err(bad(
+                "experiments.noise_windows",
+                self.experiments.noise_windows.to_string(),
+                "expected 1 to 20 one-second windows",
+            ));
         }
         if self.workload.expressions.is_empty() {
             return Err(bad(
@@ -408,6 +523,26 @@ impl Scenario {
                 "docker.routed_calculator_subnet",
                 format!("{:?}", self.docker.routed_calculator_subnet),
                 "must differ from docker.routed_services_subnet (two networks joined by a router)",
+            ));
+        }
+        one_of(
+            &self.podman.networks,
+            &["bridge", "host"],
+            "podman.networks",
+            path,
+        )?;
+        if !is_ipv4_cidr(&self.lxc.subnet) {
+            return Err(bad(
+                "lxc.subnet",
+                format!("{:?}", self.lxc.subnet),
+                "expected an IPv4 CIDR such as 10.217.0.0/24",
+            ));
+        }
+        if !is_ipv4_cidr(&self.podman.subnet) {
+            return Err(bad(
+                "podman.subnet",
+                format!("{:?}", self.podman.subnet),
+                "expected an IPv4 CIDR such as 10.216.0.0/24",
             ));
         }
         one_of(
@@ -522,6 +657,7 @@ fn positive(v: &f64, field: &str, path: &Path) -> Result<(), ScenarioError> {
     } else {
         Err(ScenarioError::Invalid {
             path: path.to_owned(),
+            line: None,
             field: field.into(),
             value: v.to_string(),
             reason: "must be a positive number".into(),
@@ -535,6 +671,7 @@ fn non_negative(v: &f64, field: &str, path: &Path) -> Result<(), ScenarioError> 
     } else {
         Err(ScenarioError::Invalid {
             path: path.to_owned(),
+            line: None,
             field: field.into(),
             value: v.to_string(),
             reason: "must be zero or more".into(),
@@ -550,6 +687,7 @@ fn one_of(
 ) -> Result<(), ScenarioError> {
     let bad = |value: String, reason: String| ScenarioError::Invalid {
         path: path.to_owned(),
+        line: None,
         field: field.into(),
         value,
         reason,
@@ -577,11 +715,54 @@ fn is_ipv4_cidr(s: &str) -> bool {
     }
 }
 
-fn one_line_toml_error(e: &toml::de::Error) -> String {
-    let msg = e.message().replace('\n', " ");
-    match e.span() {
-        Some(span) => format!("invalid TOML at byte {}: {msg}", span.start),
-        None => format!("invalid TOML: {msg}"),
+/// toml's error as one line naming the line, the field and its value: toml's own
+/// message spans several lines (with a source excerpt) and counts in bytes.
+fn located_toml_error(path: &Path, text: &str, e: &toml::de::Error) -> ScenarioError {
+    let message = e.message().trim().replace('\n', " ");
+    let Some(span) = e.span() else {
+        return ScenarioError::Parse {
+            path: path.to_owned(),
+            line: None,
+            message: format!("invalid TOML: {message}"),
+        };
+    };
+    let line = Some(locate::line_of(text, span.start));
+    let field = locate::field_at(text, span.start);
+    // "missing field `x`" points at the table that lacks it.
+    if let Some(missing) = message
+        .strip_prefix("missing field `")
+        .and_then(|m| m.strip_suffix('`'))
+    {
+        // Only a table can lack a field: a span that lands on a plain value (the whole
+        // document's span starts on its first key) means the top level lacks it.
+        let is_table = |f: &locate::Field| {
+            let line_start = text[..span.start].rfind('\n').map_or(0, |i| i + 1);
+            text[line_start..].trim_start().starts_with('[')
+                || text[f.value.start..].trim_start().starts_with('{')
+        };
+        let field = match field {
+            Some(f) if is_table(&f) => format!("{}.{missing}", f.name),
+            _ => missing.to_string(),
+        };
+        return ScenarioError::Missing {
+            path: path.to_owned(),
+            line,
+            field,
+        };
+    }
+    match field {
+        Some(f) => ScenarioError::Invalid {
+            path: path.to_owned(),
+            line,
+            value: locate::value_text(text, &f.value),
+            field: f.name,
+            reason: locate::plain_reason(&message),
+        },
+        None => ScenarioError::Parse {
+            path: path.to_owned(),
+            line,
+            message: format!("invalid TOML: {message}"),
+        },
     }
 }
 
@@ -613,18 +794,44 @@ mod tests {
     }
 
     #[test]
+    fn every_shipped_scenario_is_valid() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+        for e in std::fs::read_dir(dir).unwrap().flatten() {
+            if e.path().extension().is_some_and(|x| x == "toml") {
+                Scenario::load(&e.path()).unwrap_or_else(|err| panic!("{err}"));
+            }
+        }
+    }
+
+    #[test]
+    fn a_section_may_set_only_some_fields() {
+        let s = parse(&format!(
+            "{MIN}[podman]\nnetworks = [\"bridge\"]\n[experiments]\nnoise_windows = 1\n"
+        ))
+        .unwrap();
+        assert_eq!(s.podman.networks, ["bridge"]);
+        assert_eq!(s.podman.subnet, PodmanOptions::default().subnet);
+        assert_eq!(s.experiments.noise_windows, 1);
+        let e = parse(&format!("{MIN}[experiments]\nnoise_windows = 0\n")).unwrap_err();
+        assert!(e.contains("experiments.noise_windows"), "{e}");
+    }
+
+    #[test]
     fn unknown_platform_names_file_field_value() {
         let e = parse("name = \"t\"\nplatforms = [\"xen\"]\n").unwrap_err();
         assert_eq!(
             e,
-            "s.toml: field `platforms` = \"xen\": unknown platform (expected one of native, docker, qemu, virtualbox, openstack)"
+            "s.toml:2: field `platforms` = \"xen\": unknown platform (expected one of native, docker, podman, lxc, qemu, virtualbox, openstack)"
         );
     }
 
     #[test]
     fn zero_rate_rejected() {
         let e = parse(&format!("{MIN}[load]\nrates_rps = [0]\nduration_s = 1\nwarmup_s = 0\nconnections = 1\ntimeout_ms = 100\n")).unwrap_err();
-        assert!(e.starts_with("s.toml: field `load.rates_rps` = 0:"), "{e}");
+        assert!(
+            e.starts_with("s.toml:4: field `load.rates_rps` = 0:"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -639,8 +846,46 @@ mod tests {
             "{MIN}[startup]\nrepetitions = 2\ntimeout_s = 5\nrepetition = 3\n"
         ))
         .unwrap_err();
-        assert!(e.starts_with("s.toml: "), "{e}");
-        assert!(e.contains("repetition"), "{e}");
+        assert!(
+            e.starts_with("s.toml:6: field `startup.repetition` = 3: unknown field (expected"),
+            "{e}"
+        );
+        assert!(!e.contains('\n'), "{e}");
+    }
+
+    #[test]
+    fn wrong_type_names_line_field_and_value() {
+        let e = parse(&format!(
+            "{MIN}[startup]\nrepetitions = \"three\"\ntimeout_s = 5\n"
+        ))
+        .unwrap_err();
+        assert_eq!(
+            e,
+            "s.toml:4: field `startup.repetitions` = \"three\": expected a whole number (0 or more)"
+        );
+        let e = parse(&format!("{MIN}[load]\nrates_rps = 100\n")).unwrap_err();
+        assert!(
+            e.starts_with("s.toml:4: field `load.rates_rps` = 100: expected a list"),
+            "{e}"
+        );
+        let e = parse(&format!("{MIN}[qemu]\nmemory_mib = -5\n")).unwrap_err();
+        assert!(
+            e.starts_with("s.toml:4: field `qemu.memory_mib` = -5: expected a whole number"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn missing_field_and_bad_syntax_name_the_line() {
+        // A section may leave fields to their defaults; the top level may not omit
+        // `platforms`.
+        assert!(parse(&format!("{MIN}[startup]\nrepetitions = 2\n")).is_ok());
+        let e = parse("name = \"t\"\n").unwrap_err();
+        assert!(e.starts_with("s.toml"), "{e}");
+        assert!(e.contains("field `platforms` is missing"), "{e}");
+        let e = parse("name = \"t\"\nplatforms = [\"native\"\n").unwrap_err();
+        assert!(e.starts_with("s.toml:"), "{e}");
+        assert!(e.contains("invalid TOML"), "{e}");
         assert!(!e.contains('\n'), "{e}");
     }
 

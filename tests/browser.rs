@@ -1,11 +1,16 @@
 //! Browser check: the report rendered from tests/fixtures/results.json loads in headless
-//! Chromium with no console error and no network request, shows every chart, and prints.
+//! Chromium with no console error and no network request, shows every chart, and prints;
+//! its first screen holds every claim's verdict (those reached on emulated VMs only
+//! marked as such), and the page is at most half as tall as the layout that put the
+//! claims last.
 //!
 //! Chromium is driven over the DevTools protocol on a pipe (`--remote-debugging-pipe`:
 //! fd 3 carries commands in, fd 4 carries answers and events out, each message
 //! NUL-terminated), so the test sees every request and console message as events rather
 //! than scraping logs. A full-page screenshot is kept at
-//! `target/tmp/browser-check/report.png` for people to look at.
+//! `target/tmp/browser-check/report.png`, and the first screen at
+//! `target/tmp/browser-first-screen/first-screen.png` (the README's
+//! docs/screenshots/report-top.png is a copy), for people to look at.
 //!
 //! Without Chromium this test fails on purpose (CI installs Debian's `chromium`).
 
@@ -19,10 +24,21 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use virtbench::report::{charts, html};
+use virtbench::report::{charts, claims, html};
 use virtbench::results::RunResults;
 
 const TIMEOUT: Duration = Duration::from_secs(90);
+
+/// Height of the report rendered from the fixture at 1280 px wide, measured with this
+/// test's set-up (Debian 12's Chromium 156) on the layout that put per-variant details
+/// first and the claims last: 15,059 px, the claims table starting at 9,482 px. The
+/// layout with the claims on the first screen and the details folded measured 7,168 px,
+/// and 7,272 px with main's claims (emulated-only states, longer reasons) merged in.
+const HEIGHT_BEFORE_PX: f64 = 15_059.0;
+/// The page must be at most half as tall as before.
+const MAX_HEIGHT_PX: f64 = HEIGHT_BEFORE_PX / 2.0;
+/// What "the first screen" means here: a laptop window.
+const FIRST_SCREEN_PX: f64 = 1000.0;
 
 fn chromium() -> PathBuf {
     let candidates = [
@@ -224,25 +240,23 @@ fn decode_base64(s: &str) -> Vec<u8> {
     out
 }
 
-#[test]
-fn report_loads_offline_without_errors_and_shows_every_chart() {
-    let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/results.json");
-    let results: RunResults =
-        serde_json::from_str(&std::fs::read_to_string(fixture).unwrap()).unwrap();
-    let expected_charts = charts::all(&results).len();
-    assert!(
-        expected_charts >= 8,
-        "the fixture should draw every kind of chart"
-    );
-
-    let keep = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("browser-check");
-    std::fs::create_dir_all(&keep).unwrap();
+/// Render the fixture's report into `keep`, open it in a fresh headless Chromium with a
+/// `width` x `height` viewport, and wait until it has loaded. Returns the browser (its
+/// events hold every request and console message since navigation), the page's session
+/// and its URL.
+fn open_report(
+    results: &RunResults,
+    keep: &Path,
+    profile: &Path,
+    width: u32,
+    height: u32,
+) -> (Browser, String, String) {
+    std::fs::create_dir_all(keep).unwrap();
     let page = keep.join("index.html");
-    std::fs::write(&page, html::render(&results)).unwrap();
+    std::fs::write(&page, html::render(results)).unwrap();
     let url = format!("file://{}", page.canonicalize().unwrap().display());
-    let profile = tempfile::tempdir().unwrap();
 
-    let mut b = Browser::launch(profile.path());
+    let mut b = Browser::launch(profile);
     let target = b.call(None, "Target.createTarget", json!({"url": "about:blank"}));
     let target_id = target["targetId"].as_str().expect("targetId").to_string();
     let attached = b.call(
@@ -266,7 +280,7 @@ fn report_loads_offline_without_errors_and_shows_every_chart() {
     b.call(
         s,
         "Emulation.setDeviceMetricsOverride",
-        json!({"width": 1280, "height": 4000, "deviceScaleFactor": 1, "mobile": false}),
+        json!({"width": width, "height": height, "deviceScaleFactor": 1, "mobile": false}),
     );
     b.events.clear();
     b.call(s, "Page.navigate", json!({"url": url}));
@@ -274,26 +288,54 @@ fn report_loads_offline_without_errors_and_shows_every_chart() {
     // Let late console messages or requests (none expected) arrive.
     std::thread::sleep(Duration::from_millis(500));
     b.call(s, "Runtime.evaluate", json!({"expression": "1"}));
+    (b, sid, url)
+}
 
-    let eval = |b: &mut Browser, expr: &str| -> Value {
-        let r = b.call(
-            s,
-            "Runtime.evaluate",
-            json!({"expression": expr, "returnByValue": true}),
-        );
-        r["result"]["value"].clone()
-    };
-    let svg_count = eval(&mut b, "document.querySelectorAll('svg.chart').length");
+/// The value of a JavaScript expression evaluated in the page.
+fn eval(b: &mut Browser, session: Option<&str>, expr: &str) -> Value {
+    let r = b.call(
+        session,
+        "Runtime.evaluate",
+        json!({"expression": expr, "returnByValue": true}),
+    );
+    r["result"]["value"].clone()
+}
+
+fn fixture() -> RunResults {
+    let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/results.json");
+    serde_json::from_str(&std::fs::read_to_string(fixture).unwrap()).unwrap()
+}
+
+#[test]
+fn report_loads_offline_without_errors_and_shows_every_chart() {
+    let results = fixture();
+    let expected_charts = charts::all(&results).len();
+    assert!(
+        expected_charts >= 8,
+        "the fixture should draw every kind of chart"
+    );
+
+    let keep = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("browser-check");
+    let profile = tempfile::tempdir().unwrap();
+    let (mut b, sid, url) = open_report(&results, &keep, profile.path(), 1280, 4000);
+    let s = Some(sid.as_str());
+    let svg_count = eval(&mut b, s, "document.querySelectorAll('svg.chart').length");
     let drawn = eval(
         &mut b,
+        s,
         "[...document.querySelectorAll('svg.chart')].filter(s => s.getBoundingClientRect().width > 300 && s.querySelectorAll('rect,path,polyline,circle').length > 5).length",
     );
     let sections = eval(
         &mut b,
+        s,
         "[...document.querySelectorAll('section[id]')].map(s => s.id).join(',')",
     );
-    let claims = eval(&mut b, "document.querySelectorAll('tr[id^=claim-]').length");
-    let scripts = eval(&mut b, "document.scripts.length");
+    let claims = eval(
+        &mut b,
+        s,
+        "document.querySelectorAll('tr[id^=claim-]').length",
+    );
+    let scripts = eval(&mut b, s, "document.scripts.length");
 
     let metrics = b.call(s, "Page.getLayoutMetrics", json!({}));
     let height = metrics["cssContentSize"]["height"]
@@ -308,7 +350,12 @@ fn report_loads_offline_without_errors_and_shows_every_chart() {
     let png = decode_base64(shot["data"].as_str().expect("screenshot data"));
     let shot_path = keep.join("report.png");
     std::fs::write(&shot_path, &png).unwrap();
-    let pdf = b.call(s, "Page.printToPDF", json!({"printBackground": true}));
+    // A4 from the page's own @page rule.
+    let pdf = b.call(
+        s,
+        "Page.printToPDF",
+        json!({"printBackground": true, "preferCSSPageSize": true}),
+    );
     let pdf = decode_base64(pdf["data"].as_str().expect("pdf data"));
     std::fs::write(keep.join("report.pdf"), &pdf).unwrap();
     eprintln!(
@@ -380,6 +427,7 @@ fn report_loads_offline_without_errors_and_shows_every_chart() {
     let sections = sections.as_str().unwrap_or_default().to_string();
     for id in [
         "summary",
+        "glance",
         "context",
         "startup",
         "memory",
@@ -400,4 +448,146 @@ fn report_loads_offline_without_errors_and_shows_every_chart() {
         "screenshot is a real PNG"
     );
     assert!(pdf.starts_with(b"%PDF"), "the page prints");
+}
+
+#[test]
+fn first_screen_holds_every_verdict_and_the_page_is_half_as_tall() {
+    let results = fixture();
+    let keep = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("browser-first-screen");
+    let profile = tempfile::tempdir().unwrap();
+    let (mut b, sid, _url) = open_report(
+        &results,
+        &keep,
+        profile.path(),
+        1280,
+        FIRST_SCREEN_PX as u32,
+    );
+    let s = Some(sid.as_str());
+
+    // Each verdict's box, and whether it is what the reader sees at its centre (not
+    // hidden, clipped or covered). The page has not scrolled: viewport = page.
+    let verdicts = eval(
+        &mut b,
+        s,
+        "[...document.querySelectorAll('tr[id^=claim-] .verdict')].map(v => { \
+            const r = v.getBoundingClientRect(); \
+            const seen = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2); \
+            return {claim: v.closest('tr').id, text: v.textContent, bottom: r.bottom + scrollY, \
+                    width: r.width, height: r.height, seen: seen === v || v.contains(seen), \
+                    emulated: v.classList.contains('emulated-only'), \
+                    stripes: getComputedStyle(v).backgroundImage}; })",
+    );
+    let height = b.call(s, "Page.getLayoutMetrics", json!({}))["cssContentSize"]["height"]
+        .as_f64()
+        .expect("page height");
+    let shot = b.call(
+        s,
+        "Page.captureScreenshot",
+        json!({"format": "png", "clip": {"x": 0, "y": 0, "width": 1280, "height": FIRST_SCREEN_PX, "scale": 1}}),
+    );
+    let png = decode_base64(shot["data"].as_str().expect("screenshot data"));
+    std::fs::write(keep.join("first-screen.png"), &png).unwrap();
+
+    // Folded on screen, open in print: the print stylesheet shows the folded content.
+    // (A folded block's content keeps a layout box; `checkVisibility` says whether it
+    // is rendered.)
+    let folded = "['#claim-C1-full .fr', '#scenario pre', '#context details.host table', \
+                  '#latency details.numbers table', '#experiments details table'].map(q => { \
+                  const e = document.querySelector(q); return e ? e.checkVisibility() : null; })";
+    let on_screen = eval(&mut b, s, folded);
+    b.call(s, "Emulation.setEmulatedMedia", json!({"media": "print"}));
+    let printed = eval(&mut b, s, folded);
+    b.call(s, "Emulation.setEmulatedMedia", json!({"media": ""}));
+    eprintln!(
+        "first screen: {} ; page height {height} px (before: {HEIGHT_BEFORE_PX} px, bound {MAX_HEIGHT_PX} px); \
+         folded blocks on screen {on_screen}, printed {printed}",
+        keep.join("first-screen.png").display()
+    );
+
+    let verdicts = verdicts.as_array().expect("verdict list").clone();
+    let last_bottom = verdicts
+        .iter()
+        .filter_map(|v| v["bottom"].as_f64())
+        .fold(0.0, f64::max);
+    eprintln!("last verdict ends at {last_bottom} px (first screen: {FIRST_SCREEN_PX} px)");
+    let claims: Vec<&str> = verdicts
+        .iter()
+        .map(|v| v["claim"].as_str().unwrap_or_default())
+        .collect();
+    let expected: Vec<String> = (1..=15).map(|n| format!("claim-C{n}")).collect();
+    assert_eq!(claims, expected, "one verdict per claim C1-C15, in order");
+    for v in &verdicts {
+        let bottom = v["bottom"].as_f64().unwrap_or(f64::MAX);
+        assert!(
+            bottom < FIRST_SCREEN_PX,
+            "{} ends at {bottom} px, below the first {FIRST_SCREEN_PX} px: {v}",
+            v["claim"]
+        );
+        assert!(
+            v["width"].as_f64() > Some(0.0) && v["height"].as_f64() > Some(0.0),
+            "{} has no box: {v}",
+            v["claim"]
+        );
+        assert_eq!(
+            v["seen"],
+            json!(true),
+            "{} is not what shows: {v}",
+            v["claim"]
+        );
+        assert!(
+            !v["text"].as_str().unwrap_or_default().is_empty(),
+            "{} has no verdict text",
+            v["claim"]
+        );
+    }
+    // A verdict reached on emulated VMs only says so on the first screen, in words and
+    // with its stripes, for exactly the claims the rules gave such a verdict.
+    let emulated_rows: Vec<String> = claims::evaluate(&results)
+        .iter()
+        .filter(|c| c.verdict.is_emulated_only())
+        .map(|c| format!("claim-{}", c.id))
+        .collect();
+    assert!(
+        !emulated_rows.is_empty(),
+        "the fixture's only VM ran under TCG: some verdicts are emulated-only"
+    );
+    let shown: Vec<String> = verdicts
+        .iter()
+        .filter(|v| v["emulated"] == json!(true))
+        .map(|v| v["claim"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(shown, emulated_rows, "emulated-only verdicts are marked");
+    for v in verdicts.iter().filter(|v| v["emulated"] == json!(true)) {
+        assert!(
+            v["text"].as_str().unwrap_or_default().contains("emulated"),
+            "{} does not say emulated: {v}",
+            v["claim"]
+        );
+        assert!(
+            v["stripes"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("repeating-linear-gradient"),
+            "{} is not striped: {v}",
+            v["claim"]
+        );
+    }
+    assert!(
+        height <= MAX_HEIGHT_PX,
+        "the page is {height} px tall; it must be at most half the {HEIGHT_BEFORE_PX} px it was"
+    );
+    assert_eq!(
+        on_screen,
+        json!([false, false, false, false, false]),
+        "folded blocks are folded on screen"
+    );
+    assert_eq!(
+        printed,
+        json!([true, true, true, true, true]),
+        "folded blocks print open"
+    );
+    assert!(
+        png.starts_with(b"\x89PNG"),
+        "first-screen screenshot is a PNG"
+    );
 }

@@ -36,6 +36,36 @@ fn bad_scenario_is_one_line_and_exit_2() {
     );
 }
 
+/// A value of the wrong type: one line with the file, the line, the field and the
+/// value as written, exit 2, and nothing started (no run directory).
+#[test]
+fn wrong_type_names_file_line_field_value() {
+    let tmp = tempfile::tempdir().unwrap();
+    let p = write(
+        tmp.path(),
+        "typo.toml",
+        "name = \"x\"\nplatforms = [\"native\"]\n\n[startup]\nrepetitions = \"three\"\ntimeout_s = 5\n",
+    );
+    let out_dir = tmp.path().join("reports");
+    let out = virtbench()
+        .args(["run", "-q"])
+        .arg(&p)
+        .arg("--out")
+        .arg(&out_dir)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains(
+            "typo.toml:5: field `startup.repetitions` = \"three\": expected a whole number"
+        ),
+        "{err}"
+    );
+    assert!(!out_dir.exists(), "a rejected scenario starts nothing");
+}
+
 #[test]
 fn missing_scenario_file_is_bad_input() {
     let code = virtbench::cli::run_cli(["virtbench", "run", "-q", "/nonexistent/s.toml"]);
@@ -75,6 +105,34 @@ fn doctor_lists_every_platform() {
     assert!(
         text.lines()
             .any(|l| l.starts_with("native") && l.contains(" available")),
+        "{text}"
+    );
+}
+
+/// The tests run after `.ci/setup-host --tests` (the README's test command): every
+/// command of the requirements table is then present, so doctor has nothing to fix. A
+/// missing command shows as a `missing` line naming its package.
+#[test]
+fn doctor_finds_every_command_setup_host_installs() {
+    let out = virtbench().arg("doctor").output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    let missing: Vec<&str> = text.lines().filter(|l| l.contains(" missing ")).collect();
+    assert!(missing.is_empty(), "run .ci/setup-host --tests:\n{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("tests") && l.contains("ready")),
+        "{text}"
+    );
+    // The same table, on a PATH where nothing is found: each line names the fix.
+    let out = virtbench()
+        .arg("doctor")
+        .env("PATH", "/nonexistent")
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.lines().any(|l| l.contains("missing      qemu-img")
+            && l.contains("fix: apt-get install qemu-utils")),
         "{text}"
     );
 }
@@ -138,6 +196,18 @@ connections = 2
         "{lat:?}"
     );
     assert!(native.max_throughput_rps.as_ref().unwrap().count > 0);
+    // The wall time is split into parts that add up to it; -q keeps the block quiet.
+    let split = results
+        .wall_split
+        .as_ref()
+        .expect("a new run records its split");
+    assert!(
+        (split.wall_s() - results.wall_time_s).abs() < 1e-6,
+        "{split:?} vs {}",
+        results.wall_time_s
+    );
+    assert!(split.idle_s > 0.0 && split.load_s > 0.0 && split.startup_s > 0.0);
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("time: wall"));
     // Isolation facts (C3): host processes in the harness's namespaces.
     let fact = |k: &str| native.extras.get(k).map(|s| s.summary.median);
     assert_eq!(
@@ -149,8 +219,13 @@ connections = 2
     assert_eq!(fact("isolation_pid_namespace_private"), Some(0.0));
     assert!(fact("isolation_host_processes_visible").unwrap() >= 1.0);
     assert_eq!(fact("reach_guest_direct"), Some(1.0));
-    // Noisy neighbour (C6): three p99 windows each way, and the sibling is gone.
-    for name in ["noisy_baseline_p99_us", "noisy_neighbour_p99_us"] {
+    // Noisy neighbour (C6): three p99 windows quiet, beside disk-only and CPU-only
+    // noise, and the siblings are gone.
+    for name in [
+        "noisy_baseline_p99_us",
+        "noisy_disk_p99_us",
+        "noisy_cpu_p99_us",
+    ] {
         let s = &native.extras[name];
         assert_eq!((s.unit.as_str(), s.summary.n), ("us", 3), "{s:?}");
         assert!(s.summary.min > 0.0, "{s:?}");

@@ -1,6 +1,7 @@
 //! The measurement core against real loopback servers written here: latency from the
 //! intended send time (a known injected delay, a server stall), wrong answers and
-//! errors counted apart, closed-loop throughput, and readiness polling.
+//! errors counted apart, answers judged by their number (the lab's own answer format
+//! counts as correct), closed-loop throughput, and readiness polling.
 //!
 //! The machine running these is shared and loaded: bounds are wide and only say what a
 //! correct measurement must show, never how fast something is.
@@ -26,12 +27,12 @@ use virtbench::measure::{MeasureError, Probe};
 
 const RIGHT: &str = "result = 4\r\n";
 const WRONG: &str = "result = 5\r\n";
+/// The lab's Node.js calculator's answer: the sub-service's raw body `4\r\n` passed
+/// through, then its own line end.
+const LAB_RIGHT: &str = "result = 4\r\n\r\n";
 
 fn probe() -> Probe {
-    Probe {
-        body: Bytes::from_static(b"(5+3)/2"),
-        expected: Bytes::from_static(RIGHT.as_bytes()),
-    }
+    Probe::for_expression("(5+3)/2").unwrap()
 }
 
 /// What the test server does with request number `n` (0-based, over all connections).
@@ -39,6 +40,8 @@ fn probe() -> Probe {
 enum Reply {
     Right,
     Wrong,
+    /// Right, in the lab's format (two CRLFs).
+    LabRight,
     Status500,
     /// Right answer, then close the connection (`Connection: close`).
     RightAndClose,
@@ -83,6 +86,7 @@ where
                     let mut resp = Response::new(Full::new(Bytes::from_static(
                         match reply {
                             Reply::Wrong => WRONG,
+                            Reply::LabRight => LAB_RIGHT,
                             Reply::Status500 => "boom\n",
                             _ => RIGHT,
                         }
@@ -137,9 +141,11 @@ async fn open_loop_measures_a_known_injected_delay() {
         "warmup requests are sent"
     );
     assert_eq!((r.errors, r.wrong_answers), (0, 0), "{r:?}");
-    // The server waits >= 2 ms per request: the median is at least that, and the
-    // generator adds little on top (wide bound: the machine is shared).
-    assert!(r.p50 >= 2000.0 && r.p50 <= 10_000.0, "p50 {} us", r.p50);
+    // The server waits >= 2 ms per request: no request can be measured below that.
+    // How little the generator adds on top is a speed figure, not a correctness one: it
+    // lives in the benches and the wrk cross-check, not here (an upper bound failed
+    // once at 19.8 ms on a host with a load average of 10).
+    assert!(r.p50 >= 2000.0, "p50 {} us", r.p50);
     assert!(r.p50 <= r.p90 && r.p90 <= r.p99 && r.p99 <= r.p999 && r.p999 <= r.max);
     assert_eq!((r.rate_rps, r.duration_s, r.connections), (100.0, 2.0, 4));
 }
@@ -198,6 +204,44 @@ async fn wrong_answers_and_errors_are_counted_apart() {
         .unwrap();
     assert_eq!((r.count, r.wrong_answers, r.errors), (0, 0, 50), "{r:?}");
     assert_eq!(r.p50, 0.0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_labs_answer_format_counts_as_correct() {
+    // Pointed at the lab's own calculator, a byte comparison counted every answer wrong
+    // (`result = 4\r\n\r\n` is not `result = 4\r\n`): the same number is right.
+    let (addr, _) = serve(|n, _| async move {
+        if n % 2 == 0 {
+            Reply::LabRight
+        } else {
+            Reply::Right
+        }
+    })
+    .await;
+    let r = load::open_loop(addr, &[probe()], &open(100.0, 1000, 0, 2))
+        .await
+        .unwrap();
+    assert_eq!((r.count, r.wrong_answers, r.errors), (100, 0, 0), "{r:?}");
+
+    let (addr, _) = serve(|_, _| async { Reply::LabRight }).await;
+    let cfg = ClosedLoopConfig {
+        duration: Duration::from_millis(500),
+        connections: 1,
+        timeout: Duration::from_secs(2),
+    };
+    let r = load::closed_loop(addr, &[probe()], &cfg).await.unwrap();
+    assert!(r.count > 0, "{r:?}");
+    assert_eq!((r.errors, r.wrong_answers), (0, 0), "{r:?}");
+
+    // Readiness is decided by the same rule.
+    wait_first_correct(
+        addr,
+        &probe(),
+        Duration::from_secs(10),
+        &CancellationToken::new(),
+    )
+    .await
+    .unwrap();
 }
 
 /// A raw HTTP/1.1 server that drops every 10th connection's request unanswered (the
@@ -401,11 +445,10 @@ async fn startup_waits_for_the_first_correct_answer() {
         at >= t0 + Duration::from_millis(300),
         "answered before listening"
     );
-    assert_eq!(
-        served.load(Ordering::SeqCst),
-        4,
-        "polled through the wrong answers"
-    );
+    // Through the three wrong answers to a right one. Attempts overlap (staggered):
+    // more may have been answered by the time the first right answer was seen.
+    let n = served.load(Ordering::SeqCst);
+    assert!(n >= 4, "polled through the wrong answers: {n}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -428,8 +471,12 @@ async fn startup_bounds_an_attempt_that_hangs() {
         &CancellationToken::new(),
     )
     .await;
+    // Ready within the overall bound although the first attempt never got an answer.
     assert!(r.is_ok(), "{r:?}");
-    assert_eq!(served.load(Ordering::SeqCst), 1);
+    // At least one later attempt was served. Not "exactly one": attempts overlap
+    // (staggered), so on a loaded host a second one can be answered before the first
+    // answer is seen (seen here: 2).
+    assert!(served.load(Ordering::SeqCst) >= 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

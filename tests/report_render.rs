@@ -29,6 +29,7 @@ fn page_has_every_section_and_one_svg_per_chart() {
     assert!(page.trim_end().ends_with("</html>"));
     for id in [
         "summary",
+        "glance",
         "context",
         "startup",
         "memory",
@@ -76,6 +77,9 @@ fn page_has_every_section_and_one_svg_per_chart() {
     // A TCG VM is labelled as such.
     assert!(page.contains("TCG emulated"));
     assert!(page.contains("qemu/per-role/kernel [TCG]"));
+    // Verdicts reached on that TCG VM alone say so, and are styled apart.
+    assert!(page.contains("supported, emulated VM only"));
+    assert!(page.contains("class=\"verdict supported emulated-only\""));
     // Missing figures read "not measured" (docker has no PSS in the fixture).
     assert!(page.contains("not measured"));
     // Scenario text, git revision and wall time are shown.
@@ -136,11 +140,12 @@ fn claims_cover_c1_to_c15_with_specific_reasons() {
     assert_eq!(ids, (1..=15).map(|n| format!("C{n}")).collect::<Vec<_>>());
     let verdict = |id: &str| rows.iter().find(|c| c.id == id).unwrap().verdict.clone();
     use claims::Verdict::*;
-    // Figures the fixture holds decide these.
-    assert_eq!(verdict("C4"), Supported);
+    // Figures the fixture holds decide these; its only VM ran under TCG, so the
+    // VM-vs-container verdicts are emulated-only ones.
+    assert_eq!(verdict("C4"), SupportedEmulatedOnly);
     assert_eq!(
         verdict("C2"),
-        Mixed,
+        MixedEmulatedOnly,
         "TCG CPU per request is far above the container's"
     );
     assert_eq!(
@@ -242,4 +247,135 @@ fn sparse_and_empty_figures_render_as_not_measured() {
         .any(|l| l.starts_with("qemu/all-in-one/disk,qemu,error,")));
     // Claims still give 15 rows; C10/C14 see the failed variant.
     assert_eq!(claims::evaluate(&r).len(), 15);
+}
+
+/// The text of `<section id="{id}">` up to its end.
+fn section<'a>(page: &'a str, id: &str) -> &'a str {
+    let start = page
+        .find(&format!("<section id=\"{id}\""))
+        .unwrap_or_else(|| panic!("section {id} missing"));
+    let len = page[start..].find("</section>").expect("section closed");
+    &page[start..start + len]
+}
+
+#[test]
+fn claims_come_first_and_link_to_their_evidence() {
+    let r = fixture();
+    let page = html::render(&r);
+    let at = |needle: &str| {
+        page.find(needle)
+            .unwrap_or_else(|| panic!("{needle} missing"))
+    };
+    // Title, summary, every claim's verdict, then the evidence, then the claims in full.
+    assert!(at("<header>") < at("<section id=\"summary\""));
+    assert!(at("<section id=\"summary\"") < at("<section id=\"glance\""));
+    assert!(at("<section id=\"glance\"") < at("<section id=\"startup\""));
+    assert!(at("<section id=\"experiments\"") < at("<section id=\"claims\""));
+    assert!(at("<section id=\"claims\"") < at("<section id=\"context\""));
+    let glance = section(&page, "glance");
+    // Counted by plain outcome, emulated-only verdicts included: the counts add up to 15.
+    assert!(glance.contains("7 supported, 0 contradicted, 2 mixed, 6 not measured"));
+    assert!(glance.contains("of which 3 on emulated VMs only"));
+    for c in claims::evaluate(&r) {
+        let row_start = glance
+            .find(&format!("<tr id=\"claim-{}\">", c.id))
+            .unwrap_or_else(|| panic!("{} not on the first screen", c.id));
+        let row = &glance[row_start..row_start + glance[row_start..].find("</tr>").unwrap()];
+        assert!(
+            row.contains(&format!("class=\"verdict {}\"", c.verdict.class())),
+            "{row}"
+        );
+        assert!(row.contains(&report::view::esc(c.short)), "{row}");
+        assert!(!c.headline.is_empty(), "{}: no deciding figure", c.id);
+        assert!(
+            row.contains(&format!("href=\"#claim-{}-full\"", c.id)),
+            "{} links to its full text: {row}",
+            c.id
+        );
+        assert!(
+            page.contains(&format!(
+                "<details class=\"claim\" id=\"claim-{}-full\">",
+                c.id
+            )),
+            "{}: full text missing",
+            c.id
+        );
+        assert!(
+            row.contains(&format!("href=\"#{}\"", c.evidence))
+                && page.contains(&format!("<section id=\"{}\"", c.evidence)),
+            "{} links to a section that holds its evidence: {row}",
+            c.id
+        );
+    }
+    // The first screen names a verdict reached on a TCG VM alone as such, in words and
+    // with the emulated-only style; a figure that includes a TCG VM's says so too.
+    let row = |id: &str| {
+        let r = &glance[glance.find(&format!("<tr id=\"claim-{id}\">")).unwrap()..];
+        r[..r.find("</tr>").unwrap()].to_string()
+    };
+    let c4 = row("C4");
+    assert!(
+        c4.contains("class=\"verdict supported emulated-only\"")
+            && c4.contains("supported, emulated"),
+        "{c4}"
+    );
+    assert!(row("C14").contains("[TCG]"), "{}", row("C14"));
+    // C1's deciding figure is the ratio to native processes (and to the heaviest
+    // container).
+    assert!(row("C1").contains("native"), "{}", row("C1"));
+}
+
+#[test]
+fn details_are_folded_and_artifacts_listed_once_per_platform() {
+    let page = html::render(&fixture());
+    // Per-platform context, experiments and the scenario are folded.
+    let context = section(&page, "context");
+    for name in ["native", "docker", "qemu"] {
+        assert!(
+            context.contains(&format!(
+                "<details class=\"platform\" id=\"platform-{name}\">"
+            )),
+            "{name}"
+        );
+    }
+    // An unavailable platform has nothing to unfold: its reason shows as it is.
+    assert!(context.contains("<p class=\"platform\" id=\"platform-virtualbox\">"));
+    assert!(section(&page, "experiments")
+        .contains("<details class=\"platform\" id=\"experiments-docker\">"));
+    assert!(section(&page, "scenario").contains("<details class=\"scenario\">"));
+    // Nothing is open by default.
+    assert!(!page.contains("<details open"));
+    // docker/bridge and docker/host run from the same image: one row, used by both.
+    let artifacts = section(&page, "artifacts");
+    assert_eq!(
+        artifacts
+            .matches("virtbench/calculator:run-20240611-0930")
+            .count(),
+        1,
+        "the shared docker image is listed once"
+    );
+    assert!(artifacts.contains("all 2 variants"));
+    // Printing opens what the screen folds, without script.
+    assert!(page.contains("details::details-content"));
+    assert!(page.contains("size: A4"));
+}
+
+#[test]
+fn host_table_gives_the_accelerator_reason_qemu_writes() {
+    let mut r = fixture();
+    let reason = "KVM boot probe <timed out> after 20 s; fell back to TCG";
+    for p in r.platforms.iter_mut().filter(|p| p.name == "qemu") {
+        p.details.remove("kvm_probe");
+        p.details
+            .insert("accelerator_reason".into(), reason.to_string());
+    }
+    let page = html::render(&r);
+    let context = section(&page, "context");
+    assert!(
+        context.contains(&format!(
+            "<strong>TCG</strong> — {}",
+            report::view::esc(reason)
+        )),
+        "the VM accelerator row gives QEMU's accelerator_reason"
+    );
 }

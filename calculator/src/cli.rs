@@ -13,7 +13,8 @@ use crate::service::Role;
 pub const USAGE: &str = "\
 Usage: calculator <ROLE> [OPTIONS]
 
-The course lab's five-service calculator over HTTP/1.1 (method and path ignored).
+The course lab's five-service calculator over HTTP/1.1 (method and path ignored;
+GET /virtbench/probe answers what the service sees of its machine, see README).
 
 Roles:
   calculator  POST an infix expression, e.g. (5+3)/2  ->  result = 4      (port 50000)

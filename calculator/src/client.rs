@@ -19,7 +19,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 
-use crate::expr::{format_number, Op};
+use crate::expr::{format_number, parse_number, Op};
 
 /// Default time a sub-service gets to answer one operation.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -304,10 +304,7 @@ impl SubServices {
         let text = String::from_utf8_lossy(&bytes);
         let first_line = first_line(&text);
         match status {
-            StatusCode::OK => first_line
-                .parse::<f64>()
-                .ok()
-                .filter(|v| v.is_finite())
+            StatusCode::OK => parse_number(first_line)
                 .ok_or_else(|| failed(format!("answered {first_line:?}, not a number"))),
             StatusCode::UNPROCESSABLE_ENTITY => Err(CallError::Arith {
                 op,

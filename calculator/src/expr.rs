@@ -2,9 +2,19 @@
 //! the postfix form that is generic over how an operator is applied (locally here, over
 //! HTTP by the calculator service), so both share one algorithm.
 //!
-//! Grammar, as in the course lab: numbers (`12`, `2.5`, `.5`), `+ - * /` with `*` `/`
-//! binding tighter and every operator left-associative, parentheses, whitespace anywhere.
-//! Extra over the lab: unary minus/plus (`-3`, `2*-3`, `-(1+2)`).
+//! Grammar, as in the course lab: numbers (`12`, `2.5`, `.5`, and exponent notation
+//! `1e3`, `2.5E-3`, `1e+2`, which the lab's Node.js services read through `parseFloat`),
+//! `+ - * /` with `*` `/` binding tighter and every operator left-associative,
+//! parentheses, whitespace anywhere. Extra over the lab: unary minus/plus (`-3`, `2*-3`,
+//! `-(1+2)`).
+//!
+//! A number is read whole: the run of characters that can make one up (digits, `.`,
+//! `e`/`E` and a sign right after it) must be a decimal literal in full, as JavaScript's
+//! `Number()` requires, or the expression is malformed. `parseFloat` is laxer: it reads
+//! the longest valid prefix and drops the rest, so `parseFloat("1e")` is 1 and
+//! `parseFloat("1e3.5")` is 1000. A stray `e` in an expression is far more likely a typo
+//! than a wish for that reading, so `1e`, `1e+`, `1e3.5` and `2e3e4` are refused with
+//! the text quoted.
 
 use std::fmt;
 use std::future::Future;
@@ -152,20 +162,25 @@ fn tokenize(src: &str) -> Result<Vec<(usize, Token)>, ExprError> {
             '0'..='9' | '.' => {
                 let at = col;
                 let mut end = start + 1;
-                let mut dots = usize::from(c == '.');
+                let mut prev = c;
                 while let Some(&(i, d)) = chars.peek() {
-                    if !(d.is_ascii_digit() || d == '.') {
+                    let part = d.is_ascii_digit()
+                        || matches!(d, '.' | 'e' | 'E')
+                        // A sign belongs to the number only as its exponent's sign:
+                        // `1e-3-2` is 0.001 minus 2.
+                        || (matches!(d, '+' | '-') && matches!(prev, 'e' | 'E'));
+                    if !part {
                         break;
                     }
-                    dots += usize::from(d == '.');
+                    prev = d;
                     end = i + 1;
                     col += 1;
                     chars.next();
                 }
                 let text = &src[start..end];
-                if dots > 1 || text == "." {
-                    return Err(err(format!("malformed number '{text}' at column {at}")));
-                }
+                // The run holds only digits, `.`, `e`/`E` and exponent signs, on which
+                // Rust's `f64` grammar is JavaScript's `Number()`: `1e`, `.e1`, `1.2.3`
+                // are refused, `1.`, `.5`, `1.e3` accepted (see the module doc).
                 let value: f64 = text
                     .parse()
                     .map_err(|_| err(format!("malformed number '{text}' at column {at}")))?;
@@ -396,6 +411,17 @@ pub fn format_number(value: f64) -> String {
     format!("{sign}{body}")
 }
 
+/// Read a number as the services exchange them (a sub-service's operands and answer, the
+/// calculator's result): an optional sign, then a decimal literal as JavaScript's
+/// `Number()` reads one (`4`, `-2.5`, `.5`, `1e+21`, `5e-324`), finite. This accepts
+/// everything [`format_number`] prints for a finite value, and what Node.js prints.
+/// `Infinity`, `NaN` and anything with trailing characters are refused.
+pub fn parse_number(text: &str) -> Option<f64> {
+    // Rust's grammar is JavaScript's on decimal literals; the words it also accepts
+    // (`inf`, `infinity`, `nan`, any case) are all non-finite, hence refused below.
+    text.parse::<f64>().ok().filter(|v| v.is_finite())
+}
+
 /// The calculator's response body for a result: `result = 4\r\n`.
 pub fn response_body(value: f64) -> String {
     format!("result = {}\r\n", format_number(value))
@@ -454,6 +480,77 @@ mod tests {
         assert_eq!(eval("3-10"), -7.0);
         assert_eq!(eval("(3-10)*2-1"), -15.0);
         assert_eq!(eval("42"), 42.0);
+    }
+
+    #[test]
+    fn exponent_notation_as_the_lab_reads_it() {
+        // Values as Node.js's `parseFloat` gives them (checked with node 20).
+        assert_eq!(eval("1e3+1"), 1001.0);
+        assert_eq!(eval("2.5E-3"), 0.0025);
+        assert_eq!(eval("1e+2"), 100.0);
+        assert_eq!(eval("1E2*2"), 200.0);
+        assert_eq!(eval("1.e3"), 1000.0);
+        assert_eq!(eval(".5e1"), 5.0);
+        assert_eq!(eval("1e03"), 1000.0);
+        assert_eq!(eval("0e0"), 0.0);
+        assert_eq!(eval("5e-324"), 5e-324);
+        assert_eq!(eval("1e-400"), 0.0, "underflow is 0, as in JavaScript");
+        // The exponent's sign is part of the number; the next sign is an operator.
+        assert_eq!(postfix("1e-3-2"), "0.001 2 -");
+        assert_eq!(postfix("2e+1+1"), "20 1 +");
+        assert_eq!(postfix("-1e3"), "-1000");
+        assert_eq!(postfix("2*-1E-1"), "2 -0.1 *");
+        assert_eq!(eval("(1e3+1)*2e0"), 2002.0);
+    }
+
+    #[test]
+    fn an_exponent_must_be_complete() {
+        // `parseFloat` would read 1, 1, 1.5, 1000, 2000 here and drop the rest; a number
+        // is read whole instead (see the module doc), so each is refused, quoted.
+        assert_eq!(fails("1e"), "malformed number '1e' at column 1");
+        assert_eq!(fails("1e+"), "malformed number '1e+' at column 1");
+        assert_eq!(fails("2*1.5e"), "malformed number '1.5e' at column 3");
+        assert_eq!(fails("1e3.5"), "malformed number '1e3.5' at column 1");
+        assert_eq!(fails("2e3e4"), "malformed number '2e3e4' at column 1");
+        assert_eq!(fails("1ee3"), "malformed number '1ee3' at column 1");
+        assert_eq!(fails("1e--3"), "malformed number '1e-' at column 1");
+        assert_eq!(fails(".e1"), "malformed number '.e1' at column 1");
+        assert_eq!(fails("1e-(2)"), "malformed number '1e-' at column 1");
+        assert_eq!(fails("1e 3"), "malformed number '1e' at column 1");
+        // An `e` that does not follow a number is not one.
+        assert_eq!(fails("e3"), "unexpected character 'e' at column 1");
+        assert_eq!(fails("2*e"), "unexpected character 'e' at column 3");
+        assert!(fails("1e400").starts_with("number too large at column 1"));
+    }
+
+    #[test]
+    fn numbers_as_the_services_exchange_them() {
+        for (text, value) in [
+            ("4", 4.0),
+            ("-2.5", -2.5),
+            ("+.5", 0.5),
+            ("1e+21", 1e21),
+            ("-1.25e-7", -1.25e-7),
+            ("0.30000000000000004", 0.1 + 0.2),
+            ("121932631112635260", 123456789.0 * 987654321.0),
+        ] {
+            assert_eq!(parse_number(text), Some(value), "{text}");
+        }
+        for text in [
+            "",
+            "1e",
+            "Infinity",
+            "-Infinity",
+            "NaN",
+            "inf",
+            "1e400",
+            "4 ",
+            " 4",
+            "4x",
+            "0x10",
+        ] {
+            assert_eq!(parse_number(text), None, "{text:?}");
+        }
     }
 
     #[test]
@@ -537,7 +634,7 @@ mod tests {
             assert_eq!(format_number(v), s, "{v:e}");
             // Shortest digits round-trip exactly, so the calculator and the sub-services
             // see the same values the local evaluation sees.
-            assert_eq!(s.parse::<f64>().unwrap(), if v == 0.0 { 0.0 } else { v });
+            assert_eq!(parse_number(s).unwrap(), if v == 0.0 { 0.0 } else { v });
         }
         assert_eq!(response_body(4.0), "result = 4\r\n");
     }

@@ -5,6 +5,7 @@
 //! - [`client`]: where the sub-services are ([`Peers`]) and the pooled client to them;
 //! - [`cli`]: the command line of the `calculator` binary;
 //! - [`net`], [`route`]: interface and route set-up by ioctl (VM init, `--route`);
+//! - [`probe`]: `GET /virtbench/probe`, what the workload sees from inside;
 //! - [`noise`]: the noisy neighbour of the noise test (`calculator noise`).
 
 pub mod cli;
@@ -12,6 +13,7 @@ pub mod client;
 pub mod expr;
 pub mod net;
 pub mod noise;
+pub mod probe;
 pub mod route;
 pub mod service;
 

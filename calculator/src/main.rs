@@ -12,7 +12,14 @@ fn main() -> ExitCode {
         init::main();
     }
     if calculator::noise::requested() {
-        let e = calculator::noise::run(&calculator::noise::dir());
+        let kind = match calculator::noise::kind() {
+            Ok(k) => k,
+            Err(e) => {
+                eprintln!("calculator noise: {e}");
+                return ExitCode::from(2);
+            }
+        };
+        let e = calculator::noise::run(&calculator::noise::dir(), kind);
         eprintln!("calculator noise: {e}");
         return ExitCode::FAILURE;
     }

@@ -11,6 +11,9 @@
 //! | 422 | division by zero, result not finite |
 //! | 502 | a sub-service unreachable, failing or answering nonsense (named) |
 //! | 504 | a sub-service did not answer within the timeout (named) |
+//!
+//! One request is not the lab's: `GET /virtbench/probe` answers what the service sees
+//! of the machine it runs on ([`crate::probe`]); a POST to that path is an expression.
 
 use std::convert::Infallible;
 use std::fmt;
@@ -32,6 +35,7 @@ use tokio::task::JoinSet;
 
 use crate::client::{CallError, Peer, Peers, SubServices};
 use crate::expr::{self, ExprError, Op};
+use crate::probe;
 
 /// Largest request body accepted (an expression or two numbers need far less).
 pub const MAX_BODY: usize = 64 * 1024;
@@ -254,6 +258,12 @@ async fn accept_loop(listener: TcpListener, handler: Handler) -> io::Result<()> 
 
 impl Handler {
     async fn handle(&self, req: Request<Incoming>) -> Response<Full<Bytes>> {
+        if probe::wanted(req.method(), req.uri().path()) {
+            return match probe::canaries(req.uri().query()) {
+                Ok(canaries) => respond(StatusCode::OK, probe::answer(&canaries).await),
+                Err(e) => failure(StatusCode::BAD_REQUEST, &e),
+            };
+        }
         let body = match read_body(req.into_body()).await {
             Ok(body) => body,
             Err(e) => return e.response(),
@@ -277,10 +287,10 @@ impl Handler {
 
 /// A sub-service: `a b` -> `a op b`.
 fn arith(op: Op, text: &str) -> Response<Full<Bytes>> {
-    let number = |s: &str| s.parse::<f64>().ok().filter(|v| v.is_finite());
     let mut parts = text.split_whitespace();
+    // The same number format as the calculator's expressions, exponents included.
     let operands = match (parts.next(), parts.next(), parts.next()) {
-        (Some(a), Some(b), None) => number(a).zip(number(b)),
+        (Some(a), Some(b), None) => expr::parse_number(a).zip(expr::parse_number(b)),
         _ => None,
     };
     let Some((a, b)) = operands else {
@@ -439,6 +449,9 @@ mod tests {
             (Op::Div, "7 2", 200, "3.5\r\n"),
             (Op::Div, "1e+21 10", 200, "100000000000000000000\r\n"),
             (Op::Add, " 1  2\r\n", 200, "3\r\n"),
+            (Op::Add, "1e3 1", 200, "1001\r\n"),
+            (Op::Mul, "2.5E-3 4", 200, "0.01\r\n"),
+            (Op::Sub, "1e+2 -1e-1", 200, "100.1\r\n"),
             (Op::Div, "1 0", 422, "error: division by zero\r\n"),
             (
                 Op::Mul,
@@ -463,6 +476,12 @@ mod tests {
                 "1 x",
                 400,
                 "error: expected two numbers 'a b', got \"1 x\"\r\n",
+            ),
+            (
+                Op::Add,
+                "1e 2",
+                400,
+                "error: expected two numbers 'a b', got \"1e 2\"\r\n",
             ),
             (
                 Op::Add,

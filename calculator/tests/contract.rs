@@ -117,9 +117,14 @@ async fn arithmetic_over_the_sub_services() {
         ("42", "42"),
         ("0*-5", "0"),
     ];
-    for (expr, want) in cases {
+    answers_agree(calc, &cases).await;
+}
+
+/// Each expression answers `want` over the services, and the local evaluation (where the
+/// harness's expected answers come from) agrees.
+async fn answers_agree(calc: SocketAddr, cases: &[(&str, &str)]) {
+    for &(expr, want) in cases {
         assert_eq!(post(calc, expr).await, ok(want), "{expr}");
-        // The harness's expected answers come from the local evaluation: they must agree.
         let local = calculator::expr::evaluate_local(expr).unwrap();
         assert_eq!(
             calculator::expr::response_body(local),
@@ -127,6 +132,38 @@ async fn arithmetic_over_the_sub_services() {
             "{expr} locally"
         );
     }
+}
+
+#[tokio::test]
+async fn exponent_notation_as_in_the_lab() {
+    // The lab's services read numbers with JavaScript's `parseFloat`: `1e3+1` answered
+    // `result = 1001` there, and must here, over the four sub-services.
+    let calc = lab().await;
+    answers_agree(
+        calc,
+        &[
+            ("1e3+1", "1001"),
+            ("2.5E-3*4", "0.01"),
+            ("1e+2-1", "99"),
+            ("-1e3/8", "-125"),
+            ("1e21*1", "1e+21"),
+            ("1e-7+0", "1e-7"),
+        ],
+    )
+    .await;
+    // A number is read whole: an incomplete exponent is refused, not read as `1`.
+    assert_eq!(
+        post(calc, "1e+1").await,
+        ok("10"),
+        "the exponent's sign is the number's"
+    );
+    assert_eq!(
+        post(calc, "1e+").await,
+        (
+            400,
+            "error: malformed expression: malformed number '1e+' at column 1\r\n".into()
+        )
+    );
 }
 
 #[tokio::test]
@@ -150,6 +187,10 @@ async fn sub_service_bodies() {
         (200, "-10\r\n".into())
     );
     assert_eq!(post(at(&peers.div), "7 2").await, (200, "3.5\r\n".into()));
+    assert_eq!(
+        post(at(&peers.sum), "1e3 1").await,
+        (200, "1001\r\n".into())
+    );
     assert_eq!(
         post(at(&peers.div), "1 0").await,
         (422, "error: division by zero\r\n".into())
@@ -202,6 +243,7 @@ async fn malformed_expressions_are_400_with_a_reason() {
         ("*2", "expected a number before '*' at column 1"),
         ("2^3", "unexpected character '^' at column 2"),
         ("1.2.3+1", "malformed number '1.2.3' at column 1"),
+        ("2*1e", "malformed number '1e' at column 3"),
         ("hello", "unexpected character 'h' at column 1"),
         ("   ", "empty expression"),
     ] {

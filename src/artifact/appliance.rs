@@ -102,7 +102,7 @@ fn cache_key(binary_sha: &str, kernel: &Kernel) -> String {
     for m in &kernel.modules {
         h.update(format!("module {} {}\n", m.name, m.path.display()));
     }
-    format!("{:x}", h.finalize())[..16].to_string()
+    crate::artifact::hex(&h.finalize())[..16].to_string()
 }
 
 fn file_record(

@@ -5,7 +5,9 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
-use bollard::image::{BuildImageOptions, ListImagesOptions, RemoveImageOptions};
+use bollard::query_parameters::{
+    BuildImageOptionsBuilder, ListImagesOptionsBuilder, RemoveImageOptions,
+};
 use bollard::Docker as Engine;
 use futures_util::StreamExt;
 
@@ -135,19 +137,15 @@ pub async fn build(
     nocache: bool,
     context: Vec<u8>,
 ) -> Result<(String, u64), PlatformError> {
-    let options = BuildImageOptions {
-        dockerfile: "Dockerfile".to_string(),
-        t: tag.to_string(),
-        rm: true,
-        forcerm: true,
-        nocache,
-        labels: labels
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect::<HashMap<_, _>>(),
-        ..Default::default()
-    };
-    let mut stream = engine.build_image(options, None, Some(context.into()));
+    let options = BuildImageOptionsBuilder::default()
+        .dockerfile("Dockerfile")
+        .t(tag)
+        .rm(true)
+        .forcerm(true)
+        .nocache(nocache)
+        .labels(&labels.iter().copied().collect::<HashMap<_, _>>())
+        .build();
+    let mut stream = engine.build_image(options, None, Some(bollard::body_full(context.into())));
     let mut id = None;
     while let Some(item) = stream.next().await {
         let info = item.map_err(|e| engine_error(&format!("building image {tag}"), &e))?;
@@ -168,10 +166,11 @@ pub async fn build(
 async fn remove_stale(engine: &Engine, keep: &str) {
     let filters = HashMap::from([("reference".to_string(), vec![REPOSITORY.to_string()])]);
     let Ok(images) = engine
-        .list_images(Some(ListImagesOptions {
-            filters,
-            ..Default::default()
-        }))
+        .list_images(Some(
+            ListImagesOptionsBuilder::default()
+                .filters(&filters)
+                .build(),
+        ))
         .await
     else {
         return;

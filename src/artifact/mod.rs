@@ -47,10 +47,25 @@ pub(crate) fn check_status(what: &str, out: &Output) -> Result<(), PlatformError
 /// Hex SHA-256 of a file's content (cache keys, image labels).
 pub fn sha256_file(path: &std::path::Path) -> std::io::Result<String> {
     use sha2::{Digest, Sha256};
+    use std::io::Read;
     let mut f = std::fs::File::open(path)?;
     let mut h = Sha256::new();
-    std::io::copy(&mut f, &mut h)?;
-    Ok(format!("{:x}", h.finalize()))
+    // sha2 0.11 hashers are no `io::Write` any more: feed the file by hand.
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        match f.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => h.update(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(hex(&h.finalize()))
+}
+
+/// Lower-case hex of a digest (sha2 0.11's output no longer formats as `{:x}`).
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// An exclusive lock on a cache directory, held while building into it (two runs, or two
@@ -70,4 +85,19 @@ pub(crate) fn lock_dir(dir: &std::path::Path) -> Result<std::fs::File, PlatformE
         ))(std::io::Error::last_os_error()));
     }
     Ok(f)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn sha256_file_is_the_lowercase_hex_digest() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("abc");
+        std::fs::write(&path, b"abc").unwrap();
+        // FIPS 180-2 test vector: cache keys and image labels stay as before.
+        assert_eq!(
+            super::sha256_file(&path).unwrap(),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
 }

@@ -1,6 +1,7 @@
 //! One keep-alive HTTP/1.1 client connection (hyper 1 `http1::handshake` on a
 //! `TcpStream`), shared by the readiness probe and the load generator. Both only ever
-//! send `POST /` with a small text body and read the whole answer.
+//! send `POST /` with a small text body and read the whole answer; the isolation facts
+//! also `GET` the workload's `/virtbench/probe`.
 
 use std::net::SocketAddr;
 
@@ -8,7 +9,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::SendRequest;
 use hyper::header::{HeaderValue, HOST};
-use hyper::{Method, Request, StatusCode};
+use hyper::{Method, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
@@ -134,11 +135,37 @@ impl Client {
     /// first if needed; a connection the server closed is replaced once, transparently
     /// (nothing was sent on it). After any error the connection is dropped.
     pub async fn post(&mut self, body: Bytes, deadline: Instant) -> Result<Answer, HttpError> {
+        self.send(Method::POST, "/", body, deadline).await
+    }
+
+    /// `GET path_and_query`, like [`Client::post`] otherwise.
+    pub async fn get(
+        &mut self,
+        path_and_query: &str,
+        deadline: Instant,
+    ) -> Result<Answer, HttpError> {
+        self.send(Method::GET, path_and_query, Bytes::new(), deadline)
+            .await
+    }
+
+    async fn send(
+        &mut self,
+        method: Method,
+        uri: &str,
+        body: Bytes,
+        deadline: Instant,
+    ) -> Result<Answer, HttpError> {
         let mut retried = false;
         loop {
             self.connect(deadline).await?;
             let conn = self.conn.as_mut().expect("connected above");
-            match exchange(conn, self.addr, &self.host, body.clone(), deadline).await {
+            let req = Outgoing {
+                method: method.clone(),
+                uri,
+                host: &self.host,
+                body: body.clone(),
+            };
+            match exchange(conn, self.addr, req, deadline).await {
                 Ok(answer) => return Ok(answer),
                 Err(HttpError::Closed { .. }) if !retried => {
                     retried = true;
@@ -153,11 +180,18 @@ impl Client {
     }
 }
 
+/// What one exchange sends.
+struct Outgoing<'a> {
+    method: Method,
+    uri: &'a str,
+    host: &'a HeaderValue,
+    body: Bytes,
+}
+
 async fn exchange(
     conn: &mut Connection,
     addr: SocketAddr,
-    host: &HeaderValue,
-    body: Bytes,
+    out: Outgoing<'_>,
     deadline: Instant,
 ) -> Result<Answer, HttpError> {
     let work = async {
@@ -166,9 +200,13 @@ async fn exchange(
             .ready()
             .await
             .map_err(|_| HttpError::Closed { addr })?;
-        let mut req = Request::new(Full::new(body));
-        *req.method_mut() = Method::POST;
-        req.headers_mut().insert(HOST, host.clone());
+        let mut req = hyper::Request::new(Full::new(out.body));
+        *req.method_mut() = out.method;
+        *req.uri_mut() = out.uri.parse().map_err(|e| HttpError::Request {
+            addr,
+            detail: format!("'{}': {e}", out.uri),
+        })?;
+        req.headers_mut().insert(HOST, out.host.clone());
         let resp = conn
             .sender
             .send_request(req)

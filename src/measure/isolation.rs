@@ -1,27 +1,34 @@
-//! Isolation and reachability facts (claims C3 and C9), observed from the host about a
-//! running workload: facts, not a score.
+//! Isolation and reachability facts (claims C3 and C9), asked of the running workload
+//! itself: facts, not a score, and nothing assumed from a platform's name.
 //!
-//! - For a workload made of host processes (native, containers) the facts come from
-//!   procfs: the service process's namespaces against the harness's own, its effective
-//!   capabilities, and how many other processes its pid namespace shows.
-//! - A VM's service process is not in the host's process table at all; its facts come
-//!   from the VM side (the guest kernel's own identity and boot clock).
+//! - The workload's front service answers `GET /virtbench/probe` from inside (see
+//!   `calculator::probe`): its kernel's boot id, its pid and net namespaces, the
+//!   processes it sees, its capabilities. The harness compares them with its own: the
+//!   same boot id is the same running kernel, and only then can namespace identities be
+//!   compared (another kernel's namespaces are other namespaces, whatever their inode).
+//! - Canaries: the harness listens on host loopback and on the host's address on the
+//!   workload's network (a Docker bridge's gateway, QEMU's bridge veth, slirp's 10.0.2.2
+//!   which QEMU maps to host loopback) and the probe says whether the workload could
+//!   open a TCP connection to each.
 //! - Reachability: does the service answer at an address, from the host. A connection
 //!   is only attempted when the host routes that address to a directly attached network
 //!   other than its uplink (a Docker bridge, our veth): nothing leaves the machine.
 
 use std::collections::BTreeMap;
-use std::net::{Ipv4Addr, SocketAddr};
-use std::path::Path;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use crate::measure::http::Client;
 use crate::measure::Probe;
 use crate::platform::PlatformError;
+use crate::results::keys;
 use crate::stats::Series;
 
 /// Connect + answer deadline of a reachability attempt.
 pub const REACH_TIMEOUT: Duration = Duration::from_millis(500);
+/// Deadline of the probe request: the workload tries its canaries (1 s each, at once)
+/// before answering, and an emulated guest answers slowly.
+pub const PROBE_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// A yes/no fact as a one-sample series (1 = yes).
 pub fn flag(yes: bool) -> Series {
@@ -32,133 +39,253 @@ fn count(n: usize) -> Series {
     Series::new("count", vec![n as f64])
 }
 
-/// Number of capabilities in the `CapEff:` line of a /proc/PID/status text.
-pub fn cap_eff_bits(status: &str) -> Option<u32> {
-    let hex = status
-        .lines()
-        .find_map(|l| l.strip_prefix("CapEff:"))?
-        .trim();
-    u64::from_str_radix(hex, 16).ok().map(u64::count_ones)
+/// What the workload answered to `GET /virtbench/probe`; a field it could not read is
+/// `None`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ProbeAnswer {
+    pub kernel_release: Option<String>,
+    pub boot_id: Option<String>,
+    pub pid: Option<u32>,
+    pub processes: Option<usize>,
+    pub cap_eff_count: Option<u32>,
+    pub net_ns: Option<String>,
+    pub pid_ns: Option<String>,
+    /// `(address, outcome)` per canary, e.g. `connected`, `refused`, `timeout`.
+    pub canaries: Vec<(SocketAddr, String)>,
+    /// The answer as received, for the logs.
+    pub text: String,
 }
 
-/// The namespace a process is in, e.g. `pid:[4026531836]`.
-fn namespace(proc_root: &Path, pid: &str, kind: &str) -> std::io::Result<String> {
-    std::fs::read_link(proc_root.join(pid).join("ns").join(kind))
-        .map(|p| p.to_string_lossy().into_owned())
+impl ProbeAnswer {
+    /// Parse the `key=value` lines; unknown keys are ignored (a newer calculator may
+    /// say more), a known key with a malformed value is an error naming it.
+    pub fn parse(text: &str) -> Result<ProbeAnswer, String> {
+        let mut a = ProbeAnswer {
+            text: text.to_string(),
+            ..Default::default()
+        };
+        for (n, line) in text.lines().enumerate() {
+            let Some((key, value)) = line.split_once('=') else {
+                continue;
+            };
+            let bad = || format!("probe answer line {}: {key}={value:?} is malformed", n + 1);
+            let value = value.trim();
+            match key {
+                "kernel_release" => a.kernel_release = Some(value.into()),
+                "boot_id" => a.boot_id = Some(value.into()),
+                "pid" => a.pid = Some(value.parse().map_err(|_| bad())?),
+                "processes" => a.processes = Some(value.parse().map_err(|_| bad())?),
+                "cap_eff_count" => a.cap_eff_count = Some(value.parse().map_err(|_| bad())?),
+                "net_ns" => a.net_ns = Some(value.into()),
+                "pid_ns" => a.pid_ns = Some(value.into()),
+                "canary" => {
+                    let (addr, outcome) = value.split_once(' ').ok_or_else(bad)?;
+                    let addr = addr.parse().map_err(|_| bad())?;
+                    a.canaries.push((addr, outcome.trim().to_string()));
+                }
+                _ => {}
+            }
+        }
+        if a.boot_id.is_none() {
+            return Err(format!("probe answer without a boot_id: {:?}", text.trim()));
+        }
+        Ok(a)
+    }
+
+    /// Did the connection to canary `addr` open? `None` when it was not tried.
+    pub fn reached(&self, addr: SocketAddr) -> Option<bool> {
+        self.canaries
+            .iter()
+            .find(|(a, _)| *a == addr)
+            .map(|(_, outcome)| outcome == "connected")
+    }
 }
 
-/// Facts about the host processes `service_pids` (the first one is the front service,
-/// e.g. the calculator): all must be running.
-pub fn host_process_facts(service_pids: &[u32]) -> Result<BTreeMap<String, Series>, PlatformError> {
-    facts_in(Path::new("/proc"), "self", service_pids)
+/// The harness's own view, to compare a probe answer with.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct HostView {
+    pub boot_id: Option<String>,
+    pub net_ns: Option<String>,
+    pub pid_ns: Option<String>,
 }
 
-fn facts_in(
-    proc_root: &Path,
-    me: &str,
-    service_pids: &[u32],
-) -> Result<BTreeMap<String, Series>, PlatformError> {
-    let front = service_pids
-        .first()
-        .ok_or_else(|| PlatformError::Failed("isolation: no service process to inspect".into()))?
-        .to_string();
-    let ns = |pid: &str, kind: &str| {
-        namespace(proc_root, pid, kind).map_err(PlatformError::io(format!(
-            "isolation: reading {}/{pid}/ns/{kind}",
-            proc_root.display()
-        )))
-    };
-    let status_path = proc_root.join(&front).join("status");
-    let status = std::fs::read_to_string(&status_path).map_err(PlatformError::io(format!(
-        "isolation: reading {}",
-        status_path.display()
-    )))?;
-    let caps = cap_eff_bits(&status).ok_or_else(|| {
-        PlatformError::Failed(format!("isolation: no CapEff in {}", status_path.display()))
-    })?;
-    let (pid_ns, my_pid_ns) = (ns(&front, "pid")?, ns(me, "pid")?);
-    let net_private = ns(&front, "net")? != ns(me, "net")?;
+impl HostView {
+    /// This process's kernel and namespaces.
+    pub fn of_harness() -> HostView {
+        let ns = |kind: &str| {
+            std::fs::read_link(format!("/proc/self/ns/{kind}"))
+                .ok()
+                .map(|p| p.to_string_lossy().into_owned())
+        };
+        HostView {
+            boot_id: std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
+                .ok()
+                .map(|s| s.trim().to_string()),
+            net_ns: ns("net"),
+            pid_ns: ns("pid"),
+        }
+    }
+}
 
-    // Processes the service's pid namespace shows, besides the service's own. In our
-    // own namespace that is everything our /proc lists; in another one, the processes
-    // of that namespace (our containers nest none).
-    let own: Vec<String> = service_pids.iter().map(u32::to_string).collect();
-    let others = std::fs::read_dir(proc_root)
-        .map_err(PlatformError::io(format!(
-            "isolation: listing {}",
-            proc_root.display()
-        )))?
-        .flatten()
-        .filter_map(|e| e.file_name().to_str().map(str::to_owned))
-        .filter(|p| p.bytes().all(|b| b.is_ascii_digit()) && !own.contains(p))
-        .filter(|p| {
-            pid_ns == my_pid_ns || namespace(proc_root, p, "pid").is_ok_and(|n| n == pid_ns)
+/// A TCP listener of the harness that the workload is asked to connect to. `dial` is
+/// the address as the workload must write it (slirp's 10.0.2.2 reaches a listener on
+/// host loopback); the listener lives as long as the value (connections complete in
+/// the kernel's backlog: nothing needs to accept them).
+#[derive(Debug)]
+pub struct Canary {
+    /// The fact it decides, e.g. [`keys::ISOLATION_REACHES_HOST_LOOPBACK`].
+    pub key: &'static str,
+    pub dial: SocketAddr,
+    _listener: std::sync::Arc<std::net::TcpListener>,
+}
+
+impl Canary {
+    /// Listen on `bind` (a port of the kernel's choice); the workload dials `dial_ip`
+    /// (default: the bound address) on that port.
+    pub fn listen(
+        key: &'static str,
+        bind: IpAddr,
+        dial_ip: Option<IpAddr>,
+    ) -> Result<Canary, PlatformError> {
+        let listener = std::net::TcpListener::bind((bind, 0)).map_err(PlatformError::io(
+            format!("isolation: canary listener on {bind}"),
+        ))?;
+        let port = listener
+            .local_addr()
+            .map_err(PlatformError::io("isolation: canary address"))?
+            .port();
+        Ok(Canary {
+            key,
+            dial: SocketAddr::new(dial_ip.unwrap_or(bind), port),
+            _listener: std::sync::Arc::new(listener),
         })
-        .count();
+    }
 
-    Ok(BTreeMap::from([
-        // Listed in the host's process table: scheduled by the host's kernel.
-        ("isolation_shared_kernel".to_string(), flag(true)),
-        (
-            "isolation_pid_namespace_private".to_string(),
-            flag(pid_ns != my_pid_ns),
-        ),
-        (
-            "isolation_net_namespace_private".to_string(),
-            flag(net_private),
-        ),
-        (
-            "isolation_capabilities".to_string(),
-            Series::new("count", vec![f64::from(caps)]),
-        ),
-        (
-            "isolation_host_processes_visible".to_string(),
-            count(others),
-        ),
-    ]))
+    /// The same listener dialled at another address (slirp's view of host loopback).
+    pub fn also_as(&self, key: &'static str, dial_ip: IpAddr) -> Canary {
+        Canary {
+            key,
+            dial: SocketAddr::new(dial_ip, self.dial.port()),
+            _listener: self._listener.clone(),
+        }
+    }
+
+    /// The usual pair: host loopback, and the host's address `bridge` on the workload's
+    /// network when it has one.
+    pub fn host_pair(bridge: Option<IpAddr>) -> Result<Vec<Canary>, PlatformError> {
+        let mut out = vec![Canary::listen(
+            keys::ISOLATION_REACHES_HOST_LOOPBACK,
+            Ipv4Addr::LOCALHOST.into(),
+            None,
+        )?];
+        if let Some(ip) = bridge {
+            out.push(Canary::listen(
+                keys::ISOLATION_REACHES_HOST_BRIDGE,
+                ip,
+                None,
+            )?);
+        }
+        Ok(out)
+    }
 }
 
-/// The host's kernel release (`uname -r`).
-pub fn host_kernel_release() -> Option<String> {
-    std::fs::read_to_string("/proc/sys/kernel/osrelease")
-        .ok()
-        .map(|s| s.trim().to_string())
+/// Ask the service at `endpoint` for its probe answer, with `canaries` to try.
+pub async fn ask(endpoint: SocketAddr, canaries: &[Canary]) -> Result<ProbeAnswer, PlatformError> {
+    let list: Vec<String> = canaries.iter().map(|c| c.dial.to_string()).collect();
+    let mut path = calculator::probe::PATH.to_string();
+    if !list.is_empty() {
+        path.push_str(&format!("?canary={}", list.join(",")));
+    }
+    let deadline = tokio::time::Instant::now() + PROBE_TIMEOUT;
+    let answer = Client::new(endpoint)
+        .get(&path, deadline)
+        .await
+        .map_err(|e| PlatformError::Failed(format!("isolation probe: {e}")))?;
+    if !answer.status.is_success() {
+        return Err(PlatformError::Failed(format!(
+            "isolation probe {endpoint}{path}: {}",
+            answer.describe()
+        )));
+    }
+    let text = String::from_utf8_lossy(&answer.body);
+    let parsed = ProbeAnswer::parse(&text)
+        .map_err(|e| PlatformError::Failed(format!("isolation probe {endpoint}: {e}")))?;
+    tracing::info!(%endpoint, answer = %text.trim().replace('\n', " "), "isolation probe");
+    Ok(parsed)
 }
 
-/// The host's uptime, seconds.
-pub fn host_uptime_s() -> Option<f64> {
-    std::fs::read_to_string("/proc/uptime")
-        .ok()?
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()
-}
-
-/// Facts about a VM's workload. The guest kernel is its own when its release differs
-/// from the host's, or when its boot clock (the uptime the guest printed when its
-/// service was ready) started well after the host's: a kernel booted for this VM.
-/// Neither known: the fact is omitted. The guest's processes are absent from the
-/// host's process table, so it sees no host process; its capabilities are invisible
-/// from here and are omitted rather than invented.
-pub fn vm_facts(
-    guest_release: Option<&str>,
-    guest_uptime_s: Option<f64>,
-    host_release: Option<&str>,
-    host_uptime_s: Option<f64>,
+/// The facts a probe answer gives, against the harness's own view.
+///
+/// - shared kernel: the same boot id (one running kernel has one);
+/// - pid / net namespace private: on the same kernel, a namespace other than the
+///   harness's; on another kernel, necessarily (that kernel's namespaces are its own);
+/// - host processes visible: the processes besides itself that the workload lists when
+///   it shares the harness's pid namespace; none otherwise (a pid namespace never shows
+///   its parent's processes, another kernel has none of ours). The raw count the
+///   workload listed is kept beside it;
+/// - capabilities, its own pid: as answered;
+/// - each canary: whether the connection opened.
+///
+/// A fact whose inputs the workload could not read is left out.
+pub fn facts(
+    answer: &ProbeAnswer,
+    host: &HostView,
+    canaries: &[Canary],
 ) -> BTreeMap<String, Series> {
-    let other_release = matches!((guest_release, host_release), (Some(g), Some(h)) if g != h);
-    // A generous margin: a guest clock read under TCG can drift by seconds.
-    let own_clock = matches!((guest_uptime_s, host_uptime_s), (Some(g), Some(h)) if g + 60.0 < h);
-    let mut out = BTreeMap::from([
-        ("isolation_pid_namespace_private".to_string(), flag(true)),
-        ("isolation_net_namespace_private".to_string(), flag(true)),
-        ("isolation_host_processes_visible".to_string(), count(0)),
-    ]);
-    if other_release || own_clock {
-        out.insert("isolation_shared_kernel".to_string(), flag(false));
+    let mut out = BTreeMap::new();
+    let shared = match (&answer.boot_id, &host.boot_id) {
+        (Some(a), Some(h)) => Some(a == h),
+        _ => None,
+    };
+    let private = |theirs: &Option<String>, ours: &Option<String>| match shared? {
+        false => Some(true),
+        true => Some(theirs.as_ref()? != ours.as_ref()?),
+    };
+    let pid_private = private(&answer.pid_ns, &host.pid_ns);
+    let mut put = |k: &str, s: Option<Series>| {
+        if let Some(s) = s {
+            out.insert(k.to_string(), s);
+        }
+    };
+    put(keys::ISOLATION_SHARED_KERNEL, shared.map(flag));
+    put(keys::ISOLATION_PID_NAMESPACE_PRIVATE, pid_private.map(flag));
+    put(
+        keys::ISOLATION_NET_NAMESPACE_PRIVATE,
+        private(&answer.net_ns, &host.net_ns).map(flag),
+    );
+    put(
+        keys::ISOLATION_HOST_PROCESSES_VISIBLE,
+        match (pid_private, answer.processes) {
+            (Some(true), _) => Some(count(0)),
+            (Some(false), Some(n)) => Some(count(n.saturating_sub(1))),
+            _ => None,
+        },
+    );
+    put(
+        keys::ISOLATION_PROCESSES_VISIBLE,
+        answer.processes.map(count),
+    );
+    put(
+        keys::ISOLATION_CAPABILITIES,
+        answer.cap_eff_count.map(|n| count(n as usize)),
+    );
+    put(
+        keys::ISOLATION_WORKLOAD_PID,
+        answer.pid.map(|p| count(p as usize)),
+    );
+    for c in canaries {
+        put(c.key, answer.reached(c.dial).map(flag));
     }
     out
+}
+
+/// [`ask`] then [`facts`] against this process's view.
+pub async fn probe_facts(
+    endpoint: SocketAddr,
+    canaries: &[Canary],
+) -> Result<BTreeMap<String, Series>, PlatformError> {
+    let answer = ask(endpoint, canaries).await?;
+    Ok(facts(&answer, &HostView::of_harness(), canaries))
 }
 
 /// `(destination, mask, gateway, interface)` of each IPv4 route in /proc/net/route.
@@ -215,7 +342,7 @@ pub async fn answers(addr: SocketAddr, probe: &Probe) -> bool {
     }
     let deadline = tokio::time::Instant::now() + REACH_TIMEOUT;
     match Client::new(addr).post(probe.body.clone(), deadline).await {
-        Ok(a) => a.status.is_success() && a.body == probe.expected,
+        Ok(a) => a.status.is_success() && probe.accepts(&a.body),
         Err(e) => {
             tracing::debug!(%addr, error = %e, "reach: no answer");
             false
@@ -231,15 +358,6 @@ pub fn probe() -> Probe {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn capabilities_are_counted_from_cap_eff() {
-        let status = "Name:\tx\nCapInh:\t0000000000000000\nCapEff:\t00000000a80425fb\n";
-        // Docker's default set: 14 capabilities.
-        assert_eq!(cap_eff_bits(status), Some(14));
-        assert_eq!(cap_eff_bits("CapEff:\t000001ffffffffff\n"), Some(41));
-        assert_eq!(cap_eff_bits("Name: x\n"), None);
-    }
 
     const ROUTES: &str =
         "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n\
@@ -266,27 +384,112 @@ mod tests {
         assert!(!attached_locally(&r, Ipv4Addr::new(192, 0, 2, 9)));
     }
 
-    #[test]
-    fn vm_kernel_is_own_when_release_or_boot_clock_differs() {
-        let f = vm_facts(Some("6.1.0-27-amd64"), None, Some("6.18.44"), None);
-        assert_eq!(f["isolation_shared_kernel"].summary.median, 0.0);
-        let f = vm_facts(Some("6.1"), Some(4.2), Some("6.1"), Some(86400.0));
-        assert_eq!(f["isolation_shared_kernel"].summary.median, 0.0);
-        let f = vm_facts(Some("6.1"), Some(4.2), Some("6.1"), Some(30.0));
-        assert!(!f.contains_key("isolation_shared_kernel"));
-        assert!(!f.contains_key("isolation_capabilities"));
-        assert_eq!(f["isolation_host_processes_visible"].summary.median, 0.0);
+    const NATIVE: &str = "kernel_release=6.1.0\nboot_id=b-1\npid=4242\nprocesses=137\n\
+        cap_eff=000001ffffffffff\ncap_eff_count=41\nnet_ns=net:[1]\npid_ns=pid:[2]\n";
+
+    fn host() -> HostView {
+        HostView {
+            boot_id: Some("b-1".into()),
+            net_ns: Some("net:[1]".into()),
+            pid_ns: Some("pid:[2]".into()),
+        }
+    }
+
+    fn median(f: &BTreeMap<String, Series>, k: &str) -> f64 {
+        f[k].summary.median
     }
 
     #[test]
-    fn own_processes_see_the_whole_host() {
-        let me = std::process::id();
-        let f = host_process_facts(&[me]).unwrap();
-        assert_eq!(f["isolation_shared_kernel"].summary.median, 1.0);
-        assert_eq!(f["isolation_pid_namespace_private"].summary.median, 0.0);
-        assert_eq!(f["isolation_net_namespace_private"].summary.median, 0.0);
-        // At least init (pid 1) is visible besides this process.
-        assert!(f["isolation_host_processes_visible"].summary.median >= 1.0);
-        assert!(host_process_facts(&[]).is_err());
+    fn a_host_process_shares_everything() {
+        let f = facts(&ProbeAnswer::parse(NATIVE).unwrap(), &host(), &[]);
+        assert_eq!(median(&f, keys::ISOLATION_SHARED_KERNEL), 1.0);
+        assert_eq!(median(&f, keys::ISOLATION_PID_NAMESPACE_PRIVATE), 0.0);
+        assert_eq!(median(&f, keys::ISOLATION_NET_NAMESPACE_PRIVATE), 0.0);
+        assert_eq!(median(&f, keys::ISOLATION_HOST_PROCESSES_VISIBLE), 136.0);
+        assert_eq!(median(&f, keys::ISOLATION_CAPABILITIES), 41.0);
+        assert_eq!(median(&f, keys::ISOLATION_WORKLOAD_PID), 4242.0);
+    }
+
+    #[test]
+    fn a_container_shares_the_kernel_not_the_namespaces() {
+        let text = NATIVE
+            .replace("pid=4242", "pid=1")
+            .replace("processes=137", "processes=1")
+            .replace("net:[1]", "net:[7]")
+            .replace("pid:[2]", "pid:[8]");
+        let f = facts(&ProbeAnswer::parse(&text).unwrap(), &host(), &[]);
+        assert_eq!(median(&f, keys::ISOLATION_SHARED_KERNEL), 1.0);
+        assert_eq!(median(&f, keys::ISOLATION_PID_NAMESPACE_PRIVATE), 1.0);
+        assert_eq!(median(&f, keys::ISOLATION_NET_NAMESPACE_PRIVATE), 1.0);
+        assert_eq!(median(&f, keys::ISOLATION_HOST_PROCESSES_VISIBLE), 0.0);
+        assert_eq!(median(&f, keys::ISOLATION_PROCESSES_VISIBLE), 1.0);
+        // `--net=host`: the network is the host's, and the probe says so.
+        let text = text.replace("net:[7]", "net:[1]");
+        let f = facts(&ProbeAnswer::parse(&text).unwrap(), &host(), &[]);
+        assert_eq!(median(&f, keys::ISOLATION_NET_NAMESPACE_PRIVATE), 0.0);
+    }
+
+    #[test]
+    fn another_kernel_has_namespaces_of_its_own() {
+        // The init namespaces of any kernel carry the same inode numbers: equal names
+        // on another kernel are not the host's namespaces.
+        let text = NATIVE.replace("boot_id=b-1", "boot_id=b-2");
+        let f = facts(&ProbeAnswer::parse(&text).unwrap(), &host(), &[]);
+        assert_eq!(median(&f, keys::ISOLATION_SHARED_KERNEL), 0.0);
+        assert_eq!(median(&f, keys::ISOLATION_PID_NAMESPACE_PRIVATE), 1.0);
+        assert_eq!(median(&f, keys::ISOLATION_NET_NAMESPACE_PRIVATE), 1.0);
+        assert_eq!(median(&f, keys::ISOLATION_HOST_PROCESSES_VISIBLE), 0.0);
+        // Unknown on either side: no fact.
+        let f = facts(
+            &ProbeAnswer::parse(&text).unwrap(),
+            &HostView::default(),
+            &[],
+        );
+        assert!(!f.contains_key(keys::ISOLATION_SHARED_KERNEL));
+        assert!(!f.contains_key(keys::ISOLATION_NET_NAMESPACE_PRIVATE));
+    }
+
+    #[test]
+    fn malformed_answers_are_named() {
+        assert!(ProbeAnswer::parse("pid=1\n")
+            .unwrap_err()
+            .contains("boot_id"));
+        let e = ProbeAnswer::parse("boot_id=x\npid=one\n").unwrap_err();
+        assert!(e.contains("line 2") && e.contains("pid"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn the_calculator_answers_the_probe_and_its_canaries() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let endpoint = listener.local_addr().unwrap();
+        let server = tokio::spawn(calculator::serve_all_on(
+            listener,
+            calculator::DEFAULT_TIMEOUT,
+        ));
+        let open = Canary::host_pair(None).unwrap();
+        let closed = {
+            let c = Canary::listen(
+                keys::ISOLATION_REACHES_HOST_BRIDGE,
+                Ipv4Addr::LOCALHOST.into(),
+                None,
+            )
+            .unwrap();
+            c.also_as(
+                keys::ISOLATION_REACHES_HOST_BRIDGE,
+                Ipv4Addr::new(127, 0, 0, 2).into(),
+            )
+        };
+        let canaries = [open.into_iter().next().unwrap(), closed];
+        let f = probe_facts(endpoint, &canaries).await.unwrap();
+        server.abort();
+        assert_eq!(median(&f, keys::ISOLATION_SHARED_KERNEL), 1.0);
+        assert_eq!(median(&f, keys::ISOLATION_NET_NAMESPACE_PRIVATE), 0.0);
+        assert_eq!(
+            median(&f, keys::ISOLATION_WORKLOAD_PID),
+            f64::from(std::process::id())
+        );
+        assert_eq!(median(&f, keys::ISOLATION_REACHES_HOST_LOOPBACK), 1.0);
+        // Nothing listens on 127.0.0.2 at that port.
+        assert_eq!(median(&f, keys::ISOLATION_REACHES_HOST_BRIDGE), 0.0);
     }
 }

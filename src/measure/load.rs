@@ -263,7 +263,7 @@ impl OpenStats {
 
 enum Outcome {
     Correct,
-    /// A 2xx answer whose body is not the expected one.
+    /// A 2xx answer that is not `result = <the expected number>` (see `Probe::accepts`).
     Wrong,
     /// Transport error, timeout or non-2xx status.
     Error(Failure),
@@ -287,7 +287,7 @@ impl Failure {
 fn classify(outcome: Result<Answer, HttpError>, probe: &Probe) -> Outcome {
     match outcome {
         Ok(a) if a.status.is_success() => {
-            if a.body == probe.expected {
+            if probe.accepts(&a.body) {
                 Outcome::Correct
             } else {
                 Outcome::Wrong

@@ -3,11 +3,14 @@
 
 use std::time::Duration;
 
+pub mod answer;
 pub mod http;
 pub mod isolation;
 pub mod load;
 pub mod noise;
+pub mod outside;
 pub mod resources;
+pub mod settle;
 pub mod startup;
 
 #[derive(Debug, thiserror::Error)]
@@ -24,11 +27,11 @@ pub enum MeasureError {
     Failed(String),
 }
 
-/// A request body and the exact response body a correct calculator sends back.
+/// A request body and the number a correct calculator answers to it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Probe {
     pub body: bytes::Bytes,
-    pub expected: bytes::Bytes,
+    pub expected: f64,
 }
 
 impl Probe {
@@ -37,7 +40,13 @@ impl Probe {
         let value = calculator::expr::evaluate_local(expr)?;
         Ok(Probe {
             body: bytes::Bytes::copy_from_slice(expr.as_bytes()),
-            expected: bytes::Bytes::from(calculator::expr::response_body(value)),
+            expected: value,
         })
+    }
+
+    /// Is `answer` (a 2xx body) the right one? By its number, not its bytes (see
+    /// [`answer`]): every place that decides "correct" asks this.
+    pub fn accepts(&self, answer: &[u8]) -> bool {
+        answer::answer_value(answer) == Some(self.expected)
     }
 }

@@ -1,5 +1,16 @@
 //! Host-side resources, sampled from outside the workload: procfs for processes
-//! (RSS, PSS, CPU), and windows of samples for idle and loaded phases.
+//! (RSS, PSS), the kernel's per-process CPU clock for their CPU time, and windows of
+//! samples for idle and loaded phases.
+//!
+//! CPU time of a process is read in nanoseconds, as cgroups give it for containers, so
+//! that every platform's idle CPU is measured at the same resolution: the utime/stime
+//! fields of /proc/PID/stat count 10 ms clock ticks, which made an idle deployment read
+//! 0 or 0.010 s and a ratio to it meaningless. The source is the process's CPU-time
+//! clock (`clock_getcpuclockid`): the scheduler's `sum_exec_runtime`, the very figure
+//! the first field of /proc/PID/task/*/schedstat shows per thread, summed over the
+//! threads by the kernel *including those that have exited* (a per-task schedstat sum
+//! loses the time of a finished thread, e.g. a blocking-pool thread, and can go down).
+//! Per-task schedstat is the fallback when the clock cannot be read, then clock ticks.
 
 use std::time::{Duration, Instant};
 
@@ -27,6 +38,65 @@ pub(crate) fn page_size() -> u64 {
     }
 }
 
+/// Nanosecond resolution of the CPU clock and of schedstat, in seconds.
+pub const NS: f64 = 1e-9;
+
+/// CPU seconds used so far by process `pid` (all its threads, live and exited) and the
+/// resolution of the source that gave them, seconds. `None` when it has gone away.
+pub fn process_cpu(pid: u32) -> Option<(f64, f64)> {
+    if let Some(ns) = cpu_clock_ns(pid) {
+        return Some((ns as f64 * 1e-9, NS));
+    }
+    if let Some(ns) = schedstat_ns(pid) {
+        return Some((ns as f64 * 1e-9, NS));
+    }
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    Some(((utime + stime) / clock_ticks(), 1.0 / clock_ticks()))
+}
+
+/// The process CPU-time clock of `pid`, nanoseconds.
+fn cpu_clock_ns(pid: u32) -> Option<u64> {
+    let mut clock: libc::clockid_t = 0;
+    // SAFETY: `clock` is a valid out pointer; an unknown pid gives an error code.
+    if unsafe { libc::clock_getcpuclockid(pid as libc::pid_t, &mut clock) } != 0 {
+        return None;
+    }
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid out pointer.
+    if unsafe { libc::clock_gettime(clock, &mut ts) } != 0 {
+        return None;
+    }
+    Some(ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64)
+}
+
+/// Sum of the first field of /proc/PID/task/*/schedstat (ns on CPU, live threads only).
+pub fn schedstat_ns(pid: u32) -> Option<u64> {
+    let dir = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
+    let mut total = 0u64;
+    let mut any = false;
+    for e in dir.flatten() {
+        let Ok(text) = std::fs::read_to_string(e.path().join("schedstat")) else {
+            continue;
+        };
+        if let Some(ns) = text
+            .split_whitespace()
+            .next()
+            .and_then(|v| v.parse::<u64>().ok())
+        {
+            total += ns;
+            any = true;
+        }
+    }
+    any.then_some(total)
+}
+
 /// Resources of one process. `None` when it has gone away (a normal race).
 pub fn process(pid: u32) -> Option<ResourceSample> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
@@ -34,13 +104,13 @@ pub fn process(pid: u32) -> Option<ResourceSample> {
     let rest = &stat[stat.rfind(')')? + 2..];
     let fields: Vec<&str> = rest.split_whitespace().collect();
     // After the name: state(0) ... utime(11) stime(12) ... rss(21), see proc(5).
-    let utime: f64 = fields.get(11)?.parse().ok()?;
-    let stime: f64 = fields.get(12)?.parse().ok()?;
     let rss_pages: u64 = fields.get(21)?.parse().ok()?;
+    let (cpu_seconds, cpu_resolution_s) = process_cpu(pid)?;
     Some(ResourceSample {
         rss_bytes: rss_pages * page_size(),
         pss_bytes: pss(pid),
-        cpu_seconds: (utime + stime) / clock_ticks(),
+        cpu_seconds,
+        cpu_resolution_s,
     })
 }
 
@@ -62,6 +132,69 @@ pub fn processes(pids: &[u32]) -> ResourceSample {
         },
         |a, b| a + b,
     )
+}
+
+/// The command name of a process (`/proc/PID/comm`).
+pub fn comm(pid: u32) -> Option<String> {
+    std::fs::read_to_string(format!("/proc/{pid}/comm"))
+        .ok()
+        .map(|s| s.trim().to_string())
+}
+
+/// The program a process runs: its executable's file name (QEMU renames its thread
+/// after the VM, `-name ...,process=`), else its command name.
+pub fn program(pid: u32) -> Option<String> {
+    std::fs::read_link(format!("/proc/{pid}/exe"))
+        .ok()
+        .and_then(|p| Some(p.file_name()?.to_string_lossy().into_owned()))
+        .or_else(|| comm(pid))
+}
+
+/// "program ×n" per program of `pids`, sorted: what a memory figure counted.
+pub fn counted(pids: &[u32]) -> Vec<String> {
+    let mut by: std::collections::BTreeMap<String, usize> = Default::default();
+    for &p in pids {
+        *by.entry(program(p).unwrap_or_else(|| "exited".into()))
+            .or_default() += 1;
+    }
+    by.into_iter().map(|(n, k)| format!("{n} ×{k}")).collect()
+}
+
+/// Processes whose command name is one of `names` (e.g. the engine's daemons).
+pub fn named(names: &[&str]) -> Vec<u32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|&p| comm(p).is_some_and(|c| names.contains(&c.as_str())))
+        .collect()
+}
+
+/// Resident bytes of the largest mapping of `pid` (for a VMM: the guest's RAM, the
+/// part of it the guest has touched), from /proc/PID/smaps.
+pub fn largest_mapping_rss(pid: u32) -> Option<u64> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/smaps")).ok()?;
+    let kb = |l: &str, key: &str| -> Option<u64> {
+        l.strip_prefix(key)?
+            .trim()
+            .strip_suffix("kB")?
+            .trim()
+            .parse()
+            .ok()
+    };
+    let (mut best_size, mut best_rss, mut size) = (0u64, 0u64, 0u64);
+    for l in text.lines() {
+        if let Some(v) = kb(l, "Size:") {
+            size = v;
+        } else if let Some(v) = kb(l, "Rss:") {
+            if size > best_size {
+                best_size = size;
+                best_rss = v;
+            }
+        }
+    }
+    (best_size > 0).then_some(best_rss * 1024)
 }
 
 /// Children (recursively) of `pid`, from /proc/*/stat parent fields.
@@ -103,6 +236,8 @@ pub struct Window {
     pub pss_bytes: Vec<f64>,
     /// Cumulative CPU seconds at each sample, with the sample's time since the start.
     pub cpu: Vec<(Duration, f64)>,
+    /// The coarsest resolution of the CPU sources over the window, seconds.
+    pub cpu_resolution_s: f64,
 }
 
 impl Window {
@@ -112,6 +247,7 @@ impl Window {
             self.pss_bytes.push(p as f64);
         }
         self.cpu.push((at, s.cpu_seconds));
+        self.cpu_resolution_s = self.cpu_resolution_s.max(s.cpu_resolution_s);
     }
 
     /// CPU seconds between the first and the last sample.
@@ -205,6 +341,52 @@ mod tests {
         assert!(s.rss_bytes > 1 << 20, "rss {}", s.rss_bytes);
         assert!(s.pss_bytes.unwrap_or(0) > 0);
         assert!(s.cpu_seconds > 0.0, "{x}");
+        assert_eq!(s.cpu_resolution_s, NS, "read from the CPU clock, not ticks");
+    }
+
+    #[test]
+    fn cpu_clock_keeps_the_time_of_exited_threads() {
+        let me = std::process::id();
+        let before = cpu_clock_ns(me).unwrap();
+        // A thread that burns a little, reads its own CPU time and exits.
+        let spent = std::thread::spawn(|| {
+            let t = Instant::now();
+            let mut x = 0u64;
+            while t.elapsed() < Duration::from_millis(30) {
+                x = x.wrapping_add(std::hint::black_box(1));
+            }
+            let mut ts = libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            };
+            // SAFETY: valid out pointer.
+            unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+            ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+        })
+        .join()
+        .unwrap();
+        let after = cpu_clock_ns(me).unwrap();
+        assert!(spent > 0);
+        assert!(
+            after - before >= spent,
+            "{before} -> {after}, thread {spent}"
+        );
+        // schedstat sees live threads only, never more than the clock read after it.
+        let sched = schedstat_ns(me).unwrap();
+        assert!(sched <= cpu_clock_ns(me).unwrap(), "{sched}");
+    }
+
+    #[test]
+    fn own_process_is_counted_by_name_and_has_a_largest_mapping() {
+        let me = std::process::id();
+        let name = comm(me).unwrap();
+        assert!(named(&[name.as_str()]).contains(&me));
+        let exe = std::env::current_exe().unwrap();
+        let program = exe.file_name().unwrap().to_string_lossy();
+        assert_eq!(counted(&[me, me]), vec![format!("{program} ×2")]);
+        let rss = process(me).unwrap().rss_bytes;
+        let big = largest_mapping_rss(me).unwrap();
+        assert!(big <= rss, "{big} > {rss}");
     }
 
     #[test]
@@ -232,6 +414,7 @@ mod tests {
                 rss_bytes: 1,
                 pss_bytes: None,
                 cpu_seconds: i as f64 * 0.1,
+                cpu_resolution_s: NS,
             };
             w.push(Duration::from_millis(i * 100), s);
         }

@@ -69,7 +69,7 @@ async fn poll(addr: SocketAddr, probe: &Probe, timeout: Duration) -> Result<Inst
         tokio::select! {
             Some(outcome) = in_flight.next() => {
                 match outcome {
-                    Ok(answer) if answer.status.is_success() && answer.body == probe.expected => {
+                    Ok(answer) if answer.status.is_success() && probe.accepts(&answer.body) => {
                         let at = Instant::now();
                         tracing::debug!(%addr, attempts, elapsed = ?started.elapsed(), "first correct answer");
                         return Ok(at);

@@ -17,9 +17,13 @@ use crate::scenario::Scenario;
 
 pub mod console;
 pub mod docker;
+pub mod lxc;
 pub mod native;
 pub mod openstack;
+pub mod podman;
+pub mod process;
 pub mod qemu;
+pub mod requirements;
 pub mod virtualbox;
 
 /// The five roles of the calculator, in start order (sub-services first).
@@ -150,6 +154,10 @@ pub struct ResourceSample {
     pub pss_bytes: Option<u64>,
     /// Cumulative CPU seconds (user + system) consumed so far.
     pub cpu_seconds: f64,
+    /// The smallest CPU time the sources of `cpu_seconds` can tell from zero, seconds
+    /// (1e-9 for CPU clocks and cgroup v1, 1e-6 for cgroup v2's `usage_usec`); the
+    /// coarsest source counts when several are summed.
+    pub cpu_resolution_s: f64,
 }
 
 impl std::ops::Add for ResourceSample {
@@ -162,6 +170,7 @@ impl std::ops::Add for ResourceSample {
                 _ => None,
             },
             cpu_seconds: self.cpu_seconds + o.cpu_seconds,
+            cpu_resolution_s: self.cpu_resolution_s.max(o.cpu_resolution_s),
         }
     }
 }
@@ -201,6 +210,12 @@ pub trait Platform: Send + Sync {
     /// Remove every resource labelled with `run_id` (all of virtbench's when `None`).
     /// Returns how many resources were removed.
     async fn cleanup(&self, run_id: Option<&str>) -> Result<usize, PlatformError>;
+
+    /// What [`Platform::cleanup`] would remove, one line each, without removing it
+    /// (`virtbench cleanup --dry-run`). `None`: this platform cannot list its leftovers.
+    async fn leftovers(&self, _run_id: Option<&str>) -> Result<Option<Vec<String>>, PlatformError> {
+        Ok(None)
+    }
 }
 
 #[async_trait]
@@ -220,6 +235,13 @@ pub trait Deployment: Send + Sync {
 
     /// Host-side memory and CPU of everything this deployment runs.
     async fn sample(&self) -> Result<ResourceSample, PlatformError>;
+
+    /// The deployment's host memory right now, split into the workload, the platform's
+    /// cost per instance and its fixed cost shared by all instances; `None` where the
+    /// platform cannot tell them apart.
+    async fn memory_breakdown(&self) -> Option<crate::results::MemoryBreakdown> {
+        None
+    }
 
     /// If part of the deployment died (a process exited, a container stopped), why.
     /// Polled while waiting for readiness, so a dead deployment fails fast.
@@ -278,6 +300,8 @@ pub fn all() -> Vec<Box<dyn Platform>> {
     vec![
         Box::new(native::Native),
         Box::new(docker::Docker::default()),
+        Box::new(podman::Podman::default()),
+        Box::new(lxc::Lxc),
         Box::new(qemu::Qemu::default()),
         Box::new(virtualbox::VirtualBox::default()),
         Box::new(openstack::OpenStack::default()),

@@ -10,11 +10,11 @@ use async_trait::async_trait;
 use tokio::process::{Child, Command};
 
 use super::{
-    free_loopback_port, Availability, Deployment, Platform, PlatformError, ResourceSample,
+    free_loopback_port, process, Availability, Deployment, Platform, PlatformError, ResourceSample,
     RunContext, Variant, ROLES,
 };
 use crate::artifact::calculator;
-use crate::measure::{isolation, noise, resources};
+use crate::measure::{isolation, noise, outside, resources};
 use crate::results::ArtifactRecord;
 use crate::scenario::Scenario;
 
@@ -106,55 +106,85 @@ impl Platform for Native {
         Ok(Box::new(dep))
     }
 
-    /// Isolation facts of the service processes (C3) and reachability at the endpoint.
+    /// Isolation facts, asked of the calculator (C3; host loopback is its only canary:
+    /// host processes have no network of their own), and reachability at the endpoint.
     async fn extras(
         &self,
         ctx: &RunContext,
         deployment: &mut dyn Deployment,
     ) -> Result<BTreeMap<String, crate::stats::Series>, PlatformError> {
-        // The run's processes, calculator first: the front service whose facts are kept.
-        let mut pids: Vec<(bool, u32)> = processes_of_run(Some(&ctx.run_id))
-            .into_iter()
-            .map(|pid| {
-                let argv = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-                let role = argv.split(|&b| b == 0).nth(1).unwrap_or_default().to_vec();
-                (role != b"calculator", pid)
-            })
-            .collect();
-        pids.sort();
-        let pids: Vec<u32> = pids.into_iter().map(|(_, p)| p).collect();
-        let mut out = isolation::host_process_facts(&pids)?;
+        let canaries = isolation::Canary::host_pair(None)?;
+        let mut out = isolation::probe_facts(deployment.endpoint(), &canaries).await?;
         let reached = isolation::answers(deployment.endpoint(), &isolation::probe()).await;
         // Native listens on loopback itself: its own address, no forward involved.
         out.insert("reach_guest_direct".into(), isolation::flag(reached));
+        // Its address is the host's: tried at the host's LAN address, as a LAN PC would.
+        let targets = outside::Targets {
+            on_host_port: Some(deployment.endpoint().port()),
+            ..Default::default()
+        };
+        out.extend(outside::reachability(&ctx.run_id, &targets).await?);
         out.extend(noisy_neighbour(ctx, deployment.endpoint()).await?);
         Ok(out)
     }
 
     async fn cleanup(&self, run_id: Option<&str>) -> Result<usize, PlatformError> {
-        let mut n = 0;
+        let mut killed = Vec::new();
         for pid in processes_of_run(run_id) {
             // SAFETY: plain kill(2) of a pid we found carrying our run id.
             if unsafe { libc::kill(pid as i32, libc::SIGKILL) } == 0 {
-                n += 1;
+                killed.push(pid);
             }
         }
-        Ok(n)
+        // SIGKILL lands asynchronously: count only what is dead when we return.
+        let survivors = process::wait_dead(&killed, Duration::from_secs(10)).await;
+        for pid in &survivors {
+            tracing::warn!(pid, "native process still alive 10 s after SIGKILL");
+        }
+        // The run's LAN PC, had a crash left it behind.
+        let lans = outside::cleanup(run_id).await?;
+        Ok(killed.len() - survivors.len() + lans)
+    }
+
+    async fn leftovers(&self, run_id: Option<&str>) -> Result<Option<Vec<String>>, PlatformError> {
+        let mut out: Vec<String> = processes_of_run(run_id)
+            .into_iter()
+            .map(|pid| format!("process {pid}"))
+            .collect();
+        out.extend(
+            outside::namespaces(run_id)
+                .into_iter()
+                .map(|ns| format!("network namespace {ns}")),
+        );
+        Ok(Some(out))
     }
 }
 
-/// C6: the calculator's p99 quiet, then beside a sibling process running
-/// `calculator noise` in the run's scratch directory (killed before returning).
+/// C6: the calculator's p99 quiet, then beside a sibling process running `calculator
+/// noise` of each kind in turn in the run's scratch directory (killed before the next).
 async fn noisy_neighbour(
     ctx: &RunContext,
     endpoint: SocketAddr,
 ) -> Result<BTreeMap<String, crate::stats::Series>, PlatformError> {
-    let quiet = noise::p99_windows(endpoint).await?;
+    let quiet = noise::p99_windows(endpoint, ctx.scenario.experiments.noise_windows).await?;
+    let mut noisy = Vec::new();
+    for kind in noise::KINDS {
+        noisy.push((kind, beside_noise(ctx, endpoint, kind).await?));
+    }
+    Ok(noise::extras(quiet, noisy))
+}
+
+async fn beside_noise(
+    ctx: &RunContext,
+    endpoint: SocketAddr,
+    kind: noise::Kind,
+) -> Result<crate::stats::Series, PlatformError> {
     let binary = &calculator::binary().await?.path;
     let dir = ctx.work_dir.join("noise");
     let mut sibling = Command::new(binary)
         .arg("noise")
         .arg(&dir)
+        .arg(kind.name())
         .env(RUN_ENV, &ctx.run_id)
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
@@ -162,22 +192,24 @@ async fn noisy_neighbour(
         .kill_on_drop(true)
         .spawn()
         .map_err(PlatformError::io(format!(
-            "starting {} noise",
-            binary.display()
+            "starting {} noise {}",
+            binary.display(),
+            kind.name()
         )))?;
     tokio::time::sleep(noise::SETTLE).await;
-    let noisy = noise::p99_windows(endpoint).await;
+    let noisy = noise::p99_windows(endpoint, ctx.scenario.experiments.noise_windows).await;
     // Still running at the end: the noise really was there all along.
     let noisy = match sibling.try_wait() {
         Ok(Some(status)) => Err(PlatformError::Failed(format!(
-            "native noise sibling exited during the test ({status})"
+            "native {} noise sibling exited during the test ({status})",
+            kind.name()
         ))),
         _ => noisy,
     };
     let _ = sibling.start_kill();
     let _ = sibling.wait().await;
     let _ = std::fs::remove_dir_all(&dir);
-    Ok(noise::extras(quiet, noisy?))
+    noisy
 }
 
 /// Pids whose environment carries `VIRTBENCH_RUN=<run_id>` (any run when `None`).
@@ -249,8 +281,31 @@ impl Deployment for NativeDeployment {
         Ok(resources::processes(&pids))
     }
 
+    async fn memory_breakdown(&self) -> Option<crate::results::MemoryBreakdown> {
+        // Plain processes: everything is the workload, the platform adds nothing.
+        let pids: Vec<u32> = self
+            .children
+            .iter()
+            .filter_map(|(_, c, _)| c.id())
+            .collect();
+        Some(crate::results::MemoryBreakdown {
+            workload: crate::results::MemoryPart {
+                bytes: resources::processes(&pids).rss_bytes,
+                counted: resources::counted(&pids),
+            },
+            per_instance: Default::default(),
+            shared: Default::default(),
+        })
+    }
+
     fn details(&self) -> BTreeMap<String, String> {
-        BTreeMap::from([("processes".into(), self.children.len().to_string())])
+        BTreeMap::from([
+            ("processes".into(), self.children.len().to_string()),
+            (
+                crate::results::keys::ACCESS.into(),
+                outside::ACCESS_DIRECT.into(),
+            ),
+        ])
     }
 
     async fn teardown(&mut self) -> Result<(), PlatformError> {

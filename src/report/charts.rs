@@ -521,14 +521,17 @@ pub fn cpu_idle(r: &RunResults) -> Option<Chart> {
                 group: view::display(p),
                 colour: view::colour(r, &p.label),
                 shade: 0.0,
-                value: pct(c.total_seconds),
+                value: pct(c.measured_seconds().unwrap_or(0.0)),
                 whisker: per_slice,
-                text: format!(
-                    "{}% of a core ({} s over {} s)",
-                    fmt_num(pct(c.total_seconds)),
-                    fmt_num(c.total_seconds),
-                    fmt_num(c.window_s)
-                ),
+                text: match c.measured_seconds() {
+                    Some(v) => format!(
+                        "{}% of a core ({} s over {} s)",
+                        fmt_num(pct(v)),
+                        fmt_num(v),
+                        fmt_num(c.window_s)
+                    ),
+                    None => format!("{} over {} s", view::fmt_idle_cpu(c), fmt_num(c.window_s)),
+                },
             })
         })
         .collect();
@@ -753,20 +756,25 @@ pub fn throughput(r: &RunResults) -> Option<Chart> {
     ))
 }
 
-/// Artifact sizes per platform (binary, image, kernel, disks).
+/// Artifact sizes per platform (binary, image, kernel, disks), each file once per
+/// platform however many variants run from it.
 pub fn artifacts(r: &RunResults) -> Option<Chart> {
-    let mut bars = Vec::new();
-    for p in view::measured(r) {
-        for (k, a) in p.artifacts.iter().enumerate() {
-            bars.push(Bar {
-                group: view::display(p),
-                colour: view::colour(r, &p.label),
-                shade: (k as f64 * 0.22).min(0.7),
-                value: a.bytes as f64,
-                whisker: None,
-                text: format!("{} {}", a.name, fmt_bytes(a.bytes as f64)),
-            });
+    let mut bars: Vec<Bar> = Vec::new();
+    for s in view::shared_artifacts(r) {
+        let k = bars.iter().filter(|b| b.group == s.platform).count();
+        let mut text = format!("{} {}", s.artifact.name, fmt_bytes(s.artifact.bytes as f64));
+        if !s.everywhere {
+            let labels: Vec<&str> = s.variants.iter().map(|p| p.label.as_str()).collect();
+            text.push_str(&format!(" ({})", labels.join(", ")));
         }
+        bars.push(Bar {
+            group: s.platform.to_string(),
+            colour: view::colour(r, &s.variants[0].label),
+            shade: (k as f64 * 0.22).min(0.7),
+            value: s.artifact.bytes as f64,
+            whisker: None,
+            text,
+        });
     }
     if bars.is_empty() {
         return None;

@@ -2,31 +2,50 @@
 //! URL), readable offline and printable. Every text that comes from the results is
 //! escaped; every missing figure reads "not measured" and every unavailable platform is
 //! listed with its reason.
+//!
+//! The page is read by a class, top down: the first screen holds the summary and every
+//! claim's verdict with the figure that decides it (the reason the report exists); the
+//! charts follow as evidence, each claim linking to its section. What only some readers
+//! need (per-variant tables, per-platform settings and experiments, each claim in full,
+//! the scenario) is folded in `<details>`, which needs no script, and printed open.
 
 use std::fmt::Write as _;
 
 use super::charts::{self, Chart};
 use super::claims::{self, ClaimRow, Verdict};
 use super::view::{self, css_colour, describe, esc, fmt_bytes, fmt_ms, fmt_ratio, fmt_us, Kind};
-use crate::results::{PlatformResult, RunResults};
+use crate::results::{keys, PlatformResult, RunResults};
 use crate::stats::{fmt_num, Series};
 
 pub(crate) const CSS: &str = r#"
-:root { --ink:#1d2330; --muted:#5b6475; --line:#d8dde6; --soft:#f4f6f9; --ok:#1e7a3a; --bad:#b3261e; --mix:#9a6700; --nm:#5b6475; }
+:root { --ink:#1d2330; --muted:#5b6475; --line:#d8dde6; --soft:#f4f6f9; --ok:#1e7a3a; --bad:#b3261e; --mix:#9a6700; --nm:#5b6475; --link:#2f6db5; }
 * { box-sizing: border-box; }
-body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif; color: var(--ink); margin: 0 auto; max-width: 1040px; padding: 24px 28px 60px; line-height: 1.45; background: #fff; }
-h1 { font-size: 1.7rem; margin: 0 0 4px; }
-h2 { font-size: 1.3rem; margin: 36px 0 10px; padding-bottom: 4px; border-bottom: 2px solid var(--line); }
+body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif; color: var(--ink); margin: 0 auto; max-width: 1040px; padding: 18px 28px 60px; line-height: 1.45; background: #fff; }
+a { color: var(--link); }
+h1 { font-size: 1.6rem; margin: 0 0 2px; line-height: 1.25; }
+h2 { font-size: 1.3rem; margin: 24px 0 8px; padding-bottom: 4px; border-bottom: 2px solid var(--line); }
 h3 { font-size: 1.05rem; margin: 22px 0 8px; }
 p.meta, .muted { color: var(--muted); font-size: .9rem; }
-.summary { background: var(--soft); border-left: 5px solid #2f6db5; padding: 12px 18px; margin: 18px 0; font-size: 1.08rem; }
-.summary p { margin: 6px 0; }
-.caveat { border-left: 5px solid var(--mix); background: #fff8e6; padding: 8px 14px; margin: 10px 0; }
-nav ol { columns: 3; margin: 8px 0; padding-left: 20px; font-size: .92rem; }
-nav a { color: #2f6db5; text-decoration: none; }
+p.meta { margin: 0; font-size: .82rem; }
+.summary { background: var(--soft); border-left: 5px solid var(--link); padding: 6px 16px; margin: 10px 0 8px; }
+.summary p { margin: 4px 0; }
+.caveat { border-left: 5px solid var(--mix); background: #fff8e6; padding: 4px 14px; margin: 6px 0; font-size: .84rem; }
+#glance h2 { margin-top: 14px; font-size: 1.15rem; }
+#glance h2 .emu { font-size: .8rem; font-weight: 400; color: var(--muted); white-space: nowrap; }
+table.glance { margin: 4px 0 10px; font-size: .82rem; }
+table.glance th, table.glance td { padding: 3px 5px; vertical-align: middle; }
+/* The claim, verdict and link stay on one line each; the deciding figure takes the
+   rest of the width and wraps only when it must. */
+table.glance td.one, table.glance td.ev, table.glance td.v { white-space: nowrap; }
+table.glance td.id a, table.glance td.ev a { text-decoration: none; }
+table.glance .verdict { font-size: .74rem; padding: 1px 6px; }
+nav { font-size: .9rem; margin: 4px 0; }
+nav ol { display: flex; flex-wrap: wrap; gap: 2px 18px; list-style: none; margin: 0; padding: 0; }
+nav a { text-decoration: none; }
 table { border-collapse: collapse; width: 100%; margin: 8px 0 14px; font-size: .88rem; }
 th, td { border-bottom: 1px solid var(--line); padding: 5px 8px; text-align: left; vertical-align: top; }
 th { background: var(--soft); font-weight: 600; }
+th .muted { font-weight: 400; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 .nm { color: var(--nm); font-style: italic; }
 .sw { display: inline-block; width: 11px; height: 11px; border-radius: 2px; margin-right: 6px; vertical-align: baseline; print-color-adjust: exact; -webkit-print-color-adjust: exact; }
@@ -34,44 +53,75 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: now
 .badge.tcg { background: #fde2c4; color: #8c2d04; border: 1px solid #e06c00; }
 .badge.kvm { background: #dcebd9; color: #1f5e20; border: 1px solid #3b8c3a; }
 .badge.off { background: #eceef2; color: var(--muted); border: 1px solid var(--line); }
-figure.chart { margin: 14px 0 22px; padding: 10px; border: 1px solid var(--line); border-radius: 6px; break-inside: avoid; page-break-inside: avoid; }
-figure.chart figcaption { font-size: .9rem; margin-bottom: 6px; }
+figure.chart { margin: 8px 0 10px; padding: 6px 10px; border: 1px solid var(--line); border-radius: 6px; break-inside: avoid; page-break-inside: avoid; }
+figure.chart figcaption { font-size: .88rem; margin-bottom: 4px; line-height: 1.35; }
 figure.chart .how { color: var(--muted); display: block; }
 svg.chart { width: 100%; height: auto; display: block; }
-.verdict { font-weight: 700; display: inline-block; padding: 2px 8px; border-radius: 4px; color: #fff; print-color-adjust: exact; -webkit-print-color-adjust: exact; }
+.verdict { font-weight: 700; display: inline-block; padding: 2px 8px; border-radius: 4px; color: #fff; white-space: nowrap; print-color-adjust: exact; -webkit-print-color-adjust: exact; }
 .verdict.supported { background: var(--ok); }
 .verdict.contradicted { background: var(--bad); }
 .verdict.mixed { background: var(--mix); }
 .verdict.not-measured { background: #eceef2; color: var(--ink); font-weight: 600; }
+.verdict.emulated-only { background-image: repeating-linear-gradient(135deg, transparent 0 6px, rgba(255,255,255,.3) 6px 12px); }
 table.dense th, table.dense td { padding: 4px 5px; font-size: .8rem; }
-table.claims td { font-size: .84rem; }
-table.claims td.id { font-weight: 700; white-space: nowrap; }
-table.claims .fr { font-style: italic; color: var(--muted); margin: 4px 0 0; border-left: 3px solid var(--line); padding-left: 8px; }
-table.claims ul { margin: 0; padding-left: 16px; }
-table.claims .rule { color: var(--muted); font-size: .8rem; margin-top: 4px; }
+details { margin: 4px 0; }
+details > summary { cursor: pointer; padding: 4px 6px; border-radius: 4px; }
+details > summary:hover { background: var(--soft); }
+details.numbers > summary { color: var(--link); font-size: .88rem; }
+details.claim { border-bottom: 1px solid var(--line); margin: 0; }
+details.claim > summary { padding: 2px 6px; font-size: .85rem; line-height: 1.35; display: grid; grid-template-columns: 1.2em 2.6em 8.4em 1fr; align-items: baseline; list-style: none; }
+details.claim > summary::-webkit-details-marker { display: none; }
+details.claim > summary::before { content: "▸"; color: var(--muted); }
+details.claim[open] > summary::before { content: "▾"; }
+details.claim > summary .verdict { font-size: .76rem; padding: 0 6px; }
+details.claim > summary .id { font-weight: 700; }
+details.claim .why { padding: 2px 6px 12px 3.8em; font-size: .86rem; }
+details.claim .why p { margin: 6px 0; }
+details.claim ul { margin: 4px 0; padding-left: 18px; }
+details.platform > summary, p.platform { font-size: .92rem; }
+p.platform { margin: 4px 0; padding: 4px 6px 4px 1.6em; }
+.fr { font-style: italic; color: var(--muted); margin: 4px 0 0; border-left: 3px solid var(--line); padding-left: 8px; }
+.rule { color: var(--muted); font-size: .8rem; margin-top: 4px; }
 .ref { font-size: .8rem; margin-top: 4px; }
+ul.refs { font-size: .88rem; margin: 4px 0; }
 pre { background: var(--soft); padding: 10px 14px; overflow-x: auto; font-size: .82rem; border-radius: 4px; white-space: pre-wrap; }
 .warn { color: var(--bad); }
 footer { margin-top: 40px; font-size: .82rem; color: var(--muted); border-top: 1px solid var(--line); padding-top: 10px; }
+@page { size: A4; margin: 12mm 11mm; }
 @media print {
-  body { max-width: none; padding: 0; font-size: 10pt; }
-  nav { display: none; }
-  h2 { break-after: avoid; page-break-after: avoid; }
-  tr, figure.chart, .summary { break-inside: avoid; page-break-inside: avoid; }
-  a { color: inherit; }
+  body { max-width: none; padding: 0; font-size: 9.5pt; }
+  nav, .no-print { display: none; }
+  h2 { break-after: avoid; page-break-after: avoid; margin-top: 18px; }
+  tr, figure.chart, .summary, details.claim { break-inside: avoid; page-break-inside: avoid; }
+  #glance { break-after: page; page-break-after: always; }
+    figure.chart { margin: 6px 0 10px; padding: 4px; }
+  svg.chart { max-height: 235mm; }
+  a { color: inherit; text-decoration: none; }
+  details > summary { list-style: none; padding-left: 0; }
+  details > summary::-webkit-details-marker { display: none; }
+}
+@media print {
+  /* Folded details print open: no script is needed where the browser styles the
+     content slot (Chromium 131 and later); elsewhere they print folded. */
+  details::details-content { content-visibility: visible; display: block; }
 }
 "#;
 
-/// A platform label with its colour swatch and accelerator badge, escaped.
-fn platform_cell(r: &RunResults, p: &PlatformResult) -> String {
-    let sw = if p.available {
+/// The colour swatch of a measured platform (none for an unavailable one).
+fn swatch(r: &RunResults, p: &PlatformResult) -> String {
+    if p.available {
         format!(
             "<span class=\"sw\" style=\"background:{}\"></span>",
             css_colour(view::colour(r, &p.label))
         )
     } else {
         String::new()
-    };
+    }
+}
+
+/// A platform label with its colour swatch and accelerator badge, escaped.
+fn platform_cell(r: &RunResults, p: &PlatformResult) -> String {
+    let sw = swatch(r, p);
     let badge = match view::accelerator(p) {
         Some(a) if view::is_tcg(p) => format!(" <span class=\"badge tcg\" title=\"emulated by QEMU TCG, not hardware virtualization\">{} emulated</span>", esc(&a.to_uppercase())),
         Some(a) if view::kind(p) == Kind::Vm => format!(" <span class=\"badge kvm\">{}</span>", esc(&a.to_uppercase())),
@@ -264,9 +314,31 @@ fn section(out: &mut String, id: &str, title: &str) {
     let _ = writeln!(out, "<section id=\"{id}\"><h2>{}</h2>", esc(title));
 }
 
+/// Opens a folded block: shown on demand on screen, printed open (see CSS).
+fn fold(out: &mut String, class: &str, summary: &str) {
+    let _ = writeln!(
+        out,
+        "<details class=\"{class}\"><summary>{summary}</summary>"
+    );
+}
+
+/// Where the figures were taken: the host, then one folded block per platform with its
+/// variants' settings and details. Read when a figure needs its context, not before.
 fn context(out: &mut String, r: &RunResults) {
     section(out, "context", "This host and this run");
     let h = &r.host;
+    fold(
+        out,
+        "host",
+        &format!(
+            "<strong>{}</strong>: {} ({} logical cores), {} of memory, kernel {}",
+            esc(&h.hostname),
+            esc(&h.cpu_model),
+            h.cores,
+            esc(&fmt_bytes(h.memory_bytes as f64)),
+            esc(&h.kernel)
+        ),
+    );
     out.push_str("<table><tbody>\n");
     let mut row = |k: &str, v: String| {
         let _ = writeln!(
@@ -292,13 +364,14 @@ fn context(out: &mut String, r: &RunResults) {
         .filter(|p| view::kind(p) == Kind::Vm)
         .map(|p| {
             let a = view::accelerator(p).unwrap_or("not recorded");
-            let probe = p
+            // Why that accelerator: the KVM probe's result or the scenario's request.
+            let reason = p
                 .details
-                .get("kvm_probe")
+                .get(keys::ACCELERATOR_REASON)
                 .map(|s| format!(" — {}", esc(s)))
                 .unwrap_or_default();
             format!(
-                "{}: <strong>{}</strong>{probe}",
+                "{}: <strong>{}</strong>{reason}",
                 esc(&p.label),
                 esc(&a.to_uppercase())
             )
@@ -327,39 +400,109 @@ fn context(out: &mut String, r: &RunResults) {
             esc(&r.scenario.path)
         ),
     );
-    out.push_str("</tbody></table>\n");
+    out.push_str("</tbody></table>\n</details>\n");
 
-    out.push_str("<h3>Platforms</h3>\n<table><thead><tr><th>Platform</th><th>Status</th><th>Variant</th><th>Details</th></tr></thead><tbody>\n");
-    for p in &r.platforms {
-        let status = match (p.available, &p.error) {
-            (false, _) => format!(
-                "<span class=\"badge off\">unavailable</span> {}",
+    out.push_str("<h3>Platforms</h3>\n");
+    let kv = |m: &std::collections::BTreeMap<String, String>| {
+        m.iter()
+            .map(|(k, v)| format!("{}: {}", esc(k), esc(v)))
+            .collect::<Vec<_>>()
+            .join("<br>")
+    };
+    for name in platform_names(r) {
+        let variants: Vec<&PlatformResult> =
+            r.platforms.iter().filter(|p| p.name == name).collect();
+        let measured: Vec<String> = variants
+            .iter()
+            .filter(|p| p.available)
+            .map(|p| esc(&view::display(p)))
+            .collect();
+        let off: Vec<String> = variants
+            .iter()
+            .filter(|p| !p.available)
+            .map(|p| {
                 esc(p
                     .unavailable_reason
                     .as_deref()
                     .unwrap_or("no reason recorded"))
-            ),
-            (true, Some(e)) => format!(
-                "measured, with an error: <span class=\"warn\">{}</span>",
-                esc(e)
-            ),
-            (true, None) => "measured".into(),
-        };
-        let kv = |m: &std::collections::BTreeMap<String, String>| {
-            m.iter()
-                .map(|(k, v)| format!("{}: {}", esc(k), esc(v)))
-                .collect::<Vec<_>>()
-                .join("<br>")
-        };
+            })
+            .collect();
+        let errors = variants
+            .iter()
+            .filter(|p| p.available && p.error.is_some())
+            .count();
+        let mut status = Vec::new();
+        if !measured.is_empty() {
+            status.push(format!("measured: {}", measured.join(", ")));
+        }
+        if errors > 0 {
+            status.push(format!(
+                "<span class=\"warn\">{errors} with an error</span>"
+            ));
+        }
+        if !off.is_empty() {
+            status.push(format!(
+                "<span class=\"badge off\">unavailable</span> {}",
+                off.join("; ")
+            ));
+        }
+        if measured.is_empty() {
+            // Nothing to unfold: the reason is the whole story.
+            let _ = writeln!(
+                out,
+                "<p class=\"platform\" id=\"platform-{}\"><strong>{}</strong> — {}</p>",
+                esc(name),
+                esc(name),
+                status.join(" · ")
+            );
+            continue;
+        }
         let _ = writeln!(
             out,
-            "<tr><td>{}</td><td>{status}</td><td>{}</td><td>{}</td></tr>",
-            platform_cell(r, p),
-            kv(&p.variant),
-            kv(&p.details)
+            "<details class=\"platform\" id=\"platform-{}\"><summary>{}<strong>{}</strong> — {}</summary>",
+            esc(name),
+            swatch(r, variants[0]),
+            esc(name),
+            status.join(" · ")
         );
+        out.push_str("<table><thead><tr><th>Variant</th><th>Status</th><th>Variant settings</th><th>Details</th></tr></thead><tbody>\n");
+        for p in &variants {
+            let status = match (p.available, &p.error) {
+                (false, _) => format!(
+                    "<span class=\"badge off\">unavailable</span> {}",
+                    esc(p
+                        .unavailable_reason
+                        .as_deref()
+                        .unwrap_or("no reason recorded"))
+                ),
+                (true, Some(e)) => format!(
+                    "measured, with an error: <span class=\"warn\">{}</span>",
+                    esc(e)
+                ),
+                (true, None) => "measured".into(),
+            };
+            let _ = writeln!(
+                out,
+                "<tr><td>{}</td><td>{status}</td><td>{}</td><td>{}</td></tr>",
+                platform_cell(r, p),
+                kv(&p.variant),
+                kv(&p.details)
+            );
+        }
+        out.push_str("</tbody></table>\n</details>\n");
     }
-    out.push_str("</tbody></table>\n</section>\n");
+    out.push_str("</section>\n");
+}
+
+/// Platform names in run order, each once ("docker" for docker/bridge and docker/host).
+fn platform_names(r: &RunResults) -> Vec<&str> {
+    let mut names: Vec<&str> = Vec::new();
+    for p in &r.platforms {
+        if !names.contains(&p.name.as_str()) {
+            names.push(&p.name);
+        }
+    }
+    names
 }
 
 /// The charts whose id starts with `prefix`, or a line saying `what` was not measured.
@@ -382,6 +525,11 @@ fn startup(out: &mut String, r: &RunResults, charts: &[Chart]) {
     );
     out.push_str("<p>Each sample is a fresh deployment, timed from the platform's create call until the calculator first answers <code>(5+3)/2</code> correctly. Artifact builds are timed apart (see Artifacts).</p>\n");
     figures(out, r, charts, "chart-startup", "startup");
+    fold(
+        out,
+        "numbers",
+        "Figures per variant: startup and each phase (median, sample count, IQR)",
+    );
     out.push_str("<table><thead><tr><th>Platform</th><th>Startup</th><th>Phases (median)</th></tr></thead><tbody>\n");
     for p in view::measured(r) {
         let phases = if p.startup_phases_ms.is_empty() {
@@ -400,7 +548,7 @@ fn startup(out: &mut String, r: &RunResults, charts: &[Chart]) {
             cell(p.startup_ms.as_ref())
         );
     }
-    out.push_str("</tbody></table>\n</section>\n");
+    out.push_str("</tbody></table>\n</details>\n</section>\n");
 }
 
 fn memory(out: &mut String, r: &RunResults, charts: &[Chart]) {
@@ -409,11 +557,16 @@ fn memory(out: &mut String, r: &RunResults, charts: &[Chart]) {
         "memory",
         "Memory: what the host pays, idle and under load",
     );
-    out.push_str("<p>Sampled from outside the platform: RSS and PSS of every process of the deployment (hypervisor processes for VMs), or the cgroup usage plus the shim for containers.</p>\n");
+    out.push_str("<p>Sampled from outside the platform: RSS and PSS of every process of the deployment (hypervisor processes for VMs), or for containers the cgroup usage plus the shims and docker-proxy; the engine's daemons, shared by every container, are counted apart (below).</p>\n");
     match charts.iter().find(|c| c.id == "chart-memory") {
         Some(c) => out.push_str(&figure(c)),
         None => out.push_str(&nothing(r, "host memory")),
     }
+    fold(
+        out,
+        "numbers",
+        "Figures per variant: idle and loaded memory, RSS and PSS",
+    );
     out.push_str("<table><thead><tr><th>Platform</th><th>Idle RSS</th><th>Idle PSS</th><th>Loaded RSS</th><th>Loaded PSS</th></tr></thead><tbody>\n");
     for p in view::measured(r) {
         let _ = writeln!(
@@ -426,23 +579,26 @@ fn memory(out: &mut String, r: &RunResults, charts: &[Chart]) {
             cell(p.memory_load_pss_bytes.as_ref())
         );
     }
-    out.push_str("</tbody></table>\n</section>\n");
+    out.push_str("</tbody></table>\n");
+    out.push_str(&super::idle::breakdown_table(r));
+    out.push_str("</details>\n</section>\n");
 }
 
 fn cpu(out: &mut String, r: &RunResults, charts: &[Chart]) {
     section(out, "cpu", "CPU: idle and per 1,000 requests");
     figures(out, r, charts, "chart-cpu", "host CPU time");
+    if let Some(rule) = super::idle::settle_rule(r) {
+        let _ = writeln!(out, "<p>{}</p>", esc(&rule));
+    }
+    fold(
+        out,
+        "numbers",
+        "Figures per variant: idle CPU and CPU per 1,000 requests",
+    );
     out.push_str("<table><thead><tr><th>Platform</th><th>Idle CPU</th><th>CPU per 1,000 requests</th></tr></thead><tbody>\n");
     for p in view::measured(r) {
         let idle = match &p.cpu_idle_seconds {
-            Some(c) => esc(&format!(
-                "{} CPU s over {} s ({}% of a core); per {} s slice: {}",
-                fmt_num(c.total_seconds),
-                fmt_num(c.window_s),
-                fmt_num(c.total_seconds / c.window_s * 100.0),
-                fmt_num(c.slice_s),
-                describe(&c.per_slice)
-            )),
+            Some(c) => esc(&super::idle::idle_cpu_cell(c)),
             None => NOT_MEASURED.into(),
         };
         let _ = writeln!(
@@ -452,7 +608,7 @@ fn cpu(out: &mut String, r: &RunResults, charts: &[Chart]) {
             cell(p.cpu_seconds_per_1k_requests.as_ref())
         );
     }
-    out.push_str("</tbody></table>\n</section>\n");
+    out.push_str("</tbody></table>\n</details>\n</section>\n");
 }
 
 fn latency(out: &mut String, r: &RunResults, charts: &[Chart]) {
@@ -463,6 +619,11 @@ fn latency(out: &mut String, r: &RunResults, charts: &[Chart]) {
     );
     out.push_str("<p>Open-loop load: requests leave at a fixed rate whatever the answers do, and each latency counts from the moment the request was <em>meant</em> to leave, so a stalled platform cannot hide its stall. Every answer is checked; failures and wrong answers are counted apart.</p>\n");
     figures(out, r, charts, "chart-latency", "request latency");
+    fold(
+        out,
+        "numbers",
+        "Figures per variant and rate: every percentile, correct, failed and wrong answers",
+    );
     out.push_str("<table class=\"dense\"><thead><tr><th>Platform</th><th>Rate (req/s)</th><th>Achieved</th><th>p50</th><th>p90</th><th>p99</th><th>p99.9</th><th>max</th><th>Mean ± sd</th><th>Correct</th><th>Failed</th><th>Wrong</th></tr></thead><tbody>\n");
     for p in view::measured(r) {
         if p.latency_us.is_empty() {
@@ -492,7 +653,7 @@ fn latency(out: &mut String, r: &RunResults, charts: &[Chart]) {
             );
         }
     }
-    out.push_str("</tbody></table>\n</section>\n");
+    out.push_str("</tbody></table>\n</details>\n</section>\n");
 }
 
 fn throughput(out: &mut String, r: &RunResults, charts: &[Chart]) {
@@ -501,6 +662,11 @@ fn throughput(out: &mut String, r: &RunResults, charts: &[Chart]) {
         Some(c) => out.push_str(&figure(c)),
         None => out.push_str(&nothing(r, "maximum throughput")),
     }
+    fold(
+        out,
+        "numbers",
+        "Figures per variant: requests per second, correct, failed and wrong answers",
+    );
     out.push_str("<table><thead><tr><th>Platform</th><th>Requests/s</th><th>Per second</th><th>Connections</th><th>Duration</th><th>Correct</th><th>Failed</th><th>Wrong</th></tr></thead><tbody>\n");
     for p in view::measured(r) {
         match &p.max_throughput_rps {
@@ -527,7 +693,7 @@ fn throughput(out: &mut String, r: &RunResults, charts: &[Chart]) {
             }
         }
     }
-    out.push_str("</tbody></table>\n</section>\n");
+    out.push_str("</tbody></table>\n</details>\n</section>\n");
 }
 
 fn artifacts(out: &mut String, r: &RunResults, charts: &[Chart]) {
@@ -536,71 +702,218 @@ fn artifacts(out: &mut String, r: &RunResults, charts: &[Chart]) {
         Some(c) => out.push_str(&figure(c)),
         None => out.push_str(&nothing(r, "artifacts")),
     }
-    out.push_str("<table><thead><tr><th>Platform</th><th>Artifact</th><th>Size</th><th>Build time</th><th>Path</th></tr></thead><tbody>\n");
-    for p in view::measured(r) {
-        for a in &p.artifacts {
-            let build = match (a.build_ms, a.cached) {
-                (Some(ms), _) => esc(&fmt_ms(ms)),
-                (None, true) => "from cache".into(),
-                (None, false) => NOT_MEASURED.into(),
-            };
-            let _ = writeln!(
-                out,
-                "<tr><td>{}</td><td>{}</td><td class=\"num\">{}</td><td>{build}</td><td><code>{}</code></td></tr>",
-                platform_cell(r, p),
-                esc(&a.name),
-                esc(&fmt_bytes(a.bytes as f64)),
-                esc(a.path.as_deref().unwrap_or(""))
-            );
-        }
+    let shared = view::shared_artifacts(r);
+    if shared.is_empty() {
+        out.push_str("</section>\n");
+        return;
     }
-    out.push_str("</tbody></table>\n</section>\n");
+    fold(
+        out,
+        "numbers",
+        "Files per platform: size, build time, path and the variants that run from each",
+    );
+    out.push_str("<table><thead><tr><th>Platform</th><th>Artifact</th><th>Size</th><th>Build time</th><th>Path</th><th>Used by</th></tr></thead><tbody>\n");
+    for s in &shared {
+        let a = s.artifact;
+        let build = match s.builds_ms.as_slice() {
+            [] if a.cached => "from cache".into(),
+            [] => NOT_MEASURED.into(),
+            builds => {
+                let times: Vec<String> = builds.iter().map(|ms| esc(&fmt_ms(*ms))).collect();
+                // Later variants usually reuse the first build: say so.
+                let reused = s.variants.len() > builds.len();
+                format!(
+                    "{}{}",
+                    times.join(", "),
+                    if reused { " (then from cache)" } else { "" }
+                )
+            }
+        };
+        let used_by = if s.everywhere && s.variants.len() > 1 {
+            format!("all {} variants", s.variants.len())
+        } else {
+            s.variants
+                .iter()
+                .map(|p| esc(&view::display(p)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let _ = writeln!(
+            out,
+            "<tr><td>{}{}</td><td>{}</td><td class=\"num\">{}</td><td>{build}</td><td><code>{}</code></td><td>{used_by}</td></tr>",
+            swatch(r, s.variants[0]),
+            esc(s.platform),
+            esc(&a.name),
+            esc(&fmt_bytes(a.bytes as f64)),
+            esc(a.path.as_deref().unwrap_or(""))
+        );
+    }
+    out.push_str("</tbody></table>\n</details>\n</section>\n");
 }
 
+/// Experiments that only some platforms offer, one folded block per platform.
 fn experiments(out: &mut String, r: &RunResults) {
     section(out, "experiments", "Platform-specific experiments");
-    let rows: Vec<String> = view::measured(r)
-        .flat_map(|p| {
-            p.extras.iter().map(move |(k, s)| {
-                format!(
+    let mut any = false;
+    for name in platform_names(r) {
+        let variants: Vec<&PlatformResult> = view::measured(r)
+            .filter(|p| p.name == name && !p.extras.is_empty())
+            .collect();
+        let count: usize = variants.iter().map(|p| p.extras.len()).sum();
+        if count == 0 {
+            continue;
+        }
+        if !any {
+            out.push_str("<p>Experiments that only some platforms offer (image commit and build, VM clones, snapshots, isolation probes, reachability). Names are documented in docs/results-schema.md.</p>\n");
+            any = true;
+        }
+        let labels: Vec<String> = variants.iter().map(|p| esc(&view::display(p))).collect();
+        let _ = writeln!(
+            out,
+            "<details class=\"platform\" id=\"experiments-{}\"><summary>{}<strong>{}</strong> — {count} result{} on {}</summary>",
+            esc(name),
+            swatch(r, variants[0]),
+            esc(name),
+            if count == 1 { "" } else { "s" },
+            labels.join(", ")
+        );
+        out.push_str("<table><thead><tr><th>Variant</th><th>Experiment</th><th>Result</th></tr></thead><tbody>\n");
+        for p in &variants {
+            for (k, s) in &p.extras {
+                let _ = writeln!(
+                    out,
                     "<tr><td>{}</td><td><code>{}</code></td><td>{}</td></tr>",
                     platform_cell(r, p),
                     esc(k),
                     esc(&describe(s))
-                )
-            })
-        })
-        .collect();
-    if rows.is_empty() {
-        out.push_str("<p class=\"nm\">Not measured: no platform ran a platform-specific experiment (commit, clone, snapshot, isolation probe...) in this run.</p>\n");
-    } else {
-        out.push_str("<p>Experiments that only some platforms offer (image commit and build, VM clones, snapshots, isolation probes). Names are documented in docs/results-schema.md.</p>\n");
-        out.push_str("<table><thead><tr><th>Platform</th><th>Experiment</th><th>Result</th></tr></thead><tbody>\n");
-        for row in rows {
-            out.push_str(&row);
-            out.push('\n');
+                );
+            }
         }
-        out.push_str("</tbody></table>\n");
+        out.push_str("</tbody></table>\n</details>\n");
     }
+    if !any {
+        out.push_str("<p class=\"nm\">Not measured: no platform ran a platform-specific experiment (commit, clone, snapshot, isolation probe...) in this run.</p>\n");
+    }
+    out.push_str(&super::reach::matrix_html(r));
     out.push_str("</section>\n");
 }
 
-fn claims_table(out: &mut String, rows: &[ClaimRow]) {
+/// Sections that hold evidence, in page order, with their short names for the contents
+/// and for the first screen's links.
+const EVIDENCE: [(&str, &str); 7] = [
+    ("startup", "Startup"),
+    ("memory", "Memory"),
+    ("cpu", "CPU"),
+    ("latency", "Latency"),
+    ("throughput", "Throughput"),
+    ("artifacts", "Artifacts"),
+    ("experiments", "Experiments"),
+];
+
+/// "9 supported, 1 contradicted, 2 mixed, 3 not measured", counted by plain outcome so
+/// that they add up to the number of claims, and how many of those verdicts were
+/// reached on emulated VMs only ("of which 3 on emulated VMs only"), if any.
+fn counts(rows: &[ClaimRow]) -> (String, Option<String>) {
+    let count = |f: fn(&Verdict) -> bool| rows.iter().filter(|c| f(&c.verdict)).count();
+    let plain = format!(
+        "{} supported, {} contradicted, {} mixed, {} not measured",
+        count(|v| v.plain() == Verdict::Supported),
+        count(|v| v.plain() == Verdict::Contradicted),
+        count(|v| v.plain() == Verdict::Mixed),
+        count(|v| matches!(v, Verdict::NotMeasured(_)))
+    );
+    let emulated = count(Verdict::is_emulated_only);
+    (
+        plain,
+        (emulated > 0).then(|| format!("of which {emulated} on emulated VMs only")),
+    )
+}
+
+fn badge(v: &Verdict) -> String {
+    let label = match v {
+        Verdict::NotMeasured(_) => "not measured".to_string(),
+        v => v.label(),
+    };
+    format!(
+        "<span class=\"verdict {}\">{}</span>",
+        v.class(),
+        esc(&label)
+    )
+}
+
+/// The verdict on the first screen: as `badge`, but an emulated-only state reads
+/// "supported, emulated" (striped like everywhere else, its full label as the tooltip)
+/// so that the column stays narrow enough for each claim to fit on one line.
+fn glance_badge(v: &Verdict) -> String {
+    if !v.is_emulated_only() {
+        return badge(v);
+    }
+    format!(
+        "<span class=\"verdict {}\" title=\"{}: judged on VMs emulated by QEMU TCG, no hardware-assisted VM had the figure\">{}, emulated</span>",
+        v.class(),
+        esc(&v.label()),
+        esc(&v.plain().label())
+    )
+}
+
+/// The first screen: every claim in one line, its verdict, the figure that decides it,
+/// and links to its evidence and to its full text. The reason the report exists, so it
+/// comes before everything else.
+fn glance(out: &mut String, rows: &[ClaimRow]) {
+    let (plain, emulated) = counts(rows);
+    let emulated = emulated
+        .map(|e| format!(" <span class=\"emu\">({}, striped)</span>", esc(&e)))
+        .unwrap_or_default();
+    let _ = writeln!(
+        out,
+        "<section id=\"glance\"><h2>The lab report's {} claims on this host: {}{emulated}</h2>",
+        rows.len(),
+        esc(&plain)
+    );
+    out.push_str("<table class=\"glance\"><thead><tr><th>ID</th><th>Claim <span class=\"muted no-print\">(full text: click the ID)</span></th><th>Verdict</th><th>Deciding figure</th><th>Evidence</th></tr></thead><tbody>\n");
+    for c in rows {
+        let (figure, title) = match &c.verdict {
+            Verdict::NotMeasured(why) => (
+                format!("<span class=\"nm\">{}</span>", esc(&c.headline)),
+                why.as_str(),
+            ),
+            _ => (esc(&c.headline), c.because.as_str()),
+        };
+        let section = EVIDENCE
+            .iter()
+            .find(|(id, _)| *id == c.evidence)
+            .map_or("the figures", |(_, name)| name);
+        let _ = writeln!(
+            out,
+            "<tr id=\"claim-{id}\"><td class=\"id\"><a href=\"#claim-{id}-full\">{id}</a></td><td class=\"one\" title=\"{claim}\">{short}</td><td class=\"v\">{badge}</td><td title=\"{title}\">{figure}</td><td class=\"ev\"><a href=\"#{evidence}\">{section}</a></td></tr>",
+            id = esc(c.id),
+            claim = esc(c.claim),
+            short = esc(c.short),
+            badge = glance_badge(&c.verdict),
+            title = esc(title),
+            evidence = esc(c.evidence),
+            section = esc(section),
+        );
+    }
+    out.push_str("</tbody></table>\n</section>\n");
+}
+
+/// Every claim in full, folded one per claim: the French original, the figures on this
+/// host, the verdict with its reason, and the rule that gave it.
+fn claims_in_full(out: &mut String, rows: &[ClaimRow]) {
     section(
         out,
         "claims",
-        "The lab report's claims, with a number beside each",
+        "The lab report's claims in full, with a number beside each",
     );
-    let count = |f: fn(&Verdict) -> bool| rows.iter().filter(|c| f(&c.verdict)).count();
     let _ = writeln!(
         out,
-        "<p>Each claim of the student lab report (in French, quoted under the English line) is judged by a rule written in code, stated under the verdict. On this host: {} supported, {} contradicted, {} mixed, {} not measured.</p>",
-        count(|v| *v == Verdict::Supported),
-        count(|v| *v == Verdict::Contradicted),
-        count(|v| *v == Verdict::Mixed),
-        count(|v| matches!(v, Verdict::NotMeasured(_)))
+        "<p>Each claim of the student lab report (in French, quoted under the English line) is judged by a rule written in code, stated under the verdict. On this host: {}. Open a claim for its figures.</p>",
+        esc(&match counts(rows) {
+            (plain, Some(emulated)) => format!("{plain} ({emulated})"),
+            (plain, None) => plain,
+        })
     );
-    out.push_str("<table class=\"claims\"><thead><tr><th>ID</th><th>Claim</th><th>Figures on this host</th><th>Verdict and rule</th></tr></thead><tbody>\n");
     for c in rows {
         // One line per platform, its figures joined, in order of first appearance.
         let mut grouped: Vec<(&str, Vec<String>)> = Vec::new();
@@ -611,7 +924,7 @@ fn claims_table(out: &mut String, rows: &[ClaimRow]) {
             }
         }
         let figures = if grouped.is_empty() {
-            NOT_MEASURED.to_string()
+            format!("<p>{NOT_MEASURED}</p>")
         } else {
             let items: Vec<String> = grouped
                 .iter()
@@ -638,34 +951,31 @@ fn claims_table(out: &mut String, rows: &[ClaimRow]) {
             .note
             .map(|n| format!("<div class=\"ref\">Note: {}</div>", esc(n)))
             .unwrap_or_default();
-        let (label, because) = match &c.verdict {
-            Verdict::NotMeasured(why) => (
-                "not measured here".to_string(),
-                format!("<div>{}</div>", esc(why)),
-            ),
-            v if c.because.is_empty() => (v.label(), String::new()),
-            v => (v.label(), format!("<div>{}</div>", esc(&c.because))),
+        let because = match &c.verdict {
+            Verdict::NotMeasured(why) => format!("not measured here: {}", esc(why)),
+            _ if c.because.is_empty() => String::new(),
+            _ => esc(&c.because),
         };
         let _ = writeln!(
             out,
-            "<tr id=\"claim-{id}\"><td class=\"id\">{id}</td><td title=\"{fr}\"><div>{claim}</div><blockquote class=\"fr\" lang=\"fr\">{fr}</blockquote><div class=\"muted\">Lab report §{section}</div></td><td>{figures}{refs}{note}</td><td><span class=\"verdict {class}\">{label}</span>{because}<div class=\"rule\">Rule: {rule}</div></td></tr>",
+            "<details class=\"claim\" id=\"claim-{id}-full\"><summary><span class=\"id\">{id}</span><span>{badge}</span><span>{claim}</span></summary><div class=\"why\"><blockquote class=\"fr\" lang=\"fr\">{fr}</blockquote><div class=\"muted\">Lab report §{section}</div><p>{badge} {because}</p><div class=\"rule\">Rule: {rule}</div><p><strong>Figures on this host</strong> (<a href=\"#{evidence}\">evidence</a>)</p>{figures}{refs}{note}</div></details>",
             id = esc(c.id),
-            fr = esc(c.french),
             claim = esc(c.claim),
+            badge = badge(&c.verdict),
+            fr = esc(c.french),
             section = esc(c.section),
-            class = c.verdict.class(),
-            label = esc(&label),
             rule = esc(c.rule),
+            evidence = esc(c.evidence),
         );
     }
-    out.push_str("</tbody></table>\n</section>\n");
+    out.push_str("</section>\n");
 }
 
 fn references(out: &mut String) {
     section(out, "references", "Figures from elsewhere");
     let _ = writeln!(
         out,
-        "<ul><li>{}: Docker's NAT roughly doubles round-trip latency in netperf request/response; KVM adds about 30 µs per transaction; Docker equals or beats KVM almost everywhere.</li><li>{}: about 125 ms from start to guest init, and at most 5 MiB of VMM memory overhead per microVM.</li></ul>",
+        "<ul class=\"refs\"><li>{}: Docker's NAT roughly doubles round-trip latency in netperf request/response; KVM adds about 30 µs per transaction; Docker equals or beats KVM almost everywhere.</li><li>{}: about 125 ms from start to guest init, and at most 5 MiB of VMM memory overhead per microVM.</li></ul>",
         esc(claims::FELTER),
         esc(claims::FIRECRACKER)
     );
@@ -692,29 +1002,23 @@ pub fn render(results: &RunResults) -> String {
         esc(&r.git_revision),
         esc(&fmt_ms(r.wall_time_s * 1000.0))
     );
+    // First screen: what was measured, the caveats that change how to read it, and every
+    // claim's verdict. Everything after it is evidence.
     let (sentences, caveats) = summary_sentences(r);
     out.push_str("<section id=\"summary\" class=\"summary\">\n");
     for s in &sentences {
         let _ = writeln!(out, "<p>{}</p>", esc(s));
     }
-    let count = |f: fn(&Verdict) -> bool| claim_rows.iter().filter(|c| f(&c.verdict)).count();
-    let _ = writeln!(
-        out,
-        "<p class=\"muted\">Of the lab report's {} claims, on this host {} are supported, {} contradicted, {} mixed and {} not measured: <a href=\"#claims\">see the claims</a>.</p>",
-        claim_rows.len(),
-        count(|v| *v == Verdict::Supported),
-        count(|v| *v == Verdict::Contradicted),
-        count(|v| *v == Verdict::Mixed),
-        count(|v| matches!(v, Verdict::NotMeasured(_)))
-    );
     out.push_str("</section>\n");
     for c in &caveats {
         let _ = writeln!(out, "<p class=\"caveat\">{}</p>", esc(c));
     }
-    out.push_str(
-        "<nav><ol><li><a href=\"#context\">This host and this run</a></li><li><a href=\"#startup\">Startup</a></li><li><a href=\"#memory\">Memory</a></li><li><a href=\"#cpu\">CPU</a></li><li><a href=\"#latency\">Latency</a></li><li><a href=\"#throughput\">Throughput</a></li><li><a href=\"#artifacts\">Artifacts</a></li><li><a href=\"#experiments\">Experiments</a></li><li><a href=\"#claims\">The claims</a></li><li><a href=\"#references\">Figures from elsewhere</a></li><li><a href=\"#scenario\">Scenario</a></li></ol></nav>\n",
-    );
-    context(&mut out, r);
+    glance(&mut out, &claim_rows);
+    out.push_str("<nav aria-label=\"Contents\"><ol><li class=\"muted\">Contents:</li>");
+    for (id, name) in EVIDENCE {
+        let _ = write!(out, "<li><a href=\"#{id}\">{name}</a></li>");
+    }
+    out.push_str("<li><a href=\"#claims\">The claims in full</a></li><li><a href=\"#context\">This host and this run</a></li><li><a href=\"#references\">Figures from elsewhere</a></li><li><a href=\"#scenario\">Scenario</a></li></ol></nav>\n");
     startup(&mut out, r, &charts);
     memory(&mut out, r, &charts);
     cpu(&mut out, r, &charts);
@@ -722,14 +1026,22 @@ pub fn render(results: &RunResults) -> String {
     throughput(&mut out, r, &charts);
     artifacts(&mut out, r, &charts);
     experiments(&mut out, r);
-    claims_table(&mut out, &claim_rows);
+    claims_in_full(&mut out, &claim_rows);
+    context(&mut out, r);
     references(&mut out);
     section(&mut out, "scenario", "The scenario that was run");
+    fold(
+        &mut out,
+        "scenario",
+        &format!(
+            "{} — read from <code>{}</code>",
+            esc(&r.scenario.name),
+            esc(&r.scenario.path)
+        ),
+    );
     let _ = writeln!(
         out,
-        "<p class=\"muted\">{} — read from <code>{}</code></p><pre>{}</pre></section>",
-        esc(&r.scenario.name),
-        esc(&r.scenario.path),
+        "<pre>{}</pre></details></section>",
         esc(&r.scenario.text)
     );
     let _ = writeln!(

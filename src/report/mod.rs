@@ -9,6 +9,8 @@ pub mod claims;
 pub mod compare;
 pub mod csv;
 pub mod html;
+pub mod idle;
+pub mod reach;
 pub mod view;
 
 #[derive(Debug, thiserror::Error)]

@@ -1,7 +1,7 @@
 //! How a platform result is classified, named, coloured and formatted in every report
 //! (HTML, charts, claims, CSV), so that a platform looks the same everywhere.
 
-use crate::results::{PlatformResult, RunResults};
+use crate::results::{ArtifactRecord, PlatformResult, RunResults};
 use crate::stats::{fmt_num, Series};
 
 /// What kind of isolation a platform gives; claims compare VMs against containers.
@@ -58,6 +58,64 @@ pub fn measured(r: &RunResults) -> impl Iterator<Item = &PlatformResult> {
     r.platforms.iter().filter(|p| p.available)
 }
 
+/// One file or image as a platform's variants share it: variants of one platform
+/// usually run from the same binary and image, so each is listed once, with the variants
+/// that use it, rather than once per variant.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SharedArtifact<'a> {
+    /// Platform name ("docker", "qemu").
+    pub platform: &'a str,
+    pub artifact: &'a ArtifactRecord,
+    /// The variants that run from it, in run order.
+    pub variants: Vec<&'a PlatformResult>,
+    /// Distinct build times the variants reported (empty when every one used the cache).
+    pub builds_ms: Vec<f64>,
+    /// True when every measured variant of the platform runs from it.
+    pub everywhere: bool,
+}
+
+/// Artifacts of the measured platforms, identical ones (same name, size and path)
+/// merged per platform, in run order.
+pub fn shared_artifacts(r: &RunResults) -> Vec<SharedArtifact<'_>> {
+    let mut out: Vec<SharedArtifact> = Vec::new();
+    for p in measured(r) {
+        for a in &p.artifacts {
+            let same = |s: &&mut SharedArtifact| {
+                s.platform == p.name
+                    && s.artifact.name == a.name
+                    && s.artifact.bytes == a.bytes
+                    && s.artifact.path == a.path
+            };
+            match out.iter_mut().find(|s| same(s)) {
+                Some(s) => {
+                    if !s.variants.iter().any(|v| v.label == p.label) {
+                        s.variants.push(p);
+                    }
+                    // Variants that share one build each report it: count it once.
+                    if let Some(ms) = a.build_ms.filter(|ms| !s.builds_ms.contains(ms)) {
+                        s.builds_ms.push(ms);
+                    }
+                }
+                None => out.push(SharedArtifact {
+                    platform: &p.name,
+                    artifact: a,
+                    variants: vec![p],
+                    builds_ms: a.build_ms.into_iter().collect(),
+                    everywhere: false,
+                }),
+            }
+        }
+    }
+    for s in &mut out {
+        let all = measured(r).filter(|p| p.name == s.platform).count();
+        s.everywhere = s.variants.len() == all;
+    }
+    // A platform's files together even when its variants were interleaved with others.
+    let first = |name: &str| measured(r).position(|p| p.name == name);
+    out.sort_by_key(|s| first(s.platform));
+    out
+}
+
 /// Colour families per platform, variants of one platform take successive shades, so a
 /// reader sees "all blues are Docker" in every chart.
 fn family(name: &str) -> &'static [(u8, u8, u8)] {
@@ -69,6 +127,9 @@ fn family(name: &str) -> &'static [(u8, u8, u8)] {
             (0x7f, 0x9f, 0xe0),
             (0x1b, 0x3f, 0x7a),
         ],
+        // The other container engines: near docker's blues, told apart by hue.
+        "podman" => &[(0x1a, 0x9e, 0x8f), (0x6c, 0xcf, 0xc0)],
+        "lxc" => &[(0x6a, 0x5a, 0xcd), (0xa8, 0x9c, 0xea)],
         "qemu" => &[
             (0xe0, 0x6c, 0x00),
             (0xc4, 0x3b, 0x3b),
@@ -157,11 +218,35 @@ pub fn fmt_rate(rps: f64) -> String {
 
 /// "3.2x": a ratio for sentences and tables.
 pub fn fmt_ratio(x: f64) -> String {
-    if x.is_infinite() {
-        // Only a zero reference gives this; for CPU time it means "under one clock tick".
-        "∞x (against a measured 0)".into()
-    } else {
+    if x.is_finite() {
         format!("{}x", fmt_num(x))
+    } else {
+        // Callers divide only by figures above their resolution; should one slip
+        // through, say so rather than print an infinity.
+        "no ratio (the reference is below its resolution)".into()
+    }
+}
+
+/// A resolution in seconds, readable: "1 ns", "1 µs", "10 ms".
+pub fn fmt_resolution(s: f64) -> String {
+    if s < 1e-6 {
+        format!("{} ns", fmt_num(s * 1e9))
+    } else if s < 1e-3 {
+        format!("{} µs", fmt_num(s * 1e6))
+    } else {
+        format!("{} ms", fmt_num(s * 1e3))
+    }
+}
+
+/// Idle CPU seconds as a figure: "0.0123 s", or "< 10 ms (resolution)" when the
+/// method could not tell it from zero.
+pub fn fmt_idle_cpu(c: &crate::results::CpuIdle) -> String {
+    match c.measured_seconds() {
+        Some(v) => format!("{} s", fmt_num(v)),
+        None => format!(
+            "< {} (the method's resolution)",
+            fmt_resolution(c.resolution())
+        ),
     }
 }
 
@@ -309,6 +394,60 @@ mod tests {
         }
         let order: Vec<&str> = ordered_phases(&p).iter().map(|(k, _)| k.as_str()).collect();
         assert_eq!(order, ["1_zzz", "2_ready", "10_late"]);
+    }
+
+    #[test]
+    fn artifacts_shared_by_variants_are_listed_once() {
+        let art = |name: &str, bytes: u64, build_ms: Option<f64>| ArtifactRecord {
+            name: name.into(),
+            bytes,
+            build_ms,
+            cached: build_ms.is_none(),
+            path: Some(format!("/x/{name}")),
+        };
+        let variant = |label: &str, arts: Vec<ArtifactRecord>| PlatformResult {
+            name: label.split('/').next().unwrap_or_default().into(),
+            label: label.into(),
+            available: true,
+            artifacts: arts,
+            ..Default::default()
+        };
+        let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/results.json");
+        let mut r: RunResults =
+            serde_json::from_str(&std::fs::read_to_string(fixture).unwrap()).unwrap();
+        r.platforms = vec![
+            variant("docker/bridge", vec![art("image", 10, Some(900.0))]),
+            variant("docker/host", vec![art("image", 10, Some(900.0))]),
+            variant(
+                "qemu/a",
+                vec![art("image", 10, Some(5.0)), art("disk", 30, Some(7.0))],
+            ),
+            variant("qemu/b", vec![art("disk", 40, Some(8.0))]),
+        ];
+        let shared = shared_artifacts(&r);
+        let rows: Vec<(&str, &str, usize, bool)> = shared
+            .iter()
+            .map(|s| {
+                (
+                    s.platform,
+                    s.artifact.name.as_str(),
+                    s.variants.len(),
+                    s.everywhere,
+                )
+            })
+            .collect();
+        // Same file on two docker variants: once. Same name, other size: apart. Same
+        // file on another platform: once more, under that platform.
+        assert_eq!(
+            rows,
+            [
+                ("docker", "image", 2, true),
+                ("qemu", "image", 1, false),
+                ("qemu", "disk", 1, false),
+                ("qemu", "disk", 1, false)
+            ]
+        );
+        assert_eq!(shared[0].builds_ms, [900.0]);
     }
 
     #[test]

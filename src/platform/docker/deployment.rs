@@ -8,11 +8,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use bollard::container::{
-    Config, CreateContainerOptions, NetworkingConfig, StartContainerOptions, WaitContainerOptions,
+use bollard::models::{
+    ContainerCreateBody, EndpointIpamConfig, EndpointSettings, HostConfig, NetworkConnectRequest,
+    NetworkingConfig, PortBinding,
 };
-use bollard::models::{EndpointIpamConfig, EndpointSettings, HostConfig, PortBinding};
-use bollard::network::ConnectNetworkOptions;
+use bollard::query_parameters::{
+    CreateContainerOptionsBuilder, StartContainerOptions, WaitContainerOptionsBuilder,
+};
 use bollard::Docker as Engine;
 use futures_util::future::join_all;
 use futures_util::StreamExt;
@@ -198,11 +200,11 @@ impl Plan {
         SocketAddr::from((Ipv4Addr::LOCALHOST, self.host_port))
     }
 
-    fn config(&self, c: &ContainerPlan, image: &str) -> Config<String> {
+    fn config(&self, c: &ContainerPlan, image: &str) -> ContainerCreateBody {
         let mut labels = labels(&self.run_id, Some(c.role));
         labels.insert("virtbench.network".into(), self.mode.name().into());
         let mut host = HostConfig::default();
-        let mut config = Config {
+        let mut config = ContainerCreateBody {
             image: Some(image.to_string()),
             cmd: Some(c.args.clone()),
             labels: Some(labels),
@@ -229,11 +231,11 @@ impl Plan {
                     ..Default::default()
                 };
                 config.networking_config = Some(NetworkingConfig {
-                    endpoints_config: HashMap::from([(network.clone(), endpoint)]),
+                    endpoints_config: Some(HashMap::from([(network.clone(), endpoint)])),
                 });
                 if let Some(port) = c.publish {
                     let key = format!("{port}/tcp");
-                    config.exposed_ports = Some(HashMap::from([(key.clone(), HashMap::new())]));
+                    config.exposed_ports = Some(vec![key.clone()]);
                     // 127.0.0.1 only: nothing of the project is reachable from outside.
                     host.port_bindings = Some(HashMap::from([(
                         key,
@@ -355,10 +357,9 @@ async fn create_and_start(
     }
     // The five creates are independent: issue them together.
     let creates = plan.containers.iter().map(|c| async move {
-        let options = CreateContainerOptions {
-            name: c.name.clone(),
-            platform: None,
-        };
+        let options = CreateContainerOptionsBuilder::default()
+            .name(&c.name)
+            .build();
         let result = engine
             .create_container(Some(options), plan.config(c, &image.tag))
             .await
@@ -380,15 +381,15 @@ async fn create_and_start(
     // A container is created on one network; the router joins the second before start.
     for c in &plan.containers {
         if let Some((network, ip)) = &c.also {
-            let options = ConnectNetworkOptions {
+            let options = NetworkConnectRequest {
                 container: c.name.clone(),
-                endpoint_config: EndpointSettings {
+                endpoint_config: Some(EndpointSettings {
                     ipam_config: Some(EndpointIpamConfig {
                         ipv4_address: Some(ip.to_string()),
                         ..Default::default()
                     }),
                     ..Default::default()
-                },
+                }),
             };
             engine
                 .connect_network(network, options)
@@ -424,7 +425,7 @@ async fn create_and_start(
                 ensure_port_free(c.address.listen, role)?;
             }
             engine
-                .start_container(&id, None::<StartContainerOptions<String>>)
+                .start_container(&id, None::<StartContainerOptions>)
                 .await
                 .map_err(|e| {
                     let what = match c.publish {
@@ -465,9 +466,9 @@ async fn watch(
 ) {
     use bollard::errors::Error as E;
     loop {
-        let options = WaitContainerOptions {
-            condition: "not-running".to_string(),
-        };
+        let options = WaitContainerOptionsBuilder::default()
+            .condition("not-running")
+            .build();
         let outcome = engine.wait_container(&id, Some(options)).next().await;
         let code = match outcome {
             Some(Ok(r)) => r.status_code,
@@ -538,12 +539,30 @@ impl Deployment for DockerDeployment {
         Ok(sample)
     }
 
+    async fn memory_breakdown(&self) -> Option<crate::results::MemoryBreakdown> {
+        // A fresh sample, so the split and the daemons are read at the same moment.
+        self.sample().await.ok()?;
+        let split = (*self.last_split.lock().expect("not poisoned"))?;
+        let helpers = self.sampler.get()?.helpers();
+        let n = self.ids.len();
+        tokio::task::spawn_blocking(move || split.to_record(n, &helpers))
+            .await
+            .ok()
+    }
+
     fn details(&self) -> BTreeMap<String, String> {
         let mut d = BTreeMap::new();
         d.insert("network".into(), self.plan.mode.name().into());
         d.insert("image".into(), self.image.clone());
         d.insert("engine_version".into(), self.engine_version.clone());
         d.insert("endpoint".into(), self.endpoint().to_string());
+        // Host networking listens on the host's own addresses; the other modes publish
+        // the calculator's port.
+        let access = match &self.plan.mode {
+            NetworkMode::Host => crate::measure::outside::ACCESS_DIRECT,
+            _ => crate::measure::outside::ACCESS_FORWARDED,
+        };
+        d.insert(crate::results::keys::ACCESS.into(), access.into());
         match &self.plan.mode {
             NetworkMode::Bridge { subnet } => {
                 d.insert("subnet".into(), subnet.to_string());
@@ -672,7 +691,7 @@ mod tests {
         assert_eq!(labels["virtbench"], "1");
         assert_eq!(labels["virtbench.run"], "r1");
         assert_eq!(labels["virtbench.role"], "calculator");
-        let ep = &cfg.networking_config.unwrap().endpoints_config["vb-r1"];
+        let ep = &cfg.networking_config.unwrap().endpoints_config.unwrap()["vb-r1"];
         assert_eq!(
             ep.ipam_config.as_ref().unwrap().ipv4_address.as_deref(),
             Some("10.213.0.6")

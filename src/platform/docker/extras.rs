@@ -8,19 +8,20 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::Instant;
 
-use bollard::container::{
-    Config, CreateContainerOptions, ListContainersOptions, RemoveContainerOptions,
+use bollard::models::{ContainerConfig, ContainerCreateBody, HostConfig};
+use bollard::query_parameters::{
+    CommitContainerOptionsBuilder, CreateContainerOptionsBuilder, ImportImageOptionsBuilder,
+    ListContainersOptionsBuilder, RemoveContainerOptionsBuilder, RemoveImageOptionsBuilder,
     StartContainerOptions,
 };
-use bollard::image::{CommitContainerOptions, ImportImageOptions, RemoveImageOptions};
-use bollard::models::HostConfig;
 use bollard::Docker as Engine;
 use futures_util::StreamExt;
 
 use super::{engine_error, labels, LABEL_ROLE, LABEL_RUN};
 use crate::artifact::image::{build, context_tar, DOCKERFILE};
-use crate::measure::{isolation, noise};
+use crate::measure::{isolation, noise, outside};
 use crate::platform::PlatformError;
+use crate::results::keys;
 use crate::stats::Series;
 
 /// Repetitions of each experiment (each is a fresh image).
@@ -44,10 +45,10 @@ pub async fn run(
         (Err(e), _) | (_, Err(e)) => Err(e),
     };
     for tag in &made {
-        let options = RemoveImageOptions {
-            force: true,
-            noprune: false,
-        };
+        let options = RemoveImageOptionsBuilder::default()
+            .force(true)
+            .noprune(false)
+            .build();
         if let Err(e) = engine.remove_image(tag, Some(options), None).await {
             tracing::warn!(%tag, error = %e, "docker: could not remove experiment image");
         }
@@ -67,17 +68,16 @@ async fn measure(
     let (mut commit_ms, mut commit_bytes) = (Vec::new(), Vec::new());
     for i in 0..REPETITIONS {
         let tag = format!("{run_id}-{i}");
-        let options = CommitContainerOptions {
-            container: container.clone(),
-            repo: "virtbench-commit".to_string(),
-            tag: tag.clone(),
-            comment: "virtbench: docker commit experiment (claim C12)".to_string(),
-            author: "virtbench".to_string(),
+        let options = CommitContainerOptionsBuilder::default()
+            .container(&container)
+            .repo("virtbench-commit")
+            .tag(&tag)
+            .comment("virtbench: docker commit experiment (claim C12)")
+            .author("virtbench")
             // As `docker commit` does by default: consistent filesystem, brief pause.
-            pause: true,
-            changes: None,
-        };
-        let config = Config {
+            .pause(true)
+            .build();
+        let config = ContainerConfig {
             labels: Some(image_labels.clone()),
             ..Default::default()
         };
@@ -113,14 +113,20 @@ async fn measure(
     }
 
     Ok(BTreeMap::from([
-        ("docker_commit_ms".to_string(), Series::new("ms", commit_ms)),
         (
-            "docker_commit_image_bytes".to_string(),
+            keys::DOCKER_COMMIT_MS.to_string(),
+            Series::new("ms", commit_ms),
+        ),
+        (
+            keys::DOCKER_COMMIT_IMAGE_BYTES.to_string(),
             Series::new("bytes", commit_bytes),
         ),
-        ("docker_build_ms".to_string(), Series::new("ms", build_ms)),
         (
-            "docker_build_image_bytes".to_string(),
+            keys::DOCKER_BUILD_MS.to_string(),
+            Series::new("ms", build_ms),
+        ),
+        (
+            keys::DOCKER_BUILD_IMAGE_BYTES.to_string(),
             Series::new("bytes", build_bytes),
         ),
     ]))
@@ -147,72 +153,81 @@ async fn save_load(
         save_bytes.push(archive.len() as f64);
 
         let started = Instant::now();
-        let mut stream =
-            engine.import_image(ImportImageOptions { quiet: true }, archive.into(), None);
+        let options = ImportImageOptionsBuilder::default().quiet(true).build();
+        let mut stream = engine.import_image(options, bollard::body_full(archive.into()), None);
         while let Some(item) = stream.next().await {
             item.map_err(|e| engine_error(&format!("docker: loading the archive of {image}"), &e))?;
         }
         load_ms.push(started.elapsed().as_secs_f64() * 1e3);
     }
     Ok(BTreeMap::from([
-        ("image_export_ms".to_string(), Series::new("ms", save_ms)),
         (
-            "image_export_bytes".to_string(),
+            keys::IMAGE_EXPORT_MS.to_string(),
+            Series::new("ms", save_ms),
+        ),
+        (
+            keys::IMAGE_EXPORT_BYTES.to_string(),
             Series::new("bytes", save_bytes),
         ),
-        ("image_import_ms".to_string(), Series::new("ms", load_ms)),
+        (
+            keys::IMAGE_IMPORT_MS.to_string(),
+            Series::new("ms", load_ms),
+        ),
     ]))
 }
 
-/// Isolation facts of the calculator container's process (C3) and reachability (C9):
-/// at the container's own bridge address without the published port, and through the
+/// Isolation facts asked of the calculator container (C3; canaries on host loopback and
+/// on its network's gateway, the host's side of the bridge) and reachability (C9): at
+/// the container's own bridge address without the published port, and through the
 /// port published on 127.0.0.1 (the deployment's endpoint).
 pub async fn facts(
     engine: &Engine,
     run_id: &str,
     endpoint: std::net::SocketAddr,
 ) -> Result<BTreeMap<String, Series>, PlatformError> {
-    let filters = HashMap::from([("label".to_string(), vec![format!("{LABEL_RUN}={run_id}")])]);
+    let filters = HashMap::from([(
+        "label".to_string(),
+        vec![
+            format!("{LABEL_RUN}={run_id}"),
+            format!("{LABEL_ROLE}=calculator"),
+        ],
+    )]);
     let found = engine
-        .list_containers(Some(ListContainersOptions {
-            all: false,
-            filters,
-            ..Default::default()
-        }))
+        .list_containers(Some(
+            ListContainersOptionsBuilder::default()
+                .all(false)
+                .filters(&filters)
+                .build(),
+        ))
         .await
         .map_err(|e| engine_error("docker: listing the run's containers", &e))?;
-    // Calculator first: the front service whose facts are kept.
-    let mut pids: Vec<(bool, u32)> = Vec::new();
+    // On a bridge network, the container's own address and its gateway (host mode has
+    // neither).
     let mut direct: Option<std::net::SocketAddr> = None;
-    for c in found {
-        let Some(id) = c.id else { continue };
-        let is_calc = c
-            .labels
-            .as_ref()
-            .and_then(|l| l.get(LABEL_ROLE))
-            .is_some_and(|r| r == "calculator");
+    let mut gateway: Option<std::net::IpAddr> = None;
+    for id in found.into_iter().filter_map(|c| c.id) {
         let info = engine
             .inspect_container(&id, None)
             .await
             .map_err(|e| engine_error(&format!("docker: inspecting container {id}"), &e))?;
-        if let Some(pid) = info.state.and_then(|s| s.pid).filter(|p| *p > 0) {
-            pids.push((!is_calc, pid as u32));
-        }
-        if is_calc {
-            // On a bridge network, the container's own address there (host mode has none).
-            direct = info
-                .network_settings
-                .and_then(|n| n.networks)
-                .into_iter()
-                .flat_map(|n| n.into_values())
-                .filter_map(|e| e.ip_address)
-                .find_map(|ip| ip.parse::<std::net::IpAddr>().ok())
-                .map(|ip| (ip, crate::platform::default_port("calculator")).into());
-        }
+        let endpoints: Vec<_> = info
+            .network_settings
+            .and_then(|n| n.networks)
+            .into_iter()
+            .flat_map(|n| n.into_values())
+            .collect();
+        let ip = |s: &Option<String>| {
+            s.as_deref()
+                .and_then(|s| s.parse::<std::net::IpAddr>().ok())
+        };
+        direct = endpoints
+            .iter()
+            .find_map(|e| ip(&e.ip_address))
+            .map(|ip| (ip, crate::platform::default_port("calculator")).into());
+        gateway = endpoints.iter().find_map(|e| ip(&e.gateway));
     }
-    pids.sort();
-    let pids: Vec<u32> = pids.into_iter().map(|(_, p)| p).collect();
-    let mut out = isolation::host_process_facts(&pids)?;
+    let canaries = isolation::Canary::host_pair(gateway)?;
+    let mut out = isolation::probe_facts(endpoint, &canaries).await?;
     let probe = isolation::probe();
     if let Some(addr) = direct {
         out.insert(
@@ -224,22 +239,60 @@ pub async fn facts(
             isolation::flag(isolation::answers(endpoint, &probe).await),
         );
     }
+    // From a LAN PC: the container's own address and the published port (bridge), or
+    // the host's address (host networking: the container's stack is the host's).
+    let targets = match direct {
+        Some(addr) => outside::Targets {
+            direct: Some(addr),
+            forwarded_port: Some(endpoint.port()),
+            ..Default::default()
+        },
+        None => outside::Targets {
+            on_host_port: Some(endpoint.port()),
+            ..Default::default()
+        },
+    };
+    out.extend(outside::reachability(run_id, &targets).await?);
     Ok(out)
 }
 
 /// C6: the calculator's p99 quiet, then beside a sibling container of the same image
-/// running `calculator noise` (no network; removed before returning).
+/// running `calculator noise` of each kind in turn (no network; removed before the
+/// next).
 pub async fn noisy_neighbour(
     engine: &Engine,
     run_id: &str,
     image: &str,
     endpoint: std::net::SocketAddr,
+    windows: usize,
 ) -> Result<BTreeMap<String, Series>, PlatformError> {
-    let quiet = noise::p99_windows(endpoint).await?;
-    let name = super::deployment::resource_name(run_id, Some("noise"));
-    let config = Config {
+    let quiet = noise::p99_windows(endpoint, windows).await?;
+    let mut noisy = Vec::new();
+    for kind in noise::KINDS {
+        noisy.push((
+            kind,
+            beside_noise(engine, run_id, image, endpoint, kind, windows).await?,
+        ));
+    }
+    Ok(noise::extras(quiet, noisy))
+}
+
+async fn beside_noise(
+    engine: &Engine,
+    run_id: &str,
+    image: &str,
+    endpoint: std::net::SocketAddr,
+    kind: noise::Kind,
+    windows: usize,
+) -> Result<Series, PlatformError> {
+    let name = super::deployment::resource_name(run_id, Some(&format!("noise-{}", kind.name())));
+    let config = ContainerCreateBody {
         image: Some(image.to_string()),
-        cmd: Some(vec!["noise".to_string(), "/tmp".to_string()]),
+        cmd: Some(vec![
+            "noise".to_string(),
+            "/tmp".to_string(),
+            kind.name().to_string(),
+        ]),
         labels: Some(labels(run_id, Some("noise"))),
         host_config: Some(HostConfig {
             network_mode: Some("none".into()),
@@ -247,21 +300,18 @@ pub async fn noisy_neighbour(
         }),
         ..Default::default()
     };
-    let options = CreateContainerOptions {
-        name: name.clone(),
-        platform: None,
-    };
+    let options = CreateContainerOptionsBuilder::default().name(&name).build();
     let noisy = async {
         engine
             .create_container(Some(options), config)
             .await
             .map_err(|e| engine_error(&format!("docker: creating container {name}"), &e))?;
         engine
-            .start_container(&name, None::<StartContainerOptions<String>>)
+            .start_container(&name, None::<StartContainerOptions>)
             .await
             .map_err(|e| engine_error(&format!("docker: starting container {name}"), &e))?;
         tokio::time::sleep(noise::SETTLE).await;
-        let measured = noise::p99_windows(endpoint).await?;
+        let measured = noise::p99_windows(endpoint, windows).await?;
         // Still running at the end: the noise really was there all along.
         let state = engine
             .inspect_container(&name, None)
@@ -277,14 +327,11 @@ pub async fn noisy_neighbour(
         }
     }
     .await;
-    let options = RemoveContainerOptions {
-        force: true,
-        ..Default::default()
-    };
+    let options = RemoveContainerOptionsBuilder::default().force(true).build();
     if let Err(e) = engine.remove_container(&name, Some(options)).await {
         tracing::warn!(%name, error = %e, "docker: could not remove the noise sibling");
     }
-    Ok(noise::extras(quiet, noisy?))
+    noisy
 }
 
 /// The running container of [`COMMITTED_ROLE`] in this run.
@@ -297,11 +344,12 @@ async fn service_container(engine: &Engine, run_id: &str) -> Result<String, Plat
         ],
     )]);
     let found = engine
-        .list_containers(Some(ListContainersOptions {
-            all: false,
-            filters,
-            ..Default::default()
-        }))
+        .list_containers(Some(
+            ListContainersOptionsBuilder::default()
+                .all(false)
+                .filters(&filters)
+                .build(),
+        ))
         .await
         .map_err(|e| engine_error("docker: listing the run's containers", &e))?;
     found.into_iter().find_map(|c| c.id).ok_or_else(|| {

@@ -20,9 +20,10 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use bollard::container::{ListContainersOptions, RemoveContainerOptions};
-use bollard::image::{ListImagesOptions, RemoveImageOptions};
-use bollard::network::ListNetworksOptions;
+use bollard::query_parameters::{
+    ListContainersOptionsBuilder, ListImagesOptionsBuilder, ListNetworksOptionsBuilder,
+    RemoveContainerOptionsBuilder, RemoveImageOptionsBuilder,
+};
 use bollard::Docker as Engine;
 use futures_util::future::join_all;
 use tokio::sync::{Mutex, OnceCell};
@@ -34,8 +35,10 @@ use crate::scenario::Scenario;
 
 pub mod deployment;
 mod extras;
+pub mod faults;
 pub use extras::{facts, noisy_neighbour};
 pub mod network;
+pub mod private_engine;
 pub mod stats;
 
 use network::{NetworkMode, Subnet};
@@ -129,22 +132,23 @@ async fn remove_matching(
 ) -> Result<usize, PlatformError> {
     let filters = HashMap::from([("label".to_string(), vec![label.to_string()])]);
     let containers = engine
-        .list_containers(Some(ListContainersOptions {
-            all: true,
-            filters: filters.clone(),
-            ..Default::default()
-        }))
+        .list_containers(Some(
+            ListContainersOptionsBuilder::default()
+                .all(true)
+                .filters(&filters)
+                .build(),
+        ))
         .await
         .map_err(|e| engine_error(&format!("docker: listing containers labelled {label}"), &e))?;
     let removals = containers
         .iter()
         .filter_map(|c| c.id.clone())
         .map(|id| async move {
-            let options = RemoveContainerOptions {
-                force: true,
-                v: true,
-                link: false,
-            };
+            let options = RemoveContainerOptionsBuilder::default()
+                .force(true)
+                .v(true)
+                .link(false)
+                .build();
             match engine.remove_container(&id, Some(options)).await {
                 Ok(()) => Ok(1),
                 Err(e) if gone(&e) => Ok(0),
@@ -166,9 +170,11 @@ async fn remove_matching(
     }
 
     let networks = engine
-        .list_networks(Some(ListNetworksOptions {
-            filters: filters.clone(),
-        }))
+        .list_networks(Some(
+            ListNetworksOptionsBuilder::default()
+                .filters(&filters)
+                .build(),
+        ))
         .await
         .map_err(|e| engine_error(&format!("docker: listing networks labelled {label}"), &e))?;
     for n in networks {
@@ -183,17 +189,18 @@ async fn remove_matching(
 
     if images {
         let found = engine
-            .list_images(Some(ListImagesOptions {
-                filters,
-                ..Default::default()
-            }))
+            .list_images(Some(
+                ListImagesOptionsBuilder::default()
+                    .filters(&filters)
+                    .build(),
+            ))
             .await
             .map_err(|e| engine_error(&format!("docker: listing images labelled {label}"), &e))?;
         for image in found {
-            let options = RemoveImageOptions {
-                force: true,
-                noprune: false,
-            };
+            let options = RemoveImageOptionsBuilder::default()
+                .force(true)
+                .noprune(false)
+                .build();
             match engine.remove_image(&image.id, Some(options), None).await {
                 Ok(_) => removed += 1,
                 Err(e) if gone(&e) => {}
@@ -250,6 +257,10 @@ fn gone(e: &bollard::errors::Error) -> bool {
 pub struct Docker {
     engine: OnceCell<(Engine, String)>,
     image: Mutex<Option<CalculatorImage>>,
+    /// Which run the image experiments (commit, build, save/load) were measured for.
+    /// They involve the image, not the network: measured once per run, on its first
+    /// variant, instead of again for every network variant.
+    image_experiments_of: Mutex<Option<String>>,
 }
 
 impl std::fmt::Debug for Docker {
@@ -435,10 +446,102 @@ impl Platform for Docker {
         // Facts first, while nothing else runs beside the deployment.
         let mut out = extras::facts(engine, &ctx.run_id, deployment.endpoint()).await?;
         out.extend(
-            extras::noisy_neighbour(engine, &ctx.run_id, &image.tag, deployment.endpoint()).await?,
+            extras::noisy_neighbour(
+                engine,
+                &ctx.run_id,
+                &image.tag,
+                deployment.endpoint(),
+                ctx.scenario.experiments.noise_windows,
+            )
+            .await?,
         );
-        out.extend(extras::run(engine, &ctx.run_id, &binary.path, &image.tag).await?);
+        let mut done = self.image_experiments_of.lock().await;
+        if done.as_deref() != Some(ctx.run_id.as_str()) {
+            out.extend(extras::run(engine, &ctx.run_id, &binary.path, &image.tag).await?);
+            // C7 kills an engine: a private one, once per run like the image
+            // experiments (it does not depend on the variant's network).
+            if ctx.scenario.docker.faults {
+                match private_engine::PrivateEngine::unsupported() {
+                    Some(why) => {
+                        tracing::warn!(%why, "docker: daemon-kill fault test (C7) skipped")
+                    }
+                    None => match faults::run(engine, &ctx.run_id, &image, &ctx.cancel).await {
+                        Ok(series) => out.extend(series),
+                        Err(PlatformError::Cancelled) => return Err(PlatformError::Cancelled),
+                        // The other experiments stand; C7 reads "not measured".
+                        Err(e) => {
+                            tracing::warn!(error = %e, "docker: daemon-kill fault test (C7) failed")
+                        }
+                    },
+                }
+            }
+            *done = Some(ctx.run_id.clone());
+        }
         Ok(out)
+    }
+
+    async fn leftovers(&self, run_id: Option<&str>) -> Result<Option<Vec<String>>, PlatformError> {
+        let mut out = Vec::new();
+        // The private engines first: they are there even when the user's engine is down.
+        let id = run_id.map(str::to_string);
+        out.extend(
+            tokio::task::spawn_blocking(move || private_engine::leftovers(id.as_deref()))
+                .await
+                .unwrap_or_default(),
+        );
+        out.extend(
+            crate::measure::outside::namespaces(run_id)
+                .into_iter()
+                .map(|ns| format!("network namespace {ns}")),
+        );
+        let (engine, _) = self.engine().await?;
+        let label = match run_id {
+            Some(id) => format!("{LABEL_RUN}={id}"),
+            None => LABEL.to_string(),
+        };
+        let filters = HashMap::from([("label".to_string(), vec![label.clone()])]);
+        let containers = engine
+            .list_containers(Some(
+                ListContainersOptionsBuilder::default()
+                    .all(true)
+                    .filters(&filters)
+                    .build(),
+            ))
+            .await
+            .map_err(|e| engine_error("docker: listing containers", &e))?;
+        for c in containers {
+            let name = c.names.unwrap_or_default().join(",");
+            out.push(format!("container {} {name}", c.id.unwrap_or_default()));
+        }
+        let networks = engine
+            .list_networks(Some(
+                ListNetworksOptionsBuilder::default()
+                    .filters(&filters)
+                    .build(),
+            ))
+            .await
+            .map_err(|e| engine_error("docker: listing networks", &e))?;
+        for n in networks {
+            out.push(format!("network {}", n.name.unwrap_or_default()));
+        }
+        // Experiment images carry a run label; the cached calculator image has none.
+        let run_label = match run_id {
+            Some(id) => format!("{LABEL_RUN}={id}"),
+            None => LABEL_RUN.to_string(),
+        };
+        let image_filters = HashMap::from([("label".to_string(), vec![run_label])]);
+        let images = engine
+            .list_images(Some(
+                ListImagesOptionsBuilder::default()
+                    .filters(&image_filters)
+                    .build(),
+            ))
+            .await
+            .map_err(|e| engine_error("docker: listing images", &e))?;
+        for i in images {
+            out.push(format!("image {}", i.repo_tags.join(",")));
+        }
+        Ok(Some(out))
     }
 
     async fn cleanup(&self, run_id: Option<&str>) -> Result<usize, PlatformError> {
@@ -452,6 +555,14 @@ impl Platform for Docker {
                     + remove_matching(engine, LABEL_RUN, true).await?
             }
         };
+        let removed = removed
+            + crate::measure::outside::cleanup(run_id).await?
+            + tokio::task::spawn_blocking({
+                let id = run_id.map(str::to_string);
+                move || private_engine::cleanup(id.as_deref())
+            })
+            .await
+            .unwrap_or(0);
         if removed > 0 {
             tracing::info!(removed, run = ?run_id, "docker: cleanup removed leftovers");
         }
@@ -461,7 +572,10 @@ impl Platform for Docker {
 
 /// Ports on 127.0.0.1: the calculator's endpoint, and in host mode one per role (in
 /// ROLES order). Listeners are held until all are chosen so no port is picked twice.
-fn pick_ports(mode: &NetworkMode, pinned: Option<u16>) -> Result<(u16, Vec<u16>), PlatformError> {
+pub fn pick_ports(
+    mode: &NetworkMode,
+    pinned: Option<u16>,
+) -> Result<(u16, Vec<u16>), PlatformError> {
     let mut held = Vec::new();
     let mut next = || -> Result<u16, PlatformError> {
         let l = std::net::TcpListener::bind(("127.0.0.1", 0))

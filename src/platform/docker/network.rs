@@ -2,11 +2,10 @@
 //! static container addresses), two bridges joined by a router container (routed), or
 //! the host's own network, and the addresses each role listens on and is reached at.
 
-use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr};
 
-use bollard::models::{Ipam, IpamConfig};
-use bollard::network::{CreateNetworkOptions, ListNetworksOptions};
+use bollard::models::{Ipam, IpamConfig, NetworkCreateRequest};
+use bollard::query_parameters::ListNetworksOptions;
 use bollard::Docker as Engine;
 
 use super::{engine_error, labels};
@@ -180,11 +179,13 @@ pub async fn create_bridge(
     run_id: &str,
     subnet: &Subnet,
 ) -> Result<String, PlatformError> {
-    let options = CreateNetworkOptions {
+    // No `CheckDuplicate`: bollard's request lost the field (API 1.44 made the check
+    // unconditional). Older engines would accept a second network of this name, but
+    // the name holds the run id, and the subnet clash is what is caught below.
+    let options = NetworkCreateRequest {
         name: name.to_string(),
-        check_duplicate: true,
-        driver: "bridge".to_string(),
-        ipam: Ipam {
+        driver: Some("bridge".to_string()),
+        ipam: Some(Ipam {
             driver: Some("default".into()),
             config: Some(vec![IpamConfig {
                 subnet: Some(subnet.to_string()),
@@ -192,8 +193,8 @@ pub async fn create_bridge(
                 ..Default::default()
             }]),
             options: None,
-        },
-        labels: labels(run_id, None),
+        }),
+        labels: Some(labels(run_id, None)),
         ..Default::default()
     };
     match engine.create_network(options).await {
@@ -214,9 +215,7 @@ pub async fn create_bridge(
 /// The name of an existing network whose IPAM config holds `subnet`.
 async fn network_using(engine: &Engine, subnet: &Subnet) -> Option<String> {
     let networks = engine
-        .list_networks(Some(ListNetworksOptions::<String> {
-            filters: HashMap::new(),
-        }))
+        .list_networks(None::<ListNetworksOptions>)
         .await
         .ok()?;
     let wanted = subnet.to_string();

@@ -1,7 +1,10 @@
 //! What a docker deployment costs the host: each container's cgroup (memory usage minus
-//! inactive page cache, as `docker stats` counts it; CPU from cgroup accounting) plus
-//! the processes that exist only because of the containers: one `containerd-shim` per
-//! container and the `docker-proxy` that forwards the published port.
+//! inactive page cache, as `docker stats` counts it; CPU from cgroup accounting, in
+//! nanoseconds on v1 and microseconds on v2) plus the processes that exist only because
+//! of the containers: one `containerd-shim` per container and the `docker-proxy` that
+//! forwards the published port (their CPU from the process CPU clock, nanoseconds, as
+//! [`crate::measure::resources`] reads it). dockerd and containerd serve every container
+//! of the host: they are sampled apart ([`daemons`]), never added to a deployment.
 //!
 //! Source: the cgroup files are read directly (v1 and v2 layouts), not the engine's
 //! stats API: measured here (dockerd 20.10, cgroup v1, debug build, five containers,
@@ -15,12 +18,12 @@
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 
-use bollard::container::{LogsOptions, MemoryStatsStats, StatsOptions};
+use bollard::query_parameters::{LogsOptionsBuilder, StatsOptionsBuilder};
 use bollard::Docker as Engine;
 use futures_util::StreamExt;
 
 use super::engine_error;
-use crate::measure::resources::clock_ticks;
+use crate::measure::resources;
 use crate::platform::{PlatformError, ResourceSample};
 
 /// Where one container's accounting lives.
@@ -76,8 +79,9 @@ impl CgroupFiles {
         })
     }
 
-    /// (memory bytes as `docker stats` counts them, CPU seconds, pids in the cgroup).
-    fn read(&self) -> std::io::Result<(u64, f64, Vec<i32>)> {
+    /// (memory bytes as `docker stats` counts them, CPU seconds, the CPU figure's
+    /// resolution in seconds, pids in the cgroup).
+    pub fn read(&self) -> std::io::Result<(u64, f64, f64, Vec<i32>)> {
         match self {
             CgroupFiles::V1 { memory, cpuacct } => {
                 let usage = read_u64(&memory.join("memory.usage_in_bytes"))?;
@@ -88,6 +92,7 @@ impl CgroupFiles {
                 Ok((
                     mem_without_inactive(usage, inactive),
                     cpu_ns as f64 / 1e9,
+                    1e-9,
                     pids,
                 ))
             }
@@ -101,6 +106,7 @@ impl CgroupFiles {
                 Ok((
                     mem_without_inactive(usage, inactive),
                     usec as f64 / 1e6,
+                    1e-6,
                     pids,
                 ))
             }
@@ -142,12 +148,13 @@ pub fn stat_key(text: &str, key: &str) -> Option<u64> {
     })
 }
 
-/// RSS, PSS (bytes) and CPU seconds of one host process.
+/// RSS, PSS (bytes) and CPU seconds (with their resolution) of one host process.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct ProcUse {
     pub rss: u64,
     pub pss: u64,
     pub cpu_seconds: f64,
+    pub cpu_resolution_s: f64,
 }
 
 pub fn proc_use(pid: i32) -> std::io::Result<ProcUse> {
@@ -165,23 +172,26 @@ pub fn proc_use(pid: i32) -> std::io::Result<ProcUse> {
             })
             .unwrap_or(0)
     };
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    let (cpu_seconds, cpu_resolution_s) = resources::process_cpu(pid as u32).unwrap_or_default();
     Ok(ProcUse {
         rss: kb("Rss:") * 1024,
         pss: kb("Pss:") * 1024,
-        cpu_seconds: stat_cpu_seconds(&stat).unwrap_or(0.0),
+        cpu_seconds,
+        cpu_resolution_s,
     })
 }
 
-/// utime + stime of a `/proc/PID/stat` line, in seconds.
-pub fn stat_cpu_seconds(stat: &str) -> Option<f64> {
-    // The command name may hold spaces and parentheses: fields start after the last ')'.
-    let rest = &stat[stat.rfind(')')? + 1..];
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    // rest[0] is field 3 (state); utime and stime are fields 14 and 15.
-    let utime: u64 = fields.get(11)?.parse().ok()?;
-    let stime: u64 = fields.get(12)?.parse().ok()?;
-    Some((utime + stime) as f64 / clock_ticks())
+/// The engine's daemons, shared by every container of the host.
+pub const DAEMONS: [&str; 2] = ["dockerd", "containerd"];
+
+/// dockerd + containerd: their RSS summed, and what was counted.
+pub fn daemons() -> (u64, Vec<u32>) {
+    let pids = resources::named(&DAEMONS);
+    let rss = pids
+        .iter()
+        .map(|&p| proc_use(p as i32).map(|u| u.rss).unwrap_or(0))
+        .sum();
+    (rss, pids)
 }
 
 fn parent_pid(pid: i64) -> Option<i32> {
@@ -255,6 +265,30 @@ pub struct Breakdown {
     pub proxies_pss: u64,
 }
 
+impl Breakdown {
+    /// The split as the results record it, with the engine's daemons as the shared cost.
+    pub fn to_record(self, containers: usize, helpers: &[u32]) -> crate::results::MemoryBreakdown {
+        use crate::results::MemoryPart;
+        let (daemon_rss, daemon_pids) = daemons();
+        crate::results::MemoryBreakdown {
+            workload: MemoryPart {
+                bytes: self.containers,
+                counted: vec![format!(
+                    "container cgroups ×{containers} (usage minus inactive file cache)"
+                )],
+            },
+            per_instance: MemoryPart {
+                bytes: self.shims_rss + self.proxies_rss,
+                counted: resources::counted(helpers),
+            },
+            shared: MemoryPart {
+                bytes: daemon_rss,
+                counted: resources::counted(&daemon_pids),
+            },
+        }
+    }
+}
+
 /// One observed container.
 #[derive(Debug, Clone)]
 pub struct Observed {
@@ -265,12 +299,11 @@ pub struct Observed {
 
 /// "; last output: <last line the container wrote>", or nothing when it wrote nothing.
 pub async fn last_log_line(engine: &Engine, id: &str) -> String {
-    let options = LogsOptions::<String> {
-        stdout: true,
-        stderr: true,
-        tail: "5".into(),
-        ..Default::default()
-    };
+    let options = LogsOptionsBuilder::default()
+        .stdout(true)
+        .stderr(true)
+        .tail("5")
+        .build();
     let mut lines = Vec::new();
     let mut logs = engine.logs(id, Some(options));
     while let Some(Ok(chunk)) = logs.next().await {
@@ -357,6 +390,22 @@ impl Sampler {
         })
     }
 
+    /// The per-container helper processes sampled (shims, proxies); empty for the API.
+    pub fn helpers(&self) -> Vec<u32> {
+        match self {
+            Sampler::Host {
+                containers,
+                proxies,
+            } => containers
+                .iter()
+                .filter_map(|c| c.shim)
+                .chain(proxies.iter().copied())
+                .map(|p| p as u32)
+                .collect(),
+            Sampler::Api { .. } => Vec::new(),
+        }
+    }
+
     pub fn source(&self) -> &'static str {
         match self {
             Sampler::Host { .. } => "cgroup files + containerd-shim/docker-proxy procfs",
@@ -390,17 +439,18 @@ fn sample_host(
     proxies: &[i32],
 ) -> Result<(ResourceSample, Breakdown), PlatformError> {
     let mut split = Breakdown::default();
-    let (mut cpu, mut container_pss) = (0.0, 0);
+    let (mut cpu, mut container_pss, mut resolution) = (0.0, 0, 0.0f64);
     // A process that just exited counts as zero rather than failing the sample.
     let use_of = |pid: i32| proc_use(pid).unwrap_or_default();
     for c in containers {
         let Some(cg) = &c.cgroup else { continue };
-        let (mem, cg_cpu, pids) = cg.read().map_err(PlatformError::io(format!(
+        let (mem, cg_cpu, cg_res, pids) = cg.read().map_err(PlatformError::io(format!(
             "docker: reading the cgroup of container {}",
             &c.id[..12.min(c.id.len())]
         )))?;
         split.containers += mem;
         cpu += cg_cpu;
+        resolution = resolution.max(cg_res);
         // The cgroup already counts these processes' memory and CPU: PSS only.
         container_pss += pids.into_iter().map(|p| use_of(p).pss).sum::<u64>();
         if let Some(shim) = c.shim {
@@ -408,6 +458,7 @@ fn sample_host(
             split.shims_rss += u.rss;
             split.shims_pss += u.pss;
             cpu += u.cpu_seconds;
+            resolution = resolution.max(u.cpu_resolution_s);
         }
     }
     for &pid in proxies {
@@ -415,11 +466,13 @@ fn sample_host(
         split.proxies_rss += u.rss;
         split.proxies_pss += u.pss;
         cpu += u.cpu_seconds;
+        resolution = resolution.max(u.cpu_resolution_s);
     }
     let sample = ResourceSample {
         rss_bytes: split.containers + split.shims_rss + split.proxies_rss,
         pss_bytes: Some(container_pss + split.shims_pss + split.proxies_pss),
         cpu_seconds: cpu,
+        cpu_resolution_s: resolution,
     };
     Ok((sample, split))
 }
@@ -428,27 +481,42 @@ async fn sample_api(engine: &Engine, ids: &[String]) -> Result<ResourceSample, P
     let one = |id: String| async move {
         let mut stream = engine.stats(
             &id,
-            Some(StatsOptions {
-                stream: false,
-                one_shot: true,
-            }),
+            Some(
+                StatsOptionsBuilder::default()
+                    .stream(false)
+                    .one_shot(true)
+                    .build(),
+            ),
         );
         let stats = stream
             .next()
             .await
             .ok_or_else(|| PlatformError::Failed(format!("docker: no stats for container {id}")))?
             .map_err(|e| engine_error(&format!("docker: stats of container {id}"), &e))?;
-        let m = &stats.memory_stats;
+        let m = stats.memory_stats.unwrap_or_default();
         let usage = m.usage.unwrap_or(0);
-        let inactive = match &m.stats {
-            Some(MemoryStatsStats::V1(v1)) => v1.total_inactive_file,
-            Some(MemoryStatsStats::V2(v2)) => v2.inactive_file,
-            None => 0,
-        };
+        // The engine's raw cgroup counters: `total_inactive_file` (v1, hierarchy
+        // included) or `inactive_file` (v2), as `docker stats` picks them.
+        let inactive = m
+            .stats
+            .as_ref()
+            .and_then(|s| {
+                s.get("total_inactive_file")
+                    .or_else(|| s.get("inactive_file"))
+            })
+            .copied()
+            .unwrap_or(0);
+        let cpu_ns = stats
+            .cpu_stats
+            .and_then(|c| c.cpu_usage)
+            .and_then(|u| u.total_usage)
+            .unwrap_or(0);
         Ok::<_, PlatformError>(ResourceSample {
             rss_bytes: mem_without_inactive(usage, inactive),
             pss_bytes: None,
-            cpu_seconds: stats.cpu_stats.cpu_usage.total_usage as f64 / 1e9,
+            cpu_seconds: cpu_ns as f64 / 1e9,
+            // Nanoseconds on cgroup v1, microseconds times 1,000 on v2: the coarser.
+            cpu_resolution_s: 1e-6,
         })
     };
     let all = futures_util::future::join_all(ids.iter().cloned().map(one)).await;
@@ -508,15 +576,9 @@ mod tests {
     }
 
     #[test]
-    fn proc_stat_cpu_skips_command_with_spaces() {
-        let line = "42 (a (b) c) S 1 42 42 0 -1 4194560 100 0 0 0 250 150 0 0 20 0 1 0 1 1 1";
-        let s = stat_cpu_seconds(line).unwrap();
-        assert!((s - 400.0 / clock_ticks()).abs() < 1e-9, "{s}");
-    }
-
-    #[test]
     fn own_process_is_measurable() {
         let u = proc_use(std::process::id() as i32).unwrap();
         assert!(u.rss > 0 && u.pss > 0);
+        assert_eq!(u.cpu_resolution_s, resources::NS);
     }
 }

@@ -140,6 +140,9 @@ impl std::fmt::Debug for Client {
 impl Client {
     /// Authenticate and resolve the endpoints; `timeout` bounds every request.
     pub async fn connect(cloud: CloudConfig, timeout: Duration) -> Result<Client, ApiError> {
+        // reqwest is built without a crypto provider (see Cargo.toml); an error here only
+        // means one is already installed, which is as good.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let http = reqwest::Client::builder()
             .user_agent(concat!("virtbench/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(Duration::from_secs(5).min(timeout))

@@ -645,7 +645,7 @@ async fn image(c: &Client, qcow2: &Path) -> Result<(String, ArtifactRecord), Pla
     let (sha, data) = tokio::task::spawn_blocking(move || {
         use sha2::{Digest, Sha256};
         let data = std::fs::read(&path)?;
-        Ok::<_, std::io::Error>((format!("{:x}", Sha256::digest(&data)), data))
+        Ok::<_, std::io::Error>((crate::artifact::hex(&Sha256::digest(&data)), data))
     })
     .await
     .map_err(|e| PlatformError::Failed(format!("hashing task: {e}")))?

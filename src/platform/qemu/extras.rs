@@ -20,6 +20,7 @@ use super::vm::Vm;
 use crate::artifact::disk;
 use crate::measure::{startup, Probe};
 use crate::platform::{free_loopback_port, PlatformError};
+use crate::results::keys;
 use crate::stats::Series;
 
 /// Clones measured per kind.
@@ -72,16 +73,19 @@ pub async fn clones(base: &Path, dir: &Path) -> Result<BTreeMap<String, Series>,
         }
         Ok(BTreeMap::from([
             (
-                "vm_clone_overlay_ms".to_string(),
+                keys::VM_CLONE_OVERLAY_MS.to_string(),
                 Series::new("ms", overlay_ms),
             ),
             (
-                "vm_clone_overlay_bytes".to_string(),
+                keys::VM_CLONE_OVERLAY_BYTES.to_string(),
                 Series::new("bytes", overlay_bytes),
             ),
-            ("vm_clone_full_ms".to_string(), Series::new("ms", copy_ms)),
             (
-                "vm_clone_full_bytes".to_string(),
+                keys::VM_CLONE_FULL_MS.to_string(),
+                Series::new("ms", copy_ms),
+            ),
+            (
+                keys::VM_CLONE_FULL_BYTES.to_string(),
                 Series::new("bytes", copy_bytes),
             ),
         ]))
@@ -186,12 +190,15 @@ async fn snapshot_cycles(
         restore_answer_ms.push(ms(t.elapsed()));
     }
     Ok(BTreeMap::from([
-        ("snapshot_ms".to_string(), Series::new("ms", save_ms)),
-        ("restore_ms".to_string(), Series::new("ms", restore_ms)),
+        (keys::SNAPSHOT_MS.to_string(), Series::new("ms", save_ms)),
+        (keys::RESTORE_MS.to_string(), Series::new("ms", restore_ms)),
         (
-            "restore_to_answer_ms".to_string(),
+            keys::RESTORE_TO_ANSWER_MS.to_string(),
             Series::new("ms", restore_answer_ms),
         ),
-        ("snapshot_bytes".to_string(), Series::new("bytes", bytes)),
+        (
+            keys::SNAPSHOT_BYTES.to_string(),
+            Series::new("bytes", bytes),
+        ),
     ]))
 }

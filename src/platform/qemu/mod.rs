@@ -24,8 +24,8 @@ use async_trait::async_trait;
 use tokio::sync::Mutex;
 
 use super::{
-    console, default_port, free_loopback_port, Availability, Deployment, Platform, PlatformError,
-    ResourceSample, RunContext, Variant, ROLES,
+    console, default_port, free_loopback_port, process, Availability, Deployment, Platform,
+    PlatformError, ResourceSample, RunContext, Variant, ROLES,
 };
 use crate::artifact::{self, appliance, calculator, disk};
 use crate::measure::resources;
@@ -37,6 +37,8 @@ use vm::Vm;
 
 /// Prefix of every VM name (`-name vb-<run id>-d<n>-<role>`).
 pub const NAME_PREFIX: &str = "vb-";
+/// How long `cleanup` waits for killed VMs to finish dying (normally milliseconds).
+const KILL_WAIT: Duration = Duration::from_secs(10);
 
 /// Artifacts and facts shared by every deployment of a run.
 #[derive(Debug, Clone)]
@@ -181,7 +183,7 @@ impl Platform for Qemu {
         deployment: &mut dyn Deployment,
     ) -> Result<BTreeMap<String, crate::stats::Series>, PlatformError> {
         let details = deployment.details();
-        let mut out = facts(&details, deployment.endpoint()).await;
+        let mut out = facts(&ctx.run_id, &details, deployment.endpoint()).await?;
         let target = self
             .variants(&ctx.scenario)
             .into_iter()
@@ -228,23 +230,48 @@ impl Platform for Qemu {
         Ok(out)
     }
 
+    async fn leftovers(&self, run_id: Option<&str>) -> Result<Option<Vec<String>>, PlatformError> {
+        let prefix = match run_id {
+            Some(id) => format!("{NAME_PREFIX}{id}-"),
+            None => NAME_PREFIX.to_string(),
+        };
+        let mut out: Vec<String> = vm::find_by_name_prefix(&prefix)
+            .into_iter()
+            .map(|(pid, name)| format!("qemu process {pid} ({name})"))
+            .collect();
+        out.extend(
+            bridge::namespaces(&prefix)
+                .into_iter()
+                .chain(crate::measure::outside::namespaces(run_id))
+                .map(|ns| format!("network namespace {ns}")),
+        );
+        Ok(Some(out))
+    }
+
     async fn cleanup(&self, run_id: Option<&str>) -> Result<usize, PlatformError> {
         let prefix = match run_id {
             Some(id) => format!("{NAME_PREFIX}{id}-"),
             None => NAME_PREFIX.to_string(),
         };
-        let mut removed = 0;
+        let mut killed = Vec::new();
         for (pid, name) in vm::find_by_name_prefix(&prefix) {
             tracing::info!(pid, %name, "killing leftover qemu");
             // SAFETY: plain kill(2) of a process we identified by its command line.
             if unsafe { libc::kill(pid as i32, libc::SIGKILL) } == 0 {
-                removed += 1;
+                killed.push(pid);
             }
         }
+        // SIGKILL takes effect asynchronously: return only once the VMs are really dead
+        // (their taps released, their owner able to reap them), so that "cleaned up"
+        // means it. A process that outlives the wait is not counted as removed.
+        let survivors = process::wait_dead(&killed, KILL_WAIT).await;
+        for pid in &survivors {
+            tracing::warn!(pid, "qemu still alive {KILL_WAIT:?} after SIGKILL");
+        }
+        let mut removed = killed.len() - survivors.len();
+        removed += crate::measure::outside::cleanup(run_id).await?;
         for ns in bridge::namespaces(&prefix) {
             tracing::info!(%ns, "removing leftover network namespace");
-            // The killed VMs may still hold their taps for a moment.
-            tokio::time::sleep(Duration::from_millis(100)).await;
             match bridge::delete_namespace(&ns).await {
                 Ok(()) => removed += 1,
                 Err(e) => tracing::warn!("{e}"),
@@ -388,7 +415,8 @@ impl Plan {
             };
             let (ip, gw) = match bridge {
                 None => (Some((args::NAT_GUEST_IP, 24)), Some(args::NAT_HOST_IP)),
-                Some(_) => (Some((guest_ips[*role], 24)), None),
+                // The bridge's host end is the LAN's router, as a PC on a LAN has one.
+                Some(b) => (Some((guest_ips[*role], 24)), Some(b.host_ip())),
             };
             let boot_spec = match boot {
                 "disk" => {
@@ -462,24 +490,56 @@ impl Plan {
     }
 }
 
-/// Isolation facts of a VM (C3, from the VM side: the guest kernel's release and boot
-/// clock) and reachability (C9): at the guest's own address (NAT: slirp's 10.0.2.15,
-/// which the host has no route to; bridge: the VM's address on our bridge, the
-/// endpoint) and, under NAT, through the forwarded 127.0.0.1 port.
+/// Isolation facts asked of the front VM's service (C3), with canaries on host loopback
+/// and on the host's address on the VM's network (bridge: our veth's; NAT: slirp's
+/// 10.0.2.2, which QEMU connects to host loopback), and reachability (C9): at the
+/// guest's own address (NAT: slirp's 10.0.2.15, which the host has no route to; bridge:
+/// the VM's address on our bridge, the endpoint) and, under NAT, through the forwarded
+/// 127.0.0.1 port.
 pub async fn facts(
+    run_id: &str,
     details: &BTreeMap<String, String>,
     endpoint: SocketAddr,
-) -> BTreeMap<String, crate::stats::Series> {
-    use crate::measure::isolation;
-    let guest_uptime = details
-        .get("guest_uptime_service_ready_s")
-        .and_then(|u| u.parse().ok());
-    let mut out = isolation::vm_facts(
-        details.get("guest_kernel").map(String::as_str),
-        guest_uptime,
-        isolation::host_kernel_release().as_deref(),
-        isolation::host_uptime_s(),
-    );
+) -> Result<BTreeMap<String, crate::stats::Series>, PlatformError> {
+    use crate::measure::isolation::{self, Canary};
+    use crate::results::keys;
+    let canaries = if endpoint.ip().is_loopback() {
+        let lo = Canary::listen(
+            keys::ISOLATION_REACHES_HOST_LOOPBACK,
+            Ipv4Addr::LOCALHOST.into(),
+            None,
+        )?;
+        let via_slirp = lo.also_as(
+            keys::ISOLATION_REACHES_HOST_BRIDGE,
+            args::NAT_HOST_IP.into(),
+        );
+        vec![lo, via_slirp]
+    } else {
+        let host_ip = details
+            .get("bridge_host_ip")
+            .and_then(|ip| ip.parse::<std::net::IpAddr>().ok());
+        Canary::host_pair(host_ip)?
+    };
+    let mut out = isolation::probe_facts(endpoint, &canaries).await?;
+    // From a LAN PC: NAT, the guest's slirp address and the forwarded port; bridge,
+    // the VM's address behind our bridge's veth.
+    let targets = if endpoint.ip().is_loopback() {
+        crate::measure::outside::Targets {
+            direct: Some(SocketAddr::new(
+                args::NAT_GUEST_IP.into(),
+                default_port("calculator"),
+            )),
+            forwarded_port: Some(endpoint.port()),
+            ..Default::default()
+        }
+    } else {
+        crate::measure::outside::Targets {
+            direct: Some(endpoint),
+            own_bridge_if: details.get("bridge_netns").map(|ns| bridge::host_if_of(ns)),
+            ..Default::default()
+        }
+    };
+    out.extend(crate::measure::outside::reachability(run_id, &targets).await?);
     let probe = isolation::probe();
     if endpoint.ip().is_loopback() {
         let own = SocketAddr::new(args::NAT_GUEST_IP.into(), default_port("calculator"));
@@ -497,7 +557,7 @@ pub async fn facts(
             isolation::flag(isolation::answers(endpoint, &probe).await),
         );
     }
-    out
+    Ok(out)
 }
 
 /// Unix socket paths are limited to 108 bytes: fall back to /tmp for deep work dirs.
@@ -536,6 +596,14 @@ impl QemuDeployment {
             ("vms".to_string(), plan.vms.len().to_string()),
             ("vm_config_via".to_string(), plan.config_via.to_string()),
         ]);
+        // NAT: clients come through the forwarded 127.0.0.1 port; bridge: at the
+        // VM's own address.
+        let access = if plan.endpoint.ip().is_loopback() {
+            crate::measure::outside::ACCESS_FORWARDED
+        } else {
+            crate::measure::outside::ACCESS_DIRECT
+        };
+        details.insert(crate::results::keys::ACCESS.into(), access.into());
         if p.accel.accel == args::Accel::Tcg {
             details.insert(
                 "memory_note".into(),
@@ -679,6 +747,43 @@ impl Deployment for QemuDeployment {
             .map(|v| v.pid)
             .collect();
         Ok(resources::processes(&pids))
+    }
+
+    async fn memory_breakdown(&self) -> Option<crate::results::MemoryBreakdown> {
+        // Each QEMU process holds its guest's RAM (the largest mapping: what the guest
+        // kernel and the calculator touched) and its own: device models, TCG's code
+        // cache, libraries. The first is the workload, the rest the VMM's per-VM cost.
+        // Nothing is shared between VMs: no daemon.
+        let pids: Vec<u32> = self
+            .vms
+            .iter()
+            .filter(|v| v.running())
+            .map(|v| v.pid)
+            .collect();
+        let (mut guest, mut vmm) = (0u64, 0u64);
+        for &pid in &pids {
+            let rss = resources::process(pid)?.rss_bytes;
+            let g = resources::largest_mapping_rss(pid)?.min(rss);
+            guest += g;
+            vmm += rss - g;
+        }
+        Some(crate::results::MemoryBreakdown {
+            workload: crate::results::MemoryPart {
+                bytes: guest,
+                counted: vec![format!(
+                    "guest RAM resident on the host ×{} (guest kernel + calculator)",
+                    pids.len()
+                )],
+            },
+            per_instance: crate::results::MemoryPart {
+                bytes: vmm,
+                counted: resources::counted(&pids)
+                    .into_iter()
+                    .map(|c| format!("{c} minus guest RAM"))
+                    .collect(),
+            },
+            shared: Default::default(),
+        })
     }
 
     fn exited(&mut self) -> Option<String> {

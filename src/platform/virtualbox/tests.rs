@@ -428,3 +428,50 @@ fn allocated_bytes_counts_files_recursively() {
     assert!(n >= 20_000, "{n}");
     assert_eq!(allocated_bytes(&d.path().join("missing")), 0);
 }
+
+#[test]
+fn live_resize_counts_only_a_refusal_because_the_vm_runs() {
+    let failed = |stderr: &str| -> Result<String, VBoxError> {
+        Err(VBoxError::Failed {
+            command: "modifyvm vb-r1-calc --memory 256".into(),
+            status: "exit status: 1".into(),
+            stderr: stderr.into(),
+        })
+    };
+    assert_eq!(live_resize_figure(&Ok(String::new())), Some(1.0));
+    assert_eq!(
+        live_resize_figure(&failed(
+            "The machine 'vb-r1-calc' is already locked for a session (or being unlocked); Details: code VBOX_E_INVALID_OBJECT_STATE (0x80bb0007)"
+        )),
+        Some(0.0),
+        "refused because the VM runs"
+    );
+    // Any other failure is no figure, never a 0 that would support C13.
+    assert_eq!(
+        live_resize_figure(&failed(
+            "Invalid RAM size: 0 MB (must be in range [4, 2097152] MB)"
+        )),
+        None
+    );
+    assert_eq!(live_resize_figure(&failed("")), None);
+    assert_eq!(
+        live_resize_figure(&Err(VBoxError::Timeout {
+            command: "modifyvm".into(),
+            after: Duration::from_secs(120),
+        })),
+        None
+    );
+    assert_eq!(
+        live_resize_figure(&Err(VBoxError::Cancelled {
+            command: "modifyvm".into(),
+        })),
+        None
+    );
+    assert_eq!(
+        live_resize_figure(&Err(VBoxError::Spawn {
+            program: "VBoxManage".into(),
+            source: std::io::Error::from(std::io::ErrorKind::NotFound),
+        })),
+        None
+    );
+}

@@ -467,6 +467,16 @@ pub fn is_locked(stderr: &str) -> bool {
     stderr.contains("is already locked") || stderr.contains("VBOX_E_INVALID_OBJECT_STATE")
 }
 
+/// Stderr of a settings change (`modifyvm`) refused because the VM is running:
+/// `modifyvm` takes the machine's write lock, which the running VM's own session holds
+/// ("already locked for a session"), and a setter on a running machine is refused as
+/// "not mutable (state is Running)". Anything else is some other failure.
+pub fn is_refused_while_running(stderr: &str) -> bool {
+    stderr.contains("is already locked for a session")
+        || stderr.contains("not mutable (state is Running)")
+        || stderr.contains("Invalid machine state: Running")
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum VBoxError {
     #[error("cannot run {program}: {source}")]
@@ -885,6 +895,26 @@ mod tests {
         assert!(!is_gone_or_stopped("Code NS_ERROR_FAILURE (0x80004005)"));
         assert!(is_locked(
             "The machine 'vb-r1-sum' is already locked for a session (or being unlocked)"
+        ));
+        // modifyvm on a running VM (VirtualBox 6.1 / 7.0 wording, as joined by `run`).
+        assert!(is_refused_while_running(
+            "The machine 'vb-r1-sum' is already locked for a session (or being unlocked); Details: code VBOX_E_INVALID_OBJECT_STATE (0x80bb0007), component MachineWrap, interface IMachine, callee nsISupports; Context: \"LockMachine(a->session, LockType_Write)\" at line 640 of file VBoxManageModifyVM.cpp"
+        ));
+        assert!(is_refused_while_running(
+            "The machine is not mutable (state is Running); Details: code VBOX_E_INVALID_VM_STATE (0x80bb0002)"
+        ));
+        // Other failures say nothing about resizing a running VM.
+        assert!(!is_refused_while_running(
+            "Invalid RAM size: 999999999 MB (must be in range [4, 2097152] MB)"
+        ));
+        assert!(!is_refused_while_running(
+            "The machine is not mutable (state is Saved)"
+        ));
+        assert!(!is_refused_while_running(
+            "Could not find a registered machine named 'vb-r1-sum'"
+        ));
+        assert!(!is_refused_while_running(
+            "Code NS_ERROR_FAILURE (0x80004005)"
         ));
     }
 

@@ -1,0 +1,424 @@
+//! One podman deployment: the run's network, five containers created together and
+//! started in one `podman start` (sub-services first), measured from the host
+//! (cgroups plus each container's `conmon`, the monitor process Podman leaves beside
+//! every container instead of a daemon), removed by label.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use futures_util::future::join_all;
+
+use super::{json, podman, remove_labelled, run, LABEL_ROLE, LABEL_RUN, NPROC_LIMIT};
+use crate::artifact::image::LABEL;
+use crate::measure::{isolation, outside};
+use crate::platform::docker::deployment::{ContainerPlan, Plan};
+use crate::platform::docker::network::NetworkMode;
+use crate::platform::docker::stats::{proc_use, CgroupFiles};
+use crate::platform::{Deployment, PlatformError, ResourceSample};
+use crate::stats::Series;
+
+/// What `podman inspect` says of one started container.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Started {
+    pub role: &'static str,
+    pub id: String,
+    pub pid: i32,
+    pub conmon_pid: i32,
+}
+
+/// The open-files limit of this process (soft), given to each container.
+fn nofile_limit() -> u64 {
+    std::fs::read_to_string("/proc/self/limits")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find(|l| l.starts_with("Max open files"))?
+                .split_whitespace()
+                .nth(3)?
+                .parse()
+                .ok()
+        })
+        .unwrap_or(1024)
+}
+
+/// `podman create` arguments of one container.
+pub fn create_args(plan: &Plan, c: &ContainerPlan, image: &str, nofile: u64) -> Vec<String> {
+    let mut a: Vec<String> = vec!["create".into(), "--name".into(), c.name.clone()];
+    for label in [
+        format!("{LABEL}=1"),
+        format!("{LABEL_RUN}={}", plan.run_id),
+        format!("{LABEL_ROLE}={}", c.role),
+        format!("virtbench.network={}", plan.mode.name()),
+    ] {
+        a.push("--label".into());
+        a.push(label);
+    }
+    a.push("--ulimit".into());
+    a.push(format!("nofile={nofile}:{nofile}"));
+    a.push("--ulimit".into());
+    a.push(format!("nproc={NPROC_LIMIT}:{NPROC_LIMIT}"));
+    match &c.network {
+        None => {
+            a.push("--network".into());
+            a.push("host".into());
+        }
+        Some(net) => {
+            a.push("--network".into());
+            a.push(net.clone());
+            if let Some(ip) = c.address.ip {
+                a.push("--ip".into());
+                a.push(ip.to_string());
+            }
+            if let Some(port) = c.publish {
+                // 127.0.0.1 only: nothing of the project is reachable from outside.
+                a.push("--publish".into());
+                a.push(format!("127.0.0.1:{}:{port}/tcp", plan.host_port));
+            }
+        }
+    }
+    a.push(image.into());
+    a.extend(c.args.iter().cloned());
+    a
+}
+
+/// A running deployment.
+#[derive(Debug)]
+pub struct PodmanDeployment {
+    plan: Plan,
+    started: Vec<Started>,
+    phases: Vec<(String, Duration)>,
+    cgroups: std::sync::Mutex<Option<Vec<CgroupFiles>>>,
+    last_conmon_rss: std::sync::Mutex<Option<(u64, u64)>>,
+    torn_down: bool,
+}
+
+/// Create the network and the containers, start them; on failure remove everything
+/// the run created before returning the error.
+pub async fn deploy(
+    plan: Plan,
+    image: &str,
+    cancel: &tokio_util::sync::CancellationToken,
+) -> Result<PodmanDeployment, PlatformError> {
+    match create_and_start(&plan, image, cancel).await {
+        Ok((started, phases)) => Ok(PodmanDeployment {
+            plan,
+            started,
+            phases,
+            cgroups: std::sync::Mutex::new(None),
+            last_conmon_rss: std::sync::Mutex::new(None),
+            torn_down: false,
+        }),
+        Err(e) => {
+            tracing::warn!(run = %plan.run_id, error = %e, "podman: deployment failed, removing what it created");
+            if let Err(clean) = remove_labelled(Some(&plan.run_id)).await {
+                tracing::error!(error = %clean, "podman: cleanup after the failed deployment failed");
+            }
+            Err(e)
+        }
+    }
+}
+
+async fn create_and_start(
+    plan: &Plan,
+    image: &str,
+    cancel: &tokio_util::sync::CancellationToken,
+) -> Result<(Vec<Started>, Vec<(String, Duration)>), PlatformError> {
+    let t0 = Instant::now();
+    for (name, subnet) in &plan.networks {
+        podman(&[
+            "network".into(),
+            "create".into(),
+            "--label".into(),
+            format!("{LABEL}=1"),
+            "--label".into(),
+            format!("{LABEL_RUN}={}", plan.run_id),
+            "--subnet".into(),
+            subnet.to_string(),
+            name.clone(),
+        ])
+        .await?;
+    }
+    if cancel.is_cancelled() {
+        return Err(PlatformError::Cancelled);
+    }
+    let nofile = nofile_limit();
+    let creates = plan
+        .containers
+        .iter()
+        .map(|c| podman_owned(create_args(plan, c, image, nofile)));
+    for result in join_all(creates).await {
+        result?;
+    }
+    let created = t0.elapsed();
+    if cancel.is_cancelled() {
+        return Err(PlatformError::Cancelled);
+    }
+    let t1 = Instant::now();
+    let mut args = vec!["start".to_string()];
+    args.extend(plan.containers.iter().map(|c| c.name.clone()));
+    podman(&args).await?;
+    let start = t1.elapsed();
+    let started = inspect(plan).await?;
+    Ok((
+        started,
+        vec![("create".into(), created), ("start".into(), start)],
+    ))
+}
+
+async fn podman_owned(args: Vec<String>) -> Result<String, PlatformError> {
+    podman(&args).await
+}
+
+/// Ids, init pids and conmon pids of the plan's containers.
+async fn inspect(plan: &Plan) -> Result<Vec<Started>, PlatformError> {
+    let mut args = vec!["inspect".to_string(), "--format".into(), "json".into()];
+    args.extend(plan.containers.iter().map(|c| c.name.clone()));
+    let found = json("inspecting the run's containers", &podman(&args).await?)?;
+    let found = found.as_array().cloned().unwrap_or_default();
+    plan.containers
+        .iter()
+        .map(|c| {
+            let info = found
+                .iter()
+                .find(|i| i["Name"].as_str() == Some(c.name.as_str()))
+                .ok_or_else(|| {
+                    PlatformError::Failed(format!("podman: container {} not found", c.name))
+                })?;
+            Ok(Started {
+                role: c.role,
+                id: info["Id"].as_str().unwrap_or_default().to_string(),
+                pid: info["State"]["Pid"].as_i64().unwrap_or(0) as i32,
+                conmon_pid: info["State"]["ConmonPid"].as_i64().unwrap_or(0) as i32,
+            })
+        })
+        .collect()
+}
+
+#[async_trait]
+impl Deployment for PodmanDeployment {
+    fn endpoint(&self) -> SocketAddr {
+        SocketAddr::from((Ipv4Addr::LOCALHOST, self.plan.host_port))
+    }
+
+    fn deploy_phases(&self) -> Vec<(String, Duration)> {
+        self.phases.clone()
+    }
+
+    async fn sample(&self) -> Result<ResourceSample, PlatformError> {
+        if self.torn_down {
+            return Err(PlatformError::Failed(
+                "podman: deployment already torn down".into(),
+            ));
+        }
+        let cgroups = {
+            let mut slot = self.cgroups.lock().expect("not poisoned");
+            if slot.is_none() {
+                let found: Option<Vec<CgroupFiles>> = self
+                    .started
+                    .iter()
+                    .map(|s| CgroupFiles::of_pid(s.pid as i64))
+                    .collect();
+                *slot = Some(found.ok_or_else(|| {
+                    PlatformError::Failed(
+                        "podman: a container's cgroup is not readable from here".into(),
+                    )
+                })?);
+            }
+            slot.clone().expect("just set")
+        };
+        let (mut mem, mut cpu, mut pss, mut resolution) = (0u64, 0.0, 0u64, 0.0f64);
+        for (cg, s) in cgroups.iter().zip(&self.started) {
+            let (m, c, res, pids) = cg.read().map_err(PlatformError::io(format!(
+                "podman: reading the cgroup of container {}",
+                s.role
+            )))?;
+            mem += m;
+            cpu += c;
+            resolution = resolution.max(res);
+            pss += pids
+                .into_iter()
+                .map(|p| proc_use(p).unwrap_or_default().pss)
+                .sum::<u64>();
+        }
+        // conmon sits outside the container's cgroup: counted apart.
+        let (mut conmon_rss, mut conmon_pss) = (0, 0);
+        for s in &self.started {
+            let u = proc_use(s.conmon_pid).unwrap_or_default();
+            conmon_rss += u.rss;
+            conmon_pss += u.pss;
+            cpu += u.cpu_seconds;
+            resolution = resolution.max(u.cpu_resolution_s);
+        }
+        *self.last_conmon_rss.lock().expect("not poisoned") = Some((mem, conmon_rss));
+        Ok(ResourceSample {
+            rss_bytes: mem + conmon_rss,
+            pss_bytes: Some(pss + conmon_pss),
+            cpu_seconds: cpu,
+            cpu_resolution_s: resolution,
+        })
+    }
+
+    fn exited(&mut self) -> Option<String> {
+        if self.torn_down {
+            return None;
+        }
+        // The init pid is gone: the container stopped. Checked from procfs so waiting
+        // adds no podman process beside the deployment.
+        let dead = self
+            .started
+            .iter()
+            .find(|s| !std::path::Path::new(&format!("/proc/{}", s.pid)).exists())?;
+        let name =
+            crate::platform::docker::deployment::resource_name(&self.plan.run_id, Some(dead.role));
+        let last = std::process::Command::new("podman")
+            .args(["logs", "--tail", "1", &name])
+            .output()
+            .ok()
+            .map(|o| {
+                let mut t = String::from_utf8_lossy(&o.stdout).into_owned();
+                t.push_str(&String::from_utf8_lossy(&o.stderr));
+                t.trim().to_string()
+            })
+            .filter(|t| !t.is_empty())
+            .map(|t| format!("; last output: {t}"))
+            .unwrap_or_default();
+        Some(format!("podman: container {name} exited{last}"))
+    }
+
+    fn details(&self) -> BTreeMap<String, String> {
+        let mut d = BTreeMap::new();
+        d.insert("network".into(), self.plan.mode.name().into());
+        if let NetworkMode::Bridge { subnet } = &self.plan.mode {
+            d.insert("subnet".into(), subnet.to_string());
+            d.insert(
+                "nat".into(),
+                "published port 127.0.0.1 -> calculator:50000".into(),
+            );
+        } else {
+            d.insert("nat".into(), "none (host network)".into());
+        }
+        for c in &self.plan.containers {
+            d.insert(format!("address.{}", c.role), c.address.url.clone());
+        }
+        d.insert("memory_source".into(), "cgroup files + conmon".into());
+        if let Some((containers, conmon)) = *self.last_conmon_rss.lock().expect("not poisoned") {
+            d.insert(
+                "last_sample.containers_bytes".into(),
+                containers.to_string(),
+            );
+            d.insert("last_sample.conmon_rss_bytes".into(), conmon.to_string());
+        }
+        d
+    }
+
+    async fn teardown(&mut self) -> Result<(), PlatformError> {
+        if self.torn_down {
+            return Ok(());
+        }
+        self.torn_down = true;
+        let removed = remove_labelled(Some(&self.plan.run_id)).await?;
+        tracing::debug!(run = %self.plan.run_id, removed, "podman: torn down");
+        Ok(())
+    }
+}
+
+/// Isolation facts (the probe each platform answers), as docker's: what the calculator
+/// sees from inside, whether its own address answers from the host, and what a LAN PC
+/// reaches.
+pub async fn facts(
+    run_id: &str,
+    endpoint: SocketAddr,
+) -> Result<BTreeMap<String, Series>, PlatformError> {
+    let text = run(&[
+        "ps",
+        "--filter",
+        &format!("label={LABEL_RUN}={run_id}"),
+        "--filter",
+        &format!("label={LABEL_ROLE}=calculator"),
+        "--format",
+        "{{.ID}}",
+    ])
+    .await?;
+    let (mut direct, mut gateway): (Option<SocketAddr>, Option<IpAddr>) = (None, None);
+    if let Some(id) = text.lines().next().filter(|l| !l.trim().is_empty()) {
+        let info = json(
+            "inspecting the calculator",
+            &run(&["inspect", "--format", "json", id.trim()]).await?,
+        )?;
+        if let Some(nets) = info[0]["NetworkSettings"]["Networks"].as_object() {
+            for n in nets.values() {
+                let ip = |k: &str| n[k].as_str().and_then(|s| s.parse::<IpAddr>().ok());
+                direct = direct.or(ip("IPAddress")
+                    .map(|ip| (ip, crate::platform::default_port("calculator")).into()));
+                gateway = gateway.or(ip("Gateway"));
+            }
+        }
+    }
+    let canaries = isolation::Canary::host_pair(gateway)?;
+    let mut out = isolation::probe_facts(endpoint, &canaries).await?;
+    let probe = isolation::probe();
+    if let Some(addr) = direct {
+        out.insert(
+            "reach_guest_direct".into(),
+            isolation::flag(isolation::answers(addr, &probe).await),
+        );
+        out.insert(
+            "reach_forwarded".into(),
+            isolation::flag(isolation::answers(endpoint, &probe).await),
+        );
+    }
+    let targets = match direct {
+        Some(addr) => outside::Targets {
+            direct: Some(addr),
+            forwarded_port: Some(endpoint.port()),
+            ..Default::default()
+        },
+        None => outside::Targets {
+            on_host_port: Some(endpoint.port()),
+            ..Default::default()
+        },
+    };
+    out.extend(outside::reachability(run_id, &targets).await?);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::platform::docker::deployment::plan;
+    use crate::platform::docker::network::Subnet;
+
+    #[test]
+    fn bridge_create_publishes_on_loopback_with_labels_and_limits() {
+        let mode = NetworkMode::Bridge {
+            subnet: Subnet::parse("10.216.0.0/24").unwrap(),
+        };
+        let p = plan("r1", mode, 18080, &[]).unwrap();
+        let a = create_args(&p, &p.containers[4], "img:1", 1024).join(" ");
+        assert!(a.starts_with("create --name vb-r1-calculator --label virtbench=1 --label virtbench.run=r1 --label virtbench.role=calculator"), "{a}");
+        assert!(
+            a.contains("--ulimit nofile=1024:1024 --ulimit nproc=4096:4096"),
+            "{a}"
+        );
+        assert!(a.contains("--network vb-r1 --ip 10.216.0.6 --publish 127.0.0.1:18080:50000/tcp img:1 calculator --listen 0.0.0.0:50000 --sum http://10.216.0.2:50001"), "{a}");
+    }
+
+    #[test]
+    fn host_create_uses_host_network_without_publishing() {
+        let p = plan(
+            "r2",
+            NetworkMode::Host,
+            4000,
+            &[4001, 4002, 4003, 4004, 4000],
+        )
+        .unwrap();
+        let a = create_args(&p, &p.containers[0], "img:1", 1024).join(" ");
+        assert!(
+            a.contains("--network host img:1 sum --listen 127.0.0.1:4001"),
+            "{a}"
+        );
+        assert!(!a.contains("--publish"), "{a}");
+    }
+}

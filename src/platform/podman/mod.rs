@@ -1,0 +1,455 @@
+//! The podman platform: the five services in five containers of the same `FROM scratch`
+//! image as docker's (the static calculator as `/calculator`), run by Podman, the
+//! daemonless engine (rootful, as root here). Driven through the `podman` CLI with JSON
+//! output: each call is its own process, as a user would run it, and there is no
+//! service to start (Podman's REST API needs `podman system service` running, which is
+//! exactly the daemon Podman does without).
+//!
+//! Variants (scenario `[podman] networks`):
+//! - `podman/bridge`: a network of the run's own (scenario subnet, static addresses),
+//!   the calculator's port published on 127.0.0.1 only (NAT + port forwarding);
+//! - `podman/host`: the host's network, each role on a free loopback port.
+//!
+//! Names, addresses and command lines are docker's plan (same image, same topology),
+//! so the two engines differ only in what runs them. Every container and network is
+//! labelled `virtbench.run=<run-id>` and removed by that label.
+//!
+//! Resource limits: rootful Podman asks the OCI runtime for RLIMIT_NOFILE and
+//! RLIMIT_NPROC of 1048576 in every container; raising a hard limit needs
+//! CAP_SYS_RESOURCE, which sandboxes (this one included) withhold, and runc then fails
+//! with "error setting rlimit type 7: operation not permitted". Containers are given
+//! this process's own open-files limit (what a native service gets) and a modest
+//! process limit instead: lowering a limit is always permitted.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use tokio::sync::Mutex;
+
+use super::docker::network::{NetworkMode, Subnet};
+use super::{Availability, Deployment, Platform, PlatformError, RunContext, Variant};
+use crate::artifact::calculator::CalculatorBinary;
+use crate::artifact::image::{tag_for, BINARY_PATH, LABEL, LABEL_BINARY_SHA};
+use crate::results::ArtifactRecord;
+use crate::scenario::Scenario;
+
+pub mod deployment;
+
+pub use super::docker::{LABEL_ROLE, LABEL_RUN};
+
+/// `probe` gives up after this long.
+pub const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Process limit of each container (see the module docs).
+pub const NPROC_LIMIT: u64 = 4096;
+
+const FIX: &str = "install Podman (`apt-get install podman`); virtbench runs it rootful, as root";
+
+/// Run `podman args...`; its stdout on success, else one line with the command and
+/// podman's own last error line.
+pub async fn podman(args: &[String]) -> Result<String, PlatformError> {
+    let output = tokio::process::Command::new("podman")
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .output()
+        .await
+        .map_err(PlatformError::io(format!(
+            "podman: running `podman {}`",
+            args.first().map(String::as_str).unwrap_or("")
+        )))?;
+    if output.status.success() {
+        return Ok(String::from_utf8_lossy(&output.stdout).into_owned());
+    }
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let last = stderr
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("(no message)")
+        .trim();
+    Err(PlatformError::Failed(format!(
+        "podman {}: {last}",
+        shown(args)
+    )))
+}
+
+/// The command line in an error: the subcommand and its first arguments.
+fn shown(args: &[String]) -> String {
+    let mut s = args.iter().take(6).cloned().collect::<Vec<_>>().join(" ");
+    if args.len() > 6 {
+        s.push_str(" ...");
+    }
+    s
+}
+
+/// `podman` with string-slice arguments.
+pub async fn run(args: &[&str]) -> Result<String, PlatformError> {
+    podman(&args.iter().map(|s| s.to_string()).collect::<Vec<_>>()).await
+}
+
+/// Parse podman's `--format json` output.
+pub fn json(context: &str, text: &str) -> Result<serde_json::Value, PlatformError> {
+    serde_json::from_str(text).map_err(PlatformError::backend(format!("podman: {context}")))
+}
+
+/// Ids (or names, for networks) of a run's resources (every virtbench one when `None`).
+async fn labelled(kind: &str, run_id: Option<&str>) -> Result<Vec<String>, PlatformError> {
+    let filter = match run_id {
+        Some(id) => format!("label={LABEL_RUN}={id}"),
+        None => format!("label={LABEL}"),
+    };
+    // Podman 4 spells the network's key in lower case, the container's capitalised.
+    let (args, key): (Vec<&str>, &str) = match kind {
+        "container" => (
+            vec!["ps", "-a", "--filter", &filter, "--format", "json"],
+            "Id",
+        ),
+        _ => (
+            vec!["network", "ls", "--filter", &filter, "--format", "json"],
+            "name",
+        ),
+    };
+    let text = run(&args).await?;
+    let found = json(&format!("listing {kind}s labelled {filter}"), &text)?;
+    Ok(found
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c.get(key).and_then(|v| v.as_str()).map(String::from))
+        .collect())
+}
+
+/// Names of the run's containers and networks still present (tests prove teardown by
+/// this listing).
+pub async fn leftovers(run_id: &str) -> Result<Vec<String>, PlatformError> {
+    let mut out: Vec<String> = labelled("container", Some(run_id))
+        .await?
+        .into_iter()
+        .map(|id| format!("container {id}"))
+        .collect();
+    out.extend(
+        labelled("network", Some(run_id))
+            .await?
+            .into_iter()
+            .map(|n| format!("network {n}")),
+    );
+    Ok(out)
+}
+
+/// Force-remove every container, then every network, labelled with `run_id` (all of
+/// virtbench's when `None`). Returns how many were removed. Idempotent.
+pub async fn remove_labelled(run_id: Option<&str>) -> Result<usize, PlatformError> {
+    let mut removed = 0;
+    let containers = labelled("container", run_id).await?;
+    if !containers.is_empty() {
+        let mut args = vec!["rm", "--force", "--time", "0"];
+        args.extend(containers.iter().map(String::as_str));
+        run(&args).await?;
+        removed += containers.len();
+    }
+    let networks = labelled("network", run_id).await?;
+    if !networks.is_empty() {
+        let mut args = vec!["network", "rm", "--force"];
+        args.extend(networks.iter().map(String::as_str));
+        run(&args).await?;
+        removed += networks.len();
+    }
+    Ok(removed)
+}
+
+/// The calculator image in Podman's store, imported once per binary.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PodmanImage {
+    pub tag: String,
+    pub bytes: u64,
+    pub build_ms: Option<f64>,
+    pub cached: bool,
+}
+
+impl PodmanImage {
+    pub fn record(&self) -> ArtifactRecord {
+        ArtifactRecord {
+            name: "podman-image".into(),
+            bytes: self.bytes,
+            build_ms: self.build_ms,
+            cached: self.cached,
+            path: Some(self.tag.clone()),
+        }
+    }
+}
+
+/// A root filesystem holding only the binary as `/calculator` (mode 0755), as a tar.
+pub fn rootfs_tar(binary: &[u8]) -> std::io::Result<Vec<u8>> {
+    let mut builder = tar::Builder::new(Vec::with_capacity(binary.len() + 2048));
+    let mut header = tar::Header::new_gnu();
+    header.set_size(binary.len() as u64);
+    header.set_mode(0o755);
+    header.set_mtime(0);
+    header.set_entry_type(tar::EntryType::Regular);
+    header.set_cksum();
+    builder.append_data(&mut header, BINARY_PATH.trim_start_matches('/'), binary)?;
+    builder.into_inner()
+}
+
+/// Reuse `virtbench-calculator:<sha12>` in Podman's store, or import it: the image
+/// docker builds `FROM scratch` is one layer holding the binary and an entrypoint, so
+/// `podman import` of that one-file root filesystem with the same entrypoint and labels
+/// gives the same image without going through Docker (Podman stays usable on a host
+/// without a Docker engine).
+pub async fn ensure_image(
+    binary: &CalculatorBinary,
+    work_dir: &std::path::Path,
+) -> Result<PodmanImage, PlatformError> {
+    let tag = tag_for(&binary.sha256);
+    let size = |tag: String| async move {
+        let text = run(&["image", "inspect", "--format", "{{.Size}}", &tag]).await?;
+        Ok::<u64, PlatformError>(text.trim().parse().unwrap_or(0))
+    };
+    let present = run(&[
+        "image",
+        "inspect",
+        "--format",
+        &format!("{{{{index .Labels \"{LABEL_BINARY_SHA}\"}}}}"),
+        &tag,
+    ])
+    .await
+    .is_ok_and(|sha| sha.trim() == binary.sha256);
+    if present {
+        return Ok(PodmanImage {
+            bytes: size(tag.clone()).await?,
+            tag,
+            build_ms: None,
+            cached: true,
+        });
+    }
+    let bytes = tokio::fs::read(&binary.path)
+        .await
+        .map_err(PlatformError::io(format!(
+            "reading {}",
+            binary.path.display()
+        )))?;
+    let tar = rootfs_tar(&bytes).map_err(PlatformError::io("podman: assembling the rootfs tar"))?;
+    tokio::fs::create_dir_all(work_dir)
+        .await
+        .map_err(PlatformError::io(format!(
+            "creating {}",
+            work_dir.display()
+        )))?;
+    let path = work_dir.join("podman-rootfs.tar");
+    tokio::fs::write(&path, tar)
+        .await
+        .map_err(PlatformError::io(format!("writing {}", path.display())))?;
+    let started = Instant::now();
+    let result = podman(&[
+        "import".to_string(),
+        "--change".to_string(),
+        format!("ENTRYPOINT [\"{BINARY_PATH}\"]"),
+        "--change".to_string(),
+        format!("LABEL {LABEL}=1"),
+        "--change".to_string(),
+        format!("LABEL {LABEL_BINARY_SHA}={}", binary.sha256),
+        path.display().to_string(),
+        tag.clone(),
+    ])
+    .await;
+    let _ = tokio::fs::remove_file(&path).await;
+    result?;
+    let build_ms = started.elapsed().as_secs_f64() * 1e3;
+    tracing::info!(%tag, build_ms, "podman: calculator image imported");
+    Ok(PodmanImage {
+        bytes: size(tag.clone()).await?,
+        tag,
+        build_ms: Some(build_ms),
+        cached: false,
+    })
+}
+
+/// The podman platform.
+#[derive(Default)]
+pub struct Podman {
+    image: Mutex<Option<PodmanImage>>,
+}
+
+impl std::fmt::Debug for Podman {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Podman").finish_non_exhaustive()
+    }
+}
+
+impl Podman {
+    async fn image(&self, ctx: &RunContext) -> Result<PodmanImage, PlatformError> {
+        let mut slot = self.image.lock().await;
+        if let Some(image) = slot.as_ref() {
+            return Ok(image.clone());
+        }
+        let binary = crate::artifact::calculator::binary().await?;
+        let image = ensure_image(binary, &ctx.work_dir).await?;
+        *slot = Some(image.clone());
+        Ok(image)
+    }
+}
+
+#[async_trait]
+impl Platform for Podman {
+    fn name(&self) -> &'static str {
+        "podman"
+    }
+
+    async fn probe(&self) -> Availability {
+        let attempt = run(&["info", "--format", "json"]);
+        match tokio::time::timeout(PROBE_TIMEOUT, attempt).await {
+            Ok(Ok(text)) => {
+                let info = match json("info", &text) {
+                    Ok(v) => v,
+                    Err(e) => {
+                        return Availability::Unavailable {
+                            reason: e.to_string(),
+                            fix: FIX.into(),
+                        }
+                    }
+                };
+                let s = |path: &[&str]| {
+                    let mut v = &info;
+                    for p in path {
+                        v = v.get(p).unwrap_or(&serde_json::Value::Null);
+                    }
+                    match v {
+                        serde_json::Value::String(s) => s.clone(),
+                        serde_json::Value::Null => String::new(),
+                        other => other.to_string(),
+                    }
+                };
+                let details = BTreeMap::from([
+                    ("version".to_string(), s(&["version", "Version"])),
+                    (
+                        "network_backend".to_string(),
+                        s(&["host", "networkBackend"]),
+                    ),
+                    ("cgroup_version".to_string(), s(&["host", "cgroupVersion"])),
+                    ("cgroup_manager".to_string(), s(&["host", "cgroupManager"])),
+                    (
+                        "oci_runtime".to_string(),
+                        s(&["host", "ociRuntime", "name"]),
+                    ),
+                    (
+                        "storage_driver".to_string(),
+                        s(&["store", "graphDriverName"]),
+                    ),
+                ]);
+                Availability::Available { details }
+            }
+            Ok(Err(e)) => Availability::Unavailable {
+                reason: e.to_string(),
+                fix: FIX.into(),
+            },
+            Err(_) => Availability::Unavailable {
+                reason: format!("podman info did not answer within {PROBE_TIMEOUT:?}"),
+                fix: FIX.into(),
+            },
+        }
+    }
+
+    fn variants(&self, scenario: &Scenario) -> Vec<Variant> {
+        scenario
+            .podman
+            .networks
+            .iter()
+            .map(|n| {
+                let mut v = Variant::new(format!("podman/{n}"), &[("network", n.as_str())]);
+                if n == "bridge" {
+                    v.settings
+                        .insert("subnet".into(), scenario.podman.subnet.clone());
+                }
+                v
+            })
+            .collect()
+    }
+
+    async fn prepare(&self, ctx: &RunContext) -> Result<Vec<ArtifactRecord>, PlatformError> {
+        let binary = crate::artifact::calculator::binary().await?;
+        let image = self.image(ctx).await?;
+        Ok(vec![binary.record(), image.record()])
+    }
+
+    async fn deploy(
+        &self,
+        ctx: &RunContext,
+        variant: &Variant,
+    ) -> Result<Box<dyn Deployment>, PlatformError> {
+        super::docker::deployment::check_run_id(&ctx.run_id)?;
+        let mode = match variant.get("network").unwrap_or("bridge") {
+            "bridge" => {
+                let text = variant.get("subnet").unwrap_or(&ctx.scenario.podman.subnet);
+                NetworkMode::Bridge {
+                    subnet: Subnet::parse(text).map_err(PlatformError::Failed)?,
+                }
+            }
+            "host" => NetworkMode::Host,
+            other => {
+                return Err(PlatformError::Failed(format!(
+                    "podman: variant {}: unknown network {other:?} (expected bridge or host)",
+                    variant.label
+                )))
+            }
+        };
+        let image = self.image(ctx).await?;
+        let (host_port, role_ports) = super::docker::pick_ports(&mode, None)?;
+        let plan = super::docker::deployment::plan(&ctx.run_id, mode, host_port, &role_ports)?;
+        let d = deployment::deploy(plan, &image.tag, &ctx.cancel).await?;
+        Ok(Box::new(d))
+    }
+
+    async fn extras(
+        &self,
+        ctx: &RunContext,
+        deployment: &mut dyn Deployment,
+    ) -> Result<BTreeMap<String, crate::stats::Series>, PlatformError> {
+        deployment::facts(&ctx.run_id, deployment.endpoint()).await
+    }
+
+    async fn cleanup(&self, run_id: Option<&str>) -> Result<usize, PlatformError> {
+        // No podman here: nothing of ours can exist in its store.
+        if crate::artifact::disk::which("podman").is_none() {
+            return Ok(0);
+        }
+        let removed = remove_labelled(run_id).await?;
+        if removed > 0 {
+            tracing::info!(removed, run = ?run_id, "podman: cleanup removed leftovers");
+        }
+        Ok(removed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn variants_follow_scenario_networks() {
+        let s: Scenario = toml::from_str("name = \"t\"\nplatforms = [\"podman\"]\n").unwrap();
+        let v = Podman::default().variants(&s);
+        assert_eq!(v.len(), 2);
+        assert_eq!(v[0].label, "podman/bridge");
+        assert_eq!(v[0].get("subnet"), Some("10.216.0.0/24"));
+        assert_eq!(v[1].label, "podman/host");
+    }
+
+    #[test]
+    fn rootfs_holds_only_the_executable_binary() {
+        let tar_bytes = rootfs_tar(b"\x7fELF-fake").unwrap();
+        let mut archive = tar::Archive::new(&tar_bytes[..]);
+        let entries: Vec<(String, u32)> = archive
+            .entries()
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                (
+                    e.path().unwrap().display().to_string(),
+                    e.header().mode().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(entries, [("calculator".to_string(), 0o755)]);
+    }
+}

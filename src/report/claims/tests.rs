@@ -1,0 +1,752 @@
+//! The claims table: each rule on plain numbers, the table run on the checked-in
+//! fixture (emulated-only states, native baseline), and the names the claims read
+//! (documented, and written by some platform or experiment).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use super::catalogue::CLAIMS;
+use super::rules::*;
+use super::*;
+use crate::report::view;
+use crate::results::{keys, PlatformResult, RunResults};
+use crate::stats::Series;
+
+fn n(label: &str, v: f64) -> Named {
+    (label.into(), v)
+}
+
+fn h(label: &str, correct: u64, failed: u64, wrong: u64) -> Health {
+    Health {
+        label: label.into(),
+        correct,
+        failed,
+        wrong,
+    }
+}
+
+fn is_nm(o: &Outcome) -> bool {
+    matches!(o.verdict, Verdict::NotMeasured(_))
+}
+
+#[test]
+fn c2_rules() {
+    let ct = [n("docker", 30.0)];
+    let cpu = [n("docker", 0.2)];
+    assert_eq!(
+        rule_c2(&[n("vm", 300.0)], &ct, &[n("vm", 0.3)], &cpu).verdict,
+        Verdict::Supported
+    );
+    // TCG-like: memory holds, CPU 20x the container's.
+    assert_eq!(
+        rule_c2(&[n("vm", 300.0)], &ct, &[n("vm", 4.0)], &cpu).verdict,
+        Verdict::Mixed
+    );
+    assert_eq!(
+        rule_c2(&[n("vm", 20.0)], &ct, &[n("vm", 2.0)], &cpu).verdict,
+        Verdict::Contradicted
+    );
+    assert!(is_nm(&rule_c2(&[n("vm", 1.0)], &[], &[], &[])));
+}
+
+#[test]
+fn c3_rules() {
+    assert_eq!(
+        rule_c3(&[n("docker", 1.0)], &[n("qemu", 0.0)]).verdict,
+        Verdict::Supported
+    );
+    assert_eq!(
+        rule_c3(&[n("kata", 0.0)], &[n("qemu", 1.0)]).verdict,
+        Verdict::Contradicted
+    );
+    assert_eq!(
+        rule_c3(&[n("docker", 1.0), n("gvisor", 0.0)], &[n("qemu", 0.0)]).verdict,
+        Verdict::Mixed
+    );
+    assert!(is_nm(&rule_c3(&[], &[])));
+}
+
+#[test]
+fn c4_rules() {
+    let ct = [n("docker/bridge", 600.0), n("docker/host", 650.0)];
+    let o = rule_c4(&[n("qemu", 9000.0)], &ct);
+    assert_eq!(o.verdict, Verdict::Supported);
+    assert!(
+        o.because.contains("docker/host"),
+        "compares to the slowest container: {}",
+        o.because
+    );
+    assert_eq!(
+        rule_c4(&[n("qemu", 500.0)], &ct).verdict,
+        Verdict::Contradicted
+    );
+    assert_eq!(rule_c4(&[n("qemu", 2000.0)], &ct).verdict, Verdict::Mixed);
+    assert_eq!(
+        rule_c4(&[n("fast", 150.0), n("slow", 9000.0)], &ct).verdict,
+        Verdict::Mixed
+    );
+    assert!(is_nm(&rule_c4(&[], &ct)));
+}
+
+#[test]
+fn c5_rules() {
+    let img = [n("docker-image", 2.0 * 1024.0 * 1024.0)];
+    assert_eq!(
+        rule_c5(&[n("disk-vdi", 3.0 * GIB)], &img).verdict,
+        Verdict::Supported
+    );
+    assert_eq!(
+        rule_c5(&[n("disk-qcow2", 36.0 * 1024.0 * 1024.0)], &img).verdict,
+        Verdict::Mixed
+    );
+    assert_eq!(
+        rule_c5(&[n("disk-qcow2", 3.0 * 1024.0 * 1024.0)], &img).verdict,
+        Verdict::Contradicted
+    );
+    assert!(is_nm(&rule_c5(&[], &img)));
+}
+
+fn noise(label: &str, quiet: f64, disk: Option<f64>, cpu: Option<f64>) -> Noise {
+    Noise {
+        label: label.into(),
+        quiet,
+        disk,
+        cpu,
+    }
+}
+
+#[test]
+fn c6_rules() {
+    let d = |disk: f64| [noise("d", 1000.0, Some(disk), Some(5000.0))];
+    assert_eq!(rule_c6(&d(2000.0), None).verdict, Verdict::Supported);
+    // The CPU-only sibling never decides: 5x with CPU noise, 1.05x with disk noise.
+    assert_eq!(rule_c6(&d(1050.0), None).verdict, Verdict::Contradicted);
+    assert_eq!(rule_c6(&d(1300.0), None).verdict, Verdict::Mixed);
+    assert_eq!(
+        rule_c6(&[], None).verdict,
+        Verdict::NotMeasured("noisy-neighbour test not run".into())
+    );
+    // Older results (one sibling doing both) have no disk-only figure: not judged.
+    assert!(is_nm(&rule_c6(
+        &[noise("d", 1000.0, None, Some(9000.0))],
+        None
+    )));
+    let native = noise("native", 500.0, Some(600.0), Some(1000.0));
+    let o = rule_c6(&d(2000.0), Some(&native));
+    assert!(
+        o.because
+            .contains("CPU-only sibling (shown, not judged): d 5.00x"),
+        "{}",
+        o.because
+    );
+    assert!(
+        o.because.contains("baseline): disk 1.20x, CPU 2.00x"),
+        "{}",
+        o.because
+    );
+}
+
+#[test]
+fn c7_rules() {
+    assert_eq!(rule_c7(&[n("docker", 0.0)]).verdict, Verdict::Supported);
+    assert_eq!(rule_c7(&[n("docker", 1.0)]).verdict, Verdict::Contradicted);
+    assert_eq!(rule_c7(&[n("docker", 0.5)]).verdict, Verdict::Mixed);
+    assert!(is_nm(&rule_c7(&[])));
+}
+
+#[test]
+fn c8_rules() {
+    assert_eq!(
+        rule_c8(&[
+            ("startup".into(), 300.0, 9000.0),
+            ("p50".into(), 400.0, 4800.0)
+        ])
+        .verdict,
+        Verdict::Supported
+    );
+    assert_eq!(
+        rule_c8(&[("startup".into(), 900.0, 300.0)]).verdict,
+        Verdict::Contradicted
+    );
+    assert_eq!(
+        rule_c8(&[
+            ("startup".into(), 300.0, 900.0),
+            ("p50".into(), 500.0, 400.0)
+        ])
+        .verdict,
+        Verdict::Mixed
+    );
+    assert!(is_nm(&rule_c8(&[])));
+}
+
+#[test]
+fn c9_rules() {
+    assert_eq!(
+        rule_c9(&[n("qemu/nat", 0.0)], &[n("qemu/bridge", 1.0)]).verdict,
+        Verdict::Supported
+    );
+    assert_eq!(
+        rule_c9(&[n("qemu/nat", 1.0)], &[n("qemu/bridge", 0.0)]).verdict,
+        Verdict::Contradicted
+    );
+    assert_eq!(
+        rule_c9(&[n("qemu/nat", 1.0)], &[n("qemu/bridge", 1.0)]).verdict,
+        Verdict::Mixed
+    );
+    assert!(is_nm(&rule_c9(&[], &[])));
+}
+
+#[test]
+fn c10_rules() {
+    assert_eq!(
+        rule_c10(&[h("docker/bridge", 1000, 0, 0), h("qemu/nat", 990, 5, 0)]).verdict,
+        Verdict::Supported
+    );
+    assert_eq!(
+        rule_c10(&[h("qemu/nat", 0, 500, 0)]).verdict,
+        Verdict::Contradicted
+    );
+    assert_eq!(
+        rule_c10(&[h("qemu/nat", 800, 200, 0)]).verdict,
+        Verdict::Mixed
+    );
+    assert!(is_nm(&rule_c10(&[])));
+}
+
+#[test]
+fn c11_rules() {
+    assert_eq!(
+        rule_c11(&[n("overlay", 13.0), n("full", 220.0)]).verdict,
+        Verdict::Supported
+    );
+    assert_eq!(
+        rule_c11(&[n("full", 120_000.0)]).verdict,
+        Verdict::Contradicted
+    );
+    assert_eq!(rule_c11(&[n("full", 20_000.0)]).verdict, Verdict::Mixed);
+    assert!(is_nm(&rule_c11(&[])));
+}
+
+#[test]
+fn c12_rules() {
+    assert_eq!(rule_c12(Some(3), Some(3)).verdict, Verdict::Supported);
+    assert_eq!(rule_c12(Some(3), Some(0)).verdict, Verdict::Mixed);
+    assert_eq!(rule_c12(Some(0), Some(0)).verdict, Verdict::Contradicted);
+    assert!(is_nm(&rule_c12(None, None)));
+}
+
+#[test]
+fn c13_rules() {
+    assert_eq!(rule_c13(Some(1.0), Some(0.0)).verdict, Verdict::Supported);
+    assert_eq!(
+        rule_c13(Some(0.0), Some(1.0)).verdict,
+        Verdict::Contradicted
+    );
+    assert_eq!(rule_c13(Some(1.0), Some(1.0)).verdict, Verdict::Mixed);
+    assert!(is_nm(&rule_c13(None, Some(0.0))));
+}
+
+#[test]
+fn c14_rules() {
+    let ct = [h("docker", 1000, 0, 0)];
+    assert_eq!(
+        rule_c14(&[h("qemu", 2488, 12, 0)], &ct).verdict,
+        Verdict::Supported
+    );
+    assert_eq!(
+        rule_c14(&[h("qemu", 1000, 0, 3)], &ct).verdict,
+        Verdict::Contradicted
+    );
+    assert_eq!(
+        rule_c14(&[h("qemu", 900, 100, 0)], &ct).verdict,
+        Verdict::Mixed
+    );
+    assert!(is_nm(&rule_c14(&[], &ct)));
+}
+
+#[test]
+fn c15_rules() {
+    assert_eq!(
+        rule_c15(&[h("docker/routed", 1000, 0, 0)]).verdict,
+        Verdict::Supported
+    );
+    assert_eq!(
+        rule_c15(&[h("docker/routed", 0, 1000, 0)]).verdict,
+        Verdict::Contradicted
+    );
+    assert_eq!(
+        rule_c15(&[h("docker/routed", 900, 100, 0)]).verdict,
+        Verdict::Mixed
+    );
+    assert!(is_nm(&rule_c15(&[])));
+}
+
+#[test]
+fn verdict_labels_state_the_reason() {
+    assert_eq!(
+        Verdict::NotMeasured("no VirtualBox on this host".into()).label(),
+        "not measured here: no VirtualBox on this host"
+    );
+    assert_eq!(Verdict::Mixed.label(), "mixed");
+}
+
+#[test]
+fn c1_rules_take_native_as_the_baseline() {
+    let native = (Some(13.0), Some(0.004));
+    let ct = [n("docker", 30.0)];
+    let ct_cpu = [n("docker", 0.02)];
+    let o = rule_c1(native, &[n("qemu", 700.0)], &ct, &[n("qemu", 0.6)], &ct_cpu);
+    assert_eq!(o.verdict, Verdict::Supported);
+    assert!(o.because.contains("against native"), "{}", o.because);
+    // VMs no heavier than native nor than the container, in memory and CPU.
+    assert_eq!(
+        rule_c1(
+            native,
+            &[n("qemu", 12.0)],
+            &ct,
+            &[n("qemu", 0.003)],
+            &ct_cpu
+        )
+        .verdict,
+        Verdict::Contradicted
+    );
+    // Memory much higher but idle CPU lower: the parts disagree.
+    assert_eq!(
+        rule_c1(
+            native,
+            &[n("qemu", 700.0)],
+            &ct,
+            &[n("qemu", 0.01)],
+            &ct_cpu
+        )
+        .verdict,
+        Verdict::Mixed
+    );
+    // 3x the container but under 3x native (a heavy native baseline): not supported.
+    assert_eq!(
+        rule_c1(
+            (Some(200.0), None),
+            &[n("qemu", 300.0)],
+            &[n("docker", 90.0)],
+            &[],
+            &[]
+        )
+        .verdict,
+        Verdict::Mixed
+    );
+    // One VM heavy, one light.
+    assert_eq!(
+        rule_c1(native, &[n("a", 700.0), n("b", 40.0)], &ct, &[], &[]).verdict,
+        Verdict::Mixed
+    );
+    assert!(is_nm(&rule_c1(native, &[], &ct, &[], &[])));
+    assert!(
+        is_nm(&rule_c1((None, None), &[n("qemu", 700.0)], &ct, &[], &[])),
+        "no native baseline, no verdict"
+    );
+}
+
+#[test]
+fn a_zero_is_never_divided_by() {
+    // Native idle CPU of 0 ticks: no ratio to native, the container comparison stands.
+    let o = rule_c1(
+        (Some(13.0), Some(0.0)),
+        &[n("qemu", 700.0)],
+        &[n("docker", 30.0)],
+        &[n("qemu", 0.6)],
+        &[n("docker", 0.0)],
+    );
+    assert_eq!(o.verdict, Verdict::Supported, "judged on memory alone");
+    assert!(o.because.contains("below resolution"), "{}", o.because);
+    assert!(
+        o.because.contains("judged on memory alone"),
+        "{}",
+        o.because
+    );
+    let o = rule_c2(
+        &[n("vm", 300.0)],
+        &[n("docker", 30.0)],
+        &[n("vm", 0.3)],
+        &[n("docker", 0.0)],
+    );
+    assert_eq!(o.verdict, Verdict::Supported);
+    assert!(!o.because.contains('∞'), "{}", o.because);
+    assert!(is_nm(&rule_c6(&[noise("d", 0.0, Some(10.0), None)], None)));
+}
+
+#[test]
+fn headlines_are_short_and_keep_the_deciding_figure() {
+    let o = rule_c4(&[n("qemu", 9000.0)], &[n("docker", 600.0)]);
+    assert_eq!(o.headline, "VM startup 15.0x a container's");
+    let o = rule_c4(&[n("a", 1200.0), n("b", 9000.0)], &[n("docker", 600.0)]);
+    assert_eq!(o.headline, "VM startup 2.00–15.0x a container's");
+    let o = rule_c14(&[h("qemu", 990, 10, 0)], &[h("docker", 1000, 0, 0)]);
+    assert_eq!(o.headline, "2 of 2 answered, 0 wrong, ≤ 1.00% failed");
+    assert_eq!(
+        rule_c13(None, None).headline,
+        "live resize needs both OpenStack and VirtualBox"
+    );
+    // C1's deciding figures are ratios to native and to the heaviest container.
+    let o = rule_c1(
+        (Some(10.0), Some(0.01)),
+        &[n("qemu", 400.0)],
+        &[n("docker", 20.0)],
+        &[n("qemu", 0.2)],
+        &[n("docker", 0.1)],
+    );
+    assert_eq!(
+        o.headline,
+        "VM memory 40.0x native, 20.0x container; CPU 20.0x, 2.00x"
+    );
+    // A part the rule leaves out (native CPU below resolution) is not quoted.
+    let o = rule_c1(
+        (Some(10.0), Some(0.0)),
+        &[n("qemu", 400.0)],
+        &[n("docker", 20.0)],
+        &[n("qemu", 0.2)],
+        &[n("docker", 0.0)],
+    );
+    assert_eq!(o.headline, "VM memory 40.0x native, 20.0x container");
+    // Native CPU below resolution but the containers' measured: CPU's one ratio says
+    // what it is against.
+    let o = rule_c1(
+        (Some(10.0), Some(0.0)),
+        &[n("qemu", 400.0)],
+        &[n("docker", 20.0)],
+        &[n("qemu", 0.2)],
+        &[n("docker", 0.1)],
+    );
+    assert_eq!(
+        o.headline,
+        "VM memory 40.0x native, 20.0x container; CPU 2.00x container"
+    );
+}
+
+#[test]
+fn details_in_parentheses_are_left_out_of_a_short_reason() {
+    assert_eq!(
+        without_details("no OpenStack on this host (cloud `x` (devcloud) not found); no VirtualBox on this host (VBoxManage not found)."),
+        "no OpenStack on this host; no VirtualBox on this host."
+    );
+    assert_eq!(without_details("plain"), "plain");
+    assert_eq!(without_details("unbalanced ) (still"), "unbalanced )");
+}
+
+#[test]
+fn every_row_has_its_few_words_and_a_deciding_figure() {
+    let rows = evaluate(&fixture());
+    for row in &rows {
+        assert!(
+            !row.short.is_empty() && !row.evidence.is_empty(),
+            "{}",
+            row.id
+        );
+        assert!(!row.headline.is_empty(), "{}: no deciding figure", row.id);
+    }
+    // The fixture's C1 is judged against native, and its few words say so.
+    assert!(
+        verdict_of(&rows, "C1").headline.contains("native"),
+        "{}",
+        verdict_of(&rows, "C1").headline
+    );
+    // C14's answers include a TCG VM's: its few words are marked, like its line.
+    let c14 = verdict_of(&rows, "C14");
+    if c14.because.contains("QEMU TCG") {
+        assert!(c14.headline.ends_with("[TCG]"), "{}", c14.headline);
+    }
+}
+
+fn fixture() -> RunResults {
+    serde_json::from_str(include_str!("../../../tests/fixtures/results.json"))
+        .expect("fixture parses")
+}
+
+fn verdict_of<'a>(rows: &'a [ClaimRow], id: &str) -> &'a ClaimRow {
+    rows.iter().find(|c| c.id == id).expect("claim present")
+}
+
+/// The fixture's QEMU VM as if it had run under KVM, faster on every figure.
+fn kvm_twin(r: &RunResults) -> PlatformResult {
+    let mut p = r
+        .platforms
+        .iter()
+        .find(|p| view::is_tcg(p))
+        .expect("fixture has a TCG VM")
+        .clone();
+    p.label = "qemu/per-role/kernel/kvm".into();
+    p.details.insert(keys::ACCELERATOR.into(), "kvm".into());
+    p.variant.insert(keys::ACCELERATOR.into(), "kvm".into());
+    p.startup_ms = Some(Series::new("ms", vec![310.0, 300.0, 320.0]));
+    for l in &mut p.latency_us {
+        l.p50 = 400.0;
+    }
+    p
+}
+
+#[test]
+fn tcg_only_verdicts_are_emulated_only() {
+    let rows = evaluate(&fixture());
+    for (id, v) in [
+        ("C1", Verdict::SupportedEmulatedOnly),
+        ("C2", Verdict::MixedEmulatedOnly),
+        ("C4", Verdict::SupportedEmulatedOnly),
+    ] {
+        let row = verdict_of(&rows, id);
+        assert_eq!(row.verdict, v, "{id}: {}", row.because);
+        assert!(
+            row.because.contains("emulated VMs only") && row.because.contains("[TCG]"),
+            "{id}: {}",
+            row.because
+        );
+        assert!(row.rule.contains("emulated VM only"), "{id}: {}", row.rule);
+    }
+    assert!(verdict_of(&rows, "C1").because.contains("against native"));
+    // No KVM in the fixture: C8 cannot compare, and says why.
+    assert!(matches!(
+        verdict_of(&rows, "C8").verdict,
+        Verdict::NotMeasured(_)
+    ));
+}
+
+#[test]
+fn a_kvm_vm_is_judged_and_tcg_set_aside() {
+    let mut r = fixture();
+    let twin = kvm_twin(&r);
+    r.platforms.push(twin);
+    let rows = evaluate(&r);
+    let c4 = verdict_of(&rows, "C4");
+    // 310 ms against docker's 643 ms: a KVM VM starting faster contradicts the claim.
+    assert_eq!(c4.verdict, Verdict::Contradicted, "{}", c4.because);
+    assert!(
+        c4.because
+            .contains("Emulated VMs shown, not judged: qemu/per-role/kernel [TCG]"),
+        "{}",
+        c4.because
+    );
+    assert!(
+        !c4.because.contains("qemu/per-role/kernel [TCG] 14"),
+        "{}",
+        c4.because
+    );
+    // C8: KVM against TCG only, so emulated-only.
+    let c8 = verdict_of(&rows, "C8");
+    assert_eq!(c8.verdict, Verdict::SupportedEmulatedOnly, "{}", c8.because);
+}
+
+#[test]
+fn c8_prefers_virtualbox_to_tcg() {
+    let mut r = fixture();
+    let twin = kvm_twin(&r);
+    let mut vbox = twin.clone();
+    vbox.name = "virtualbox".into();
+    vbox.label = "virtualbox".into();
+    vbox.details.clear();
+    vbox.variant.clear();
+    vbox.startup_ms = Some(Series::new("ms", vec![20_000.0]));
+    for l in &mut vbox.latency_us {
+        l.p50 = 900.0;
+    }
+    r.platforms.retain(|p| p.name != "virtualbox");
+    r.platforms.push(twin);
+    r.platforms.push(vbox);
+    let rows = evaluate(&r);
+    let c8 = verdict_of(&rows, "C8");
+    assert_eq!(c8.verdict, Verdict::Supported, "{}", c8.because);
+    assert!(
+        c8.because.contains("Emulated VMs shown, not judged"),
+        "{}",
+        c8.because
+    );
+}
+
+#[test]
+fn emulation_is_read_from_the_accelerator_not_the_name() {
+    let mut r = fixture();
+    for p in &mut r.platforms {
+        if view::is_tcg(p) {
+            p.details.insert(keys::ACCELERATOR.into(), "kvm".into());
+            p.variant.insert(keys::ACCELERATOR.into(), "kvm".into());
+            p.label = "qemu/tcg-named".into();
+        }
+    }
+    let rows = evaluate(&r);
+    assert_eq!(verdict_of(&rows, "C4").verdict, Verdict::Supported);
+}
+
+#[test]
+fn emulated_states_keep_their_colour_and_say_so() {
+    for (plain, emulated) in [
+        (Verdict::Supported, Verdict::SupportedEmulatedOnly),
+        (Verdict::Contradicted, Verdict::ContradictedEmulatedOnly),
+        (Verdict::Mixed, Verdict::MixedEmulatedOnly),
+    ] {
+        assert_eq!(plain.clone().emulated_only(), emulated);
+        assert_eq!(emulated.plain(), plain);
+        assert!(emulated.is_emulated_only() && !plain.is_emulated_only());
+        assert_eq!(
+            emulated.label(),
+            format!("{}, emulated VM only", plain.label())
+        );
+        assert_eq!(
+            emulated.class(),
+            format!("{} emulated-only", plain.class()),
+            "same colour class plus a mark"
+        );
+    }
+    let nm = Verdict::NotMeasured("x".into());
+    assert_eq!(nm.clone().emulated_only(), nm);
+}
+
+#[test]
+fn every_claim_has_one_entry_in_id_order() {
+    let ids: Vec<&str> = CLAIMS.iter().map(|c| c.id).collect();
+    let want: Vec<String> = (1..=CLAIMS.len()).map(|n| format!("C{n}")).collect();
+    assert_eq!(ids, want);
+    for c in &CLAIMS {
+        assert!(!c.claim.is_empty() && !c.french.is_empty() && !c.rule.is_empty());
+    }
+}
+
+// ---- the names the claims read ----
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn rust_files(dir: &Path, out: &mut Vec<(PathBuf, String)>) {
+    for e in std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+        let path = e.expect("dir entry").path();
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|x| x == "rs") {
+            let text = std::fs::read_to_string(&path).expect("source reads");
+            out.push((path, text));
+        }
+    }
+}
+
+/// `NAME -> "value"` of every constant in results/keys.rs.
+fn key_constants() -> BTreeMap<String, String> {
+    include_str!("../../results/keys.rs")
+        .lines()
+        .filter_map(|l| {
+            let rest = l.trim().strip_prefix("pub const ")?;
+            let (name, rest) = rest.split_once(": &str = \"")?;
+            Some((name.to_string(), rest.strip_suffix("\";")?.to_string()))
+        })
+        .collect()
+}
+
+/// Some source under the writers' directories names `key`, as a literal or a constant.
+fn written(key: &str, writers: &[(PathBuf, String)], consts: &BTreeMap<String, String>) -> bool {
+    let literal = format!("\"{key}\"");
+    let constant = consts
+        .iter()
+        .find(|(_, v)| v.as_str() == key)
+        .map(|(k, _)| format!("keys::{k}"));
+    writers.iter().any(|(_, text)| {
+        text.contains(&literal) || constant.as_ref().is_some_and(|c| text.contains(c))
+    })
+}
+
+#[test]
+fn every_name_a_claim_reads_is_documented_and_written() {
+    let schema = std::fs::read_to_string(root().join("docs/results-schema.md"))
+        .expect("docs/results-schema.md reads");
+    let consts = key_constants();
+    // Platforms write their results; src/measure holds the experiments they share
+    // (isolation facts, the noisy neighbour).
+    let mut writers = Vec::new();
+    rust_files(&root().join("src/platform"), &mut writers);
+    rust_files(&root().join("src/measure"), &mut writers);
+    let pending: BTreeMap<&str, &str> = keys::PENDING.iter().copied().collect();
+    let mut problems = Vec::new();
+    for c in &CLAIMS {
+        for name in c.fields.iter().chain(c.extras).chain(c.facts) {
+            if !schema.contains(&format!("`{name}`")) {
+                problems.push(format!(
+                    "{}: `{name}` is not in docs/results-schema.md",
+                    c.id
+                ));
+            }
+        }
+        for name in c.extras.iter().chain(c.facts) {
+            match (written(name, &writers, &consts), pending.get(name)) {
+                (true, Some(_)) => problems.push(format!(
+                    "{}: `{name}` is written now: remove it from keys::PENDING and the schema's \"not yet\"",
+                    c.id
+                )),
+                (false, None) => problems.push(format!(
+                    "{}: `{name}` is read but no file under src/platform or src/measure writes it",
+                    c.id
+                )),
+                (false, Some(_)) => {
+                    let line = schema
+                        .lines()
+                        .find(|l| l.contains(&format!("`{name}`")))
+                        .unwrap_or_default();
+                    if !line.contains("not yet") {
+                        problems.push(format!(
+                            "{}: `{name}` is pending: its schema line must say \"not yet\"",
+                            c.id
+                        ));
+                    }
+                }
+                (true, None) => {}
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn judges_read_only_the_names_their_entries_list() {
+    let consts = key_constants();
+    let declared: BTreeSet<&str> = CLAIMS
+        .iter()
+        .flat_map(|c| c.extras.iter().chain(c.facts).copied())
+        .collect();
+    let mut sources = Vec::new();
+    rust_files(&root().join("src/report/claims"), &mut sources);
+    let mut undeclared = BTreeSet::new();
+    for (path, text) in &sources {
+        if path.ends_with("tests.rs") {
+            continue;
+        }
+        for (i, _) in text.match_indices("keys::") {
+            let name: String = text[i + 6..]
+                .chars()
+                .take_while(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == '_')
+                .collect();
+            if name.is_empty() {
+                continue;
+            }
+            let value = consts
+                .get(&name)
+                .unwrap_or_else(|| panic!("{}: keys::{name} is not in keys.rs", path.display()));
+            if !declared.contains(value.as_str()) {
+                undeclared.insert(format!("{} reads keys::{name}", path.display()));
+            }
+        }
+    }
+    assert!(
+        undeclared.is_empty(),
+        "add these to the claim's `extras` / `facts`: {undeclared:?}"
+    );
+}
+
+/// A comparison with one side missing is "not measured", never "mixed" (seen on a real
+/// native + docker run: C3 and C9 said "mixed" with no VM and no direct variant).
+#[test]
+fn one_sided_comparisons_are_not_verdicts() {
+    let o = rule_c3(&[n("docker/bridge", 1.0)], &[]);
+    assert!(is_nm(&o), "{o:?}");
+    assert!(o.verdict.label().contains("no VM probed"), "{o:?}");
+    let o = rule_c3(&[], &[n("qemu", 0.0)]);
+    assert!(is_nm(&o), "{o:?}");
+    let o = rule_c9(&[n("docker/bridge", 1.0)], &[]);
+    assert!(is_nm(&o), "{o:?}");
+    assert!(o.verdict.label().contains("no bridged or direct"), "{o:?}");
+    let o = rule_c9(&[], &[n("qemu/bridge", 1.0)]);
+    assert!(is_nm(&o), "{o:?}");
+}
