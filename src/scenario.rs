@@ -352,7 +352,7 @@ pub struct OpenStackOptions {
     pub topologies: Vec<String>,
     /// "create": the lab's topology, made per deployment (network, subnet, router
     /// with its gateway on the external network); or an existing network, by name
-    /// or id; empty: the one non-external network the project sees.
+    /// or id; empty: the one non-external network the project sees. Default "create".
     pub network: String,
     /// Subnet of a created network (the sub-services' in the routed topology).
     pub subnet: String,
@@ -370,7 +370,9 @@ impl Default for OpenStackOptions {
             cloud: String::new(),
             access: "floating-ip".into(),
             topologies: vec!["per-role".into(), "all-in-one".into()],
-            network: String::new(),
+            // The lab's own topology (seed, objectives 6-9) unless the scenario names a
+            // network: a cloud that lets a student create no router needs `network`.
+            network: "create".into(),
             subnet: "10.5.7.0/24".into(),
             calculator_subnet: "10.5.8.0/24".into(),
             floating_network: String::new(),
