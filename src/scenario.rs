@@ -930,7 +930,15 @@ mod tests {
         assert!(e.contains("`openstack.topologies` = \"mesh\""), "{e}");
         let e = parse(&format!("{MIN}[openstack]\naccess = \"vpn\"\n")).unwrap_err();
         assert!(e.contains("`openstack.access` = \"vpn\""), "{e}");
-        let e = parse(&format!("{MIN}[openstack]\ntopologies = [\"routed\"]\n")).unwrap_err();
+        // The lab's topology by default, so routed needs nothing more; on a named
+        // network it is refused, with the fix.
+        assert_eq!(s.openstack.network, "virtbench-net");
+        assert_eq!(parse(MIN).unwrap().openstack.network, "create");
+        assert!(parse(&format!("{MIN}[openstack]\ntopologies = [\"routed\"]\n")).is_ok());
+        let e = parse(&format!(
+            "{MIN}[openstack]\ntopologies = [\"routed\"]\nnetwork = \"virtbench-net\"\n"
+        ))
+        .unwrap_err();
         assert!(e.contains("set openstack.network = \"create\""), "{e}");
         let s = parse(&format!(
             "{MIN}[openstack]\ntopologies = [\"routed\"]\nnetwork = \"create\"\n"
