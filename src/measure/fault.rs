@@ -63,7 +63,13 @@ pub struct Prober {
 
 fn first_line(body: &[u8]) -> String {
     let text = String::from_utf8_lossy(body);
-    text.lines().next().unwrap_or("").trim().chars().take(200).collect()
+    text.lines()
+        .next()
+        .unwrap_or("")
+        .trim()
+        .chars()
+        .take(200)
+        .collect()
 }
 
 impl Prober {
@@ -116,7 +122,11 @@ impl Prober {
 
     /// Has any probe been answered correctly yet?
     pub fn any_correct(&self) -> bool {
-        self.log.lock().expect("log lock").iter().any(|(_, o)| o.ok())
+        self.log
+            .lock()
+            .expect("log lock")
+            .iter()
+            .any(|(_, o)| o.ok())
     }
 
     pub async fn stop(self) -> Vec<Entry> {
@@ -376,7 +386,10 @@ mod tests {
     fn failures_are_counted_by_kind_with_their_first_reason() {
         let log = [
             (ms(0), Outcome::NoAnswer("before the kill".into())),
-            (ms(100), Outcome::Status(502, "mul: connection refused".into())),
+            (
+                ms(100),
+                Outcome::Status(502, "mul: connection refused".into()),
+            ),
             (ms(150), Outcome::Status(502, "mul: reset".into())),
             (ms(200), Outcome::NoAnswer("timed out".into())),
             (ms(250), Outcome::Correct),

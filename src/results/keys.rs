@@ -57,6 +57,10 @@ pub const NOISY_CPU_P99_US: &str = "noisy_cpu_p99_us";
 /// private engine, see `platform::docker::faults`; the other `fault_*` series of that
 /// experiment are shown in the experiments table).
 pub const DAEMON_KILL_SURVIVED: &str = "daemon_kill_survived";
+/// Podman's side of C7: podman processes among the ancestors of the calculator's
+/// container process while it serves (0: no daemon to kill; conmon is killed instead,
+/// trial `conmon_kill`).
+pub const PODMAN_DAEMON_PROCESSES: &str = "podman_daemon_processes";
 
 /// C9: answered at its own address without a forward / through the forwarded port.
 pub const REACH_GUEST_DIRECT: &str = "reach_guest_direct";
