@@ -32,6 +32,13 @@ pub const AFTER: Duration = Duration::from_secs(3);
 /// After a restart: how long the service may take to answer again.
 pub const BACK_WITHIN: Duration = Duration::from_secs(10);
 
+/// The sub-service kill tests: the role killed, and a probe that needs it (and every
+/// other sub-service), evaluated by the calculator as `sum`, `mul`, `div`, `sub` calls.
+pub const KILLED_ROLE: &str = "mul";
+pub const SERVICE_EXPRESSION: &str = "2*(3+4)-10/4";
+/// A respawn's delay for a supervised native process: systemd's default `RestartSec`.
+pub const RESPAWN_DELAY: Duration = Duration::from_millis(100);
+
 /// What one probe got.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
@@ -328,6 +335,54 @@ pub fn series(trials: &[Trial]) -> BTreeMap<String, Series> {
         }
     }
     out
+}
+
+/// Wait until the answers after `from` have been correct for a second (the service is
+/// back), or `within` has passed since `from`.
+pub async fn until_back(
+    prober: &Prober,
+    from: Duration,
+    within: Duration,
+    cancel: &CancellationToken,
+) -> Result<(), ()> {
+    loop {
+        let log = prober.snapshot();
+        let settled = back_after(&log, from).is_some_and(|b| {
+            log.last()
+                .is_some_and(|(t, _)| *t > from + b + Duration::from_secs(1))
+        });
+        if settled || prober.now() > from + within {
+            return Ok(());
+        }
+        pause(PROBE_EVERY, cancel).await?;
+    }
+}
+
+/// Until a first correct answer, or `within`: Ok(true) when it came.
+pub async fn until_ready(
+    addr: SocketAddr,
+    expression: &str,
+    within: Duration,
+    cancel: &CancellationToken,
+) -> Result<bool, ()> {
+    let prober = Prober::start(addr, expression);
+    let deadline = Instant::now() + within;
+    let mut outcome = Ok(false);
+    loop {
+        if prober.any_correct() {
+            outcome = Ok(true);
+            break;
+        }
+        if Instant::now() > deadline {
+            break;
+        }
+        if pause(PROBE_EVERY, cancel).await.is_err() {
+            outcome = Err(());
+            break;
+        }
+    }
+    prober.stop().await;
+    outcome
 }
 
 /// Sleep `d`, or return `Err(())` when `cancel` fires first.
