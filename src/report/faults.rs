@@ -55,10 +55,13 @@ pub fn trial_sentence(p: &PlatformResult, trial: &str) -> Option<String> {
         "{} ({}): the calculator {}",
         charts::fault_trial_name(trial),
         p.name,
-        if survived {
-            "kept answering"
-        } else {
-            "stopped answering"
+        match (trial.starts_with("mul_kill"), survived) {
+            (false, true) => "kept answering",
+            (false, false) => "stopped answering",
+            // A sub-service kill always costs answers; "survived" there means the
+            // service was back before the end of the 3 s window.
+            (true, true) => "failed for a moment, then answered correctly again",
+            (true, false) => "failed from the kill to the end of the 3 s window",
         }
     );
     if let Some(f) = fraction {
