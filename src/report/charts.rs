@@ -822,12 +822,11 @@ pub fn fault_rows(r: &RunResults) -> Vec<FaultRow<'_>> {
 pub fn fault_rows_of<'a>(ps: &[&'a PlatformResult]) -> Vec<FaultRow<'a>> {
     let mut rows = Vec::new();
     for &p in ps {
-        let mut trials: Vec<&str> = p
+        let trials: Vec<&str> = p
             .extras
             .keys()
             .filter_map(|k| k.strip_prefix("fault_")?.strip_suffix("_ok_per_100ms"))
             .collect();
-        trials.sort_by_key(|t| fault_order(t));
         for t in trials {
             let (Some(ok), Some(err)) = (
                 p.extras.get(&format!("fault_{t}_ok_per_100ms")),
@@ -846,7 +845,22 @@ pub fn fault_rows_of<'a>(ps: &[&'a PlatformResult]) -> Vec<FaultRow<'a>> {
             });
         }
     }
+    // Engine trials first (what C7 is about), platforms in run order within a trial.
+    rows.sort_by_key(|row| fault_order(&row.trial).0);
     rows
+}
+
+/// Where a trial ran, for its row: docker's engine trials on the private engine, and
+/// podman's on containers of their own, both on the host network; the sub-service
+/// trials on the variant (docker) or processes of their own (native).
+pub fn fault_where(row: &FaultRow) -> String {
+    match row.trial.as_str() {
+        "dockerd_kill" | "dockerd_kill_live_restore" | "containerd_kill" => {
+            "docker, private engine".into()
+        }
+        "conmon_kill" => "podman, host network".into(),
+        _ => view::display(row.platform),
+    }
 }
 
 /// Engine trials first (what C7 is about), then the sub-service ones.
@@ -913,7 +927,8 @@ pub fn faults(r: &RunResults) -> Option<Chart> {
          deadline): green when every answer was correct, red when every probe failed, \
          orange in between, grey when no probe was sent (one was waiting for its \
          deadline). A strip that stays green after 0 kept serving; red that turns green \
-         again is a restart.",
+         again is a restart. On the dockerd strips a tick marks dockerd being started \
+         again, 3 s after the kill.",
         height,
         |root| {
             let (plot, key) = root.split_vertically(height - 34);
@@ -948,12 +963,22 @@ pub fn faults(r: &RunResults) -> Option<Chart> {
                         fill.filled(),
                     )))?;
                 }
+                if row.trial.starts_with("dockerd") {
+                    // dockerd is started again AFTER the kill: mark it on its strip.
+                    let at = crate::measure::fault::AFTER.as_secs_f64();
+                    c.draw_series(std::iter::once(PathElement::new(
+                        vec![(at, bottom - 0.08), (at, top + 0.08)],
+                        BLACK.stroke_width(2),
+                    )))?;
+                    let (px, py) = c.backend_coord(&(at, top));
+                    root.draw(&Text::new(
+                        "dockerd started again",
+                        (px + 4, py + 2),
+                        label_style(12).pos(Pos::new(HPos::Left, VPos::Top)),
+                    ))?;
+                }
                 let colour = view::colour(r, &row.platform.label);
-                let label = format!(
-                    "{} · {}",
-                    view::display(row.platform),
-                    fault_trial_name(&row.trial)
-                );
+                let label = format!("{} · {}", fault_where(row), fault_trial_name(&row.trial));
                 draw_row_label(
                     root,
                     &c.backend_coord(&(-before, (top + bottom) / 2.0)),

@@ -143,8 +143,8 @@ fn application(ps: &[&PlatformResult], rt: &str) -> Result<String, String> {
     .ok_or("the isolation probe did not run")?;
     Ok(format!(
         "{label}: one service per container, as the lab deployed it; the calculator ran as PID {} and saw {} process{} (nothing stops a second one: this is a choice, not a limit)",
-        fmt_num(pid),
-        fmt_num(seen),
+        super::faults::whole(pid),
+        super::faults::whole(seen),
         if seen == 1.0 { "" } else { "es" }
     ))
 }
@@ -196,8 +196,8 @@ fn isolation(ps: &[&PlatformResult], rt: &str) -> Result<String, String> {
     if rt == "podman" {
         if let Some((_, n)) = first(ps, rt, |p| extra(p, keys::PODMAN_DAEMON_PROCESSES)) {
             parts.push(format!(
-                "podman processes alive while its containers served: {}",
-                fmt_num(n)
+                "podman processes among the calculator's ancestors while it served: {}",
+                super::faults::whole(n)
             ));
         }
     }

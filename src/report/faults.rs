@@ -17,6 +17,20 @@ fn get<'a>(p: &'a PlatformResult, trial: &str, what: &str) -> Option<&'a Series>
         .filter(|s| s.summary.n > 0)
 }
 
+/// A count as a whole number ("58", not "58.0").
+pub(crate) fn whole(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{}", v as i64)
+    } else {
+        crate::stats::fmt_num(v)
+    }
+}
+
+/// A failure's reason without the "HTTP 502: " its kind already says.
+fn reason_only<'a>(kind: &str, reason: &'a str) -> &'a str {
+    reason.strip_prefix(&format!("{kind}: ")).unwrap_or(reason)
+}
+
 fn yes_no(s: Option<&Series>, yes: &str, no: &str) -> Option<String> {
     s.map(|s| {
         if s.summary.median >= 0.5 {
@@ -95,10 +109,10 @@ pub fn trial_sentence(p: &PlatformResult, trial: &str) -> Option<String> {
                 let _ = write!(
                     s,
                     "; the failures were mostly {kind} ({} probes{})",
-                    crate::stats::fmt_num(*n),
+                    whole(*n),
                     reason
                         .as_deref()
-                        .map(|r| format!(": {r}"))
+                        .map(|r| format!(": {}", reason_only(kind, r)))
                         .unwrap_or_default()
                 );
             }
@@ -125,9 +139,50 @@ pub fn trial_sentence(p: &PlatformResult, trial: &str) -> Option<String> {
     Some(s)
 }
 
+/// C7 in one sentence a student can say in class, from the dockerd trials present.
+pub fn c7_headline(r: &RunResults) -> Option<String> {
+    let rows = charts::fault_rows(r);
+    let find = |t: &str| {
+        rows.iter()
+            .find(|row| row.trial == t)
+            .map(|row| row.platform)
+    };
+    let p = find("dockerd_kill")?;
+    let kept = get(p, "dockerd_kill", "survived")?.summary.median >= 0.5;
+    let mut s = if kept {
+        "Killing Docker's daemon did not kill its containers: the calculator kept answering while dockerd was dead".to_string()
+    } else {
+        "Killing Docker's daemon took its containers down: the calculator stopped answering once dockerd was dead".to_string()
+    };
+    match get(p, "dockerd_kill", "restart_containers_running").map(|s| s.summary.median >= 0.5) {
+        Some(false) => s.push_str(
+            "; it is starting dockerd again (without live-restore, the default) that stopped every container",
+        ),
+        Some(true) => s.push_str("; starting dockerd again left them running"),
+        None => {}
+    }
+    if let Some(lr) = find("dockerd_kill_live_restore") {
+        let both = get(lr, "dockerd_kill_live_restore", "survived").zip(get(
+            lr,
+            "dockerd_kill_live_restore",
+            "restart_containers_running",
+        ));
+        if let Some((a, b)) = both {
+            if a.summary.median >= 0.5 && b.summary.median >= 0.5 {
+                s.push_str(
+                    ", while with live-restore on they ran through the kill and the restart",
+                );
+            }
+        }
+    }
+    s.push('.');
+    Some(s)
+}
+
 /// The C7 result in words, docker first, then podman's fact.
 pub fn c7_sentences(r: &RunResults) -> Vec<String> {
     let mut out = Vec::new();
+    out.extend(c7_headline(r));
     for row in charts::fault_rows(r) {
         if row.trial.starts_with("mul_kill") {
             continue;
@@ -166,7 +221,7 @@ pub fn section(r: &RunResults, all: &[Chart]) -> String {
         out.push_str("</section>\n");
         return out;
     }
-    out.push_str("<table class=\"dense\"><thead><tr><th>Platform</th><th>Trial</th><th>Kept answering</th><th>Correct in the 3 s after</th><th>Workload still running</th><th>After the restart</th><th>Failed probes after the kill</th></tr></thead><tbody>\n");
+    out.push_str("<table class=\"dense\"><thead><tr><th>Where</th><th>Trial</th><th>Kept answering</th><th>Correct in the 3 s after</th><th>Workload still running</th><th>After the restart</th><th>Failed probes after the kill</th></tr></thead><tbody>\n");
     let nm = "<span class=\"nm\">—</span>";
     for row in &rows {
         let (p, t) = (row.platform, row.trial.as_str());
@@ -194,10 +249,13 @@ pub fn section(r: &RunResults, all: &[Chart]) -> String {
             .map(|(kind, n, reason)| {
                 format!(
                     "{} {}{}",
-                    crate::stats::fmt_num(n),
+                    whole(n),
                     esc(&kind),
                     reason
-                        .map(|r| format!(" <span class=\"muted\">({})</span>", esc(&r)))
+                        .map(|r| format!(
+                            " <span class=\"muted\">({})</span>",
+                            esc(reason_only(&kind, &r))
+                        ))
                         .unwrap_or_default()
                 )
             })
@@ -206,7 +264,7 @@ pub fn section(r: &RunResults, all: &[Chart]) -> String {
         let _ = writeln!(
             out,
             "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            esc(&view::display(p)),
+            esc(&charts::fault_where(row)),
             esc(&charts::fault_trial_name(t)),
             opt(survived),
             opt(fraction),

@@ -278,6 +278,8 @@ pub fn summary_sentences(r: &RunResults) -> (Vec<String>, Vec<String>) {
             ));
         }
     }
+    // C7, when the daemon-kill trials ran: the sentence a student can say in class.
+    out.extend(super::faults::c7_headline(r));
     if out.is_empty() {
         out.push("No platform produced figures in this run.".into());
     }
