@@ -46,17 +46,16 @@ fn without_faults() -> String {
 /// Bound on waiting for a phase or for the exit (not a timing assertion).
 const BOUND: Duration = Duration::from_secs(300);
 
-/// Run the harness on `platform`; when a stderr line contains `marker`, wait `after`
-/// and send `signal` `times` times, `gap` apart. Returns the exit code, stderr and the
-/// run id.
+/// Run the harness with `scenario_text` on `platform`; when a stderr line contains
+/// `marker`, wait `after` and send `signal` `times` times, `gap` apart (`repeat`).
+/// Returns the exit code, stderr and the run id.
 fn interrupt_at(
     scenario_text: &str,
     signal: i32,
     platform: &str,
     marker: &str,
     after: Duration,
-    times: usize,
-    gap: Duration,
+    (times, gap): (usize, Duration),
     out: &Path,
 ) -> (Option<i32>, String, String) {
     let scenario = out.join("interrupt.toml");
@@ -171,8 +170,7 @@ fn check_scenario(
         platform,
         marker,
         after,
-        times,
-        Duration::from_millis(300),
+        (times, Duration::from_millis(300)),
         tmp.path(),
     );
     eprintln!("--- {platform} at {marker:?}: exit {code:?}\n{err}");
@@ -305,9 +303,8 @@ fn third_sigint_exits_and_cleanup_removes_the_rest() {
         "docker",
         "docker/host: idle window",
         Duration::ZERO,
-        3,
         // Within the teardown of five containers (the first signal starts it).
-        Duration::from_millis(50),
+        (3, Duration::from_millis(50)),
         tmp.path(),
     );
     eprintln!("{err}");
