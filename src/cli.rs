@@ -24,6 +24,10 @@ pub struct Cli {
     /// No progress output (errors and the final report path still print).
     #[arg(long, short, global = true)]
     pub quiet: bool,
+    /// OpenStack cloud (a clouds.yaml entry), over the scenario's `[openstack] cloud`
+    /// and OS_CLOUD.
+    #[arg(long, global = true, value_name = "NAME")]
+    pub os_cloud: Option<String>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -130,6 +134,10 @@ where
             });
         }
     };
+    if let Some(cloud) = &cli.os_cloud {
+        // Before any thread exists: the openstack platform reads it with its sources.
+        std::env::set_var(platform::openstack::clouds::OVERRIDE_VAR, cloud);
+    }
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -348,10 +348,27 @@ impl Default for VirtualBoxOptions {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct OpenStackOptions {
-    /// Entry of clouds.yaml; OS_* variables apply when empty.
+    /// Entry of clouds.yaml; `OS_CLOUD`, then the `OS_*` variables, then the
+    /// devcloud's entry apply when empty.
     pub cloud: String,
-    /// "floating-ip" or "fixed-ip".
+    /// "floating-ip" (as in the lab) or "fixed-ip".
     pub access: String,
+    /// "per-role" (five instances, as in the lab), "all-in-one", and/or "routed"
+    /// (per-role, sub-services on `subnet`, the calculator on `calculator_subnet`,
+    /// one router between them: needs `network = "create"`).
+    pub topologies: Vec<String>,
+    /// "create": the lab's topology, made per deployment (network, subnet, router
+    /// with its gateway on the external network); or an existing network, by name
+    /// or id; empty: the one non-external network the project sees.
+    pub network: String,
+    /// Subnet of a created network (the sub-services' in the routed topology).
+    pub subnet: String,
+    /// Routed topology: the calculator's subnet.
+    pub calculator_subnet: String,
+    /// External network floating IPs come from; empty: the only external one.
+    pub floating_network: String,
+    /// Flavor by name or id; empty: the smallest with enough memory for the appliance.
+    pub flavor: String,
 }
 
 impl Default for OpenStackOptions {
@@ -359,6 +376,12 @@ impl Default for OpenStackOptions {
         OpenStackOptions {
             cloud: String::new(),
             access: "floating-ip".into(),
+            topologies: vec!["per-role".into(), "all-in-one".into()],
+            network: String::new(),
+            subnet: "10.5.7.0/24".into(),
+            calculator_subnet: "10.5.8.0/24".into(),
+            floating_network: String::new(),
+            flavor: String::new(),
         }
     }
 }
@@ -594,6 +617,43 @@ impl Scenario {
                 "expected floating-ip or fixed-ip",
             ));
         }
+        one_of(
+            &self.openstack.topologies,
+            &["per-role", "all-in-one", "routed"],
+            "openstack.topologies",
+            path,
+        )?;
+        for (field, value) in [
+            ("openstack.subnet", &self.openstack.subnet),
+            (
+                "openstack.calculator_subnet",
+                &self.openstack.calculator_subnet,
+            ),
+        ] {
+            if !is_ipv4_cidr(value) {
+                return Err(bad(
+                    field,
+                    format!("{value:?}"),
+                    "expected an IPv4 CIDR such as 10.5.7.0/24",
+                ));
+            }
+        }
+        if self.openstack.subnet == self.openstack.calculator_subnet {
+            return Err(bad(
+                "openstack.calculator_subnet",
+                format!("{:?}", self.openstack.calculator_subnet),
+                "must differ from openstack.subnet (two networks joined by a router)",
+            ));
+        }
+        if self.openstack.topologies.iter().any(|t| t == "routed")
+            && self.openstack.network != "create"
+        {
+            return Err(bad(
+                "openstack.topologies",
+                "\"routed\"".into(),
+                "the routed topology creates its two networks: set openstack.network = \"create\"",
+            ));
+        }
         Ok(())
     }
 }
@@ -732,8 +792,12 @@ mod tests {
 
     #[test]
     fn default_scenario_file_is_valid() {
-        let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/calculator.toml");
-        Scenario::load(&p).unwrap();
+        for f in ["calculator.toml", "quick.toml", "openstack-routed.toml"] {
+            let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("scenarios")
+                .join(f);
+            Scenario::load(&p).unwrap_or_else(|e| panic!("{e}"));
+        }
     }
 
     #[test]
@@ -852,6 +916,34 @@ mod tests {
             (s.virtualbox.storage.as_str(), s.virtualbox.cpus),
             ("ide", Some(2))
         );
+    }
+
+    #[test]
+    fn openstack_options_default_and_validate() {
+        let s = parse(MIN).unwrap();
+        assert_eq!(s.openstack.access, "floating-ip");
+        assert_eq!(s.openstack.topologies, vec!["per-role", "all-in-one"]);
+        let s = parse(&format!(
+            "{MIN}[openstack]\ncloud = \"c\"\nnetwork = \"virtbench-net\"\n"
+        ))
+        .unwrap();
+        assert_eq!(
+            (s.openstack.cloud.as_str(), s.openstack.access.as_str()),
+            ("c", "floating-ip")
+        );
+        let e = parse(&format!("{MIN}[openstack]\ntopologies = [\"mesh\"]\n")).unwrap_err();
+        assert!(e.contains("`openstack.topologies` = \"mesh\""), "{e}");
+        let e = parse(&format!("{MIN}[openstack]\naccess = \"vpn\"\n")).unwrap_err();
+        assert!(e.contains("`openstack.access` = \"vpn\""), "{e}");
+        let e = parse(&format!("{MIN}[openstack]\ntopologies = [\"routed\"]\n")).unwrap_err();
+        assert!(e.contains("set openstack.network = \"create\""), "{e}");
+        let s = parse(&format!(
+            "{MIN}[openstack]\ntopologies = [\"routed\"]\nnetwork = \"create\"\n"
+        ))
+        .unwrap();
+        assert_eq!(s.openstack.subnet, "10.5.7.0/24");
+        let e = parse(&format!("{MIN}[openstack]\nsubnet = \"10.5.7/24\"\n")).unwrap_err();
+        assert!(e.contains("`openstack.subnet`"), "{e}");
     }
 
     #[test]

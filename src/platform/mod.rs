@@ -304,6 +304,6 @@ pub fn all() -> Vec<Box<dyn Platform>> {
         Box::new(lxc::Lxc),
         Box::new(qemu::Qemu::default()),
         Box::new(virtualbox::VirtualBox::default()),
-        Box::new(openstack::OpenStack),
+        Box::new(openstack::OpenStack::default()),
     ]
 }

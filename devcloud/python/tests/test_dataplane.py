@@ -101,6 +101,62 @@ class DhcpHostsTest(unittest.TestCase):
             self.assertEqual(len(starts), 2)  # a removal restarts (drops the lease)
 
 
+class SecurityGroupRulesTest(unittest.TestCase):
+    def test_ingress_rules_per_port_then_drop(self):
+        groups = [
+            {"id": "calc", "security_group_rules": [
+                {"direction": "ingress", "ethertype": "IPv4", "protocol": "tcp",
+                 "port_range_min": 50000, "port_range_max": 50004,
+                 "remote_ip_prefix": "0.0.0.0/0"},
+                {"direction": "ingress", "ethertype": "IPv4", "protocol": "icmp"},
+                {"direction": "egress", "ethertype": "IPv4"},
+                {"direction": "ingress", "ethertype": "IPv6", "protocol": "tcp"},
+            ]},
+            {"id": "default", "security_group_rules": [
+                {"direction": "ingress", "ethertype": "IPv4", "remote_group_id": "default"},
+            ]},
+        ]
+        ports = [
+            {"id": "a", "fixed_ips": [{"ip_address": "10.99.0.10"}], "security_groups": ["calc"]},
+            {"id": "b", "fixed_ips": [{"ip_address": "10.99.0.11"}], "security_groups": ["default"]},
+            {"id": "c", "fixed_ips": [{"ip_address": "10.99.0.12"}], "security_groups": ["default"],
+             "port_security_enabled": False},
+        ]
+        rules = dataplane.sg_rules(ports, groups)
+        self.assertEqual(rules[:2], [
+            ["-m", "conntrack", "--ctstate", "ESTABLISHED,RELATED", "-j", "ACCEPT"],
+            ["-p", "udp", "--sport", "67", "--dport", "68", "-j", "ACCEPT"],
+        ])
+        self.assertEqual(rules[2:], [
+            ["-d", "10.99.0.10/32", "-p", "tcp", "--dport", "50000:50004",
+             "-s", "0.0.0.0/0", "-j", "ACCEPT"],
+            ["-d", "10.99.0.10/32", "-p", "icmp", "-j", "ACCEPT"],
+            ["-d", "10.99.0.10/32", "-j", "DROP"],
+            # The default group admits its members only (c has port security off,
+            # so it is not filtered, but it is a member).
+            ["-d", "10.99.0.11/32", "-s", "10.99.0.11/32", "-j", "ACCEPT"],
+            ["-d", "10.99.0.11/32", "-s", "10.99.0.12/32", "-j", "ACCEPT"],
+            ["-d", "10.99.0.11/32", "-j", "DROP"],
+        ])
+
+
+class RouteRulesTest(unittest.TestCase):
+    def test_segments_joined_by_a_router_forward_to_each_other(self):
+        bridge_of = {"n1": "vbdcn11111111", "n2": "vbdcn22222222", "n3": "vbdcn33333333",
+                     "main": "vbdc0"}
+        rules = dataplane.route_rules(
+            {"r1": ["n1", "n2", "ext-not-ours"], "r2": ["main"]},
+            bridge_of, ["vbdcn11111111", "vbdcn22222222", "vbdcn33333333"])
+        self.assertEqual(rules, [
+            ["-i", "vbdcn11111111", "-o", "vbdcn11111111", "-j", "ACCEPT"],
+            ["-i", "vbdcn22222222", "-o", "vbdcn22222222", "-j", "ACCEPT"],
+            ["-i", "vbdcn33333333", "-o", "vbdcn33333333", "-j", "ACCEPT"],
+            ["-i", "vbdcn11111111", "-o", "vbdcn22222222", "-j", "ACCEPT"],
+            ["-i", "vbdcn22222222", "-o", "vbdcn11111111", "-j", "ACCEPT"],
+        ])
+        self.assertEqual(dataplane.segment_bridge("0a1b2c3d-4e5f-6789"), "vbdcn0a1b2c3d")
+
+
 class _Alive:
     returncode = None
 

@@ -29,6 +29,8 @@ SERVICES = [
     ("neutron", "network", "neutron", "neutron"),
 ]
 FLAVOR = {"name": "virtbench.tiny", "ram": 256, "vcpus": 1, "disk": 1}
+# The resize target of the C13 experiment (twice the memory of virtbench.tiny).
+FLAVORS = [FLAVOR, {"name": "virtbench.small", "ram": 512, "vcpus": 1, "disk": 1}]
 
 
 def admin_session(args):
@@ -150,8 +152,9 @@ def resources(args):
     bench_project = ks.get("/projects?name=virtbench")["projects"][0]["id"]
 
     flavors = nova.get("/flavors?is_public=None")["flavors"]
-    if not any(f["name"] == FLAVOR["name"] for f in flavors):
-        nova.post("/flavors", {"flavor": dict(FLAVOR, **{"os-flavor-access:is_public": True})})
+    for flavor in FLAVORS:
+        if not any(f["name"] == flavor["name"] for f in flavors):
+            nova.post("/flavors", {"flavor": dict(flavor, **{"os-flavor-access:is_public": True})})
 
     net = find_or_create(neutron, "v2.0/networks", "network", args.network, {
         "name": args.network, "shared": True,

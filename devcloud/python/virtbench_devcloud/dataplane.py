@@ -8,6 +8,13 @@
   the instance is found by the source IP of the request, its user_data comes
   from Nova.
 - DNATs floating IPs to their fixed IPs in an iptables chain of its own.
+- Enforces the ingress rules of security groups (IPv4) on traffic to each
+  instance's fixed IP, in the filter chain VBDC-SG (egress is not filtered).
+- Gives every other tenant network created through the API an L2 segment of
+  its own (a bridge ``vbdcn<net-id[:8]>`` carrying its subnet's gateway
+  address, and a dnsmasq of its own), and forwards between the segments that
+  a router joins (filter chain VBDC-ROUTE): networks, subnets and routers
+  created through the API carry traffic.
 
 It polls Neutron every second: a devcloud has a handful of ports.
 """
@@ -32,6 +39,9 @@ LOG = logging.getLogger("devcloud-dataplane")
 
 FIP_CHAIN = "VBDC-FIP"
 HAIRPIN_CHAIN = "VBDC-HAIRPIN"
+SG_CHAIN = "VBDC-SG"
+ROUTE_CHAIN = "VBDC-ROUTE"
+SEGMENT_PREFIX = "vbdcn"
 
 
 def run(*cmd, check=True):
@@ -82,12 +92,17 @@ class State:
 
 
 class DnsmasqManager:
-    def __init__(self, args):
+    """args: state, bridge, gateway, subnet_start, netmask. ``name`` keeps the
+    files of several instances apart (one per segment)."""
+
+    def __init__(self, args, name="dnsmasq"):
         self.args = args
         self.proc = None
         self.hosts = None
-        self.hosts_file = os.path.join(args.state, "dataplane", "dhcp-hosts")
-        self.pid_file = os.path.join(args.state, "run", "dnsmasq.pid")
+        suffix = "" if name == "dnsmasq" else "-" + name
+        self.hosts_file = os.path.join(args.state, "dataplane", "dhcp-hosts" + suffix)
+        self.pid_file = os.path.join(args.state, "run", name + ".pid")
+        self.log_file = os.path.join(args.state, "log", name + ".log")
 
     def _start(self):
         a = self.args
@@ -107,7 +122,7 @@ class DnsmasqManager:
             "--leasefile-ro",
             "--pid-file=%s" % self.pid_file,
             "--log-dhcp",
-            "--log-facility=%s" % os.path.join(a.state, "log", "dnsmasq.log"),
+            "--log-facility=%s" % self.log_file,
         ]
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL)
         LOG.info("dnsmasq started, pid %s", self.proc.pid)
@@ -198,6 +213,161 @@ class FipNat:
         self.rules = pairs
 
 
+def segment_bridge(net_id):
+    return SEGMENT_PREFIX + net_id.replace("-", "")[:8]
+
+
+def route_rules(routers_ifaces, bridge_of, segments):
+    """FORWARD rules: within each segment (bridged frames between its instances,
+    which Docker's DROP policy would otherwise stop), and between the segments
+    each router joins. routers_ifaces: {router id: [network id of each
+    interface]}; bridge_of: network id -> bridge name (networks without a bridge
+    of ours are skipped); segments: the segments' bridge names."""
+    out = [["-i", b, "-o", b, "-j", "ACCEPT"] for b in sorted(segments)]
+    for rid in sorted(routers_ifaces):
+        bridges = sorted({bridge_of[n] for n in routers_ifaces[rid] if n in bridge_of})
+        for a in bridges:
+            for b in bridges:
+                if a != b:
+                    out.append(["-i", a, "-o", b, "-j", "ACCEPT"])
+    return out
+
+
+class Segment:
+    """One tenant network's L2 segment: its bridge, the subnet's gateway address
+    on it (the router's address, and where its dnsmasq listens), its dnsmasq."""
+
+    def __init__(self, args, net_id, cidr, gateway):
+        self.bridge = segment_bridge(net_id)
+        self.cidr, self.gateway = cidr, gateway
+        net, prefix = cidr.split("/")
+        ns = argparse.Namespace(
+            state=args.state, bridge=self.bridge, gateway=gateway, subnet_start=net,
+            netmask=socket.inet_ntoa(struct.pack(
+                "!I", (0xFFFFFFFF << (32 - int(prefix))) & 0xFFFFFFFF)))
+        self.prefix = prefix
+        self.dnsmasq = DnsmasqManager(ns, name="dnsmasq-" + self.bridge)
+
+    def ensure(self, bridges_file):
+        if not os.path.exists("/sys/class/net/%s" % self.bridge):
+            run("ip", "link", "add", "name", self.bridge, "type", "bridge")
+            with open(bridges_file, "a") as f:
+                f.write(self.bridge + "\n")
+            LOG.info("segment %s for %s", self.bridge, self.cidr)
+        run("ip", "link", "set", self.bridge, "up")
+        addr = "%s/%s" % (self.gateway, self.prefix)
+        if addr not in run("ip", "-o", "-4", "addr", "show", "dev", self.bridge).stdout:
+            run("ip", "addr", "add", addr, "dev", self.bridge)
+
+    def remove(self):
+        self.dnsmasq.stop()
+        run("ip", "link", "del", self.bridge, check=False)
+        LOG.info("segment %s removed", self.bridge)
+
+
+class RouteFilter:
+    """Chain VBDC-ROUTE in the filter table, from FORWARD: what routers join."""
+
+    def __init__(self):
+        self.rules = None
+
+    def setup(self):
+        run("iptables", "-N", ROUTE_CHAIN, check=False)
+        while run("iptables", "-D", "FORWARD", "-j", ROUTE_CHAIN, check=False).returncode == 0:
+            pass
+        # Below the security groups' jumps (SecurityGroupFilter.setup runs after).
+        run("iptables", "-I", "FORWARD", "1", "-j", ROUTE_CHAIN)
+
+    def update(self, rules):
+        if rules == self.rules:
+            return
+        restore_chain(ROUTE_CHAIN, rules)
+        LOG.info("routes between segments: %d rules", len(rules))
+        self.rules = rules
+
+
+def restore_chain(chain, rules):
+    text = "*filter\n:%s - [0:0]\n" % chain
+    text += "".join("-A %s %s\n" % (chain, " ".join(r)) for r in rules)
+    text += "COMMIT\n"
+    res = subprocess.run(["iptables-restore", "--noflush"], input=text,
+                         capture_output=True, text=True)
+    if res.returncode != 0:
+        raise RuntimeError("iptables-restore: %s" % res.stderr.strip())
+
+
+def sg_rules(ports, groups):
+    """iptables rules (argument lists for ``-A VBDC-SG``) enforcing the ingress
+    rules of each port's security groups on traffic to its IPv4 fixed IPs.
+
+    ports: Neutron ports (``fixed_ips``, ``security_groups``,
+    ``port_security_enabled``); groups: security groups with their
+    ``security_group_rules``. A rule with a ``remote_group_id`` admits the fixed
+    IPs of the ports in that group. Whatever no rule admits is dropped.
+    """
+    by_id = {g["id"]: g for g in groups}
+    members = {}
+    for p in ports:
+        for gid in p.get("security_groups") or []:
+            members.setdefault(gid, []).extend(
+                f["ip_address"] for f in p["fixed_ips"] if ":" not in f["ip_address"])
+    out = [
+        ["-m", "conntrack", "--ctstate", "ESTABLISHED,RELATED", "-j", "ACCEPT"],
+        # DHCP answers from dnsmasq on the host.
+        ["-p", "udp", "--sport", "67", "--dport", "68", "-j", "ACCEPT"],
+    ]
+    for p in sorted(ports, key=lambda p: p["id"]):
+        if p.get("port_security_enabled") is False:
+            continue
+        for ip in sorted(f["ip_address"] for f in p["fixed_ips"] if ":" not in f["ip_address"]):
+            for gid in sorted(p.get("security_groups") or []):
+                for r in by_id.get(gid, {}).get("security_group_rules", []):
+                    if r.get("direction") != "ingress" or r.get("ethertype", "IPv4") != "IPv4":
+                        continue
+                    match = ["-d", ip + "/32"]
+                    proto = r.get("protocol")
+                    if proto not in (None, "any", "0"):
+                        match += ["-p", str(proto)]
+                        lo, hi = r.get("port_range_min"), r.get("port_range_max")
+                        if lo is not None and str(proto) in ("tcp", "udp", "6", "17"):
+                            match += ["--dport", "%s:%s" % (lo, hi if hi is not None else lo)]
+                    if r.get("remote_group_id"):
+                        for src in sorted(set(members.get(r["remote_group_id"], []))):
+                            out.append(match + ["-s", src + "/32", "-j", "ACCEPT"])
+                    else:
+                        prefix = r.get("remote_ip_prefix")
+                        out.append(match + (["-s", prefix] if prefix else []) + ["-j", "ACCEPT"])
+            out.append(["-d", ip + "/32", "-j", "DROP"])
+    return out
+
+
+class SecurityGroupFilter:
+    """The chain VBDC-SG in the filter table, jumped to from FORWARD (traffic
+    between instances and from outside, after DNAT) and OUTPUT (from the host),
+    for packets going out on the bridge. Replaced atomically (iptables-restore)."""
+
+    def __init__(self, bridge):
+        self.bridge = bridge
+        self.rules = None
+
+    def setup(self):
+        run("iptables", "-N", SG_CHAIN, check=False)
+        for hook in ("FORWARD", "OUTPUT"):
+            for out in (self.bridge, SEGMENT_PREFIX + "+"):
+                # On top, whatever others (Docker, CNI) inserted since.
+                jump = ["-o", out, "-j", SG_CHAIN]
+                while run("iptables", "-D", hook, *jump, check=False).returncode == 0:
+                    pass
+                run("iptables", "-I", hook, "1", *jump)
+
+    def update(self, rules):
+        if rules == self.rules:
+            return
+        restore_chain(SG_CHAIN, rules)
+        LOG.info("security groups: %d rules", len(rules))
+        self.rules = rules
+
+
 def make_metadata_handler(cloud, state, refresh):
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.0"
@@ -265,6 +435,9 @@ class Dataplane:
         self.state = State()
         self.dnsmasq = DnsmasqManager(args)
         self.fip = FipNat(args.tenant_cidr)
+        self.sg = SecurityGroupFilter(args.bridge)
+        self.routes = RouteFilter()
+        self.segments = {}  # network id -> Segment
         self.poll_lock = threading.Lock()
         self.stopping = threading.Event()
         self.tenant_net = None
@@ -280,22 +453,69 @@ class Dataplane:
         with self.poll_lock:
             if self.tenant_net is None:
                 self.tenant_net = self._find_network()
-            ports = self.cloud.neutron("/v2.0/ports?network_id=%s" % self.tenant_net)["ports"]
-            hosts, ip_to_device, port_ids = [], {}, []
+            all_ports = self.cloud.neutron("/v2.0/ports")["ports"]
+            ports = [p for p in all_ports if p["network_id"] == self.tenant_net]
+            hosts, ip_to_device, port_ids, instance_ports = [], {}, [], []
             for p in ports:
                 if not p["device_owner"].startswith("compute:"):
                     continue
                 port_ids.append(p["id"])
+                instance_ports.append(p)
                 for fixed in p["fixed_ips"]:
                     if ":" in fixed["ip_address"]:
                         continue
                     hosts.append((p["mac_address"], fixed["ip_address"]))
                     ip_to_device[fixed["ip_address"]] = p["device_id"]
-            with self.state.lock:
-                self.state.ip_to_device = ip_to_device
             self.dnsmasq.update(sorted(hosts))
             plug_taps(self.args.bridge, port_ids, self.known_taps,
                       os.path.join(self.args.state, "dataplane", "taps"))
+            # The other tenant networks: a segment each.
+            nets = self.cloud.neutron("/v2.0/networks")["networks"]
+            subnets = self.cloud.neutron("/v2.0/subnets?ip_version=4")["subnets"]
+            wanted = {}
+            for n in nets:
+                if n["id"] == self.tenant_net or n.get("router:external"):
+                    continue
+                sub = next((x for x in subnets if x["network_id"] == n["id"]
+                            and x.get("gateway_ip")), None)
+                if sub is not None:
+                    wanted[n["id"]] = sub
+            for nid in list(self.segments):
+                seg = self.segments[nid]
+                sub = wanted.get(nid)
+                if sub is None or sub["cidr"] != seg.cidr or sub["gateway_ip"] != seg.gateway:
+                    seg.remove()
+                    del self.segments[nid]
+            for nid, sub in wanted.items():
+                seg = self.segments.get(nid)
+                if seg is None:
+                    seg = self.segments[nid] = Segment(self.args, nid, sub["cidr"], sub["gateway_ip"])
+                seg.ensure(os.path.join(self.args.state, "dataplane", "bridges"))
+                seg_hosts, seg_ports = [], []
+                for p in all_ports:
+                    if p["network_id"] != nid or not p["device_owner"].startswith("compute:"):
+                        continue
+                    seg_ports.append(p["id"])
+                    instance_ports.append(p)
+                    for fixed in p["fixed_ips"]:
+                        if ":" not in fixed["ip_address"]:
+                            seg_hosts.append((p["mac_address"], fixed["ip_address"]))
+                            ip_to_device[fixed["ip_address"]] = p["device_id"]
+                seg.dnsmasq.update(sorted(seg_hosts))
+                plug_taps(seg.bridge, seg_ports, self.known_taps,
+                          os.path.join(self.args.state, "dataplane", "taps"))
+            with self.state.lock:
+                self.state.ip_to_device = ip_to_device
+            ifaces = {}
+            for p in all_ports:
+                if p["device_owner"] == "network:router_interface":
+                    ifaces.setdefault(p["device_id"], []).append(p["network_id"])
+            bridge_of = {nid: seg.bridge for nid, seg in self.segments.items()}
+            bridge_of[self.tenant_net] = self.args.bridge
+            self.routes.update(route_rules(
+                ifaces, bridge_of, [seg.bridge for seg in self.segments.values()]))
+            groups = self.cloud.neutron("/v2.0/security-groups")["security_groups"]
+            self.sg.update(sg_rules(instance_ports, groups))
             fips = self.cloud.neutron("/v2.0/floatingips")["floatingips"]
             self.fip.update(sorted(
                 (f["floating_ip_address"], f["fixed_ip_address"])
@@ -318,6 +538,8 @@ class Dataplane:
 
     def run(self):
         self.fip.setup()
+        self.routes.setup()
+        self.sg.setup()
         server = self.serve_metadata()
         try:
             while not self.stopping.is_set():
@@ -326,6 +548,8 @@ class Dataplane:
         finally:
             server.shutdown()
             self.dnsmasq.stop()
+            for seg in self.segments.values():
+                seg.dnsmasq.stop()
 
 
 def main():

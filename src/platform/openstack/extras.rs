@@ -1,0 +1,454 @@
+//! C13 on OpenStack: snapshot (an image from the running calculator instance), restore
+//! (rebuild the instance from that snapshot) and resize (to the next bigger flavor,
+//! confirmed), each timed through the API and with the service downtime a prober sees
+//! sending the workload's first expression every 50 ms through the access address.
+//!
+//! The lab says OpenStack resizes a running VM (the console drops) where VirtualBox
+//! must stop it first: `resize_live_ok` is 1 when Nova took the resize of an ACTIVE
+//! instance and brought it back ACTIVE with the new flavor without us stopping it;
+//! `resize_downtime_ms` is how long the calculator did not answer meanwhile (Nova's
+//! libvirt driver powers the guest off to move its disk: a cold resize done for you).
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::json;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::api;
+use super::client::{ApiError, Client};
+use crate::measure::http::Client as HttpClient;
+use crate::measure::Probe;
+use crate::platform::PlatformError;
+use crate::stats::Series;
+
+/// Prober period (the issue's: 50 ms).
+pub const PROBE_EVERY: Duration = Duration::from_millis(50);
+/// A probe not answered within this counts as down.
+const PROBE_TIMEOUT: Duration = Duration::from_millis(1000);
+/// Any one operation gives up after this long (TCG instances are slow).
+const OP_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// What the experiments need of a deployment.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub client: Arc<Client>,
+    pub server_id: String,
+    pub server_name: String,
+    pub flavor: api::Flavor,
+    pub endpoint: SocketAddr,
+    pub run_tag: String,
+    pub prefix: String,
+}
+
+/// Sends the probe every 50 ms on a fresh connection and records (sent, correct).
+struct Prober {
+    log: Arc<Mutex<Vec<(Instant, bool)>>>,
+    stop: CancellationToken,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Prober {
+    fn start(addr: SocketAddr, probe: Probe) -> Prober {
+        let log: Arc<Mutex<Vec<(Instant, bool)>>> = Arc::default();
+        let stop = CancellationToken::new();
+        let (l, s) = (log.clone(), stop.clone());
+        let task = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(PROBE_EVERY);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+            loop {
+                tokio::select! {
+                    _ = s.cancelled() => return,
+                    _ = tick.tick() => {}
+                }
+                let (l, p) = (l.clone(), probe.clone());
+                tokio::spawn(async move {
+                    let sent = Instant::now();
+                    // A fresh connection each time: a kept-alive one to a VM that was
+                    // just powered off would only time out.
+                    let ok = matches!(
+                        HttpClient::new(addr).post(p.body.clone(), sent + PROBE_TIMEOUT).await,
+                        Ok(a) if a.status.is_success() && p.accepts(&a.body)
+                    );
+                    l.lock().unwrap_or_else(|e| e.into_inner()).push((sent, ok));
+                });
+            }
+        });
+        Prober { log, stop, task }
+    }
+
+    /// Total time without a correct answer among probes sent in [from, to]: each
+    /// outage runs from its first failed probe to the next correct one (or `to`).
+    fn downtime(&self, from: Instant, to: Instant) -> Duration {
+        let mut log: Vec<(Instant, bool)> = self
+            .log
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .copied()
+            .filter(|(t, _)| *t >= from && *t <= to)
+            .collect();
+        log.sort_by_key(|(t, _)| *t);
+        outages(&log, to)
+    }
+
+    /// When the service came back: the end of the longest outage among probes sent
+    /// from `from` on (a lone slow probe is not the operation's outage). Sent time, so
+    /// late by at most one period.
+    fn back_after(&self, from: Instant) -> Option<Instant> {
+        let mut log: Vec<(Instant, bool)> = self
+            .log
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .copied()
+            .filter(|(t, _)| *t >= from)
+            .collect();
+        log.sort_by_key(|(t, _)| *t);
+        longest_outage_end(&log)
+    }
+
+    fn stop(self) {
+        self.stop.cancel();
+        self.task.abort();
+    }
+}
+
+/// Sum of outages in a sorted probe log; an outage still open ends at `end`.
+fn outages(log: &[(Instant, bool)], end: Instant) -> Duration {
+    let mut total = Duration::ZERO;
+    let mut down_since = None;
+    for &(t, ok) in log {
+        match (ok, down_since) {
+            (false, None) => down_since = Some(t),
+            (true, Some(s)) => {
+                total += t.saturating_duration_since(s);
+                down_since = None;
+            }
+            _ => {}
+        }
+    }
+    if let Some(s) = down_since {
+        total += end.saturating_duration_since(s);
+    }
+    total
+}
+
+/// End (first correct probe) of the longest outage in a sorted probe log.
+fn longest_outage_end(log: &[(Instant, bool)]) -> Option<Instant> {
+    let mut best: Option<(Duration, Instant)> = None;
+    let mut down_since = None;
+    for &(t, ok) in log {
+        match (ok, down_since) {
+            (false, None) => down_since = Some(t),
+            (true, Some(s)) => {
+                let d = t.saturating_duration_since(s);
+                if best.is_none_or(|(b, _)| d > b) {
+                    best = Some((d, t));
+                }
+                down_since = None;
+            }
+            _ => {}
+        }
+    }
+    best.map(|(_, t)| t)
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn failed(e: ApiError) -> PlatformError {
+    PlatformError::Failed(e.to_string())
+}
+
+/// Snapshot, restore and resize, in that order, on `t`. One failing experiment does not
+/// lose the others' figures; the snapshot image is deleted at the end.
+pub async fn c13(
+    t: &Target,
+    probe: &Probe,
+    startup_timeout: Duration,
+    cancel: &CancellationToken,
+) -> BTreeMap<String, Series> {
+    let mut out = BTreeMap::new();
+    let prober = Prober::start(t.endpoint, probe.clone());
+    let snapshot = match snapshot(t, &prober, &mut out).await {
+        Ok(id) => Some(id),
+        Err(e) => {
+            tracing::warn!("openstack snapshot experiment failed: {e}");
+            None
+        }
+    };
+    if let Some(image) = &snapshot {
+        if let Err(e) = restore(t, image, &prober, probe, startup_timeout, cancel, &mut out).await {
+            tracing::warn!("openstack restore experiment failed: {e}");
+        }
+    }
+    if let Err(e) = resize(t, &prober, probe, startup_timeout, cancel, &mut out).await {
+        tracing::warn!("openstack resize experiment failed: {e}");
+    }
+    prober.stop();
+    if let Some(image) = snapshot {
+        if let Err(e) = api::delete_image(&t.client, &image).await {
+            tracing::warn!("deleting snapshot image {image}: {e}");
+        }
+    }
+    out
+}
+
+async fn server_status(t: &Target) -> Result<api::Server, PlatformError> {
+    api::get_server(&t.client, &t.server_id)
+        .await
+        .map_err(failed)
+}
+
+/// Poll (every 250 ms) until the server's status is one of `want`; ERROR fails.
+async fn until_status(t: &Target, want: &[&str], what: &str) -> Result<Instant, PlatformError> {
+    let deadline = Instant::now() + OP_TIMEOUT;
+    loop {
+        let s = server_status(t).await?;
+        if want.contains(&s.status.as_str()) {
+            return Ok(Instant::now());
+        }
+        if s.status == "ERROR" {
+            return Err(PlatformError::Failed(format!(
+                "{what}: server {} went to ERROR: {}",
+                t.server_name,
+                s.fault.as_deref().unwrap_or("no fault given")
+            )));
+        }
+        if Instant::now() > deadline {
+            return Err(PlatformError::Timeout {
+                what: format!("{what}: server {} {}", t.server_name, want.join(" or ")),
+                after: OP_TIMEOUT,
+            });
+        }
+        tokio::time::sleep(super::deployment::POLL).await;
+    }
+}
+
+async fn snapshot(
+    t: &Target,
+    prober: &Prober,
+    out: &mut BTreeMap<String, Series>,
+) -> Result<String, PlatformError> {
+    let c = &t.client;
+    let name = format!("{}snapshot", t.prefix);
+    let start = Instant::now();
+    let v = api::server_action(
+        c,
+        &t.server_id,
+        json!({ "createImage": { "name": name, "metadata": { "virtbench": "1" } } }),
+    )
+    .await
+    .map_err(failed)?;
+    let image = v["image_id"].as_str().map(str::to_string).ok_or_else(|| {
+        PlatformError::Failed("nova createImage: no image_id in the answer".into())
+    })?;
+    // Tagged at once, so `cleanup` finds it should anything below fail.
+    for tag in [api::TAG, &t.run_tag] {
+        if let Err(e) = api::tag_image(c, &image, tag).await {
+            tracing::warn!("tagging snapshot {image}: {e}");
+        }
+    }
+    let deadline = Instant::now() + OP_TIMEOUT;
+    let img = loop {
+        let img = api::get_image(c, &image).await.map_err(failed)?;
+        if img.status == "active" {
+            break img;
+        }
+        if matches!(img.status.as_str(), "killed" | "deleted" | "deactivated")
+            || Instant::now() > deadline
+        {
+            return Err(PlatformError::Failed(format!(
+                "snapshot image {name} is {} after {:.0} s",
+                img.status,
+                start.elapsed().as_secs_f64()
+            )));
+        }
+        tokio::time::sleep(super::deployment::POLL).await;
+    };
+    let took = start.elapsed();
+    // Nova may pause the guest while it copies the disk: wait until it is ACTIVE with
+    // no task, then count the downtime over the whole operation.
+    until_status(t, &["ACTIVE"], "snapshot").await?;
+    let end = Instant::now();
+    out.insert("snapshot_ms".into(), Series::new("ms", vec![ms(took)]));
+    if let Some(size) = img.size {
+        out.insert(
+            "snapshot_bytes".into(),
+            Series::new("bytes", vec![size as f64]),
+        );
+    }
+    out.insert(
+        "snapshot_downtime_ms".into(),
+        Series::new("ms", vec![ms(prober.downtime(start, end))]),
+    );
+    Ok(image)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn restore(
+    t: &Target,
+    image: &str,
+    prober: &Prober,
+    probe: &Probe,
+    startup_timeout: Duration,
+    cancel: &CancellationToken,
+    out: &mut BTreeMap<String, Series>,
+) -> Result<(), PlatformError> {
+    let start = Instant::now();
+    api::server_action(
+        &t.client,
+        &t.server_id,
+        json!({ "rebuild": { "imageRef": image } }),
+    )
+    .await
+    .map_err(failed)?;
+    // The old guest may answer for a moment: the restore is done once Nova says
+    // ACTIVE again after REBUILD, and the calculator answers from the new disk.
+    until_status(t, &["REBUILD"], "restore (rebuild start)")
+        .await
+        .ok();
+    let active = until_status(t, &["ACTIVE"], "restore (rebuild)").await?;
+    let answered_at = answered(t, probe, startup_timeout, cancel).await?;
+    // Nova may report ACTIVE well after the rebuilt guest answers (a loaded compute
+    // service): the restore is done when the prober saw the service come back.
+    let ready = prober
+        .back_after(start)
+        .unwrap_or(answered_at)
+        .min(answered_at);
+    out.insert(
+        "restore_ms".into(),
+        Series::new("ms", vec![ms(ready.saturating_duration_since(start))]),
+    );
+    out.insert(
+        "restore_api_active_ms".into(),
+        Series::new("ms", vec![ms(active.saturating_duration_since(start))]),
+    );
+    out.insert(
+        "restore_downtime_ms".into(),
+        Series::new("ms", vec![ms(prober.downtime(start, answered_at))]),
+    );
+    Ok(())
+}
+
+async fn resize(
+    t: &Target,
+    prober: &Prober,
+    probe: &Probe,
+    startup_timeout: Duration,
+    cancel: &CancellationToken,
+    out: &mut BTreeMap<String, Series>,
+) -> Result<(), PlatformError> {
+    let c = &t.client;
+    let bigger = api::flavors(c)
+        .await
+        .map_err(failed)?
+        .into_iter()
+        .filter(|f| {
+            f.ram_mib > t.flavor.ram_mib
+                && f.vcpus >= t.flavor.vcpus
+                && f.disk_gb >= t.flavor.disk_gb
+        })
+        .min_by_key(|f| (f.ram_mib, f.vcpus, f.disk_gb))
+        .ok_or_else(|| {
+            PlatformError::Failed(format!(
+                "no flavor bigger than {} to resize to",
+                t.flavor.name
+            ))
+        })?;
+    let before = server_status(t).await?;
+    if before.status != "ACTIVE" {
+        return Err(PlatformError::Failed(format!(
+            "resize: server {} is {}, not ACTIVE",
+            t.server_name, before.status
+        )));
+    }
+    let start = Instant::now();
+    api::server_action(
+        c,
+        &t.server_id,
+        json!({ "resize": { "flavorRef": bigger.id } }),
+    )
+    .await
+    .map_err(failed)?;
+    until_status(t, &["VERIFY_RESIZE"], "resize").await?;
+    api::server_action(c, &t.server_id, json!({ "confirmResize": null }))
+        .await
+        .map_err(failed)?;
+    let confirmed = until_status(t, &["ACTIVE"], "resize confirm").await?;
+    let ready = answered(t, probe, startup_timeout, cancel).await?;
+    tracing::info!(
+        from = %t.flavor.name,
+        to = %bigger.name,
+        "resized a running instance"
+    );
+    out.insert(
+        "resize_ms".into(),
+        Series::new("ms", vec![ms(confirmed.saturating_duration_since(start))]),
+    );
+    out.insert(
+        "resize_ready_ms".into(),
+        Series::new("ms", vec![ms(ready.saturating_duration_since(start))]),
+    );
+    out.insert(
+        "resize_downtime_ms".into(),
+        Series::new("ms", vec![ms(prober.downtime(start, ready))]),
+    );
+    out.insert(
+        "resize_target_ram_mib".into(),
+        Series::new("MiB", vec![bigger.ram_mib as f64]),
+    );
+    // Asked of a running instance, done without our stopping it: the lab's claim.
+    out.insert("resize_live_ok".into(), Series::new("ratio", vec![1.0]));
+    Ok(())
+}
+
+/// The first correct answer after an operation.
+async fn answered(
+    t: &Target,
+    probe: &Probe,
+    timeout: Duration,
+    cancel: &CancellationToken,
+) -> Result<Instant, PlatformError> {
+    let at = crate::measure::startup::wait_first_correct(t.endpoint, probe, timeout, cancel)
+        .await
+        .map_err(|e| {
+            PlatformError::Failed(format!("after the operation on {}: {e}", t.server_name))
+        })?;
+    Ok(Instant::from_std(at))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outages_are_summed_and_an_open_one_ends_at_the_end() {
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        let log = [
+            (at(0), true),
+            (at(50), false),
+            (at(100), false),
+            (at(150), true),
+            (at(200), false),
+        ];
+        assert_eq!(outages(&log, at(300)), Duration::from_millis(100 + 100));
+        assert_eq!(outages(&[(at(0), true)], at(300)), Duration::ZERO);
+        let log = [
+            (at(0), false),
+            (at(50), true),
+            (at(100), false),
+            (at(300), false),
+            (at(350), true),
+            (at(400), true),
+        ];
+        assert_eq!(longest_outage_end(&log), Some(at(350)));
+        assert_eq!(longest_outage_end(&[(at(0), true)]), None);
+    }
+}

@@ -1,0 +1,103 @@
+//! What a cloud running on this very host costs, seen from the host: the QEMU process
+//! of each instance (libvirt puts the server's UUID on its command line as `-uuid`),
+//! and the devcloud's control plane (the PIDs `devcloud/up` records, plus their
+//! children: uWSGI workers, dnsmasq). On a remote cloud neither is observable.
+
+use std::path::PathBuf;
+
+/// Memory figures of instances are labelled with this: they are what the host's
+/// QEMU processes use, not what the guest sees, and only a local cloud shows them.
+pub const SCOPE: &str = "host-side, local cloud: the instances' QEMU processes";
+
+/// PIDs of the QEMU processes running the given servers, in the order found.
+pub fn qemu_pids(server_ids: &[String]) -> Vec<u32> {
+    let mut out = Vec::new();
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return out;
+    };
+    for e in dir.flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+            continue;
+        };
+        let Ok(cmd) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+            continue;
+        };
+        let args: Vec<&[u8]> = cmd.split(|&b| b == 0).collect();
+        let is_qemu = args
+            .first()
+            .and_then(|a| a.rsplit(|&b| b == b'/').next())
+            .is_some_and(|exe| exe.starts_with(b"qemu-system") || exe.starts_with(b"qemu-kvm"));
+        if !is_qemu {
+            continue;
+        }
+        let uuid = args
+            .windows(2)
+            .find(|w| w[0] == b"-uuid")
+            .map(|w| String::from_utf8_lossy(w[1]).to_ascii_lowercase());
+        if let Some(uuid) = uuid {
+            if server_ids.iter().any(|id| id.to_ascii_lowercase() == uuid) {
+                out.push(pid);
+            }
+        }
+    }
+    out
+}
+
+/// The devcloud's state directory, when its control plane runs here.
+pub fn devcloud_state() -> Option<PathBuf> {
+    let dir = std::env::var_os("DEVCLOUD_STATE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/var/lib/virtbench-devcloud"));
+    dir.join("run").is_dir().then_some(dir)
+}
+
+/// The devcloud's control-plane processes (recorded PIDs that are alive, and their
+/// descendants), QEMU instances excluded.
+pub fn control_plane_pids() -> Vec<u32> {
+    let Some(state) = devcloud_state() else {
+        return Vec::new();
+    };
+    let Ok(dir) = std::fs::read_dir(state.join("run")) else {
+        return Vec::new();
+    };
+    let mut pids = Vec::new();
+    for e in dir.flatten() {
+        if e.path().extension().and_then(|x| x.to_str()) != Some("pid") {
+            continue;
+        }
+        let Some(pid) = std::fs::read_to_string(e.path())
+            .ok()
+            .and_then(|s| s.trim().parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+            continue;
+        }
+        pids.push(pid);
+        pids.extend(crate::measure::resources::descendants(pid));
+    }
+    pids.sort_unstable();
+    pids.dedup();
+    // libvirtd's children are the instances: they are per-instance figures.
+    pids.retain(|p| {
+        std::fs::read(format!("/proc/{p}/cmdline"))
+            .map(|c| {
+                let exe = c.split(|&b| b == 0).next().unwrap_or_default();
+                !exe.rsplit(|&b| b == b'/')
+                    .next()
+                    .unwrap_or_default()
+                    .starts_with(b"qemu-system")
+            })
+            .unwrap_or(false)
+    });
+    pids
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn no_qemu_for_unknown_servers() {
+        assert!(super::qemu_pids(&["00000000-0000-0000-0000-000000000000".into()]).is_empty());
+    }
+}
