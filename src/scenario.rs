@@ -136,12 +136,16 @@ pub struct Experiments {
     /// One-second p99 windows per condition of the noisy-neighbour test (C6): quiet,
     /// beside a disk-only sibling, beside a CPU-only sibling. Fewer is quicker and noisier.
     pub noise_windows: usize,
+    /// Kill the `mul` sub-service under load, without and with a restart policy
+    /// (native and docker; about 20 s per platform).
+    pub service_kill: bool,
 }
 
 impl Default for Experiments {
     fn default() -> Self {
         Experiments {
             noise_windows: crate::measure::noise::WINDOWS,
+            service_kill: false,
         }
     }
 }
@@ -233,6 +237,8 @@ pub struct PodmanOptions {
     pub networks: Vec<String>,
     /// Subnet of the per-run network (apart from docker's: both may run side by side).
     pub subnet: String,
+    /// Podman's side of C7: `kill -9` the calculator container's conmon under load.
+    pub faults: bool,
 }
 
 impl Default for PodmanOptions {
@@ -240,6 +246,7 @@ impl Default for PodmanOptions {
         PodmanOptions {
             networks: vec!["bridge".into(), "host".into()],
             subnet: "10.216.0.0/24".into(),
+            faults: false,
         }
     }
 }

@@ -27,6 +27,9 @@ fn context(test: &str) -> RunContext {
 }
 
 async fn answer(addr: SocketAddr) -> Option<String> {
+    // reqwest is built without a crypto provider (Cargo.toml): plain HTTP needs none,
+    // but the builder insists on one being installed.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(2))
         .build()

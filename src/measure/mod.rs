@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 pub mod answer;
+pub mod fault;
 pub mod http;
 pub mod isolation;
 pub mod load;

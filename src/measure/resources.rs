@@ -223,7 +223,8 @@ pub fn descendants(pid: u32) -> Vec<u32> {
     out
 }
 
-fn parent(pid: u32) -> Option<u32> {
+/// The parent of a process (`/proc/PID/stat`).
+pub fn parent(pid: u32) -> Option<u32> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let rest = &stat[stat.rfind(')')? + 2..];
     rest.split_whitespace().nth(1)?.parse().ok()
