@@ -369,6 +369,9 @@ pub struct OpenStackOptions {
     pub floating_network: String,
     /// Flavor by name or id; empty: the smallest with enough memory for the appliance.
     pub flavor: String,
+    /// C13 on the first variant: snapshot, restore and resize, each timed with a
+    /// prober (about four minutes under TCG); a short demonstration turns it off.
+    pub lifecycle: bool,
 }
 
 impl Default for OpenStackOptions {
@@ -384,6 +387,7 @@ impl Default for OpenStackOptions {
             calculator_subnet: "10.5.8.0/24".into(),
             floating_network: String::new(),
             flavor: String::new(),
+            lifecycle: true,
         }
     }
 }

@@ -233,7 +233,7 @@ impl Platform for OpenStack {
             done.push(ctx.run_id.clone());
             first
         };
-        if let (Some(t), true) = (target, first) {
+        if let (Some(t), true) = (target, first && ctx.scenario.openstack.lifecycle) {
             let expr = ctx
                 .scenario
                 .workload
