@@ -25,6 +25,11 @@ pub mod events;
 pub mod progress;
 pub mod timing;
 
+#[cfg(test)]
+mod fake;
+#[cfg(test)]
+mod tests;
+
 use events::{Event, Figure, Observer, Planned, Step};
 use timing::{Ledger, Phase};
 
@@ -81,6 +86,15 @@ pub fn new_run_id() -> String {
 }
 
 pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
+    run_on(opts, platform::all()).await
+}
+
+/// [`run`] on the given platforms (every one of [`platform::all`] in a real run; a
+/// scripted fake in the runner's own tests).
+pub(crate) async fn run_on(
+    opts: RunOptions,
+    platforms: Vec<Box<dyn Platform>>,
+) -> Result<RunOutcome, RunError> {
     // From the very start, so that whatever the harness does before the first phase
     // (reading the scenario, git, probing) shows in the rest of the split.
     let wall = Instant::now();
@@ -107,7 +121,6 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
         }
     })?;
     let progress = &*opts.observer;
-    let platforms = platform::all();
     let plan: Vec<Planned> = platforms
         .iter()
         .filter(|p| scenario.platforms.iter().any(|s| s == p.name()))
@@ -135,7 +148,28 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
             label: p.name(),
             step: Step::Probing,
         });
-        match p.probe().await {
+        // A panic while probing is the platform's failure, not the run's.
+        let probed = match AssertUnwindSafe(p.probe()).catch_unwind().await {
+            Ok(a) => a,
+            Err(panic) => {
+                let msg = panic_message(&panic);
+                let r = failed_result(
+                    p.name(),
+                    p.name(),
+                    &BTreeMap::new(),
+                    format!("probe: panic: {msg}"),
+                );
+                progress.on(&Event::VariantFinished { result: &r });
+                results.push(r);
+                failed = true;
+                progress.on(&Event::PlatformFinished {
+                    platform: p.name(),
+                    so_far: &results,
+                });
+                continue;
+            }
+        };
+        match probed {
             Availability::Unavailable { reason, fix } => {
                 progress.on(&Event::PlatformUnavailable {
                     platform: p.name(),

@@ -126,7 +126,7 @@ impl Session {
             .filter(|s| s.kind == kind)
             .flat_map(|s| &s.endpoints)
             .find(|e| {
-                e.interface == interface && region.map_or(true, |r| e.region.as_deref() == Some(r))
+                e.interface == interface && region.is_none_or(|r| e.region.as_deref() == Some(r))
             })
             .map(|e| e.url.trim_end_matches('/').to_string())
     }

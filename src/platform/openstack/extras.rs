@@ -146,7 +146,7 @@ fn longest_outage_end(log: &[(Instant, bool)]) -> Option<Instant> {
             (false, None) => down_since = Some(t),
             (true, Some(s)) => {
                 let d = t.saturating_duration_since(s);
-                if best.map_or(true, |(b, _)| d > b) {
+                if best.is_none_or(|(b, _)| d > b) {
                     best = Some((d, t));
                 }
                 down_since = None;
