@@ -13,14 +13,14 @@ use std::time::{Duration, Instant};
 use futures_util::FutureExt;
 use tokio_util::sync::CancellationToken;
 
-use crate::measure::{load, resources, startup, MeasureError, Probe};
-use crate::platform::{
-    self, Availability, Deployment, Platform, PlatformError, RunContext, Variant,
-};
+use crate::error::Error;
+use crate::measure::{load, resources, startup, Probe};
+use crate::platform::{self, Availability, Deployment, Platform, Variant};
 use crate::results::{CpuIdle, PlatformResult, RunResults, ScenarioRecord};
 use crate::scenario::{Scenario, ScenarioError, PLATFORMS};
 use crate::stats::Series;
 
+pub mod context;
 pub mod events;
 pub mod progress;
 pub mod timing;
@@ -30,6 +30,7 @@ mod fake;
 #[cfg(test)]
 mod tests;
 
+pub use context::RunContext;
 use events::{Event, Figure, Observer, Planned, Step};
 use timing::{Ledger, Phase};
 
@@ -376,38 +377,26 @@ async fn measure_platform(
     out
 }
 
-/// A step of measuring one variant failed.
+/// A step of measuring one variant failed: which step, and the error.
 #[derive(Debug, thiserror::Error)]
-pub enum StepError {
-    #[error("{step}: {source}")]
-    Platform {
-        step: &'static str,
-        #[source]
-        source: PlatformError,
-    },
-    #[error("{step}: {source}")]
-    Measure {
-        step: &'static str,
-        #[source]
-        source: MeasureError,
-    },
+#[error("{step}: {source}")]
+pub struct StepError {
+    pub step: &'static str,
+    #[source]
+    pub source: Error,
 }
 
-fn pstep(step: &'static str) -> impl FnOnce(PlatformError) -> StepError {
-    move |source| StepError::Platform { step, source }
-}
-
-fn mstep(step: &'static str) -> impl FnOnce(MeasureError) -> StepError {
-    move |source| StepError::Measure { step, source }
+fn failed_at(step: &'static str) -> impl FnOnce(Error) -> StepError {
+    move |source| StepError { step, source }
 }
 
 async fn cancellable<T>(
     cancel: &CancellationToken,
-    f: impl std::future::Future<Output = Result<T, PlatformError>>,
-) -> Result<T, PlatformError> {
+    f: impl std::future::Future<Output = Result<T, Error>>,
+) -> Result<T, Error> {
     tokio::select! {
         r = f => r,
-        _ = cancel.cancelled() => Err(PlatformError::Cancelled),
+        _ = cancel.cancelled() => Err(Error::Cancelled),
     }
 }
 
@@ -482,7 +471,7 @@ async fn measure_variant(
             ledger
                 .time(Phase::Teardown, dep.teardown())
                 .await
-                .map_err(pstep("teardown"))?;
+                .map_err(failed_at("teardown"))?;
         }
     }
     r.startup_ms = Some(Series::new("ms", startup));
@@ -495,7 +484,7 @@ async fn measure_variant(
     let down = ledger
         .time(Phase::Teardown, dep.teardown())
         .await
-        .map_err(pstep("teardown"));
+        .map_err(failed_at("teardown"));
     measured.and(down)
 }
 
@@ -521,7 +510,7 @@ pub async fn deploy_ready(
     let t0 = Instant::now();
     let mut dep = cancellable(&ctx.cancel, p.deploy(ctx, variant))
         .await
-        .map_err(pstep("deploy"))?;
+        .map_err(failed_at("deploy"))?;
     let deployed = t0.elapsed();
     match wait_ready(
         dep.as_mut(),
@@ -557,10 +546,10 @@ async fn wait_ready(
     let mut check = tokio::time::interval(Duration::from_millis(100));
     loop {
         tokio::select! {
-            r = &mut wait => return r.map_err(mstep("waiting for the first correct answer")),
+            r = &mut wait => return r.map_err(failed_at("waiting for the first correct answer")),
             _ = check.tick() => {
                 if let Some(why) = dep.exited() {
-                    return Err(StepError::Platform { step: "startup", source: PlatformError::Failed(why) });
+                    return Err(StepError { step: "startup", source: Error::Failed(why) });
                 }
             }
         }
@@ -594,7 +583,7 @@ async fn measure_ready(
             cancellable(&ctx.cancel, crate::measure::settle::settle(&*dep)),
         )
         .await
-        .map_err(pstep("settling"))?;
+        .map_err(failed_at("settling"))?;
     progress.on(&step(Step::Idle {
         window_s: s.idle.window_s,
     }));
@@ -607,7 +596,7 @@ async fn measure_ready(
             ),
         )
         .await
-        .map_err(pstep("idle window"))?;
+        .map_err(failed_at("idle window"))?;
     r.memory_breakdown = ledger.time(Phase::Idle, dep.memory_breakdown()).await;
     r.memory_idle_bytes = Some(Series::new("bytes", idle.rss_bytes.clone()));
     let figure = |figure| Event::Figure {
@@ -661,8 +650,8 @@ async fn measure_ready(
                 ),
             )
             .await
-            .map_err(pstep("sampling under load"))?
-            .map_err(mstep("open-loop load"))?;
+            .map_err(failed_at("sampling under load"))?
+            .map_err(failed_at("open-loop load"))?;
         // Every request of the window costs CPU, warm-up included: count them all.
         let sent =
             lat.count + lat.errors + lat.wrong_answers + (rate * s.load.warmup_s).round() as u64;
@@ -696,8 +685,8 @@ async fn measure_ready(
         let t = ledger
             .time(Phase::Load, async {
                 tokio::select! {
-                    t = load::closed_loop(addr, probes, &cfg) => t.map_err(mstep("closed-loop load")),
-                    _ = ctx.cancel.cancelled() => Err(pstep("closed-loop load")(PlatformError::Cancelled)),
+                    t = load::closed_loop(addr, probes, &cfg) => t.map_err(failed_at("closed-loop load")),
+                    _ = ctx.cancel.cancelled() => Err(failed_at("closed-loop load")(Error::Cancelled)),
                 }
             })
             .await?;
@@ -709,7 +698,7 @@ async fn measure_ready(
     r.extras = ledger
         .time(Phase::Extras, cancellable(&ctx.cancel, p.extras(ctx, dep)))
         .await
-        .map_err(pstep("extras"))?;
+        .map_err(failed_at("extras"))?;
     Ok(())
 }
 

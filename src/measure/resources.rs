@@ -14,7 +14,46 @@
 
 use std::time::{Duration, Instant};
 
-use crate::platform::{Deployment, PlatformError, ResourceSample};
+use async_trait::async_trait;
+
+use crate::error::Error;
+
+/// Host-side resource use of a whole deployment at one instant.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ResourceSample {
+    /// Resident memory (sum of RSS, or cgroup usage for containers), bytes.
+    pub rss_bytes: u64,
+    /// Proportional set size where measurable (shared pages split between sharers).
+    pub pss_bytes: Option<u64>,
+    /// Cumulative CPU seconds (user + system) consumed so far.
+    pub cpu_seconds: f64,
+    /// The smallest CPU time the sources of `cpu_seconds` can tell from zero, seconds
+    /// (1e-9 for CPU clocks and cgroup v1, 1e-6 for cgroup v2's `usage_usec`); the
+    /// coarsest source counts when several are summed.
+    pub cpu_resolution_s: f64,
+}
+
+impl std::ops::Add for ResourceSample {
+    type Output = ResourceSample;
+    fn add(self, o: ResourceSample) -> ResourceSample {
+        ResourceSample {
+            rss_bytes: self.rss_bytes + o.rss_bytes,
+            pss_bytes: match (self.pss_bytes, o.pss_bytes) {
+                (Some(a), Some(b)) => Some(a + b),
+                _ => None,
+            },
+            cpu_seconds: self.cpu_seconds + o.cpu_seconds,
+            cpu_resolution_s: self.cpu_resolution_s.max(o.cpu_resolution_s),
+        }
+    }
+}
+
+/// Something the sampler can ask for its host-side resource use now: every deployment
+/// (`platform::Deployment` implements it).
+#[async_trait]
+pub trait Sampled: Send + Sync {
+    async fn sample(&self) -> Result<ResourceSample, Error>;
+}
 
 /// Kernel clock ticks per second for /proc/PID/stat times.
 pub(crate) fn clock_ticks() -> f64 {
@@ -286,10 +325,10 @@ impl Window {
 /// Sample `deployment` every `interval` for `length`, starting now (first sample at 0,
 /// last at `length`).
 pub async fn window(
-    deployment: &dyn Deployment,
+    deployment: &(impl Sampled + ?Sized),
     length: Duration,
     interval: Duration,
-) -> Result<Window, PlatformError> {
+) -> Result<Window, Error> {
     let mut w = Window::default();
     sample_until(deployment, interval, &mut w, tokio::time::sleep(length)).await?;
     Ok(w)
@@ -297,11 +336,11 @@ pub async fn window(
 
 /// Sample every `interval` until `until` completes, then once more; returns its output.
 pub async fn sample_until<F: std::future::Future>(
-    deployment: &dyn Deployment,
+    deployment: &(impl Sampled + ?Sized),
     interval: Duration,
     w: &mut Window,
     until: F,
-) -> Result<F::Output, PlatformError> {
+) -> Result<F::Output, Error> {
     let start = Instant::now();
     let mut tick = tokio::time::interval(interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

@@ -29,8 +29,8 @@ use super::docker::stats::{proc_use, CgroupFiles};
 use super::{
     Availability, Deployment, Platform, PlatformError, ResourceSample, RunContext, Variant,
 };
-use crate::artifact::image::BINARY_PATH;
 use crate::measure::{isolation, outside};
+use crate::platform::docker::image::BINARY_PATH;
 use crate::results::ArtifactRecord;
 use crate::scenario::Scenario;
 use crate::stats::Series;

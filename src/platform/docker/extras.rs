@@ -18,8 +18,8 @@ use bollard::Docker as Engine;
 use futures_util::StreamExt;
 
 use super::{engine_error, labels, LABEL_ROLE, LABEL_RUN};
-use crate::artifact::image::{build, context_tar, DOCKERFILE};
 use crate::measure::{isolation, noise, outside};
+use crate::platform::docker::image::{build, context_tar, DOCKERFILE};
 use crate::platform::PlatformError;
 use crate::results::keys;
 use crate::stats::Series;
@@ -85,7 +85,7 @@ async fn measure(
         engine
             .commit_container(options, config)
             .await
-            .map_err(|e| engine_error(&format!("docker: committing container {container}"), &e))?;
+            .map_err(|e| engine_error(&format!("committing container {container}"), &e))?;
         commit_ms.push(started.elapsed().as_secs_f64() * 1e3);
         let full = format!("virtbench-commit:{tag}");
         made.push(full.clone());
@@ -145,8 +145,7 @@ async fn save_load(
         let mut archive = Vec::new();
         let mut stream = engine.export_image(image);
         while let Some(chunk) = stream.next().await {
-            let chunk =
-                chunk.map_err(|e| engine_error(&format!("docker: saving image {image}"), &e))?;
+            let chunk = chunk.map_err(|e| engine_error(&format!("saving image {image}"), &e))?;
             archive.extend_from_slice(&chunk);
         }
         save_ms.push(started.elapsed().as_secs_f64() * 1e3);
@@ -156,7 +155,7 @@ async fn save_load(
         let options = ImportImageOptionsBuilder::default().quiet(true).build();
         let mut stream = engine.import_image(options, bollard::body_full(archive.into()), None);
         while let Some(item) = stream.next().await {
-            item.map_err(|e| engine_error(&format!("docker: loading the archive of {image}"), &e))?;
+            item.map_err(|e| engine_error(&format!("loading the archive of {image}"), &e))?;
         }
         load_ms.push(started.elapsed().as_secs_f64() * 1e3);
     }
@@ -200,7 +199,7 @@ pub async fn facts(
                 .build(),
         ))
         .await
-        .map_err(|e| engine_error("docker: listing the run's containers", &e))?;
+        .map_err(|e| engine_error("listing the run's containers", &e))?;
     // On a bridge network, the container's own address and its gateway (host mode has
     // neither).
     let mut direct: Option<std::net::SocketAddr> = None;
@@ -209,7 +208,7 @@ pub async fn facts(
         let info = engine
             .inspect_container(&id, None)
             .await
-            .map_err(|e| engine_error(&format!("docker: inspecting container {id}"), &e))?;
+            .map_err(|e| engine_error(&format!("inspecting container {id}"), &e))?;
         let endpoints: Vec<_> = info
             .network_settings
             .and_then(|n| n.networks)
@@ -305,25 +304,29 @@ async fn beside_noise(
         engine
             .create_container(Some(options), config)
             .await
-            .map_err(|e| engine_error(&format!("docker: creating container {name}"), &e))?;
+            .map_err(|e| engine_error(&format!("creating container {name}"), &e))?;
         engine
             .start_container(&name, None::<StartContainerOptions>)
             .await
-            .map_err(|e| engine_error(&format!("docker: starting container {name}"), &e))?;
+            .map_err(|e| engine_error(&format!("starting container {name}"), &e))?;
         tokio::time::sleep(noise::SETTLE).await;
         let measured = noise::p99_windows(endpoint, windows).await?;
         // Still running at the end: the noise really was there all along.
         let state = engine
             .inspect_container(&name, None)
             .await
-            .map_err(|e| engine_error(&format!("docker: inspecting container {name}"), &e))?
+            .map_err(|e| engine_error(&format!("inspecting container {name}"), &e))?
             .state;
         match state {
             Some(s) if s.running == Some(true) => Ok(measured),
-            s => Err(PlatformError::Failed(format!(
-                "docker: noise sibling {name} stopped during the test (exit code {:?})",
-                s.and_then(|s| s.exit_code)
-            ))),
+            s => Err(PlatformError::at(
+                "docker",
+                format!("noise sibling {name}"),
+                format!(
+                    "stopped during the test (exit code {:?})",
+                    s.and_then(|s| s.exit_code)
+                ),
+            )),
         }
     }
     .await;
@@ -351,11 +354,13 @@ async fn service_container(engine: &Engine, run_id: &str) -> Result<String, Plat
                 .build(),
         ))
         .await
-        .map_err(|e| engine_error("docker: listing the run's containers", &e))?;
+        .map_err(|e| engine_error("listing the run's containers", &e))?;
     found.into_iter().find_map(|c| c.id).ok_or_else(|| {
-        PlatformError::Failed(format!(
-            "docker: no running {COMMITTED_ROLE} container in run {run_id} to commit"
-        ))
+        PlatformError::at(
+            "docker",
+            "commit",
+            format!("no running {COMMITTED_ROLE} container in run {run_id}"),
+        )
     })
 }
 
@@ -363,6 +368,6 @@ async fn image_size(engine: &Engine, tag: &str) -> Result<u64, PlatformError> {
     let found = engine
         .inspect_image(tag)
         .await
-        .map_err(|e| engine_error(&format!("docker: inspecting image {tag}"), &e))?;
+        .map_err(|e| engine_error(&format!("inspecting image {tag}"), &e))?;
     Ok(found.size.unwrap_or(0).max(0) as u64)
 }

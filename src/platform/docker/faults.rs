@@ -28,9 +28,9 @@ use super::deployment::{self, DockerDeployment};
 use super::network::NetworkMode;
 use super::private_engine::PrivateEngine;
 use super::{engine_error, pick_ports, LABEL_RUN};
-use crate::artifact::image::CalculatorImage;
 use crate::measure::answer::answer_value;
 use crate::measure::http::Client;
+use crate::platform::docker::image::CalculatorImage;
 use crate::platform::{Deployment, PlatformError};
 use crate::results::keys;
 use crate::stats::Series;
@@ -220,7 +220,7 @@ async fn deploy(
     let version = private
         .version()
         .await
-        .map_err(|e| engine_error("docker: private engine version", &e))?
+        .map_err(|e| engine_error("private engine version", &e))?
         .version
         .unwrap_or_default();
     let mut d = deployment::deploy(private, plan, image, version, cancel).await?;
@@ -314,8 +314,10 @@ async fn kill_containerd(
     let killed = prober.since_start(Instant::now());
     if !engine.kill_containerd() {
         prober.stop().await;
-        return Err(PlatformError::Failed(
-            "docker: the private engine has no containerd of its own to kill".into(),
+        return Err(PlatformError::at(
+            "docker",
+            "killing the private containerd",
+            "the private engine has no containerd of its own",
         ));
     }
     pause(AFTER, cancel).await?;
@@ -378,7 +380,7 @@ async fn running_containers(engine: &Engine, id: &str) -> Result<usize, Platform
                 .build(),
         ))
         .await
-        .map_err(|e| engine_error("docker: listing the private engine's containers", &e))?;
+        .map_err(|e| engine_error("listing the private engine's containers", &e))?;
     Ok(list.len())
 }
 

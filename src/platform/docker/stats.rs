@@ -346,19 +346,21 @@ impl Sampler {
             let info = engine
                 .inspect_container(id, None)
                 .await
-                .map_err(|e| engine_error(&format!("docker: inspecting container {id}"), &e))?;
+                .map_err(|e| engine_error(&format!("inspecting container {id}"), &e))?;
             let state = info.state.unwrap_or_default();
             let pid = state.pid.unwrap_or(0);
             if state.running != Some(true) || pid <= 0 {
                 let status = state.status.map(|s| s.to_string()).unwrap_or_default();
-                return Err(PlatformError::Failed(format!(
-                    "docker: container {} is not running (status {status}, exit code {}){}",
-                    info.name
-                        .unwrap_or_else(|| id.clone())
-                        .trim_start_matches('/'),
-                    state.exit_code.unwrap_or(0),
-                    last_log_line(engine, id).await
-                )));
+                let name = info.name.unwrap_or_else(|| id.clone());
+                return Err(PlatformError::at(
+                    "docker",
+                    format!("sampling container {}", name.trim_start_matches('/')),
+                    format!(
+                        "not running (status {status}, exit code {}){}",
+                        state.exit_code.unwrap_or(0),
+                        last_log_line(engine, id).await
+                    ),
+                ));
             }
             let cgroup = CgroupFiles::of_pid(pid);
             let shim = find_shim(id, pid);
@@ -425,7 +427,7 @@ impl Sampler {
                     tokio::task::spawn_blocking(move || sample_host(&containers, &proxies))
                         .await
                         .map_err(|e| {
-                            PlatformError::Failed(format!("docker: sampling task: {e}"))
+                            PlatformError::at("docker", "sampling", format!("task: {e}"))
                         })??;
                 Ok((sample, Some(split)))
             }
@@ -491,8 +493,10 @@ async fn sample_api(engine: &Engine, ids: &[String]) -> Result<ResourceSample, P
         let stats = stream
             .next()
             .await
-            .ok_or_else(|| PlatformError::Failed(format!("docker: no stats for container {id}")))?
-            .map_err(|e| engine_error(&format!("docker: stats of container {id}"), &e))?;
+            .ok_or_else(|| {
+                PlatformError::at("docker", format!("stats of container {id}"), "none sent")
+            })?
+            .map_err(|e| engine_error(&format!("stats of container {id}"), &e))?;
         let m = stats.memory_stats.unwrap_or_default();
         let usage = m.usage.unwrap_or(0);
         // The engine's raw cgroup counters: `total_inactive_file` (v1, hierarchy

@@ -11,9 +11,9 @@ use async_trait::async_trait;
 use futures_util::future::join_all;
 
 use super::{json, podman, remove_labelled, run, LABEL_ROLE, LABEL_RUN, NPROC_LIMIT};
-use crate::artifact::image::LABEL;
 use crate::measure::{isolation, outside};
 use crate::platform::docker::deployment::{ContainerPlan, Plan};
+use crate::platform::docker::image::LABEL;
 use crate::platform::docker::network::NetworkMode;
 use crate::platform::docker::stats::{proc_use, CgroupFiles};
 use crate::platform::{Deployment, PlatformError, ResourceSample};
@@ -208,8 +208,10 @@ impl Deployment for PodmanDeployment {
 
     async fn sample(&self) -> Result<ResourceSample, PlatformError> {
         if self.torn_down {
-            return Err(PlatformError::Failed(
-                "podman: deployment already torn down".into(),
+            return Err(PlatformError::at(
+                "podman",
+                "sampling",
+                "the deployment is already torn down",
             ));
         }
         let cgroups = {
@@ -221,8 +223,10 @@ impl Deployment for PodmanDeployment {
                     .map(|s| CgroupFiles::of_pid(s.pid as i64))
                     .collect();
                 *slot = Some(found.ok_or_else(|| {
-                    PlatformError::Failed(
-                        "podman: a container's cgroup is not readable from here".into(),
+                    PlatformError::at(
+                        "podman",
+                        "sampling",
+                        "a container's cgroup is not readable from here",
                     )
                 })?);
             }

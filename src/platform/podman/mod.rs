@@ -30,7 +30,7 @@ use tokio::sync::Mutex;
 use super::docker::network::{NetworkMode, Subnet};
 use super::{Availability, Deployment, Platform, PlatformError, RunContext, Variant};
 use crate::artifact::calculator::CalculatorBinary;
-use crate::artifact::image::{tag_for, BINARY_PATH, LABEL, LABEL_BINARY_SHA};
+use crate::platform::docker::image::{tag_for, BINARY_PATH, LABEL, LABEL_BINARY_SHA};
 use crate::results::ArtifactRecord;
 use crate::scenario::Scenario;
 
@@ -387,10 +387,11 @@ impl Platform for Podman {
             }
             "host" => NetworkMode::Host,
             other => {
-                return Err(PlatformError::Failed(format!(
-                    "podman: variant {}: unknown network {other:?} (expected bridge or host)",
-                    variant.label
-                )))
+                return Err(PlatformError::at(
+                    "podman",
+                    format!("variant {}", variant.label),
+                    format!("unknown network {other:?} (expected bridge or host)"),
+                ))
             }
         };
         let image = self.image(ctx).await?;

@@ -11,8 +11,8 @@ use bollard::query_parameters::{
 use bollard::Docker as Engine;
 use futures_util::StreamExt;
 
+use super::engine_error;
 use crate::artifact::calculator::CalculatorBinary;
-use crate::platform::docker::engine_error;
 use crate::platform::PlatformError;
 use crate::results::ArtifactRecord;
 

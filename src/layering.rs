@@ -1,0 +1,160 @@
+//! The shape of the house, checked by reading the sources: which top-level folder may
+//! use which. A grep rather than a tool (`cargo modules` is not installed everywhere),
+//! so it sees `crate::x` paths written in code, not re-exports resolved by the compiler;
+//! that is enough to keep the layers from running back up.
+//!
+//! The layers, bottom up: `error`, `stats`, `results`, `host` hold no knowledge of
+//! what uses them; `artifact` (what is built) and `measure` (how it is measured) know
+//! nothing of platforms; `platform` uses both; `run` drives platforms; `report` and
+//! `demo` read results. `run::context` is its own node: it is what the runner hands a
+//! platform, so platforms use it without using the runner.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+fn src() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("src")
+}
+
+/// Every `.rs` file under `dir`.
+fn rust_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                todo.push(p);
+            } else if p.extension().is_some_and(|x| x == "rs") {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// The node a source file belongs to: its top-level module ("platform" for
+/// src/platform/qemu/vm.rs, "stats" for src/stats.rs), "run::context" for that file.
+fn node_of(file: &Path) -> Option<String> {
+    let rel = file.strip_prefix(src()).ok()?;
+    if rel == Path::new("run/context.rs") {
+        return Some("run::context".into());
+    }
+    let first = rel.components().next()?.as_os_str().to_str()?;
+    let name = first.strip_suffix(".rs").unwrap_or(first);
+    (!matches!(name, "lib" | "main" | "layering")).then(|| name.to_string())
+}
+
+/// The code of a file without its comments (`//`, `//!`, `///` lines and line ends).
+fn code(text: &str) -> String {
+    text.lines()
+        .map(|l| l.split_once("//").map_or(l, |(code, _)| code))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The nodes `text` names as `crate::x` (also inside `use crate::{x, y::z}`).
+fn uses(text: &str) -> BTreeSet<String> {
+    let text = code(text);
+    let mut out = BTreeSet::new();
+    let mut rest = text.as_str();
+    while let Some(i) = rest.find("crate::") {
+        rest = &rest[i + "crate::".len()..];
+        let names: Vec<&str> = if let Some(group) = rest.strip_prefix('{') {
+            let end = group.find('}').unwrap_or(group.len());
+            group[..end].split(',').map(str::trim).collect()
+        } else {
+            vec![rest]
+        };
+        for n in names {
+            let path: String = n
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == ':')
+                .collect();
+            let mut segs = path.split("::");
+            let Some(first) = segs.next().filter(|s| !s.is_empty()) else {
+                continue;
+            };
+            if first == "run" && segs.next() == Some("context") {
+                out.insert("run::context".to_string());
+            } else {
+                out.insert(first.to_string());
+            }
+        }
+    }
+    out
+}
+
+/// node -> (node it uses -> a file where it does).
+fn graph() -> BTreeMap<String, BTreeMap<String, PathBuf>> {
+    let mut g: BTreeMap<String, BTreeMap<String, PathBuf>> = BTreeMap::new();
+    for f in rust_files(&src()) {
+        let Some(node) = node_of(&f) else { continue };
+        let text = std::fs::read_to_string(&f).unwrap();
+        for used in uses(&text) {
+            if used != node {
+                g.entry(node.clone())
+                    .or_default()
+                    .entry(used)
+                    .or_insert_with(|| f.clone());
+            }
+        }
+    }
+    g
+}
+
+#[test]
+fn artifact_and_measure_do_not_use_platform() {
+    let g = graph();
+    for node in ["artifact", "measure"] {
+        for (used, file) in g.get(node).into_iter().flatten() {
+            assert!(
+                used != "platform" && used != "run" && used != "report",
+                "{} uses crate::{used}: {node}/ must not know platforms or the runner",
+                file.display()
+            );
+        }
+    }
+}
+
+#[test]
+fn no_cycle_between_top_level_folders() {
+    let g = graph();
+    // Depth-first search; a node met again on the current path closes a cycle.
+    fn visit(
+        g: &BTreeMap<String, BTreeMap<String, PathBuf>>,
+        node: &str,
+        path: &mut Vec<String>,
+        done: &mut BTreeSet<String>,
+    ) {
+        if let Some(i) = path.iter().position(|n| n == node) {
+            let cycle = path[i..].join(" -> ");
+            let files: Vec<String> = path[i..]
+                .iter()
+                .zip(path[i + 1..].iter().chain([&node.to_string()]))
+                .map(|(a, b)| g[a][b].display().to_string())
+                .collect();
+            panic!("cycle: {cycle} -> {node} (uses in {})", files.join(", "));
+        }
+        if !done.insert(node.to_string()) {
+            return;
+        }
+        path.push(node.to_string());
+        for next in g.get(node).into_iter().flat_map(|m| m.keys()) {
+            visit(g, next, path, done);
+        }
+        path.pop();
+    }
+    let mut done = BTreeSet::new();
+    for node in g.keys() {
+        visit(&g, node, &mut Vec::new(), &mut done);
+    }
+}
+
+#[test]
+fn the_use_reader_sees_groups_and_skips_comments() {
+    let text = "use crate::{error::Error, measure::Probe};\n// crate::report\nlet x = crate::run::context::RunContext::new();\nuse crate::run::RunOutcome;";
+    let got: Vec<String> = uses(text).into_iter().collect();
+    assert_eq!(got, ["error", "measure", "run", "run::context"]);
+}
