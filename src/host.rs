@@ -4,6 +4,8 @@ use std::collections::BTreeMap;
 
 use crate::results::HostInfo;
 
+pub mod procfs;
+
 pub fn facts(tools: BTreeMap<String, String>) -> HostInfo {
     use sysinfo::System;
     let unknown = |_| "unknown".to_string();

@@ -258,10 +258,7 @@ pub struct LxcDeployment {
 }
 
 fn parent_pid(pid: i32) -> Option<i32> {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()?
-        .lines()
-        .find_map(|l| l.strip_prefix("PPid:")?.trim().parse().ok())
+    crate::host::procfs::parent(pid as u32).map(|p| p as i32)
 }
 
 async fn deploy(
@@ -407,7 +404,7 @@ impl Deployment for LxcDeployment {
         let dead = self
             .started
             .iter()
-            .find(|s| !Path::new(&format!("/proc/{}", s.pid)).exists())?;
+            .find(|s| !crate::host::procfs::exists(s.pid as u32))?;
         let name = resource_name(&self.plan.run_id, Some(dead.role));
         let log = Path::new(LXC_PATH).join(&name).join("console.log");
         let last = std::fs::read_to_string(&log)

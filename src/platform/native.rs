@@ -14,6 +14,7 @@ use super::{
     RunContext, Variant, ROLES,
 };
 use crate::artifact::calculator;
+use crate::host::procfs;
 use crate::measure::{isolation, noise, outside, resources};
 use crate::results::ArtifactRecord;
 use crate::scenario::Scenario;
@@ -214,25 +215,12 @@ async fn beside_noise(
 
 /// Pids whose environment carries `VIRTBENCH_RUN=<run_id>` (any run when `None`).
 pub fn processes_of_run(run_id: Option<&str>) -> Vec<u32> {
-    let me = std::process::id();
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
     let wanted = run_id.map(|id| format!("{RUN_ENV}={id}"));
     let prefix = format!("{RUN_ENV}=");
-    dir.flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|&pid| pid != me)
-        .filter(|&pid| {
-            let Ok(env) = std::fs::read(format!("/proc/{pid}/environ")) else {
-                return false;
-            };
-            env.split(|&b| b == 0).any(|var| match &wanted {
-                Some(w) => var == w.as_bytes(),
-                None => var.starts_with(prefix.as_bytes()),
-            })
-        })
-        .collect()
+    procfs::with_environ(|var| match &wanted {
+        Some(w) => var == w.as_bytes(),
+        None => var.starts_with(prefix.as_bytes()),
+    })
 }
 
 /// Numbers deployments within the process, for distinct log names.

@@ -450,26 +450,12 @@ pub fn cleanup(run_id: Option<&str>) -> usize {
 
 /// (pid, parent pid, command line with spaces) of every process; zombies skipped.
 fn processes() -> Vec<(u32, u32, String)> {
-    let Ok(rd) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    rd.flatten()
-        .filter_map(|e| {
-            let pid: u32 = e.file_name().to_str()?.parse().ok()?;
-            let stat = std::fs::read_to_string(e.path().join("stat")).ok()?;
-            // "pid (comm) S ppid ...": comm may hold spaces, so split after the last ')'.
-            let rest = &stat[stat.rfind(')')? + 2..];
-            let mut fields = rest.split(' ');
-            let state = fields.next()?;
-            if state == "Z" {
-                return None;
-            }
-            let ppid: u32 = fields.next()?.parse().ok()?;
-            let cmd = std::fs::read(e.path().join("cmdline")).ok()?;
-            let cmd = String::from_utf8_lossy(&cmd)
-                .trim_end_matches('\0')
-                .replace('\0', " ");
-            Some((pid, ppid, cmd))
+    use crate::host::procfs;
+    procfs::pids()
+        .into_iter()
+        .filter_map(|pid| {
+            let stat = procfs::stat(pid).filter(|s| s.state != 'Z')?;
+            Some((pid, stat.ppid, procfs::cmdline(pid)?.join(" ")))
         })
         .collect()
 }

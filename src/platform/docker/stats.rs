@@ -23,6 +23,7 @@ use bollard::Docker as Engine;
 use futures_util::StreamExt;
 
 use super::engine_error;
+use crate::host::procfs;
 use crate::measure::resources;
 use crate::platform::{PlatformError, ResourceSample};
 
@@ -38,7 +39,7 @@ pub enum CgroupFiles {
 impl CgroupFiles {
     /// The cgroup of process `pid`, from `/proc/PID/cgroup`, if its files are readable.
     pub fn of_pid(pid: i64) -> Option<CgroupFiles> {
-        let text = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
+        let text = procfs::cgroup(pid as u32)?;
         let unified = Path::new("/sys/fs/cgroup/cgroup.controllers").exists();
         let found = Self::parse(&text, unified, Path::new("/sys/fs/cgroup"))?;
         let probe = match &found {
@@ -158,24 +159,16 @@ pub struct ProcUse {
 }
 
 pub fn proc_use(pid: i32) -> std::io::Result<ProcUse> {
-    let rollup = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup"))?;
-    let kb = |key: &str| -> u64 {
-        rollup
-            .lines()
-            .find_map(|l| {
-                l.strip_prefix(key)?
-                    .trim()
-                    .strip_suffix("kB")?
-                    .trim()
-                    .parse()
-                    .ok()
-            })
-            .unwrap_or(0)
-    };
-    let (cpu_seconds, cpu_resolution_s) = resources::process_cpu(pid as u32).unwrap_or_default();
+    let rollup = procfs::smaps_rollup(pid as u32).ok_or_else(|| {
+        std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            format!("/proc/{pid}/smaps_rollup"),
+        )
+    })?;
+    let (cpu_seconds, cpu_resolution_s) = procfs::cpu(pid as u32).unwrap_or_default();
     Ok(ProcUse {
-        rss: kb("Rss:") * 1024,
-        pss: kb("Pss:") * 1024,
+        rss: rollup.rss,
+        pss: rollup.pss,
         cpu_seconds,
         cpu_resolution_s,
     })
@@ -186,7 +179,7 @@ pub const DAEMONS: [&str; 2] = ["dockerd", "containerd"];
 
 /// dockerd + containerd: their RSS summed, and what was counted.
 pub fn daemons() -> (u64, Vec<u32>) {
-    let pids = resources::named(&DAEMONS);
+    let pids = procfs::named(&DAEMONS);
     let rss = pids
         .iter()
         .map(|&p| proc_use(p as i32).map(|u| u.rss).unwrap_or(0))
@@ -194,47 +187,19 @@ pub fn daemons() -> (u64, Vec<u32>) {
     (rss, pids)
 }
 
-fn parent_pid(pid: i64) -> Option<i32> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("PPid:")?.trim().parse().ok())
-}
-
-/// NUL-separated arguments of a process.
-fn cmdline(pid: i32) -> Option<Vec<String>> {
-    let raw = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
-    Some(
-        raw.split(|b| *b == 0)
-            .filter(|a| !a.is_empty())
-            .map(|a| String::from_utf8_lossy(a).into_owned())
-            .collect(),
-    )
-}
-
-fn has_pair(args: &[String], flag: &str, value: &str) -> bool {
-    args.windows(2).any(|w| w[0] == flag && w[1] == value)
-}
-
-fn all_pids() -> Vec<i32> {
-    std::fs::read_dir("/proc")
-        .map(|d| {
-            d.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 /// The containerd shim serving container `id` whose init process is `init_pid`: the
 /// init's parent when its command line names the container, else a /proc scan.
 pub fn find_shim(id: &str, init_pid: i64) -> Option<i32> {
-    let is_shim = |pid: i32| cmdline(pid).is_some_and(|a| has_pair(&a, "-id", id));
-    if let Some(ppid) = parent_pid(init_pid) {
+    let is_shim = |pid: u32| procfs::cmdline(pid).is_some_and(|a| procfs::has_pair(&a, "-id", id));
+    if let Some(ppid) = procfs::parent(init_pid as u32) {
         if is_shim(ppid) {
-            return Some(ppid);
+            return Some(ppid as i32);
         }
     }
-    all_pids().into_iter().find(|&p| is_shim(p))
+    procfs::pids()
+        .into_iter()
+        .find(|&p| is_shim(p))
+        .map(|p| p as i32)
 }
 
 /// `docker-proxy` processes forwarding a published port to one of `ips`.
@@ -243,14 +208,15 @@ pub fn find_proxies(ips: &[Ipv4Addr]) -> Vec<i32> {
         return Vec::new();
     }
     let ips: Vec<String> = ips.iter().map(|i| i.to_string()).collect();
-    all_pids()
+    procfs::named(&["docker-proxy"])
         .into_iter()
         .filter(|&p| {
-            let comm = std::fs::read_to_string(format!("/proc/{p}/comm")).unwrap_or_default();
-            comm.trim() == "docker-proxy"
-                && cmdline(p)
-                    .is_some_and(|a| ips.iter().any(|ip| has_pair(&a, "-container-ip", ip)))
+            procfs::cmdline(p).is_some_and(|a| {
+                ips.iter()
+                    .any(|ip| procfs::has_pair(&a, "-container-ip", ip))
+            })
         })
+        .map(|p| p as i32)
         .collect()
 }
 
@@ -583,6 +549,6 @@ mod tests {
     fn own_process_is_measurable() {
         let u = proc_use(std::process::id() as i32).unwrap();
         assert!(u.rss > 0 && u.pss > 0);
-        assert_eq!(u.cpu_resolution_s, resources::NS);
+        assert_eq!(u.cpu_resolution_s, procfs::NS);
     }
 }

@@ -273,7 +273,7 @@ impl Deployment for PodmanDeployment {
         let dead = self
             .started
             .iter()
-            .find(|s| !std::path::Path::new(&format!("/proc/{}", s.pid)).exists())?;
+            .find(|s| !crate::host::procfs::exists(s.pid as u32))?;
         let name =
             crate::platform::docker::deployment::resource_name(&self.plan.run_id, Some(dead.role));
         let last = std::process::Command::new("podman")

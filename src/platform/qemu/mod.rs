@@ -763,7 +763,7 @@ impl Deployment for QemuDeployment {
         let (mut guest, mut vmm) = (0u64, 0u64);
         for &pid in &pids {
             let rss = resources::process(pid)?.rss_bytes;
-            let g = resources::largest_mapping_rss(pid)?.min(rss);
+            let g = crate::host::procfs::largest_mapping_rss(pid)?.min(rss);
             guest += g;
             vmm += rss - g;
         }

@@ -659,7 +659,7 @@ impl VboxDeployment {
 }
 
 fn alive(pid: u32) -> bool {
-    Path::new(&format!("/proc/{pid}")).exists()
+    crate::host::procfs::exists(pid)
 }
 
 #[async_trait]

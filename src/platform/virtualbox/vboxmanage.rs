@@ -430,20 +430,10 @@ pub fn is_headless_of(argv: &[&str], vm: &str) -> bool {
 
 /// Pids of the VBoxHeadless processes running VM `vm`, from /proc/*/cmdline.
 pub fn headless_pids(vm: &str) -> Vec<u32> {
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    dir.flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| {
-            let Ok(raw) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
-                return false;
-            };
-            let text = String::from_utf8_lossy(&raw);
-            let argv: Vec<&str> = text.split('\0').filter(|s| !s.is_empty()).collect();
-            is_headless_of(&argv, vm)
-        })
-        .collect()
+    crate::host::procfs::with_cmdline(|args| {
+        let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+        is_headless_of(&argv, vm)
+    })
 }
 
 /// Stderr of a failed call that means "already in the state you want": teardown stays
