@@ -158,3 +158,56 @@ fn the_use_reader_sees_groups_and_skips_comments() {
     let got: Vec<String> = uses(text).into_iter().collect();
     assert_eq!(got, ["error", "measure", "run", "run::context"]);
 }
+
+/// The code of `text` that ships: comments dropped, and everything from the first
+/// `#[cfg(test)]` block on (a file's inline test module comes last; a `#[cfg(test)]
+/// mod x;` declaration is skipped over, its file is judged by its name).
+fn shipped_code(text: &str) -> String {
+    let mut end = text.len();
+    let mut from = 0;
+    while let Some(i) = text[from..].find("#[cfg(test)]") {
+        let at = from + i;
+        let next = text[at..].lines().nth(1).unwrap_or_default().trim_end();
+        if next.ends_with('{') {
+            end = at;
+            break;
+        }
+        from = at + 1;
+    }
+    code(&text[..end])
+}
+
+#[test]
+fn no_platform_is_named_outside_platform() {
+    let root = src();
+    let names = crate::scenario::PLATFORMS;
+    let mut found = Vec::new();
+    for f in rust_files(&root) {
+        let rel = f.strip_prefix(&root).unwrap();
+        let test_only = rel
+            .file_name()
+            .is_some_and(|n| n == "tests.rs" || n == "fake.rs" || n == "layering.rs");
+        if rel.starts_with("platform") || test_only {
+            continue;
+        }
+        let mut text = shipped_code(&std::fs::read_to_string(&f).unwrap());
+        if rel == Path::new("scenario.rs") {
+            // The scenario's platform list is where the names are given.
+            let start = text.find("pub const PLATFORMS").expect("the platform list");
+            let end = start + text[start..].find("];").expect("its end");
+            text.replace_range(start..end, "");
+        }
+        for (i, line) in text.lines().enumerate() {
+            for n in names {
+                if line.contains(&format!("\"{n}\"")) {
+                    found.push(format!("{}:{}: {}", rel.display(), i + 1, line.trim()));
+                }
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "platform names outside src/platform/ (classify with platform::facts instead):\n{}",
+        found.join("\n")
+    );
+}

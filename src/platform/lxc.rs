@@ -466,6 +466,14 @@ impl Platform for Lxc {
         "lxc"
     }
 
+    fn facts(&self) -> super::facts::Facts {
+        super::facts::Facts {
+            title: "LXC",
+            isolation: super::facts::Isolation::Container,
+            hypervisor: None,
+        }
+    }
+
     async fn probe(&self) -> Availability {
         let unavailable = |reason: String| Availability::Unavailable {
             reason,

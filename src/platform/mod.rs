@@ -14,6 +14,7 @@ use crate::scenario::Scenario;
 
 pub mod console;
 pub mod docker;
+pub mod facts;
 pub mod lxc;
 pub mod native;
 pub mod openstack;
@@ -85,6 +86,9 @@ pub use crate::measure::resources::ResourceSample;
 pub trait Platform: Send + Sync {
     /// One of `scenario::PLATFORMS`.
     fn name(&self) -> &'static str;
+
+    /// What the platform is (isolation, hypervisor), for grouping in the report.
+    fn facts(&self) -> facts::Facts;
 
     /// Does this host offer the platform? Must be quick and bounded (seconds).
     async fn probe(&self) -> Availability;

@@ -32,6 +32,14 @@ impl Platform for Native {
         "native"
     }
 
+    fn facts(&self) -> super::facts::Facts {
+        super::facts::Facts {
+            title: "native processes",
+            isolation: super::facts::Isolation::Process,
+            hypervisor: None,
+        }
+    }
+
     async fn probe(&self) -> Availability {
         Availability::Available {
             details: BTreeMap::from([("isolation".into(), "none (host processes)".into())]),

@@ -20,6 +20,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 
+use crate::platform::facts::{Facts, Isolation};
 use crate::platform::{
     Availability, Deployment, Platform, PlatformError, ResourceSample, RunContext, Variant,
 };
@@ -108,6 +109,14 @@ impl Fake {
 impl Platform for Fake {
     fn name(&self) -> &'static str {
         self.name
+    }
+
+    fn facts(&self) -> Facts {
+        Facts {
+            title: "a fake",
+            isolation: Isolation::Process,
+            hypervisor: None,
+        }
     }
 
     async fn probe(&self) -> Availability {

@@ -302,6 +302,14 @@ impl Platform for Docker {
         "docker"
     }
 
+    fn facts(&self) -> super::facts::Facts {
+        super::facts::Facts {
+            title: "Docker",
+            isolation: super::facts::Isolation::Container,
+            hypervisor: None,
+        }
+    }
+
     async fn probe(&self) -> Availability {
         let host =
             std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into());

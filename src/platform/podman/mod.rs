@@ -296,6 +296,14 @@ impl Platform for Podman {
         "podman"
     }
 
+    fn facts(&self) -> super::facts::Facts {
+        super::facts::Facts {
+            title: "Podman",
+            isolation: super::facts::Isolation::Container,
+            hypervisor: None,
+        }
+    }
+
     async fn probe(&self) -> Availability {
         let attempt = run(&["info", "--format", "json"]);
         match tokio::time::timeout(PROBE_TIMEOUT, attempt).await {

@@ -66,6 +66,14 @@ impl Platform for Qemu {
         "qemu"
     }
 
+    fn facts(&self) -> super::facts::Facts {
+        super::facts::Facts {
+            title: "QEMU",
+            isolation: super::facts::Isolation::Vm,
+            hypervisor: Some(super::facts::Hypervisor::Direct),
+        }
+    }
+
     async fn probe(&self) -> Availability {
         let Some(version) = vm::version().await else {
             return Availability::Unavailable {

@@ -332,6 +332,14 @@ impl Platform for VirtualBox {
         "virtualbox"
     }
 
+    fn facts(&self) -> super::facts::Facts {
+        super::facts::Facts {
+            title: "VirtualBox",
+            isolation: super::facts::Isolation::Vm,
+            hypervisor: Some(super::facts::Hypervisor::Hosted),
+        }
+    }
+
     async fn probe(&self) -> Availability {
         let program = match self.locate(None) {
             Ok(p) => p,

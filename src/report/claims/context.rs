@@ -5,6 +5,7 @@
 
 use super::rules::Named;
 use super::{Figure, Health, Outcome, Verdict};
+use crate::platform::facts::{self, Hypervisor, Isolation};
 use crate::report::view::{self, Kind};
 use crate::results::{PlatformResult, RunResults};
 use crate::stats::Series;
@@ -63,22 +64,36 @@ impl<'a> Run<'a> {
         format!("{pretty} did not record the figures this claim needs")
     }
 
+    /// Why no platform of kind `k` has figures: for native and containers, the first
+    /// such platform's reason (the reference one); for VMs, every VM platform's.
     pub fn kind_missing(&self, k: Kind) -> String {
+        let of = |isolation: Isolation| facts::names_where(|f| f.isolation == isolation);
+        let first = |isolation: Isolation| {
+            of(isolation)
+                .first()
+                .map(|(name, f)| self.why_missing(name, f.title))
+                .unwrap_or_default()
+        };
         match k {
-            Kind::Container => self.why_missing("docker", "Docker"),
-            Kind::Native => self.why_missing("native", "native processes"),
+            Kind::Container => first(Isolation::Container),
+            Kind::Native => first(Isolation::Process),
             _ => {
-                let reasons: Vec<String> = [
-                    ("qemu", "QEMU"),
-                    ("virtualbox", "VirtualBox"),
-                    ("openstack", "OpenStack"),
-                ]
-                .iter()
-                .map(|(n, pretty)| self.why_missing(n, pretty))
-                .collect();
+                let reasons: Vec<String> = of(Isolation::Vm)
+                    .iter()
+                    .map(|(name, f)| self.why_missing(name, f.title))
+                    .collect();
                 format!("no VM measured: {}", reasons.join("; "))
             }
         }
+    }
+
+    /// Why no platform whose VMs run on hypervisor `h` has figures.
+    pub fn hypervisor_missing(&self, h: Hypervisor) -> String {
+        facts::names_where(|f| f.hypervisor == Some(h))
+            .iter()
+            .map(|(name, f)| self.why_missing(name, f.title))
+            .collect::<Vec<_>>()
+            .join("; ")
     }
 
     /// The missing side of a VM-vs-container claim, or None when both sides have figures.

@@ -9,6 +9,7 @@ use super::context::{
 use super::rules::{self, not_measured, Named};
 use super::{Figure, Health, Outcome, Verdict};
 use crate::measure::outside;
+use crate::platform::facts::Hypervisor;
 use crate::report::view::{self, fmt_bytes, fmt_ms, fmt_us, Kind};
 use crate::results::{keys, PlatformResult};
 use crate::stats::fmt_num;
@@ -284,7 +285,9 @@ pub(super) fn c8(run: &Run) -> Judged {
         .vms
         .iter()
         .copied()
-        .filter(|p| p.name == "virtualbox" && !view::is_tcg(p) && !is_kvm(p))
+        .filter(|p| {
+            view::hypervisor(p) == Some(Hypervisor::Hosted) && !view::is_tcg(p) && !is_kvm(p)
+        })
         .collect();
     let emulated: Vec<&PlatformResult> = run
         .vms
@@ -334,7 +337,7 @@ pub(super) fn c8(run: &Run) -> Judged {
             figs,
             not_measured(format!(
                 "no hosted or emulated hypervisor beside KVM ({}; no QEMU TCG variant)",
-                run.why_missing("virtualbox", "VirtualBox")
+                run.hypervisor_missing(Hypervisor::Hosted)
             )),
         );
     }
@@ -526,11 +529,12 @@ pub(super) fn c12(run: &Run) -> Judged {
 }
 
 pub(super) fn c13(run: &Run) -> Judged {
-    let live = |name: &str| {
+    // A cloud's resize against a hosted hypervisor's.
+    let live = |h: Hypervisor| {
         run.r
             .platforms
             .iter()
-            .filter(|p| p.available && p.name == name)
+            .filter(|p| p.available && view::hypervisor(p) == Some(h))
             .find_map(|p| extra(p, keys::RESIZE_LIVE_OK))
     };
     let mut figs = Vec::new();
@@ -546,16 +550,16 @@ pub(super) fn c13(run: &Run) -> Judged {
     ] {
         figs.extend(series_figs(&run.vm_and_ct, what, |p| p.extras.get(key)));
     }
-    let (os, vb) = (live("openstack"), live("virtualbox"));
+    let (os, vb) = (live(Hypervisor::Cloud), live(Hypervisor::Hosted));
     let o = match (os, vb) {
         (Some(_), Some(_)) => rules::rule_c13(os, vb),
         _ => {
             let mut why = Vec::new();
             if os.is_none() {
-                why.push(run.why_missing("openstack", "OpenStack"));
+                why.push(run.hypervisor_missing(Hypervisor::Cloud));
             }
             if vb.is_none() {
-                why.push(run.why_missing("virtualbox", "VirtualBox"));
+                why.push(run.hypervisor_missing(Hypervisor::Hosted));
             }
             not_measured(why.join("; "))
         }

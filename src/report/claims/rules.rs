@@ -5,6 +5,7 @@
 //! counter: it is never divided by, and the part of a rule that needs it says so.
 
 use super::{Outcome, Verdict};
+use crate::platform::facts::Isolation;
 use crate::report::view::{fmt_bytes, fmt_ms, fmt_ratio};
 use crate::stats::fmt_num;
 
@@ -174,7 +175,7 @@ fn c1_part(
             let vm_r = over(vm, n).unwrap_or_default();
             let ct_r = over(ct, n).unwrap_or_default();
             parts.push(classify_high(&vm_r, support_at, 1.0));
-            few.push((ratio_span(&vm_r), "native"));
+            few.push((ratio_span(&vm_r), Isolation::Process.noun()));
             line.push(format!(
                 "{what} against native ({}): {}; containers {}",
                 fmt(n),
