@@ -80,6 +80,9 @@ fn variant(docker: &Docker, ctx: &RunContext, network: &str) -> Variant {
 
 /// POST an expression; the body on 200, the status and body otherwise.
 async fn post(addr: SocketAddr, body: &str) -> Result<String, String> {
+    // reqwest is built without a default TLS provider (the crate picks ring for its
+    // OpenStack client); a client made here needs one installed too.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let client = reqwest::Client::builder()
         .no_proxy()
         .timeout(Duration::from_secs(3))

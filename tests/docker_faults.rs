@@ -27,6 +27,9 @@ fn context(test: &str) -> RunContext {
 }
 
 async fn answer(addr: SocketAddr) -> Option<String> {
+    // reqwest is built without a default TLS provider (the crate picks ring for its
+    // OpenStack client); a client made here needs one installed too.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(2))
         .build()

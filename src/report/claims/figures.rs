@@ -9,7 +9,7 @@ use super::context::{
 use super::rules::{self, not_measured, Named};
 use super::{Figure, Health, Outcome, Verdict};
 use crate::measure::outside;
-use crate::platform::facts::Hypervisor;
+use crate::platform::facts::{self, Hypervisor};
 use crate::report::view::{self, fmt_bytes, fmt_ms, fmt_us, Kind};
 use crate::results::{keys, PlatformResult};
 use crate::stats::fmt_num;
@@ -564,14 +564,17 @@ pub(super) fn c13(run: &Run) -> Judged {
             // The half that was measured is said, not hidden behind the other's absence:
             // a class sees what OpenStack did even where VirtualBox cannot run.
             if let Some(live) = os {
-                let down = run
+                let cloud = run
                     .r
                     .platforms
                     .iter()
-                    .filter(|p| p.available && p.name == "openstack")
-                    .find_map(|p| extra(p, keys::RESIZE_DOWNTIME_MS));
+                    .find(|p| p.available && view::hypervisor(p) == Some(Hypervisor::Cloud));
+                let down = cloud.and_then(|p| extra(p, keys::RESIZE_DOWNTIME_MS));
+                let title = cloud
+                    .and_then(|p| facts::of(&p.name))
+                    .map_or("the cloud", |f| f.title);
                 why.push(format!(
-                    "measured half: OpenStack resized a running VM in {:.0}% of attempts{}",
+                    "measured half: {title} resized a running VM in {:.0}% of attempts{}",
                     live * 100.0,
                     down.map(|d| format!(", service down {} meanwhile", fmt_ms(d)))
                         .unwrap_or_default()
