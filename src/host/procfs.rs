@@ -348,7 +348,15 @@ mod tests {
             .env(k, v)
             .spawn()
             .unwrap();
-        let by_env = with_environ(|var| var == marker.as_bytes());
+        // Until the child has exec'd, /proc shows the environment it forked with.
+        let t = Instant::now();
+        let by_env = loop {
+            let found = with_environ(|var| var == marker.as_bytes());
+            if !found.is_empty() || t.elapsed() > Duration::from_secs(10) {
+                break found;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
         let d = descendants(std::process::id());
         child.kill().unwrap();
         child.wait().unwrap();
