@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use crate::results::HostInfo;
 
+pub mod command;
 pub mod procfs;
 
 pub fn facts(tools: BTreeMap<String, String>) -> HostInfo {

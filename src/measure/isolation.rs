@@ -287,6 +287,47 @@ pub async fn probe_facts(
     Ok(facts(&answer, &HostView::of_harness(), canaries))
 }
 
+/// The isolation and reachability facts of a container: `endpoint` is where the harness
+/// reaches it (a published port, or the host's port under host networking), `direct`
+/// its own address on a bridge network and `gateway` the host's address there (host
+/// networking has neither). Shared by the container engines, which only differ in how
+/// they tell these addresses.
+pub async fn container_facts(
+    run_id: &str,
+    endpoint: SocketAddr,
+    direct: Option<SocketAddr>,
+    gateway: Option<IpAddr>,
+) -> Result<BTreeMap<String, Series>, Error> {
+    let canaries = Canary::host_pair(gateway)?;
+    let mut out = probe_facts(endpoint, &canaries).await?;
+    let probe = probe();
+    if let Some(addr) = direct {
+        out.insert(
+            keys::REACH_GUEST_DIRECT.into(),
+            flag(answers(addr, &probe).await),
+        );
+        out.insert(
+            keys::REACH_FORWARDED.into(),
+            flag(answers(endpoint, &probe).await),
+        );
+    }
+    // From a LAN PC: the container's own address and the published port (bridge), or
+    // the host's address (host networking: the container's stack is the host's).
+    let targets = match direct {
+        Some(addr) => super::outside::Targets {
+            direct: Some(addr),
+            forwarded_port: Some(endpoint.port()),
+            ..Default::default()
+        },
+        None => super::outside::Targets {
+            on_host_port: Some(endpoint.port()),
+            ..Default::default()
+        },
+    };
+    out.extend(super::outside::reachability(run_id, &targets).await?);
+    Ok(out)
+}
+
 /// `(destination, mask, gateway, interface)` of each IPv4 route in /proc/net/route.
 pub fn parse_routes(text: &str) -> Vec<(Ipv4Addr, Ipv4Addr, Ipv4Addr, String)> {
     // The file prints addresses as the kernel's u32 in host order (little-endian here).

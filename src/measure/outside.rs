@@ -22,10 +22,7 @@ use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::os::fd::AsRawFd;
-use std::process::Stdio;
 use std::time::Duration;
-
-use tokio::process::Command;
 
 use crate::error::Error;
 use crate::measure::isolation;
@@ -47,20 +44,7 @@ pub const ACCESS_DIRECT: &str = "direct-address";
 pub const ACCESS_FLOATING: &str = "floating-ip";
 
 async fn run(program: &str, args: &[&str]) -> Result<String, Error> {
-    let out = Command::new(program)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .await
-        .map_err(Error::io(format!("running {program} {}", args.join(" "))))?;
-    if !out.status.success() {
-        return Err(Error::Failed(format!(
-            "{program} {} failed: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
-        )));
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    crate::host::command::run(program, args).await
 }
 
 fn short_hash(s: &str) -> u32 {
@@ -124,22 +108,7 @@ impl Outside {
         let ns = self.netns.as_str();
         run("ip", &["netns", "add", ns]).await?;
         run("ip", &["-n", ns, "link", "set", "lo", "up"]).await?;
-        run(
-            "ip",
-            &[
-                "link",
-                "add",
-                &self.host_if,
-                "type",
-                "veth",
-                "peer",
-                "name",
-                PEER,
-                "netns",
-                ns,
-            ],
-        )
-        .await?;
+        crate::host::command::add_veth(&self.host_if, PEER, ns).await?;
         let host = format!("{}/30", self.host_ip());
         let peer = format!("{}/30", self.peer_ip());
         run("ip", &["addr", "add", &host, "dev", &self.host_if]).await?;

@@ -44,6 +44,32 @@ pub struct Facts {
     pub hypervisor: Option<Hypervisor>,
 }
 
+impl Facts {
+    pub const fn process(title: &'static str) -> Facts {
+        Facts {
+            title,
+            isolation: Isolation::Process,
+            hypervisor: None,
+        }
+    }
+
+    pub const fn container(title: &'static str) -> Facts {
+        Facts {
+            title,
+            isolation: Isolation::Container,
+            hypervisor: None,
+        }
+    }
+
+    pub const fn vm(title: &'static str, hypervisor: Hypervisor) -> Facts {
+        Facts {
+            title,
+            isolation: Isolation::Vm,
+            hypervisor: Some(hypervisor),
+        }
+    }
+}
+
 /// The facts of the platform named `name` (`None` for a name virtbench does not know,
 /// e.g. in a results file of another version).
 pub fn of(name: &str) -> Option<Facts> {

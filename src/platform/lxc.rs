@@ -25,7 +25,7 @@ use futures_util::future::join_all;
 
 use super::docker::deployment::{check_run_id, plan, resource_name, Plan};
 use super::docker::network::{NetworkMode, Subnet};
-use super::docker::stats::{proc_use, CgroupFiles};
+use super::docker::stats::{cgroups_use, procs_use, CgroupFiles};
 use super::{
     Availability, Deployment, Platform, PlatformError, ResourceSample, RunContext, Variant,
 };
@@ -362,38 +362,37 @@ impl Deployment for LxcDeployment {
                 "lxc: deployment already torn down".into(),
             ));
         }
-        let (mut mem, mut cpu, mut pss, mut resolution) = (0u64, 0.0, 0u64, 0.0f64);
-        for s in &self.started {
-            let cg = CgroupFiles::of_pid(s.pid as i64).ok_or_else(|| {
-                PlatformError::Failed(format!("lxc: the cgroup of {} is not readable", s.role))
-            })?;
-            let (m, c, res, pids) = cg.read().map_err(PlatformError::io(format!(
-                "lxc: reading the cgroup of {}",
-                s.role
-            )))?;
-            mem += m;
-            cpu += c;
-            resolution = resolution.max(res);
-            pss += pids
-                .into_iter()
-                .map(|p| proc_use(p).unwrap_or_default().pss)
-                .sum::<u64>();
-        }
+        let cgroups = self
+            .started
+            .iter()
+            .map(|s| {
+                CgroupFiles::of_pid(s.pid as i64).ok_or_else(|| {
+                    PlatformError::at(
+                        "lxc",
+                        "sampling",
+                        format!("the cgroup of {} is not readable", s.role),
+                    )
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let used = cgroups_use(
+            "lxc",
+            cgroups.iter().zip(self.started.iter().map(|s| s.role)),
+        )?;
+        let (mem, cpu, pss, resolution) = (
+            used.memory,
+            used.cpu_seconds,
+            used.pss,
+            used.cpu_resolution_s,
+        );
         // Each container's `[lxc monitor]` process stays outside its cgroup.
-        let (mut mon_rss, mut mon_pss) = (0, 0);
-        for p in self.started.iter().filter_map(|s| s.monitor) {
-            let u = proc_use(p).unwrap_or_default();
-            mon_rss += u.rss;
-            mon_pss += u.pss;
-            cpu += u.cpu_seconds;
-            resolution = resolution.max(u.cpu_resolution_s);
-        }
-        *self.last_split.lock().expect("not poisoned") = Some((mem, mon_rss));
+        let mon = procs_use(self.started.iter().filter_map(|s| s.monitor));
+        *self.last_split.lock().expect("not poisoned") = Some((mem, mon.rss));
         Ok(ResourceSample {
-            rss_bytes: mem + mon_rss,
-            pss_bytes: Some(pss + mon_pss),
-            cpu_seconds: cpu,
-            cpu_resolution_s: resolution,
+            rss_bytes: mem + mon.rss,
+            pss_bytes: Some(pss + mon.pss),
+            cpu_seconds: cpu + mon.cpu_seconds,
+            cpu_resolution_s: resolution.max(mon.cpu_resolution_s),
         })
     }
 
@@ -467,11 +466,7 @@ impl Platform for Lxc {
     }
 
     fn facts(&self) -> super::facts::Facts {
-        super::facts::Facts {
-            title: "LXC",
-            isolation: super::facts::Isolation::Container,
-            hypervisor: None,
-        }
+        super::facts::Facts::container("LXC")
     }
 
     async fn probe(&self) -> Availability {

@@ -33,11 +33,7 @@ impl Platform for Native {
     }
 
     fn facts(&self) -> super::facts::Facts {
-        super::facts::Facts {
-            title: "native processes",
-            isolation: super::facts::Isolation::Process,
-            hypervisor: None,
-        }
+        super::facts::Facts::process("native processes")
     }
 
     async fn probe(&self) -> Availability {

@@ -20,7 +20,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 
-use crate::platform::facts::{Facts, Isolation};
+use crate::platform::facts::Facts;
 use crate::platform::{
     Availability, Deployment, Platform, PlatformError, ResourceSample, RunContext, Variant,
 };
@@ -112,11 +112,7 @@ impl Platform for Fake {
     }
 
     fn facts(&self) -> Facts {
-        Facts {
-            title: "a fake",
-            isolation: Isolation::Process,
-            hypervisor: None,
-        }
+        Facts::process("a fake")
     }
 
     async fn probe(&self) -> Availability {

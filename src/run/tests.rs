@@ -140,112 +140,84 @@ async fn both_working_platforms_are_measured() {
             .is_some_and(|w| w.contains("not selected"))));
 }
 
-#[tokio::test]
-async fn a_failed_prepare_is_that_platforms_error() {
-    let ran = run_fakes(Script {
-        prepare: Act::Fail,
-        ..Default::default()
-    })
-    .await;
+/// Run with the first fake scripted to fail; check what holds for every failure (the
+/// run failed, the error starts with `step`, every deployment was torn down, the
+/// backstop ran once, the other platform was measured) and hand the run back.
+async fn first_fails(script: Script, step: &str) -> Ran {
+    let ran = run_fakes(script).await;
     assert!(ran.outcome.failed);
-    assert!(
-        ran.error(FIRST).starts_with("prepare: "),
-        "{}",
-        ran.error(FIRST)
-    );
-    assert_eq!(ran.journal.count(&format!("{FIRST}: deploy")), 0);
+    let e = ran.error(FIRST);
+    assert!(e.starts_with(&format!("{step}: ")), "{e}");
+    assert!(ran.all_torn_down(FIRST));
     assert_eq!(ran.cleanups(FIRST), 1);
     ran.assert_second_measured();
+    ran
+}
+
+#[tokio::test]
+async fn a_failed_prepare_is_that_platforms_error() {
+    let prepare = Script {
+        prepare: Act::Fail,
+        ..Default::default()
+    };
+    let ran = first_fails(prepare, "prepare").await;
+    assert_eq!(ran.journal.count(&format!("{FIRST}: deploy")), 0);
 }
 
 #[tokio::test]
 async fn a_failed_deploy_is_that_platforms_error() {
-    let ran = run_fakes(Script {
+    let deploy = Script {
         deploy: Act::Fail,
         ..Default::default()
-    })
-    .await;
-    assert!(ran.outcome.failed);
-    assert!(
-        ran.error(FIRST).starts_with("deploy: "),
-        "{}",
-        ran.error(FIRST)
-    );
-    assert_eq!(ran.cleanups(FIRST), 1);
-    ran.assert_second_measured();
+    };
+    first_fails(deploy, "deploy").await;
 }
 
 #[tokio::test]
 async fn a_deployment_that_dies_before_answering_fails_fast_and_is_torn_down() {
-    let ran = run_fakes(Script {
+    let dies = Script {
         dies_before_ready: true,
         ..Default::default()
-    })
-    .await;
-    assert!(ran.outcome.failed);
-    let e = ran.error(FIRST);
-    assert!(e.starts_with("startup: ") && e.contains("exited"), "{e}");
+    };
+    let ran = first_fails(dies, "startup").await;
+    assert!(ran.error(FIRST).contains("exited"));
     assert_eq!(ran.journal.count(&format!("{FIRST}: teardown")), 1);
-    assert_eq!(ran.cleanups(FIRST), 1);
-    ran.assert_second_measured();
 }
 
 #[tokio::test]
 async fn a_failed_measurement_tears_the_kept_deployment_down() {
-    // The first samples are the settling wait's: fail the first one after it starts.
-    let ran = run_fakes(Script {
+    // The first samples are the settling wait's.
+    let sample = Script {
         sample_fails_from: Some(1),
         ..Default::default()
-    })
-    .await;
-    assert!(ran.outcome.failed);
-    let e = ran.error(FIRST);
-    assert!(e.contains("sample failed as scripted"), "{e}");
+    };
+    let ran = first_fails(sample, "settling").await;
+    assert!(ran.error(FIRST).contains("sample failed as scripted"));
     // Startup ran (both repetitions) before the measurement failed.
-    assert_eq!(
-        ran.result(FIRST)
-            .startup_ms
-            .as_ref()
-            .map(|s| s.samples.len()),
-        Some(2)
-    );
-    assert!(ran.all_torn_down(FIRST));
-    assert_eq!(ran.cleanups(FIRST), 1);
-    ran.assert_second_measured();
+    let startups = ran
+        .result(FIRST)
+        .startup_ms
+        .as_ref()
+        .map(|s| s.samples.len());
+    assert_eq!(startups, Some(2));
 }
 
 #[tokio::test]
 async fn a_failed_extra_is_reported_and_torn_down() {
-    let ran = run_fakes(Script {
+    let extras = Script {
         extras: Act::Fail,
         ..Default::default()
-    })
-    .await;
-    assert!(ran.outcome.failed);
-    assert!(
-        ran.error(FIRST).starts_with("extras: "),
-        "{}",
-        ran.error(FIRST)
-    );
-    assert!(ran.all_torn_down(FIRST));
-    ran.assert_second_measured();
+    };
+    first_fails(extras, "extras").await;
 }
 
 #[tokio::test]
 async fn a_failed_teardown_is_an_error_and_the_backstop_still_runs() {
-    let ran = run_fakes(Script {
+    let teardown = Script {
         teardown: Act::Fail,
         ..Default::default()
-    })
-    .await;
-    assert!(ran.outcome.failed);
-    assert!(
-        ran.error(FIRST).starts_with("teardown: "),
-        "{}",
-        ran.error(FIRST)
-    );
-    assert_eq!(ran.cleanups(FIRST), 1);
-    ran.assert_second_measured();
+    };
+    first_fails(teardown, "teardown").await;
 }
 
 #[tokio::test]

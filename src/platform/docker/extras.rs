@@ -18,7 +18,7 @@ use bollard::Docker as Engine;
 use futures_util::StreamExt;
 
 use super::{engine_error, labels, LABEL_ROLE, LABEL_RUN};
-use crate::measure::{isolation, noise, outside};
+use crate::measure::{isolation, noise};
 use crate::platform::docker::image::{build, context_tar, DOCKERFILE};
 use crate::platform::PlatformError;
 use crate::results::keys;
@@ -225,34 +225,7 @@ pub async fn facts(
             .map(|ip| (ip, crate::platform::default_port("calculator")).into());
         gateway = endpoints.iter().find_map(|e| ip(&e.gateway));
     }
-    let canaries = isolation::Canary::host_pair(gateway)?;
-    let mut out = isolation::probe_facts(endpoint, &canaries).await?;
-    let probe = isolation::probe();
-    if let Some(addr) = direct {
-        out.insert(
-            "reach_guest_direct".into(),
-            isolation::flag(isolation::answers(addr, &probe).await),
-        );
-        out.insert(
-            "reach_forwarded".into(),
-            isolation::flag(isolation::answers(endpoint, &probe).await),
-        );
-    }
-    // From a LAN PC: the container's own address and the published port (bridge), or
-    // the host's address (host networking: the container's stack is the host's).
-    let targets = match direct {
-        Some(addr) => outside::Targets {
-            direct: Some(addr),
-            forwarded_port: Some(endpoint.port()),
-            ..Default::default()
-        },
-        None => outside::Targets {
-            on_host_port: Some(endpoint.port()),
-            ..Default::default()
-        },
-    };
-    out.extend(outside::reachability(run_id, &targets).await?);
-    Ok(out)
+    isolation::container_facts(run_id, endpoint, direct, gateway).await
 }
 
 /// C6: the calculator's p99 quiet, then beside a sibling container of the same image

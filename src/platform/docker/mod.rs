@@ -303,11 +303,7 @@ impl Platform for Docker {
     }
 
     fn facts(&self) -> super::facts::Facts {
-        super::facts::Facts {
-            title: "Docker",
-            isolation: super::facts::Isolation::Container,
-            hypervisor: None,
-        }
+        super::facts::Facts::container("Docker")
     }
 
     async fn probe(&self) -> Availability {

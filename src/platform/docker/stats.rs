@@ -174,6 +174,51 @@ pub fn proc_use(pid: i32) -> std::io::Result<ProcUse> {
     })
 }
 
+/// What a set of container cgroups uses together: memory as `docker stats` counts it,
+/// CPU seconds, the PSS of the processes inside, and the coarsest CPU resolution.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct CgroupsUse {
+    pub memory: u64,
+    pub cpu_seconds: f64,
+    pub pss: u64,
+    pub cpu_resolution_s: f64,
+}
+
+/// [`CgroupsUse`] of `cgroups`, each with the role it runs (named in an error, under
+/// `place`: "lxc", "podman").
+pub fn cgroups_use<'a>(
+    place: &str,
+    cgroups: impl IntoIterator<Item = (&'a CgroupFiles, &'a str)>,
+) -> Result<CgroupsUse, PlatformError> {
+    let mut sum = CgroupsUse::default();
+    for (cg, role) in cgroups {
+        let (m, c, res, pids) = cg.read().map_err(PlatformError::io(format!(
+            "{place}: reading the cgroup of {role}"
+        )))?;
+        sum.memory += m;
+        sum.cpu_seconds += c;
+        sum.cpu_resolution_s = sum.cpu_resolution_s.max(res);
+        sum.pss += pids
+            .into_iter()
+            .map(|p| proc_use(p).unwrap_or_default().pss)
+            .sum::<u64>();
+    }
+    Ok(sum)
+}
+
+/// [`proc_use`] summed over `pids` (those gone count as zero), with the coarsest CPU
+/// resolution among them.
+pub fn procs_use(pids: impl IntoIterator<Item = i32>) -> ProcUse {
+    pids.into_iter()
+        .map(|p| proc_use(p).unwrap_or_default())
+        .fold(ProcUse::default(), |a, u| ProcUse {
+            rss: a.rss + u.rss,
+            pss: a.pss + u.pss,
+            cpu_seconds: a.cpu_seconds + u.cpu_seconds,
+            cpu_resolution_s: a.cpu_resolution_s.max(u.cpu_resolution_s),
+        })
+}
+
 /// The engine's daemons, shared by every container of the host.
 pub const DAEMONS: [&str; 2] = ["dockerd", "containerd"];
 

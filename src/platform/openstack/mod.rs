@@ -102,11 +102,7 @@ impl Platform for OpenStack {
     }
 
     fn facts(&self) -> super::facts::Facts {
-        super::facts::Facts {
-            title: "OpenStack",
-            isolation: super::facts::Isolation::Vm,
-            hypervisor: Some(super::facts::Hypervisor::Cloud),
-        }
+        super::facts::Facts::vm("OpenStack", super::facts::Hypervisor::Cloud)
     }
 
     /// The cloud a run would use without a scenario's choice (`OS_CLOUD`, `OS_*`, else

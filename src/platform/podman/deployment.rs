@@ -11,11 +11,11 @@ use async_trait::async_trait;
 use futures_util::future::join_all;
 
 use super::{json, podman, remove_labelled, run, LABEL_ROLE, LABEL_RUN, NPROC_LIMIT};
-use crate::measure::{isolation, outside};
+use crate::measure::isolation;
 use crate::platform::docker::deployment::{ContainerPlan, Plan};
 use crate::platform::docker::image::LABEL;
 use crate::platform::docker::network::NetworkMode;
-use crate::platform::docker::stats::{proc_use, CgroupFiles};
+use crate::platform::docker::stats::{cgroups_use, procs_use, CgroupFiles};
 use crate::platform::{Deployment, PlatformError, ResourceSample};
 use crate::stats::Series;
 
@@ -232,35 +232,24 @@ impl Deployment for PodmanDeployment {
             }
             slot.clone().expect("just set")
         };
-        let (mut mem, mut cpu, mut pss, mut resolution) = (0u64, 0.0, 0u64, 0.0f64);
-        for (cg, s) in cgroups.iter().zip(&self.started) {
-            let (m, c, res, pids) = cg.read().map_err(PlatformError::io(format!(
-                "podman: reading the cgroup of container {}",
-                s.role
-            )))?;
-            mem += m;
-            cpu += c;
-            resolution = resolution.max(res);
-            pss += pids
-                .into_iter()
-                .map(|p| proc_use(p).unwrap_or_default().pss)
-                .sum::<u64>();
-        }
+        let used = cgroups_use(
+            "podman",
+            cgroups.iter().zip(self.started.iter().map(|s| s.role)),
+        )?;
+        let (mem, cpu, pss, resolution) = (
+            used.memory,
+            used.cpu_seconds,
+            used.pss,
+            used.cpu_resolution_s,
+        );
         // conmon sits outside the container's cgroup: counted apart.
-        let (mut conmon_rss, mut conmon_pss) = (0, 0);
-        for s in &self.started {
-            let u = proc_use(s.conmon_pid).unwrap_or_default();
-            conmon_rss += u.rss;
-            conmon_pss += u.pss;
-            cpu += u.cpu_seconds;
-            resolution = resolution.max(u.cpu_resolution_s);
-        }
-        *self.last_conmon_rss.lock().expect("not poisoned") = Some((mem, conmon_rss));
+        let conmon = procs_use(self.started.iter().map(|s| s.conmon_pid));
+        *self.last_conmon_rss.lock().expect("not poisoned") = Some((mem, conmon.rss));
         Ok(ResourceSample {
-            rss_bytes: mem + conmon_rss,
-            pss_bytes: Some(pss + conmon_pss),
-            cpu_seconds: cpu,
-            cpu_resolution_s: resolution,
+            rss_bytes: mem + conmon.rss,
+            pss_bytes: Some(pss + conmon.pss),
+            cpu_seconds: cpu + conmon.cpu_seconds,
+            cpu_resolution_s: resolution.max(conmon.cpu_resolution_s),
         })
     }
 
@@ -360,32 +349,7 @@ pub async fn facts(
             }
         }
     }
-    let canaries = isolation::Canary::host_pair(gateway)?;
-    let mut out = isolation::probe_facts(endpoint, &canaries).await?;
-    let probe = isolation::probe();
-    if let Some(addr) = direct {
-        out.insert(
-            "reach_guest_direct".into(),
-            isolation::flag(isolation::answers(addr, &probe).await),
-        );
-        out.insert(
-            "reach_forwarded".into(),
-            isolation::flag(isolation::answers(endpoint, &probe).await),
-        );
-    }
-    let targets = match direct {
-        Some(addr) => outside::Targets {
-            direct: Some(addr),
-            forwarded_port: Some(endpoint.port()),
-            ..Default::default()
-        },
-        None => outside::Targets {
-            on_host_port: Some(endpoint.port()),
-            ..Default::default()
-        },
-    };
-    out.extend(outside::reachability(run_id, &targets).await?);
-    Ok(out)
+    isolation::container_facts(run_id, endpoint, direct, gateway).await
 }
 
 #[cfg(test)]

@@ -297,11 +297,7 @@ impl Platform for Podman {
     }
 
     fn facts(&self) -> super::facts::Facts {
-        super::facts::Facts {
-            title: "Podman",
-            isolation: super::facts::Isolation::Container,
-            hypervisor: None,
-        }
+        super::facts::Facts::container("Podman")
     }
 
     async fn probe(&self) -> Availability {

@@ -67,11 +67,7 @@ impl Platform for Qemu {
     }
 
     fn facts(&self) -> super::facts::Facts {
-        super::facts::Facts {
-            title: "QEMU",
-            isolation: super::facts::Isolation::Vm,
-            hypervisor: Some(super::facts::Hypervisor::Direct),
-        }
+        super::facts::Facts::vm("QEMU", super::facts::Hypervisor::Direct)
     }
 
     async fn probe(&self) -> Availability {

@@ -333,11 +333,7 @@ impl Platform for VirtualBox {
     }
 
     fn facts(&self) -> super::facts::Facts {
-        super::facts::Facts {
-            title: "VirtualBox",
-            isolation: super::facts::Isolation::Vm,
-            hypervisor: Some(super::facts::Hypervisor::Hosted),
-        }
+        super::facts::Facts::vm("VirtualBox", super::facts::Hypervisor::Hosted)
     }
 
     async fn probe(&self) -> Availability {
