@@ -166,6 +166,12 @@ pub trait Deployment: Send + Sync {
 
     /// Stop and remove everything. Idempotent.
     async fn teardown(&mut self) -> Result<(), PlatformError>;
+
+    /// The deployment as its own type, for its platform's `extras` (which is handed a
+    /// `dyn Deployment`): `Some(self)` where the platform's experiments need it.
+    fn as_any_mut(&mut self) -> Option<&mut dyn std::any::Any> {
+        None
+    }
 }
 
 /// A port on 127.0.0.1 that nothing listens on right now, and that this process has

@@ -1,7 +1,11 @@
 //! Tests of the VirtualBox driver's plans, command sequences and probe. Nothing here
 //! runs VirtualBox: it is not installable on the machines these tests run on.
 
+use std::path::Path;
+
+use super::vboxmanage::Forward;
 use super::*;
+use crate::platform::default_port;
 
 fn ports_all() -> BTreeMap<&'static str, u16> {
     BTreeMap::from([
