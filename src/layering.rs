@@ -87,8 +87,8 @@ fn uses(text: &str) -> BTreeSet<String> {
 }
 
 /// node -> (node it uses -> a file where it does).
-fn graph() -> BTreeMap<String, BTreeMap<String, PathBuf>> {
-    let mut g: BTreeMap<String, BTreeMap<String, PathBuf>> = BTreeMap::new();
+fn graph() -> Graph {
+    let mut g = Graph::new();
     for f in rust_files(&src()) {
         let Some(node) = node_of(&f) else { continue };
         let text = std::fs::read_to_string(&f).unwrap();
@@ -118,16 +118,17 @@ fn artifact_and_measure_do_not_use_platform() {
     }
 }
 
-#[test]
-fn no_cycle_between_top_level_folders() {
-    let g = graph();
+type Graph = BTreeMap<String, BTreeMap<String, PathBuf>>;
+
+/// A cycle of `g` ("a -> b -> a (uses in files...)"), if there is one.
+fn find_cycle(g: &Graph) -> Option<String> {
     // Depth-first search; a node met again on the current path closes a cycle.
     fn visit(
-        g: &BTreeMap<String, BTreeMap<String, PathBuf>>,
+        g: &Graph,
         node: &str,
         path: &mut Vec<String>,
         done: &mut BTreeSet<String>,
-    ) {
+    ) -> Option<String> {
         if let Some(i) = path.iter().position(|n| n == node) {
             let cycle = path[i..].join(" -> ");
             let files: Vec<String> = path[i..]
@@ -135,21 +136,47 @@ fn no_cycle_between_top_level_folders() {
                 .zip(path[i + 1..].iter().chain([&node.to_string()]))
                 .map(|(a, b)| g[a][b].display().to_string())
                 .collect();
-            panic!("cycle: {cycle} -> {node} (uses in {})", files.join(", "));
+            return Some(format!("{cycle} -> {node} (uses in {})", files.join(", ")));
         }
         if !done.insert(node.to_string()) {
-            return;
+            return None;
         }
         path.push(node.to_string());
         for next in g.get(node).into_iter().flat_map(|m| m.keys()) {
-            visit(g, next, path, done);
+            if let Some(c) = visit(g, next, path, done) {
+                return Some(c);
+            }
         }
         path.pop();
+        None
     }
     let mut done = BTreeSet::new();
-    for node in g.keys() {
-        visit(&g, node, &mut Vec::new(), &mut done);
+    g.keys()
+        .find_map(|node| visit(g, node, &mut Vec::new(), &mut done))
+}
+
+#[test]
+fn no_cycle_between_top_level_folders() {
+    if let Some(cycle) = find_cycle(&graph()) {
+        panic!("cycle: {cycle}");
     }
+}
+
+#[test]
+fn the_cycle_finder_finds_one() {
+    let edge = |a: &str, b: &str| {
+        (
+            a.to_string(),
+            BTreeMap::from([(b.to_string(), PathBuf::from(format!("{a}.rs")))]),
+        )
+    };
+    let g: Graph = BTreeMap::from([edge("a", "b"), edge("b", "c"), edge("c", "a")]);
+    assert_eq!(
+        find_cycle(&g).as_deref(),
+        Some("a -> b -> c -> a (uses in a.rs, b.rs, c.rs)")
+    );
+    let g: Graph = BTreeMap::from([edge("a", "b"), edge("b", "c")]);
+    assert_eq!(find_cycle(&g), None);
 }
 
 #[test]
@@ -209,5 +236,31 @@ fn no_platform_is_named_outside_platform() {
         found.is_empty(),
         "platform names outside src/platform/ (classify with platform::facts instead):\n{}",
         found.join("\n")
+    );
+}
+
+#[test]
+fn the_readmes_layout_names_every_entry_of_src() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let start = readme.find("## Layout").expect("a Layout section");
+    let layout = &readme[start..];
+    let layout = &layout[..layout[3..].find("\n## ").map_or(layout.len(), |i| i + 3)];
+    let mut missing = Vec::new();
+    for e in std::fs::read_dir(src()).unwrap().flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let shown = if e.path().is_dir() {
+            format!("{name}/")
+        } else {
+            name.clone()
+        };
+        if name != "lib.rs" && !layout.contains(&shown) {
+            missing.push(shown);
+        }
+    }
+    missing.sort();
+    assert!(
+        missing.is_empty(),
+        "README's Layout does not name: {missing:?}"
     );
 }
