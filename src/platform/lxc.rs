@@ -25,7 +25,7 @@ use futures_util::future::join_all;
 
 use super::docker::deployment::{check_run_id, plan, resource_name, Plan};
 use super::docker::network::{NetworkMode, Subnet};
-use super::docker::stats::{cgroups_use, procs_use, CgroupFiles};
+use super::docker::stats::{containers_sample, CgroupFiles};
 use super::{
     Availability, Deployment, Platform, PlatformError, ResourceSample, RunContext, Variant,
 };
@@ -375,25 +375,12 @@ impl Deployment for LxcDeployment {
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let used = cgroups_use(
-            "lxc",
-            cgroups.iter().zip(self.started.iter().map(|s| s.role)),
-        )?;
-        let (mem, cpu, pss, resolution) = (
-            used.memory,
-            used.cpu_seconds,
-            used.pss,
-            used.cpu_resolution_s,
-        );
         // Each container's `[lxc monitor]` process stays outside its cgroup.
-        let mon = procs_use(self.started.iter().filter_map(|s| s.monitor));
-        *self.last_split.lock().expect("not poisoned") = Some((mem, mon.rss));
-        Ok(ResourceSample {
-            rss_bytes: mem + mon.rss,
-            pss_bytes: Some(pss + mon.pss),
-            cpu_seconds: cpu + mon.cpu_seconds,
-            cpu_resolution_s: resolution.max(mon.cpu_resolution_s),
-        })
+        let roles = self.started.iter().map(|s| s.role);
+        let monitors = self.started.iter().filter_map(|s| s.monitor);
+        let (sample, mem, mon_rss) = containers_sample("lxc", cgroups.iter().zip(roles), monitors)?;
+        *self.last_split.lock().expect("not poisoned") = Some((mem, mon_rss));
+        Ok(sample)
     }
 
     fn exited(&mut self) -> Option<String> {

@@ -184,27 +184,12 @@ pub async fn facts(
     run_id: &str,
     endpoint: std::net::SocketAddr,
 ) -> Result<BTreeMap<String, Series>, PlatformError> {
-    let filters = HashMap::from([(
-        "label".to_string(),
-        vec![
-            format!("{LABEL_RUN}={run_id}"),
-            format!("{LABEL_ROLE}=calculator"),
-        ],
-    )]);
-    let found = engine
-        .list_containers(Some(
-            ListContainersOptionsBuilder::default()
-                .all(false)
-                .filters(&filters)
-                .build(),
-        ))
-        .await
-        .map_err(|e| engine_error("listing the run's containers", &e))?;
+    let found = running_of_role(engine, run_id, "calculator").await?;
     // On a bridge network, the container's own address and its gateway (host mode has
     // neither).
     let mut direct: Option<std::net::SocketAddr> = None;
     let mut gateway: Option<std::net::IpAddr> = None;
-    for id in found.into_iter().filter_map(|c| c.id) {
+    for id in found {
         let info = engine
             .inspect_container(&id, None)
             .await
@@ -312,11 +297,27 @@ async fn beside_noise(
 
 /// The running container of [`COMMITTED_ROLE`] in this run.
 async fn service_container(engine: &Engine, run_id: &str) -> Result<String, PlatformError> {
+    let found = running_of_role(engine, run_id, COMMITTED_ROLE).await?;
+    found.into_iter().next().ok_or_else(|| {
+        PlatformError::at(
+            "docker",
+            "commit",
+            format!("no running {COMMITTED_ROLE} container in run {run_id}"),
+        )
+    })
+}
+
+/// Ids of the running containers of `role` in run `run_id`.
+async fn running_of_role(
+    engine: &Engine,
+    run_id: &str,
+    role: &str,
+) -> Result<Vec<String>, PlatformError> {
     let filters = HashMap::from([(
         "label".to_string(),
         vec![
             format!("{LABEL_RUN}={run_id}"),
-            format!("{LABEL_ROLE}={COMMITTED_ROLE}"),
+            format!("{LABEL_ROLE}={role}"),
         ],
     )]);
     let found = engine
@@ -328,13 +329,7 @@ async fn service_container(engine: &Engine, run_id: &str) -> Result<String, Plat
         ))
         .await
         .map_err(|e| engine_error("listing the run's containers", &e))?;
-    found.into_iter().find_map(|c| c.id).ok_or_else(|| {
-        PlatformError::at(
-            "docker",
-            "commit",
-            format!("no running {COMMITTED_ROLE} container in run {run_id}"),
-        )
-    })
+    Ok(found.into_iter().filter_map(|c| c.id).collect())
 }
 
 async fn image_size(engine: &Engine, tag: &str) -> Result<u64, PlatformError> {

@@ -174,36 +174,37 @@ pub fn proc_use(pid: i32) -> std::io::Result<ProcUse> {
     })
 }
 
-/// What a set of container cgroups uses together: memory as `docker stats` counts it,
-/// CPU seconds, the PSS of the processes inside, and the coarsest CPU resolution.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct CgroupsUse {
-    pub memory: u64,
-    pub cpu_seconds: f64,
-    pub pss: u64,
-    pub cpu_resolution_s: f64,
-}
-
-/// [`CgroupsUse`] of `cgroups`, each with the role it runs (named in an error, under
-/// `place`: "lxc", "podman").
-pub fn cgroups_use<'a>(
+/// A sample of containers run by an engine without docker's daemon (lxc, podman): the
+/// memory and CPU of their `cgroups` (each with the role it runs, named in an error
+/// under `place`), the PSS of the processes inside, plus the per-container `helpers`
+/// that live outside the cgroups (lxc's monitors, podman's conmon). Also returns the
+/// cgroups' memory and the helpers' RSS apart, for the memory breakdown.
+pub fn containers_sample<'a>(
     place: &str,
     cgroups: impl IntoIterator<Item = (&'a CgroupFiles, &'a str)>,
-) -> Result<CgroupsUse, PlatformError> {
-    let mut sum = CgroupsUse::default();
+    helpers: impl IntoIterator<Item = i32>,
+) -> Result<(ResourceSample, u64, u64), PlatformError> {
+    let (mut mem, mut cpu, mut pss, mut resolution) = (0u64, 0.0, 0u64, 0.0f64);
     for (cg, role) in cgroups {
         let (m, c, res, pids) = cg.read().map_err(PlatformError::io(format!(
             "{place}: reading the cgroup of {role}"
         )))?;
-        sum.memory += m;
-        sum.cpu_seconds += c;
-        sum.cpu_resolution_s = sum.cpu_resolution_s.max(res);
-        sum.pss += pids
+        mem += m;
+        cpu += c;
+        resolution = resolution.max(res);
+        pss += pids
             .into_iter()
             .map(|p| proc_use(p).unwrap_or_default().pss)
             .sum::<u64>();
     }
-    Ok(sum)
+    let outside = procs_use(helpers);
+    let sample = ResourceSample {
+        rss_bytes: mem + outside.rss,
+        pss_bytes: Some(pss + outside.pss),
+        cpu_seconds: cpu + outside.cpu_seconds,
+        cpu_resolution_s: resolution.max(outside.cpu_resolution_s),
+    };
+    Ok((sample, mem, outside.rss))
 }
 
 /// [`proc_use`] summed over `pids` (those gone count as zero), with the coarsest CPU

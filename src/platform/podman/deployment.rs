@@ -15,7 +15,7 @@ use crate::measure::isolation;
 use crate::platform::docker::deployment::{ContainerPlan, Plan};
 use crate::platform::docker::image::LABEL;
 use crate::platform::docker::network::NetworkMode;
-use crate::platform::docker::stats::{cgroups_use, procs_use, CgroupFiles};
+use crate::platform::docker::stats::{containers_sample, CgroupFiles};
 use crate::platform::{Deployment, PlatformError, ResourceSample};
 use crate::stats::Series;
 
@@ -232,25 +232,13 @@ impl Deployment for PodmanDeployment {
             }
             slot.clone().expect("just set")
         };
-        let used = cgroups_use(
-            "podman",
-            cgroups.iter().zip(self.started.iter().map(|s| s.role)),
-        )?;
-        let (mem, cpu, pss, resolution) = (
-            used.memory,
-            used.cpu_seconds,
-            used.pss,
-            used.cpu_resolution_s,
-        );
         // conmon sits outside the container's cgroup: counted apart.
-        let conmon = procs_use(self.started.iter().map(|s| s.conmon_pid));
-        *self.last_conmon_rss.lock().expect("not poisoned") = Some((mem, conmon.rss));
-        Ok(ResourceSample {
-            rss_bytes: mem + conmon.rss,
-            pss_bytes: Some(pss + conmon.pss),
-            cpu_seconds: cpu + conmon.cpu_seconds,
-            cpu_resolution_s: resolution.max(conmon.cpu_resolution_s),
-        })
+        let roles = self.started.iter().map(|s| s.role);
+        let conmons = self.started.iter().map(|s| s.conmon_pid);
+        let (sample, mem, conmon_rss) =
+            containers_sample("podman", cgroups.iter().zip(roles), conmons)?;
+        *self.last_conmon_rss.lock().expect("not poisoned") = Some((mem, conmon_rss));
+        Ok(sample)
     }
 
     fn exited(&mut self) -> Option<String> {
