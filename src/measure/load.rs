@@ -127,7 +127,7 @@ pub async fn open_loop_run(
 
     let mut total = OpenStats::new();
     while let Some(w) = workers.join_next().await {
-        let stats = w.map_err(|e| Error::Failed(format!("load: worker task failed: {e}")))?;
+        let stats = w.map_err(|e| Error::at("load", "worker task", e.to_string()))?;
         total.merge(stats)?;
     }
     // The scheduler ends as soon as it released the last request; its thread is joined
@@ -207,7 +207,7 @@ fn spawn_scheduler(
                 i += 1;
             }
         })
-        .map_err(|e| Error::Failed(format!("load: cannot start scheduler thread: {e}")))
+        .map_err(|e| Error::at("load", "starting the scheduler thread", e.to_string()))
 }
 
 /// Per-worker tallies of the open loop, merged at the end (no shared state on the hot
@@ -251,7 +251,7 @@ impl OpenStats {
     fn merge(&mut self, other: OpenStats) -> Result<(), Error> {
         self.histogram
             .add(&other.histogram)
-            .map_err(|e| Error::Failed(format!("load: merging histograms: {e:?}")))?;
+            .map_err(|e| Error::at("load", "merging histograms", format!("{e:?}")))?;
         self.errors += other.errors;
         self.wrong_answers += other.wrong_answers;
         if self.first_error.is_none() {
@@ -367,8 +367,7 @@ pub async fn closed_loop(
     let (mut errors, mut wrong_answers) = (0u64, 0u64);
     let mut first_error = None;
     while let Some(w) = workers.join_next().await {
-        let (slice, e, wr, fe) =
-            w.map_err(|e| Error::Failed(format!("load: worker task failed: {e}")))?;
+        let (slice, e, wr, fe) = w.map_err(|e| Error::at("load", "worker task", e.to_string()))?;
         per_slice.iter_mut().zip(slice).for_each(|(a, b)| *a += b);
         errors += e;
         wrong_answers += wr;
@@ -404,7 +403,7 @@ fn check_common(
     timeout: Duration,
 ) -> Result<(), Error> {
     if probes.is_empty() {
-        return Err(Error::Failed("load: no probe to send".into()));
+        return Err(Error::at("load", "configuration", "no probe to send"));
     }
     if duration.is_zero() {
         return Err(bad_config("duration", "0s"));
@@ -419,7 +418,11 @@ fn check_common(
 }
 
 fn bad_config(field: &str, value: impl std::fmt::Display) -> Error {
-    Error::Failed(format!("load: invalid {field} = {value}"))
+    Error::at(
+        "load",
+        "configuration",
+        format!("invalid {field} = {value}"),
+    )
 }
 
 /// Time allowed to open each connection before a run.
@@ -440,7 +443,7 @@ async fn connect_all(
         // host a SYN can be dropped and retried a second later. Nothing is measured yet.
         c.connect(Instant::now() + timeout.max(CONNECT_TIMEOUT))
             .await
-            .map_err(|e| Error::Failed(format!("load: {e}")))?;
+            .map_err(|e| Error::at("load", "connecting", e.to_string()))?;
         clients.push(c);
     }
     Ok(clients)

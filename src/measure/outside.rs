@@ -255,7 +255,11 @@ async fn probe_from(
     let mut out = BTreeMap::new();
     if let Some(addr) = targets.direct {
         let std::net::IpAddr::V4(ip) = addr.ip() else {
-            return Err(Error::Failed(format!("outside: {addr} is not IPv4")));
+            return Err(Error::at(
+                "outside probe",
+                format!("reaching {addr}"),
+                "not an IPv4 address",
+            ));
         };
         let routes = std::fs::read_to_string("/proc/net/route").unwrap_or_default();
         let reached = if isolation::attached_locally(&isolation::parse_routes(&routes), ip) {

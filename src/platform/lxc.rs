@@ -319,7 +319,7 @@ async fn deploy(
             .await?
             .trim()
             .parse()
-            .map_err(|_| PlatformError::Failed(format!("lxc: {} has no init pid", c.name)))?;
+            .map_err(|_| PlatformError::at("lxc", format!("starting {}", c.name), "no init pid"))?;
         started.push(Started {
             role: c.role,
             pid,
@@ -358,8 +358,10 @@ impl Deployment for LxcDeployment {
 
     async fn sample(&self) -> Result<ResourceSample, PlatformError> {
         if self.torn_down {
-            return Err(PlatformError::Failed(
-                "lxc: deployment already torn down".into(),
+            return Err(PlatformError::at(
+                "lxc",
+                "sampling",
+                "the deployment is already torn down",
             ));
         }
         let cgroups = self

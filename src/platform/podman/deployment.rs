@@ -184,7 +184,11 @@ async fn inspect(plan: &Plan) -> Result<Vec<Started>, PlatformError> {
                 .iter()
                 .find(|i| i["Name"].as_str() == Some(c.name.as_str()))
                 .ok_or_else(|| {
-                    PlatformError::Failed(format!("podman: container {} not found", c.name))
+                    PlatformError::at(
+                        "podman",
+                        format!("inspecting container {}", c.name),
+                        "not found",
+                    )
                 })?;
             Ok(Started {
                 role: c.role,

@@ -297,12 +297,16 @@ impl Platform for VirtualBox {
     ) -> Result<Box<dyn Deployment>, PlatformError> {
         let vdi = self.vdi.lock().unwrap_or_else(|e| e.into_inner()).clone();
         let vdi = vdi.ok_or_else(|| {
-            PlatformError::Failed("virtualbox: deploy before prepare: no appliance VDI yet".into())
+            PlatformError::at(
+                "virtualbox",
+                "deploy",
+                "no appliance VDI yet: deploy before prepare",
+            )
         })?;
         let vbm = VBoxManage::new(self.locate(Some(&ctx.scenario))?);
         let s = &ctx.scenario;
         let bad = |field: &str, v: &str| {
-            PlatformError::Failed(format!("virtualbox: unknown {field} {v:?}"))
+            PlatformError::at("virtualbox", "variant", format!("unknown {field} {v:?}"))
         };
         let topology_name = variant.get("topology").unwrap_or("per-role");
         let topology =
