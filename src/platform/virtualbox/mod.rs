@@ -129,7 +129,7 @@ impl VirtualBox {
 
 fn vbox_err(e: VBoxError) -> PlatformError {
     match e {
-        VBoxError::Cancelled { .. } => PlatformError::Cancelled,
+        VBoxError::Harness(e) => e,
         e => PlatformError::Backend {
             context: "virtualbox".into(),
             source: Box::new(e),

@@ -466,9 +466,7 @@ fn live_resize_counts_only_a_refusal_because_the_vm_runs() {
         None
     );
     assert_eq!(
-        live_resize_figure(&Err(VBoxError::Cancelled {
-            command: "modifyvm".into(),
-        })),
+        live_resize_figure(&Err(VBoxError::Harness(PlatformError::Cancelled))),
         None
     );
     assert_eq!(

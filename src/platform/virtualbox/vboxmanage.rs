@@ -483,8 +483,10 @@ pub enum VBoxError {
     },
     #[error("`VBoxManage {command}` did not finish within {after:?}")]
     Timeout { command: String, after: Duration },
-    #[error("`VBoxManage {command}` cancelled")]
-    Cancelled { command: String },
+    /// The harness stopped the call: the run's cancellation (the crate's one
+    /// `Error::Cancelled`), passed through unchanged.
+    #[error(transparent)]
+    Harness(crate::error::Error),
 }
 
 impl VBoxError {
@@ -560,7 +562,7 @@ impl VBoxManage {
                 Ok(r) => r.map_err(|source| VBoxError::Spawn { program: self.program.display().to_string(), source })?,
                 Err(_) => return Err(VBoxError::Timeout { command, after: self.timeout }),
             },
-            _ = cancel.cancelled() => return Err(VBoxError::Cancelled { command }),
+            _ = cancel.cancelled() => return Err(VBoxError::Harness(crate::error::Error::Cancelled)),
         };
         if out.status.success() {
             return Ok(String::from_utf8_lossy(&out.stdout).into_owned());
