@@ -96,21 +96,39 @@ impl<'a> Run<'a> {
             .join("; ")
     }
 
-    /// The missing side of a VM-vs-container claim, or None when both sides have figures.
-    pub fn sides_missing(&self, vm: &[Named], ct: &[Named], what: &str) -> Option<String> {
-        if vm.is_empty() && !self.vms.is_empty() {
-            return Some(format!("no VM recorded {what}"));
+    /// Why a VM-vs-container claim has no verdict when a side has no figure (`vm_has`,
+    /// `ct_has`): no platform of that kind measured, or `vm_why` / `ct_why`.
+    pub fn side_missing(
+        &self,
+        vm_has: bool,
+        ct_has: bool,
+        vm_why: &str,
+        ct_why: &str,
+    ) -> Option<String> {
+        let why = |kind, none: bool, why: &str| {
+            if none {
+                self.kind_missing(kind)
+            } else {
+                why.to_string()
+            }
+        };
+        if !vm_has {
+            return Some(why(Kind::Vm, self.vms.is_empty(), vm_why));
         }
-        if vm.is_empty() {
-            return Some(self.kind_missing(Kind::Vm));
-        }
-        if ct.is_empty() && !self.cts.is_empty() {
-            return Some(format!("no container recorded {what}"));
-        }
-        if ct.is_empty() {
-            return Some(self.kind_missing(Kind::Container));
+        if !ct_has {
+            return Some(why(Kind::Container, self.cts.is_empty(), ct_why));
         }
         None
+    }
+
+    /// The missing side of a VM-vs-container claim, or None when both sides have figures.
+    pub fn sides_missing(&self, vm: &[Named], ct: &[Named], what: &str) -> Option<String> {
+        self.side_missing(
+            !vm.is_empty(),
+            !ct.is_empty(),
+            &format!("no VM recorded {what}"),
+            &format!("no container recorded {what}"),
+        )
     }
 
     /// The VMs a VM-vs-container claim judges on for the figure `f`: the

@@ -175,20 +175,14 @@ pub(super) fn c5(run: &Run) -> Judged {
     ] {
         figs.extend(series_figs(&run.vm_and_ct, what, |p| p.extras.get(key)));
     }
-    let o = if disks.is_empty() {
-        not_measured(if run.vms.is_empty() {
-            run.kind_missing(Kind::Vm)
-        } else {
-            "no VM disk image recorded".into()
-        })
-    } else if images.is_empty() {
-        not_measured(if run.cts.is_empty() {
-            run.kind_missing(Kind::Container)
-        } else {
-            "no container image recorded".into()
-        })
-    } else {
-        rules::rule_c5(&disks, &images)
+    let o = match run.side_missing(
+        !disks.is_empty(),
+        !images.is_empty(),
+        "no VM disk image recorded",
+        "no container image recorded",
+    ) {
+        Some(why) => not_measured(why),
+        None => rules::rule_c5(&disks, &images),
     };
     (figs, o)
 }
@@ -601,20 +595,14 @@ pub(super) fn c14(run: &Run) -> Judged {
             )
         })
     }));
-    let mut o = if hv.is_empty() {
-        not_measured(if run.vms.is_empty() {
-            run.kind_missing(Kind::Vm)
-        } else {
-            "no VM was loaded".into()
-        })
-    } else if hc.is_empty() {
-        not_measured(if run.cts.is_empty() {
-            run.kind_missing(Kind::Container)
-        } else {
-            "no container was loaded".into()
-        })
-    } else {
-        rules::rule_c14(&hv, &hc)
+    let mut o = match run.side_missing(
+        !hv.is_empty(),
+        !hc.is_empty(),
+        "no VM was loaded",
+        "no container was loaded",
+    ) {
+        Some(why) => not_measured(why),
+        None => rules::rule_c14(&hv, &hc),
     };
     // Correct answers do not depend on the accelerator, failures under load may.
     let tcg: Vec<String> = run
