@@ -79,6 +79,20 @@ pub struct RunOutcome {
     pub report_time: Duration,
 }
 
+impl RunOutcome {
+    /// The exit code the run ends with: 130 when interrupted (as a shell reports
+    /// SIGINT), 1 when a platform failed to measure, else 0 (the codes of `cli`).
+    pub fn exit_code(&self) -> u8 {
+        if self.cancelled {
+            130
+        } else if self.failed {
+            1
+        } else {
+            0
+        }
+    }
+}
+
 /// A new run id: sortable time plus a random suffix, short enough for resource names.
 pub fn new_run_id() -> String {
     let now = chrono::Utc::now();

@@ -16,7 +16,7 @@ use super::{
 use crate::artifact::calculator;
 use crate::host::procfs;
 use crate::measure::{isolation, noise, outside, resources};
-use crate::results::ArtifactRecord;
+use crate::results::{keys, ArtifactRecord};
 use crate::scenario::Scenario;
 
 /// Environment variable carrying the run id in every process we start, so `cleanup`
@@ -122,7 +122,7 @@ impl Platform for Native {
         let mut out = isolation::probe_facts(deployment.endpoint(), &canaries).await?;
         let reached = isolation::answers(deployment.endpoint(), &isolation::probe()).await;
         // Native listens on loopback itself: its own address, no forward involved.
-        out.insert("reach_guest_direct".into(), isolation::flag(reached));
+        out.insert(keys::REACH_GUEST_DIRECT.into(), isolation::flag(reached));
         // Its address is the host's: tried at the host's LAN address, as a LAN PC would.
         let targets = outside::Targets {
             on_host_port: Some(deployment.endpoint().port()),

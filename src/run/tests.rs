@@ -128,6 +128,7 @@ async fn both_working_platforms_are_measured() {
     let ran = run_fakes(Script::default()).await;
     assert!(!ran.outcome.failed);
     assert!(!ran.outcome.cancelled);
+    assert_eq!(ran.outcome.exit_code(), 0);
     let first = ran.result(FIRST);
     assert!(first.error.is_none(), "{:?}", first.error);
     assert!(ran.all_torn_down(FIRST));
@@ -146,6 +147,7 @@ async fn both_working_platforms_are_measured() {
 async fn first_fails(script: Script, step: &str) -> Ran {
     let ran = run_fakes(script).await;
     assert!(ran.outcome.failed);
+    assert_eq!(ran.outcome.exit_code(), 1);
     let e = ran.error(FIRST);
     assert!(e.starts_with(&format!("{step}: ")), "{e}");
     assert!(ran.all_torn_down(FIRST));
@@ -296,6 +298,7 @@ async fn cancelling_mid_run_tears_down_and_writes_what_was_measured() {
     ] {
         let ran = run_fakes(script).await;
         assert!(ran.outcome.cancelled);
+        assert_eq!(ran.outcome.exit_code(), 130);
         assert!(ran.outcome.results.interrupted);
         assert!(
             ran.error(FIRST).contains("cancelled"),
