@@ -169,13 +169,13 @@ pub struct PodmanImage {
 
 impl PodmanImage {
     pub fn record(&self) -> ArtifactRecord {
-        ArtifactRecord {
-            name: "podman-image".into(),
-            bytes: self.bytes,
-            build_ms: self.build_ms,
-            cached: self.cached,
-            path: Some(self.tag.clone()),
-        }
+        crate::platform::docker::image::image_record(
+            "podman-image",
+            &self.tag,
+            self.bytes,
+            self.build_ms,
+            self.cached,
+        )
     }
 }
 

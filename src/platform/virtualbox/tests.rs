@@ -118,8 +118,8 @@ fn role_travels_as_the_smbios_serial() {
     );
 }
 
-#[test]
-fn vm_creation_sequence_with_differencing_disk() {
+/// The commands creating VM `role` of a per-role plan of run "r1" under /w.
+fn creation(role: &str, mode: DiskMode, controller: Controller) -> Vec<String> {
     let p = plan(
         "r1",
         Topology::PerRole,
@@ -128,17 +128,18 @@ fn vm_creation_sequence_with_differencing_disk() {
         Path::new("/w"),
         &ports_all(),
     );
-    let disk = PlannedDisk::new(
-        Path::new("/cache/appliance.vdi"),
-        DiskMode::Linked,
-        Path::new("/w/vb-r1-sum"),
-    );
-    let cmds = strings(&create_commands(
-        &p[0],
-        Path::new("/w"),
-        Controller::Sata,
-        &disk,
-    ));
+    let vm = p
+        .iter()
+        .find(|v| v.guest.role == role)
+        .expect("a VM per role");
+    let dir = format!("/w/vb-r1-{role}");
+    let disk = PlannedDisk::new(Path::new("/cache/appliance.vdi"), mode, Path::new(&dir));
+    strings(&create_commands(vm, Path::new("/w"), controller, &disk))
+}
+
+#[test]
+fn vm_creation_sequence_with_differencing_disk() {
+    let cmds = creation("sum", DiskMode::Linked, Controller::Sata);
     assert_eq!(cmds.len(), 6, "{cmds:#?}");
     assert_eq!(
         cmds[0],
@@ -175,25 +176,7 @@ fn vm_creation_sequence_with_differencing_disk() {
 
 #[test]
 fn vm_creation_sequence_with_full_clone() {
-    let p = plan(
-        "r1",
-        Topology::PerRole,
-        128,
-        1,
-        Path::new("/w"),
-        &ports_all(),
-    );
-    let disk = PlannedDisk::new(
-        Path::new("/cache/appliance.vdi"),
-        DiskMode::Clone,
-        Path::new("/w/vb-r1-calculator"),
-    );
-    let cmds = strings(&create_commands(
-        &p[4],
-        Path::new("/w"),
-        Controller::Ide,
-        &disk,
-    ));
+    let cmds = creation("calculator", DiskMode::Clone, Controller::Ide);
     assert!(
         cmds[1].contains("--nat-localhostreachable1 on"),
         "{}",
