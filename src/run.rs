@@ -495,6 +495,8 @@ async fn measure_variant(
         .collect();
     let mut dep = kept.expect("at least one repetition");
     let measured = measure_ready(p, ctx, dep.as_mut(), &probes, r, progress, ledger).await;
+    // A line to tell the teardown from the steps before it (tests interrupt it).
+    tracing::info!("{}: tearing the deployment down", variant.label);
     let down = ledger
         .time(Phase::Teardown, dep.teardown())
         .await

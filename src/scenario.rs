@@ -136,12 +136,16 @@ pub struct Experiments {
     /// One-second p99 windows per condition of the noisy-neighbour test (C6): quiet,
     /// beside a disk-only sibling, beside a CPU-only sibling. Fewer is quicker and noisier.
     pub noise_windows: usize,
+    /// Kill the `mul` sub-service under load, without and with a restart policy
+    /// (native and docker; about 20 s per platform).
+    pub service_kill: bool,
 }
 
 impl Default for Experiments {
     fn default() -> Self {
         Experiments {
             noise_windows: crate::measure::noise::WINDOWS,
+            service_kill: false,
         }
     }
 }
@@ -233,6 +237,8 @@ pub struct PodmanOptions {
     pub networks: Vec<String>,
     /// Subnet of the per-run network (apart from docker's: both may run side by side).
     pub subnet: String,
+    /// Podman's side of C7: `kill -9` the calculator container's conmon under load.
+    pub faults: bool,
 }
 
 impl Default for PodmanOptions {
@@ -240,6 +246,7 @@ impl Default for PodmanOptions {
         PodmanOptions {
             networks: vec!["bridge".into(), "host".into()],
             subnet: "10.216.0.0/24".into(),
+            faults: false,
         }
     }
 }
@@ -352,7 +359,7 @@ pub struct OpenStackOptions {
     pub topologies: Vec<String>,
     /// "create": the lab's topology, made per deployment (network, subnet, router
     /// with its gateway on the external network); or an existing network, by name
-    /// or id; empty: the one non-external network the project sees.
+    /// or id; empty: the one non-external network the project sees. Default "create".
     pub network: String,
     /// Subnet of a created network (the sub-services' in the routed topology).
     pub subnet: String,
@@ -370,7 +377,9 @@ impl Default for OpenStackOptions {
             cloud: String::new(),
             access: "floating-ip".into(),
             topologies: vec!["per-role".into(), "all-in-one".into()],
-            network: String::new(),
+            // The lab's own topology (seed, objectives 6-9) unless the scenario names a
+            // network: a cloud that lets a student create no router needs `network`.
+            network: "create".into(),
             subnet: "10.5.7.0/24".into(),
             calculator_subnet: "10.5.8.0/24".into(),
             floating_network: String::new(),
@@ -928,7 +937,15 @@ mod tests {
         assert!(e.contains("`openstack.topologies` = \"mesh\""), "{e}");
         let e = parse(&format!("{MIN}[openstack]\naccess = \"vpn\"\n")).unwrap_err();
         assert!(e.contains("`openstack.access` = \"vpn\""), "{e}");
-        let e = parse(&format!("{MIN}[openstack]\ntopologies = [\"routed\"]\n")).unwrap_err();
+        // The lab's topology by default, so routed needs nothing more; on a named
+        // network it is refused, with the fix.
+        assert_eq!(s.openstack.network, "virtbench-net");
+        assert_eq!(parse(MIN).unwrap().openstack.network, "create");
+        assert!(parse(&format!("{MIN}[openstack]\ntopologies = [\"routed\"]\n")).is_ok());
+        let e = parse(&format!(
+            "{MIN}[openstack]\ntopologies = [\"routed\"]\nnetwork = \"virtbench-net\"\n"
+        ))
+        .unwrap_err();
         assert!(e.contains("set openstack.network = \"create\""), "{e}");
         let s = parse(&format!(
             "{MIN}[openstack]\ntopologies = [\"routed\"]\nnetwork = \"create\"\n"

@@ -9,6 +9,10 @@ pub struct Series {
     pub unit: String,
     pub samples: Vec<f64>,
     pub summary: Summary,
+    /// One line of text the numbers need (e.g. the reason a count of failed answers
+    /// gave); absent from most series.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// Median, quartiles and extremes of a [`Series`]. All in the series' unit.
@@ -32,7 +36,14 @@ impl Series {
             unit: unit.into(),
             samples,
             summary,
+            note: None,
         }
+    }
+
+    /// The same series with a line of text beside its numbers.
+    pub fn with_note(mut self, note: impl Into<String>) -> Self {
+        self.note = Some(note.into());
+        self
     }
 
     pub fn median(&self) -> f64 {

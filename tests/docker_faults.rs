@@ -27,8 +27,8 @@ fn context(test: &str) -> RunContext {
 }
 
 async fn answer(addr: SocketAddr) -> Option<String> {
-    // reqwest is built without a default TLS provider (the crate picks ring for its
-    // OpenStack client); a client made here needs one installed too.
+    // reqwest is built without a crypto provider (Cargo.toml): plain HTTP needs none,
+    // but the builder insists on one being installed.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(2))

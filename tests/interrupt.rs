@@ -31,25 +31,35 @@ connections = 1
 networks = ["host"]
 subnet = "10.213.9.0/24"
 faults = true
+[experiments]
+noise_windows = 1
+service_kill = true
 "#;
+
+/// The same without the kill tests, for a run that reaches its teardown quickly.
+fn without_faults() -> String {
+    SCENARIO
+        .replace("faults = true", "faults = false")
+        .replace("service_kill = true", "service_kill = false")
+}
 
 /// Bound on waiting for a phase or for the exit (not a timing assertion).
 const BOUND: Duration = Duration::from_secs(300);
 
-/// Run the harness on `platform`; when a stderr line contains `marker`, wait `after`
-/// and send `signal` `times` times, `gap` apart. Returns the exit code, stderr and the
-/// run id.
+/// Run the harness with `scenario_text` on `platform`; when a stderr line contains
+/// `marker`, wait `after` and send `signal` `times` times, `gap` apart (`repeat`).
+/// Returns the exit code, stderr and the run id.
 fn interrupt_at(
+    scenario_text: &str,
     signal: i32,
     platform: &str,
     marker: &str,
     after: Duration,
-    times: usize,
-    gap: Duration,
+    (times, gap): (usize, Duration),
     out: &Path,
 ) -> (Option<i32>, String, String) {
     let scenario = out.join("interrupt.toml");
-    std::fs::write(&scenario, SCENARIO).unwrap();
+    std::fs::write(&scenario, scenario_text).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_virtbench"))
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .env("RUST_LOG", "virtbench=info")
@@ -141,15 +151,26 @@ fn check(platform: &str, marker: &str, after: Duration, second: bool) {
 }
 
 fn check_signal(signal: i32, platform: &str, marker: &str, after: Duration, second: bool) {
+    check_scenario(SCENARIO, signal, platform, marker, after, second)
+}
+
+fn check_scenario(
+    scenario: &str,
+    signal: i32,
+    platform: &str,
+    marker: &str,
+    after: Duration,
+    second: bool,
+) {
     let tmp = tempfile::tempdir().unwrap();
     let times = if second { 2 } else { 1 };
     let (code, err, run_id) = interrupt_at(
+        scenario,
         signal,
         platform,
         marker,
         after,
-        times,
-        Duration::from_millis(300),
+        (times, Duration::from_millis(300)),
         tmp.path(),
     );
     eprintln!("--- {platform} at {marker:?}: exit {code:?}\n{err}");
@@ -216,6 +237,52 @@ fn sigint_twice_during_docker_fault_test() {
     );
 }
 
+/// While the artifacts are checked or built (the image against the engine's store).
+#[test]
+fn sigint_during_docker_artifact_build() {
+    check(
+        "docker",
+        "docker: preparing artifacts",
+        Duration::ZERO,
+        false,
+    );
+}
+
+/// During the last teardown (five containers removed): it finishes, nothing is left.
+#[test]
+fn sigint_during_docker_teardown() {
+    check_scenario(
+        &without_faults(),
+        libc::SIGINT,
+        "docker",
+        "docker/host: tearing the deployment down",
+        Duration::ZERO,
+        false,
+    );
+}
+
+/// While `mul` is dead on the native sub-service kill's own deployment.
+#[test]
+fn sigint_during_native_service_kill() {
+    check(
+        "native",
+        "native: kill -9 of a sub-service",
+        Duration::from_millis(500),
+        false,
+    );
+}
+
+/// While the docker sub-service kill has given `mul` a restart policy and killed it.
+#[test]
+fn sigint_during_docker_service_kill() {
+    check(
+        "docker",
+        "docker: kill -9 of a sub-service",
+        Duration::from_millis(500),
+        false,
+    );
+}
+
 fn virtbench(args: &[&str]) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_virtbench"))
         .args(args)
@@ -231,13 +298,13 @@ fn virtbench(args: &[&str]) -> String {
 fn third_sigint_exits_and_cleanup_removes_the_rest() {
     let tmp = tempfile::tempdir().unwrap();
     let (code, err, run_id) = interrupt_at(
+        SCENARIO,
         libc::SIGINT,
         "docker",
         "docker/host: idle window",
         Duration::ZERO,
-        3,
         // Within the teardown of five containers (the first signal starts it).
-        Duration::from_millis(50),
+        (3, Duration::from_millis(50)),
         tmp.path(),
     );
     eprintln!("{err}");

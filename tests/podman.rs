@@ -66,8 +66,8 @@ async fn platform(ctx: &RunContext) -> Podman {
 }
 
 async fn post(addr: SocketAddr, body: &str) -> Result<String, String> {
-    // reqwest is built without a default TLS provider (the crate picks ring for its
-    // OpenStack client); a client made here needs one installed too.
+    // reqwest is built without a crypto provider (Cargo.toml): plain HTTP needs none,
+    // but the builder insists on one being installed.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let client = reqwest::Client::builder()
         .no_proxy()
@@ -187,6 +187,75 @@ async fn cleanup_removes_a_forgotten_deployment_and_the_probe_answers() {
         assert_eq!(removed, 6, "five containers and the network");
         let left = podman::leftovers(&ctx.run_id).await.expect("listing");
         assert!(left.is_empty(), "left after cleanup: {left:?}");
+    })
+    .await;
+}
+
+/// Podman's side of C7, for real: `kill -9` of the calculator container's conmon while
+/// the prober asks every 50 ms. The trial's containers are named apart from a main
+/// deployment of the same run (which must come out untouched) and removed afterwards;
+/// the daemonless fact is probed (no podman process among the calculator's ancestors).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conmon_kill_under_load_records_the_fault_series_and_leaves_nothing() {
+    if skipped() {
+        return;
+    }
+    let ctx = context("conmon", 14);
+    guarded(&ctx, async {
+        let p = platform(&ctx).await;
+        let variant = p
+            .variants(&ctx.scenario)
+            .into_iter()
+            .find(|v| v.get("network") == Some("host"))
+            .expect("host variant");
+        let mut main = p.deploy(&ctx, &variant).await.expect("deploy");
+        wait_correct(main.as_mut()).await;
+        let image = p
+            .prepare(&ctx)
+            .await
+            .expect("prepare")
+            .into_iter()
+            .find(|a| a.name == "podman-image")
+            .and_then(|a| a.path)
+            .expect("image tag");
+        let series = podman::faults::run(&ctx.run_id, &image, &ctx.cancel)
+            .await
+            .expect("conmon kill trial");
+        for (name, s) in &series {
+            eprintln!("{name}: {:?} {} {:?}", s.samples, s.unit, s.note);
+        }
+        // The main deployment still answers and is all that is left of the run.
+        assert_eq!(
+            post(main.endpoint(), "(5+3)/2").await.as_deref(),
+            Ok("result = 4\r\n")
+        );
+        assert_eq!(podman::leftovers(&ctx.run_id).await.unwrap().len(), 5);
+        main.teardown().await.expect("teardown");
+        let left = podman::leftovers(&ctx.run_id).await.expect("listing");
+        assert!(left.is_empty(), "left: {left:?}");
+
+        assert_eq!(series["podman_daemon_processes"].samples, [0.0]);
+        let ok = &series["fault_conmon_kill_ok_per_100ms"];
+        let err = &series["fault_conmon_kill_errors_per_100ms"];
+        assert_eq!(ok.summary.n, err.summary.n);
+        assert!(
+            ok.samples[..10].iter().sum::<f64>() > 0.0,
+            "answers before the kill: {:?}",
+            ok.samples
+        );
+        for key in [
+            "fault_conmon_kill_survived",
+            "fault_conmon_kill_answered_fraction",
+            "fault_conmon_kill_containers_running",
+            "fault_conmon_kill_restart_containers_running",
+            "fault_conmon_kill_restart_to_answer_ms",
+        ] {
+            assert!(
+                series.contains_key(key),
+                "{key} missing: {:?}",
+                series.keys()
+            );
+        }
     })
     .await;
 }

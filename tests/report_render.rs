@@ -379,3 +379,85 @@ fn host_table_gives_the_accelerator_reason_qemu_writes() {
         "the VM accelerator row gives QEMU's accelerator_reason"
     );
 }
+
+/// Kill trials as the fault tests write them: docker's engine trials, podman's conmon
+/// kill and the sub-service kills, built by the same code from probe logs.
+fn with_faults() -> RunResults {
+    use std::time::Duration;
+    use virtbench::measure::fault::{series, Outcome, Trial};
+    let ms = Duration::from_millis;
+    // 50 ms probes over 6 s; the kill at 1 s; failing from 1.0 s to `until`.
+    let log = |until: u64, code: u16| -> Vec<(Duration, Outcome)> {
+        (0..120)
+            .map(|i| {
+                let t = i * 50;
+                let o = if (1000..until).contains(&t) {
+                    Outcome::Status(
+                        code,
+                        format!("mul at http://127.0.0.1:1: connection refused ({t})"),
+                    )
+                } else {
+                    Outcome::Correct
+                };
+                (ms(t), o)
+            })
+            .collect()
+    };
+    let mut r = fixture();
+    let docker = r.platforms.iter_mut().find(|p| p.name == "docker").unwrap();
+    let trials = [
+        Trial::from_log(
+            "dockerd_kill",
+            &log(0, 0),
+            ms(1000),
+            ms(6000),
+            Some(true),
+            Some((Some(false), None)),
+        ),
+        Trial::from_log("mul_kill", &log(6000, 502), ms(1000), ms(6000), None, None),
+        Trial::from_log(
+            "mul_kill_supervised",
+            &log(1600, 502),
+            ms(1000),
+            ms(6000),
+            None,
+            Some((None, Some(ms(600)))),
+        ),
+    ];
+    docker.extras.extend(series(&trials));
+    docker.extras.insert(
+        "daemon_kill_survived".into(),
+        virtbench::stats::Series::new("ratio", vec![1.0]),
+    );
+    r
+}
+
+#[test]
+fn faults_section_has_the_error_rate_chart_and_the_reasons() {
+    let r = with_faults();
+    let page = html::render(&r);
+    assert!(page.contains("<section id=\"faults\""));
+    assert!(page.contains("<figure class=\"chart\" id=\"chart-faults\">"));
+    assert!(page.contains("kill -9 mul, restart policy"));
+    // The one-line reason of the 502s is shown with their count.
+    assert!(page.contains("HTTP 502: mul at http://127.0.0.1:1: connection refused (1000)"));
+    // C7's evidence is this section, and its figures say what happened.
+    assert!(page.contains("<a href=\"#faults\">Faults</a>"));
+    assert!(page.contains("kill -9 dockerd (docker): the calculator kept answering"));
+    // Three strips: one per trial.
+    let faults = charts::faults(&r).expect("fault chart");
+    assert_eq!(faults.svg.matches("kill -9").count(), 3);
+}
+
+#[test]
+fn containers_section_quotes_the_lab_table_and_marks_rkt_discontinued() {
+    let page = html::render(&fixture());
+    assert!(page.contains("<section id=\"containers\""));
+    // The lab's own words, with a translation beside.
+    assert!(page.contains("si ce daemon est tué tous les conteneurs le sont aussi"));
+    assert!(page.contains("if that daemon is killed, every container is too"));
+    assert!(page.contains("rkt is discontinued (archived in 2020): not measured"));
+    // Each line has a figure or says why it has none.
+    assert!(page.contains("Not measurable here: a community is not a property of this host"));
+    assert!(page.contains("<strong>Measured:</strong>"));
+}

@@ -42,7 +42,17 @@ pub struct Facts {
     pub isolation: Isolation,
     /// `Some` for VM platforms.
     pub hypervisor: Option<Hypervisor>,
+    /// The artifact record (`ArtifactRecord::name`) of what the workload ships in
+    /// ("docker-image"), where the platform has one of its own.
+    pub workload_artifact: Option<&'static str>,
+    /// The kill test (`fault_<trial>_*` extras) that kills the runtime's own helper
+    /// of the workload (dockerd, conmon), where there is one.
+    pub helper_kill: Option<&'static str>,
 }
+
+/// The container platforms the lab report's own comparison table names as its columns,
+/// in its order (LXC, Docker; its third, rkt, is discontinued and not measured).
+pub const LAB_TABLE_COLUMNS: [&str; 2] = ["lxc", "docker"];
 
 impl Facts {
     pub const fn process(title: &'static str) -> Facts {
@@ -50,6 +60,8 @@ impl Facts {
             title,
             isolation: Isolation::Process,
             hypervisor: None,
+            workload_artifact: None,
+            helper_kill: None,
         }
     }
 
@@ -58,6 +70,8 @@ impl Facts {
             title,
             isolation: Isolation::Container,
             hypervisor: None,
+            workload_artifact: None,
+            helper_kill: None,
         }
     }
 
@@ -66,7 +80,21 @@ impl Facts {
             title,
             isolation: Isolation::Vm,
             hypervisor: Some(hypervisor),
+            workload_artifact: None,
+            helper_kill: None,
         }
+    }
+
+    /// The same facts, the workload shipped in artifact `name`.
+    pub const fn ships_in(mut self, name: &'static str) -> Facts {
+        self.workload_artifact = Some(name);
+        self
+    }
+
+    /// The same facts, with the kill test of the runtime's own helper.
+    pub const fn helper_kill(mut self, trial: &'static str) -> Facts {
+        self.helper_kill = Some(trial);
+        self
     }
 }
 

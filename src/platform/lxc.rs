@@ -455,7 +455,7 @@ impl Platform for Lxc {
     }
 
     fn facts(&self) -> super::facts::Facts {
-        super::facts::Facts::container("LXC")
+        super::facts::Facts::container("LXC").ships_in("calculator-binary")
     }
 
     async fn probe(&self) -> Availability {

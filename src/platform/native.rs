@@ -23,6 +23,8 @@ use crate::scenario::Scenario;
 /// can find leftovers in /proc after a crash.
 pub const RUN_ENV: &str = "VIRTBENCH_RUN";
 
+pub mod service_kill;
+
 #[derive(Debug, Default)]
 pub struct Native;
 
@@ -55,60 +57,7 @@ impl Platform for Native {
         ctx: &RunContext,
         _variant: &Variant,
     ) -> Result<Box<dyn Deployment>, PlatformError> {
-        let binary = &calculator::binary().await?.path;
-        let started = Instant::now();
-        let mut ports = BTreeMap::new();
-        for role in ROLES {
-            ports.insert(
-                role,
-                free_loopback_port().map_err(PlatformError::io("finding a free loopback port"))?,
-            );
-        }
-        let url = |role: &str| format!("http://127.0.0.1:{}", ports[role]);
-        let mut dep = NativeDeployment {
-            children: Vec::new(),
-            endpoint: SocketAddr::from((Ipv4Addr::LOCALHOST, ports["calculator"])),
-            spawn: Duration::ZERO,
-            seq: DEPLOYMENTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
-        };
-        for role in ROLES {
-            // The services' own messages go to a log in the run's scratch directory: the
-            // terminal shows progress, and a process that dies has its last words quoted.
-            let log_path = ctx.work_dir.join(format!("native-{}-{role}.log", dep.seq));
-            let log = std::fs::File::create(&log_path).map_err(PlatformError::io(format!(
-                "creating {}",
-                log_path.display()
-            )))?;
-            let mut cmd = Command::new(binary);
-            cmd.arg(role)
-                .arg("--listen")
-                .arg(format!("127.0.0.1:{}", ports[role]))
-                .env(RUN_ENV, &ctx.run_id)
-                .stdin(std::process::Stdio::null())
-                .stdout(std::process::Stdio::null())
-                .stderr(log)
-                // Own process group, so Ctrl-C in the terminal reaches the harness only
-                // and teardown stays in charge; kill_on_drop is the last safety net.
-                .process_group(0)
-                .kill_on_drop(true);
-            if role == "calculator" {
-                for sub in ["sum", "sub", "mul", "div"] {
-                    cmd.arg(format!("--{sub}")).arg(url(sub));
-                }
-            }
-            match cmd.spawn() {
-                Ok(child) => dep.children.push((role, child, log_path)),
-                Err(e) => {
-                    dep.teardown().await?;
-                    return Err(PlatformError::Io {
-                        context: format!("starting {} {role}", binary.display()),
-                        source: e,
-                    });
-                }
-            }
-        }
-        dep.spawn = started.elapsed();
-        Ok(Box::new(dep))
+        Ok(Box::new(spawn(ctx).await?))
     }
 
     /// Isolation facts, asked of the calculator (C3; host loopback is its only canary:
@@ -130,6 +79,13 @@ impl Platform for Native {
         };
         out.extend(outside::reachability(&ctx.run_id, &targets).await?);
         out.extend(noisy_neighbour(ctx, deployment.endpoint()).await?);
+        if ctx.scenario.experiments.service_kill {
+            match service_kill::run(ctx).await {
+                Ok(series) => out.extend(series),
+                Err(PlatformError::Cancelled) => return Err(PlatformError::Cancelled),
+                Err(e) => tracing::warn!(error = %e, "native: sub-service kill test failed"),
+            }
+        }
         Ok(out)
     }
 
@@ -235,6 +191,86 @@ struct NativeDeployment {
     seq: usize,
     endpoint: SocketAddr,
     spawn: Duration,
+    binary: PathBuf,
+    ports: BTreeMap<&'static str, u16>,
+    run_id: String,
+    work_dir: PathBuf,
+}
+
+/// Start the five roles on free loopback ports (sub-services first).
+async fn spawn(ctx: &RunContext) -> Result<NativeDeployment, PlatformError> {
+    let binary = calculator::binary().await?.path.clone();
+    let started = Instant::now();
+    let mut ports = BTreeMap::new();
+    for role in ROLES {
+        ports.insert(
+            role,
+            free_loopback_port().map_err(PlatformError::io("finding a free loopback port"))?,
+        );
+    }
+    let mut dep = NativeDeployment {
+        children: Vec::new(),
+        endpoint: SocketAddr::from((Ipv4Addr::LOCALHOST, ports["calculator"])),
+        spawn: Duration::ZERO,
+        seq: DEPLOYMENTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+        binary,
+        ports,
+        run_id: ctx.run_id.clone(),
+        work_dir: ctx.work_dir.clone(),
+    };
+    for role in ROLES {
+        match dep.start(role) {
+            Ok(child) => dep.children.push(child),
+            Err(e) => {
+                dep.teardown().await?;
+                return Err(e);
+            }
+        }
+    }
+    dep.spawn = started.elapsed();
+    Ok(dep)
+}
+
+impl NativeDeployment {
+    /// Start one role's process (again, for a respawn: its log is appended to).
+    fn start(&self, role: &'static str) -> Result<(&'static str, Child, PathBuf), PlatformError> {
+        // The services' own messages go to a log in the run's scratch directory: the
+        // terminal shows progress, and a process that dies has its last words quoted.
+        let log_path = self
+            .work_dir
+            .join(format!("native-{}-{role}.log", self.seq));
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log_path)
+            .map_err(PlatformError::io(format!(
+                "creating {}",
+                log_path.display()
+            )))?;
+        let url = |role: &str| format!("http://127.0.0.1:{}", self.ports[role]);
+        let mut cmd = Command::new(&self.binary);
+        cmd.arg(role)
+            .arg("--listen")
+            .arg(format!("127.0.0.1:{}", self.ports[role]))
+            .env(RUN_ENV, &self.run_id)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(log)
+            // Own process group, so Ctrl-C in the terminal reaches the harness only
+            // and teardown stays in charge; kill_on_drop is the last safety net.
+            .process_group(0)
+            .kill_on_drop(true);
+        if role == "calculator" {
+            for sub in ["sum", "sub", "mul", "div"] {
+                cmd.arg(format!("--{sub}")).arg(url(sub));
+            }
+        }
+        let child = cmd.spawn().map_err(|e| PlatformError::Io {
+            context: format!("starting {} {role}", self.binary.display()),
+            source: e,
+        })?;
+        Ok((role, child, log_path))
+    }
 }
 
 #[async_trait]

@@ -139,7 +139,7 @@ fn cell(s: Option<&Series>) -> String {
     }
 }
 
-fn figure(c: &Chart) -> String {
+pub(crate) fn figure(c: &Chart) -> String {
     format!(
         "<figure class=\"chart\" id=\"{}\"><figcaption><strong>{}</strong><span class=\"how\">How to read this: {}</span></figcaption>{}</figure>\n",
         esc(&c.id),
@@ -278,6 +278,8 @@ pub fn summary_sentences(r: &RunResults) -> (Vec<String>, Vec<String>) {
             ));
         }
     }
+    // C7, when the daemon-kill trials ran: the sentence a student can say in class.
+    out.extend(super::faults::c7_headline(r));
     if out.is_empty() {
         out.push("No platform produced figures in this run.".into());
     }
@@ -780,9 +782,14 @@ fn experiments(out: &mut String, r: &RunResults) {
         out.push_str("<table><thead><tr><th>Variant</th><th>Experiment</th><th>Result</th></tr></thead><tbody>\n");
         for p in &variants {
             for (k, s) in &p.extras {
+                let note = s
+                    .note
+                    .as_deref()
+                    .map(|n| format!(" <span class=\"muted\">({})</span>", esc(n)))
+                    .unwrap_or_default();
                 let _ = writeln!(
                     out,
-                    "<tr><td>{}</td><td><code>{}</code></td><td>{}</td></tr>",
+                    "<tr><td>{}</td><td><code>{}</code></td><td>{}{note}</td></tr>",
                     platform_cell(r, p),
                     esc(k),
                     esc(&describe(s))
@@ -800,13 +807,15 @@ fn experiments(out: &mut String, r: &RunResults) {
 
 /// Sections that hold evidence, in page order, with their short names for the contents
 /// and for the first screen's links.
-const EVIDENCE: [(&str, &str); 7] = [
+const EVIDENCE: [(&str, &str); 9] = [
     ("startup", "Startup"),
     ("memory", "Memory"),
     ("cpu", "CPU"),
     ("latency", "Latency"),
     ("throughput", "Throughput"),
     ("artifacts", "Artifacts"),
+    ("containers", "Containers"),
+    ("faults", "Faults"),
     ("experiments", "Experiments"),
 ];
 
@@ -1025,6 +1034,8 @@ pub fn render(results: &RunResults) -> String {
     latency(&mut out, r, &charts);
     throughput(&mut out, r, &charts);
     artifacts(&mut out, r, &charts);
+    out.push_str(&super::containers::section(r));
+    out.push_str(&super::faults::section(r, &charts));
     experiments(&mut out, r);
     claims_in_full(&mut out, &claim_rows);
     context(&mut out, r);

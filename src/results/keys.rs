@@ -54,9 +54,14 @@ pub const NOISY_DISK_P99_US: &str = "noisy_disk_p99_us";
 pub const NOISY_CPU_P99_US: &str = "noisy_cpu_p99_us";
 
 /// C7: survival of the calculator when the container engine's daemon is killed (on a
-/// private engine, see `platform::docker::faults`; the other `fault_*` series of that
-/// experiment are shown in the experiments table).
+/// private engine, see `platform::docker::faults`). Every kill test (docker's engine,
+/// podman's conmon, the sub-service kills) also writes `fault_<trial>_*` series
+/// (`measure::fault::series`), drawn in the report's Faults section.
 pub const DAEMON_KILL_SURVIVED: &str = "daemon_kill_survived";
+/// Podman's side of C7: podman processes among the ancestors of the calculator's
+/// container process while it serves (0: no daemon to kill; conmon is killed instead,
+/// trial `conmon_kill`).
+pub const PODMAN_DAEMON_PROCESSES: &str = "podman_daemon_processes";
 
 /// C9: answered at its own address without a forward / through the forwarded port.
 pub const REACH_GUEST_DIRECT: &str = "reach_guest_direct";

@@ -40,6 +40,7 @@ pub mod image;
 pub use extras::{facts, noisy_neighbour};
 pub mod network;
 pub mod private_engine;
+pub mod service_kill;
 pub mod stats;
 
 use network::{NetworkMode, Subnet};
@@ -304,6 +305,8 @@ impl Platform for Docker {
 
     fn facts(&self) -> super::facts::Facts {
         super::facts::Facts::container("Docker")
+            .ships_in("docker-image")
+            .helper_kill("dockerd_kill")
     }
 
     async fn probe(&self) -> Availability {
@@ -475,6 +478,18 @@ impl Platform for Docker {
                             tracing::warn!(error = %e, "docker: daemon-kill fault test (C7) failed")
                         }
                     },
+                }
+            }
+            // Last: it kills and restarts one of this deployment's containers.
+            if ctx.scenario.experiments.service_kill {
+                match service_kill::run(engine, &ctx.run_id, deployment.endpoint(), &ctx.cancel)
+                    .await
+                {
+                    Ok(series) => out.extend(series),
+                    Err(PlatformError::Cancelled) => return Err(PlatformError::Cancelled),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "docker: sub-service kill test failed")
+                    }
                 }
             }
             *done = Some(ctx.run_id.clone());

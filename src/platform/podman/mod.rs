@@ -35,6 +35,7 @@ use crate::results::ArtifactRecord;
 use crate::scenario::Scenario;
 
 pub mod deployment;
+pub mod faults;
 
 pub use super::docker::{LABEL_ROLE, LABEL_RUN};
 
@@ -269,6 +270,8 @@ pub async fn ensure_image(
 #[derive(Default)]
 pub struct Podman {
     image: Mutex<Option<PodmanImage>>,
+    /// The run whose conmon-kill trial already ran (once per run, like docker's C7).
+    faults_of: Mutex<Option<String>>,
 }
 
 impl std::fmt::Debug for Podman {
@@ -298,6 +301,8 @@ impl Platform for Podman {
 
     fn facts(&self) -> super::facts::Facts {
         super::facts::Facts::container("Podman")
+            .ships_in("podman-image")
+            .helper_kill("conmon_kill")
     }
 
     async fn probe(&self) -> Availability {
@@ -410,7 +415,19 @@ impl Platform for Podman {
         ctx: &RunContext,
         deployment: &mut dyn Deployment,
     ) -> Result<BTreeMap<String, crate::stats::Series>, PlatformError> {
-        deployment::facts(&ctx.run_id, deployment.endpoint()).await
+        let mut out = deployment::facts(&ctx.run_id, deployment.endpoint()).await?;
+        let mut done = self.faults_of.lock().await;
+        if ctx.scenario.podman.faults && done.as_deref() != Some(ctx.run_id.as_str()) {
+            *done = Some(ctx.run_id.clone());
+            let image = self.image(ctx).await?;
+            match faults::run(&ctx.run_id, &image.tag, &ctx.cancel).await {
+                Ok(series) => out.extend(series),
+                Err(PlatformError::Cancelled) => return Err(PlatformError::Cancelled),
+                // The other experiments stand; the trial reads "not measured".
+                Err(e) => tracing::warn!(error = %e, "podman: conmon-kill fault test failed"),
+            }
+        }
+        Ok(out)
     }
 
     async fn cleanup(&self, run_id: Option<&str>) -> Result<usize, PlatformError> {

@@ -157,7 +157,7 @@ pub(super) const CLAIMS: [Claim; 15] = [
         section: "2 LXC / Docker / rkt",
         claim: "Docker needs a daemon: if the daemon is killed, all containers die with it.",
         short: "Killing the Docker daemon kills its containers",
-        evidence: "experiments",
+        evidence: "faults",
         french: "S’exécute en tant que processus et a donc besoin d’un daemon qui gère les services des conteneurs, si ce daemon est tué tous les conteneurs le sont aussi",
         rule: "Supported when, in every trial, the calculator stopped answering after the engine daemon was killed; contradicted when it kept answering in every trial; mixed otherwise.",
         references: &[],

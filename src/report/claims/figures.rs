@@ -232,7 +232,18 @@ pub(super) fn c7(run: &Run) -> Judged {
     } else {
         rules::rule_c7(&survived)
     };
-    (Vec::new(), o)
+    // Every engine trial in words (docker's private engine, podman's conmon).
+    let figs = crate::report::charts::fault_rows_of(&run.cts)
+        .into_iter()
+        .filter(|row| !row.trial.starts_with("mul_kill"))
+        .filter_map(|row| {
+            Some(Figure {
+                platform: view::display(row.platform),
+                text: crate::report::faults::trial_sentence(row.platform, &row.trial)?,
+            })
+        })
+        .collect();
+    (figs, o)
 }
 
 /// C8's comparisons between the fastest KVM VM and the fastest of `other`: median
