@@ -241,13 +241,10 @@ async fn measure(
             }
             if o.cancelled {
                 eprintln!("virtbench: interrupted; partial results written");
-                130
             } else if o.failed {
                 eprintln!("virtbench: some measurements failed (see the report's errors)");
-                EXIT_FAILED
-            } else {
-                EXIT_OK
             }
+            o.exit_code()
         }
         Err(e) => {
             eprintln!("virtbench: {e}");

@@ -4,6 +4,9 @@ use std::collections::BTreeMap;
 
 use crate::results::HostInfo;
 
+pub mod command;
+pub mod procfs;
+
 pub fn facts(tools: BTreeMap<String, String>) -> HostInfo {
     use sysinfo::System;
     let unknown = |_| "unknown".to_string();

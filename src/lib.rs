@@ -5,6 +5,7 @@
 pub mod artifact;
 pub mod cli;
 pub mod demo;
+pub mod error;
 pub mod host;
 pub mod measure;
 pub mod platform;
@@ -13,3 +14,6 @@ pub mod results;
 pub mod run;
 pub mod scenario;
 pub mod stats;
+
+#[cfg(test)]
+mod layering;

@@ -13,18 +13,24 @@ use std::time::{Duration, Instant};
 use futures_util::FutureExt;
 use tokio_util::sync::CancellationToken;
 
-use crate::measure::{load, resources, startup, MeasureError, Probe};
-use crate::platform::{
-    self, Availability, Deployment, Platform, PlatformError, RunContext, Variant,
-};
+use crate::error::Error;
+use crate::measure::{load, resources, startup, Probe};
+use crate::platform::{self, Availability, Deployment, Platform, Variant};
 use crate::results::{CpuIdle, PlatformResult, RunResults, ScenarioRecord};
 use crate::scenario::{Scenario, ScenarioError, PLATFORMS};
 use crate::stats::Series;
 
+pub mod context;
 pub mod events;
 pub mod progress;
 pub mod timing;
 
+#[cfg(test)]
+mod fake;
+#[cfg(test)]
+mod tests;
+
+pub use context::RunContext;
 use events::{Event, Figure, Observer, Planned, Step};
 use timing::{Ledger, Phase};
 
@@ -73,6 +79,20 @@ pub struct RunOutcome {
     pub report_time: Duration,
 }
 
+impl RunOutcome {
+    /// The exit code the run ends with: 130 when interrupted (as a shell reports
+    /// SIGINT), 1 when a platform failed to measure, else 0 (the codes of `cli`).
+    pub fn exit_code(&self) -> u8 {
+        if self.cancelled {
+            130
+        } else if self.failed {
+            1
+        } else {
+            0
+        }
+    }
+}
+
 /// A new run id: sortable time plus a random suffix, short enough for resource names.
 pub fn new_run_id() -> String {
     let now = chrono::Utc::now();
@@ -81,6 +101,15 @@ pub fn new_run_id() -> String {
 }
 
 pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
+    run_on(opts, platform::all()).await
+}
+
+/// [`run`] on the given platforms (every one of [`platform::all`] in a real run; a
+/// scripted fake in the runner's own tests).
+pub(crate) async fn run_on(
+    opts: RunOptions,
+    platforms: Vec<Box<dyn Platform>>,
+) -> Result<RunOutcome, RunError> {
     // From the very start, so that whatever the harness does before the first phase
     // (reading the scenario, git, probing) shows in the rest of the split.
     let wall = Instant::now();
@@ -107,7 +136,6 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
         }
     })?;
     let progress = &*opts.observer;
-    let platforms = platform::all();
     let plan: Vec<Planned> = platforms
         .iter()
         .filter(|p| scenario.platforms.iter().any(|s| s == p.name()))
@@ -135,7 +163,28 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
             label: p.name(),
             step: Step::Probing,
         });
-        match p.probe().await {
+        // A panic while probing is the platform's failure, not the run's.
+        let probed = match AssertUnwindSafe(p.probe()).catch_unwind().await {
+            Ok(a) => a,
+            Err(panic) => {
+                let msg = panic_message(&panic);
+                let r = failed_result(
+                    p.name(),
+                    p.name(),
+                    &BTreeMap::new(),
+                    format!("probe: panic: {msg}"),
+                );
+                progress.on(&Event::VariantFinished { result: &r });
+                results.push(r);
+                failed = true;
+                progress.on(&Event::PlatformFinished {
+                    platform: p.name(),
+                    so_far: &results,
+                });
+                continue;
+            }
+        };
+        match probed {
             Availability::Unavailable { reason, fix } => {
                 progress.on(&Event::PlatformUnavailable {
                     platform: p.name(),
@@ -342,38 +391,26 @@ async fn measure_platform(
     out
 }
 
-/// A step of measuring one variant failed.
+/// A step of measuring one variant failed: which step, and the error.
 #[derive(Debug, thiserror::Error)]
-pub enum StepError {
-    #[error("{step}: {source}")]
-    Platform {
-        step: &'static str,
-        #[source]
-        source: PlatformError,
-    },
-    #[error("{step}: {source}")]
-    Measure {
-        step: &'static str,
-        #[source]
-        source: MeasureError,
-    },
+#[error("{step}: {source}")]
+pub struct StepError {
+    pub step: &'static str,
+    #[source]
+    pub source: Error,
 }
 
-fn pstep(step: &'static str) -> impl FnOnce(PlatformError) -> StepError {
-    move |source| StepError::Platform { step, source }
-}
-
-fn mstep(step: &'static str) -> impl FnOnce(MeasureError) -> StepError {
-    move |source| StepError::Measure { step, source }
+fn failed_at(step: &'static str) -> impl FnOnce(Error) -> StepError {
+    move |source| StepError { step, source }
 }
 
 async fn cancellable<T>(
     cancel: &CancellationToken,
-    f: impl std::future::Future<Output = Result<T, PlatformError>>,
-) -> Result<T, PlatformError> {
+    f: impl std::future::Future<Output = Result<T, Error>>,
+) -> Result<T, Error> {
     tokio::select! {
         r = f => r,
-        _ = cancel.cancelled() => Err(PlatformError::Cancelled),
+        _ = cancel.cancelled() => Err(Error::Cancelled),
     }
 }
 
@@ -448,7 +485,7 @@ async fn measure_variant(
             ledger
                 .time(Phase::Teardown, dep.teardown())
                 .await
-                .map_err(pstep("teardown"))?;
+                .map_err(failed_at("teardown"))?;
         }
     }
     r.startup_ms = Some(Series::new("ms", startup));
@@ -463,7 +500,7 @@ async fn measure_variant(
     let down = ledger
         .time(Phase::Teardown, dep.teardown())
         .await
-        .map_err(pstep("teardown"));
+        .map_err(failed_at("teardown"));
     measured.and(down)
 }
 
@@ -489,7 +526,7 @@ pub async fn deploy_ready(
     let t0 = Instant::now();
     let mut dep = cancellable(&ctx.cancel, p.deploy(ctx, variant))
         .await
-        .map_err(pstep("deploy"))?;
+        .map_err(failed_at("deploy"))?;
     let deployed = t0.elapsed();
     match wait_ready(
         dep.as_mut(),
@@ -525,10 +562,10 @@ async fn wait_ready(
     let mut check = tokio::time::interval(Duration::from_millis(100));
     loop {
         tokio::select! {
-            r = &mut wait => return r.map_err(mstep("waiting for the first correct answer")),
+            r = &mut wait => return r.map_err(failed_at("waiting for the first correct answer")),
             _ = check.tick() => {
                 if let Some(why) = dep.exited() {
-                    return Err(StepError::Platform { step: "startup", source: PlatformError::Failed(why) });
+                    return Err(StepError { step: "startup", source: Error::Failed(why) });
                 }
             }
         }
@@ -562,7 +599,7 @@ async fn measure_ready(
             cancellable(&ctx.cancel, crate::measure::settle::settle(&*dep)),
         )
         .await
-        .map_err(pstep("settling"))?;
+        .map_err(failed_at("settling"))?;
     progress.on(&step(Step::Idle {
         window_s: s.idle.window_s,
     }));
@@ -575,7 +612,7 @@ async fn measure_ready(
             ),
         )
         .await
-        .map_err(pstep("idle window"))?;
+        .map_err(failed_at("idle window"))?;
     r.memory_breakdown = ledger.time(Phase::Idle, dep.memory_breakdown()).await;
     r.memory_idle_bytes = Some(Series::new("bytes", idle.rss_bytes.clone()));
     let figure = |figure| Event::Figure {
@@ -629,8 +666,8 @@ async fn measure_ready(
                 ),
             )
             .await
-            .map_err(pstep("sampling under load"))?
-            .map_err(mstep("open-loop load"))?;
+            .map_err(failed_at("sampling under load"))?
+            .map_err(failed_at("open-loop load"))?;
         // Every request of the window costs CPU, warm-up included: count them all.
         let sent =
             lat.count + lat.errors + lat.wrong_answers + (rate * s.load.warmup_s).round() as u64;
@@ -664,8 +701,8 @@ async fn measure_ready(
         let t = ledger
             .time(Phase::Load, async {
                 tokio::select! {
-                    t = load::closed_loop(addr, probes, &cfg) => t.map_err(mstep("closed-loop load")),
-                    _ = ctx.cancel.cancelled() => Err(pstep("closed-loop load")(PlatformError::Cancelled)),
+                    t = load::closed_loop(addr, probes, &cfg) => t.map_err(failed_at("closed-loop load")),
+                    _ = ctx.cancel.cancelled() => Err(failed_at("closed-loop load")(Error::Cancelled)),
                 }
             })
             .await?;
@@ -677,7 +714,7 @@ async fn measure_ready(
     r.extras = ledger
         .time(Phase::Extras, cancellable(&ctx.cancel, p.extras(ctx, dep)))
         .await
-        .map_err(pstep("extras"))?;
+        .map_err(failed_at("extras"))?;
     Ok(())
 }
 

@@ -84,7 +84,7 @@ async fn daemon_kill_on_a_private_engine_leaves_the_users_engine_alone() {
 
     let engine = docker::connect().await.unwrap();
     let binary = virtbench::artifact::calculator::binary().await.unwrap();
-    let image = virtbench::artifact::image::ensure(&engine, binary)
+    let image = virtbench::platform::docker::image::ensure(&engine, binary)
         .await
         .unwrap();
     let result = faults::run(&engine, &ctx.run_id, &image, &ctx.cancel).await;

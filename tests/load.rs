@@ -21,9 +21,10 @@ use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
+use virtbench::error::Error;
 use virtbench::measure::load::{self, ClosedLoopConfig, OpenLoopConfig};
 use virtbench::measure::startup::wait_first_correct;
-use virtbench::measure::{MeasureError, Probe};
+use virtbench::measure::Probe;
 
 const RIGHT: &str = "result = 4\r\n";
 const WRONG: &str = "result = 5\r\n";
@@ -491,7 +492,7 @@ async fn startup_gives_up_naming_the_address_and_what_it_saw() {
     .await
     .unwrap_err();
     let msg = e.to_string();
-    assert!(matches!(e, MeasureError::NotReady { .. }), "{msg}");
+    assert!(matches!(e, Error::NotReady { .. }), "{msg}");
     assert!(msg.contains(&addr.to_string()), "{msg}");
     assert!(msg.to_lowercase().contains("refused"), "{msg}");
     assert!(!msg.contains('\n'), "one line: {msg}");
@@ -529,7 +530,7 @@ async fn startup_honours_cancellation() {
     let e = wait_first_correct(addr, &probe(), Duration::from_secs(30), &cancel)
         .await
         .unwrap_err();
-    assert!(matches!(e, MeasureError::Cancelled), "{e}");
+    assert!(matches!(e, Error::Cancelled), "{e}");
 }
 
 /// Sanity check that the generator is not the bottleneck: closed-loop throughput against

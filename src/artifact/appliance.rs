@@ -9,7 +9,7 @@ use std::time::Instant;
 use super::initramfs::{self, Entry};
 use super::kernel::{self, Kernel};
 use super::{calculator, disk};
-use crate::platform::PlatformError;
+use crate::error::Error;
 use crate::results::ArtifactRecord;
 
 /// Bumped when the layout of the initramfs or disk changes (invalidates the cache).
@@ -48,9 +48,8 @@ pub struct Appliance {
 impl Appliance {
     /// Copy the images to `out` (created if needed) under stable names, for
     /// `virtbench appliance --out DIR`: vmlinuz, initrd.gz, virtbench.{raw,qcow2,vdi}.
-    pub fn export(&self, out: &Path) -> Result<Vec<PathBuf>, PlatformError> {
-        std::fs::create_dir_all(out)
-            .map_err(PlatformError::io(format!("creating {}", out.display())))?;
+    pub fn export(&self, out: &Path) -> Result<Vec<PathBuf>, Error> {
+        std::fs::create_dir_all(out).map_err(Error::io(format!("creating {}", out.display())))?;
         let files = [
             (&self.kernel, "vmlinuz"),
             (&self.initramfs, "initrd.gz"),
@@ -61,7 +60,7 @@ impl Appliance {
         let mut written = Vec::new();
         for (src, name) in files {
             let dst = out.join(name);
-            std::fs::copy(src, &dst).map_err(PlatformError::io(format!(
+            std::fs::copy(src, &dst).map_err(Error::io(format!(
                 "copying {} to {}",
                 src.display(),
                 dst.display()
@@ -73,7 +72,7 @@ impl Appliance {
 }
 
 /// Kernel and initramfs (fetching the kernel and building the calculator if needed).
-pub async fn boot_files(cache_dir: &Path) -> Result<BootFiles, PlatformError> {
+pub async fn boot_files(cache_dir: &Path) -> Result<BootFiles, Error> {
     let binary = calculator::binary().await?.clone();
     let cache_dir = cache_dir.to_owned();
     tokio::task::spawn_blocking(move || {
@@ -81,15 +80,15 @@ pub async fn boot_files(cache_dir: &Path) -> Result<BootFiles, PlatformError> {
         build_boot_files(&cache_dir, &binary, &kernel)
     })
     .await
-    .map_err(|e| PlatformError::Failed(format!("appliance build task: {e}")))?
+    .map_err(|e| Error::Failed(format!("appliance build task: {e}")))?
 }
 
 /// The whole appliance: boot files and the disk in three formats.
-pub async fn build(cache_dir: &Path) -> Result<Appliance, PlatformError> {
+pub async fn build(cache_dir: &Path) -> Result<Appliance, Error> {
     let boot = boot_files(cache_dir).await?;
     tokio::task::spawn_blocking(move || build_disks(boot))
         .await
-        .map_err(|e| PlatformError::Failed(format!("disk build task: {e}")))?
+        .map_err(|e| Error::Failed(format!("disk build task: {e}")))?
 }
 
 fn cache_key(binary_sha: &str, kernel: &Kernel) -> String {
@@ -105,13 +104,9 @@ fn cache_key(binary_sha: &str, kernel: &Kernel) -> String {
     crate::artifact::hex(&h.finalize())[..16].to_string()
 }
 
-fn file_record(
-    name: &str,
-    path: &Path,
-    build_ms: Option<f64>,
-) -> Result<ArtifactRecord, PlatformError> {
+fn file_record(name: &str, path: &Path, build_ms: Option<f64>) -> Result<ArtifactRecord, Error> {
     let bytes = std::fs::metadata(path)
-        .map_err(PlatformError::io(format!("reading {}", path.display())))?
+        .map_err(Error::io(format!("reading {}", path.display())))?
         .len();
     Ok(ArtifactRecord {
         name: name.into(),
@@ -126,12 +121,11 @@ fn build_boot_files(
     cache_dir: &Path,
     binary: &calculator::CalculatorBinary,
     kernel: &Kernel,
-) -> Result<BootFiles, PlatformError> {
+) -> Result<BootFiles, Error> {
     let dir = cache_dir
         .join("appliance")
         .join(cache_key(&binary.sha256, kernel));
-    std::fs::create_dir_all(&dir)
-        .map_err(PlatformError::io(format!("creating {}", dir.display())))?;
+    std::fs::create_dir_all(&dir).map_err(Error::io(format!("creating {}", dir.display())))?;
     let _lock = crate::artifact::lock_dir(&dir)?;
     let vmlinuz = dir.join("vmlinuz");
     let initrd = dir.join("initrd.gz");
@@ -142,20 +136,16 @@ fn build_boot_files(
         let tmp = dir.join(format!(".vmlinuz.{}", std::process::id()));
         std::fs::copy(&kernel.vmlinuz, &tmp)
             .and_then(|_| std::fs::rename(&tmp, &vmlinuz))
-            .map_err(PlatformError::io(format!(
-                "copying {}",
-                kernel.vmlinuz.display()
-            )))?;
+            .map_err(Error::io(format!("copying {}", kernel.vmlinuz.display())))?;
         let entries = initramfs_entries(binary, kernel)?;
         let tmp = dir.join(format!(".initrd.{}", std::process::id()));
         let f = std::fs::File::create(&tmp)
-            .map_err(PlatformError::io(format!("creating {}", tmp.display())))?;
+            .map_err(Error::io(format!("creating {}", tmp.display())))?;
         initramfs::write_gz(std::io::BufWriter::new(f), &entries)
             .and_then(|w| w.into_inner().map_err(|e| e.into_error()))
             .and_then(|f| f.sync_all())
-            .map_err(PlatformError::io(format!("writing {}", tmp.display())))?;
-        std::fs::rename(&tmp, &initrd)
-            .map_err(PlatformError::io(format!("renaming {}", tmp.display())))?;
+            .map_err(Error::io(format!("writing {}", tmp.display())))?;
+        std::fs::rename(&tmp, &initrd).map_err(Error::io(format!("renaming {}", tmp.display())))?;
         initrd_ms = Some(started.elapsed().as_secs_f64() * 1e3);
         tracing::info!(path = %initrd.display(), ms = initrd_ms, "initramfs written");
     }
@@ -180,11 +170,9 @@ fn build_boot_files(
 pub fn initramfs_entries(
     binary: &calculator::CalculatorBinary,
     kernel: &Kernel,
-) -> Result<Vec<Entry>, PlatformError> {
-    let init = std::fs::read(&binary.path).map_err(PlatformError::io(format!(
-        "reading {}",
-        binary.path.display()
-    )))?;
+) -> Result<Vec<Entry>, Error> {
+    let init = std::fs::read(&binary.path)
+        .map_err(Error::io(format!("reading {}", binary.path.display())))?;
     let moddir = initramfs::modules_dir(&kernel.release);
     let mut entries = vec![
         Entry::dir("dev"),
@@ -215,7 +203,7 @@ pub fn initramfs_entries(
     Ok(entries)
 }
 
-fn build_disks(boot: BootFiles) -> Result<Appliance, PlatformError> {
+fn build_disks(boot: BootFiles) -> Result<Appliance, Error> {
     let raw = boot.dir.join("disk.raw");
     let qcow2 = boot.dir.join("disk.qcow2");
     let vdi = boot.dir.join("disk.vdi");
@@ -232,8 +220,7 @@ fn build_disks(boot: BootFiles) -> Result<Appliance, PlatformError> {
         let t = Instant::now();
         disk::convert(&raw, "vdi", &vdi)?;
         times[2] = Some(t.elapsed().as_secs_f64() * 1e3);
-        std::fs::write(&done, b"")
-            .map_err(PlatformError::io(format!("writing {}", done.display())))?;
+        std::fs::write(&done, b"").map_err(Error::io(format!("writing {}", done.display())))?;
         tracing::info!(dir = %boot.dir.display(), ?times, "disk images built");
     }
     let mut records = boot.records.clone();

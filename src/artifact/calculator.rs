@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use tokio::sync::OnceCell;
 
-use crate::platform::PlatformError;
+use crate::error::Error;
 use crate::results::ArtifactRecord;
 
 pub const TARGET: &str = "x86_64-unknown-linux-gnu";
@@ -39,12 +39,12 @@ static BINARY: OnceCell<CalculatorBinary> = OnceCell::const_new();
 /// Build (once per process) or reuse the static calculator binary.
 ///
 /// `$VIRTBENCH_CALCULATOR` names a prebuilt binary and skips the build.
-pub async fn binary() -> Result<&'static CalculatorBinary, PlatformError> {
+pub async fn binary() -> Result<&'static CalculatorBinary, Error> {
     BINARY
         .get_or_try_init(|| async {
             tokio::task::spawn_blocking(build)
                 .await
-                .map_err(|e| PlatformError::Failed(format!("calculator build task: {e}")))?
+                .map_err(|e| Error::Failed(format!("calculator build task: {e}")))?
         })
         .await
 }
@@ -53,7 +53,7 @@ fn workspace_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn build() -> Result<CalculatorBinary, PlatformError> {
+fn build() -> Result<CalculatorBinary, Error> {
     if let Some(p) = std::env::var_os("VIRTBENCH_CALCULATOR") {
         return describe(Path::new(&p), None, true);
     }
@@ -80,7 +80,7 @@ fn build() -> Result<CalculatorBinary, PlatformError> {
         // Cargo prefers this one over RUSTFLAGS when it is set: it would drop crt-static.
         .env_remove("CARGO_ENCODED_RUSTFLAGS")
         .output()
-        .map_err(PlatformError::io("running cargo to build the calculator"))?;
+        .map_err(Error::io("running cargo to build the calculator"))?;
     super::check_status("building the static calculator", &output)?;
     let after = std::fs::metadata(&out).and_then(|m| m.modified()).ok();
     let cached = before.is_some() && before == after;
@@ -89,17 +89,11 @@ fn build() -> Result<CalculatorBinary, PlatformError> {
     describe(&out, (!cached).then_some(ms), cached)
 }
 
-fn describe(
-    path: &Path,
-    build_ms: Option<f64>,
-    cached: bool,
-) -> Result<CalculatorBinary, PlatformError> {
-    let meta = std::fs::metadata(path).map_err(PlatformError::io(format!(
-        "calculator binary {}",
-        path.display()
-    )))?;
+fn describe(path: &Path, build_ms: Option<f64>, cached: bool) -> Result<CalculatorBinary, Error> {
+    let meta = std::fs::metadata(path)
+        .map_err(Error::io(format!("calculator binary {}", path.display())))?;
     let sha256 = crate::artifact::sha256_file(path)
-        .map_err(PlatformError::io(format!("hashing {}", path.display())))?;
+        .map_err(Error::io(format!("hashing {}", path.display())))?;
     Ok(CalculatorBinary {
         path: path.to_owned(),
         sha256,

@@ -11,7 +11,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::platform::PlatformError;
+use crate::error::Error;
 
 /// Partition start: 1 MiB, the usual alignment.
 pub const PARTITION_START_SECTOR: u64 = 2048;
@@ -76,7 +76,7 @@ fn tool(name: &str) -> Command {
     Command::new(which(name).unwrap_or_else(|| PathBuf::from(name)))
 }
 
-fn run(cmd: &mut Command, stdin: Option<&str>) -> Result<(), PlatformError> {
+fn run(cmd: &mut Command, stdin: Option<&str>) -> Result<(), Error> {
     use std::io::Write;
     use std::process::Stdio;
     let shown = format!("{cmd:?}");
@@ -84,18 +84,16 @@ fn run(cmd: &mut Command, stdin: Option<&str>) -> Result<(), PlatformError> {
     if stdin.is_some() {
         cmd.stdin(Stdio::piped());
     }
-    let mut child = cmd
-        .spawn()
-        .map_err(PlatformError::io(format!("running {shown}")))?;
+    let mut child = cmd.spawn().map_err(Error::io(format!("running {shown}")))?;
     if let Some(text) = stdin {
         if let Some(mut i) = child.stdin.take() {
             i.write_all(text.as_bytes())
-                .map_err(PlatformError::io(format!("writing to {shown}")))?;
+                .map_err(Error::io(format!("writing to {shown}")))?;
         }
     }
     let out = child
         .wait_with_output()
-        .map_err(PlatformError::io(format!("waiting for {shown}")))?;
+        .map_err(Error::io(format!("waiting for {shown}")))?;
     super::check_status(&shown, &out)
 }
 
@@ -114,10 +112,10 @@ fn disk_bytes(payload: u64) -> u64 {
 }
 
 /// Write a raw bootable disk image to `out` (replaced if present).
-pub fn build_raw(kernel: &Path, initramfs: &Path, out: &Path) -> Result<(), PlatformError> {
+pub fn build_raw(kernel: &Path, initramfs: &Path, out: &Path) -> Result<(), Error> {
     let missing = missing_tools();
     if !missing.is_empty() {
-        return Err(PlatformError::Failed(format!(
+        return Err(Error::Failed(format!(
             "building the disk image needs {} (apt-get install syslinux syslinux-common mtools dosfstools fdisk qemu-utils)",
             missing.join(", ")
         )));
@@ -127,21 +125,18 @@ pub fn build_raw(kernel: &Path, initramfs: &Path, out: &Path) -> Result<(), Plat
         .map(Path::new)
         .find(|p| p.is_file())
         .ok_or_else(|| {
-            PlatformError::Failed(
-                "syslinux mbr.bin not found (apt-get install syslinux-common)".into(),
-            )
+            Error::Failed("syslinux mbr.bin not found (apt-get install syslinux-common)".into())
         })?;
     let size = |p: &Path| {
         std::fs::metadata(p)
             .map(|m| m.len())
-            .map_err(PlatformError::io(format!("reading {}", p.display())))
+            .map_err(Error::io(format!("reading {}", p.display())))
     };
     let total = disk_bytes(size(kernel)? + size(initramfs)?);
     let _ = std::fs::remove_file(out);
-    let f = std::fs::File::create(out)
-        .map_err(PlatformError::io(format!("creating {}", out.display())))?;
+    let f = std::fs::File::create(out).map_err(Error::io(format!("creating {}", out.display())))?;
     f.set_len(total)
-        .map_err(PlatformError::io(format!("sizing {}", out.display())))?;
+        .map_err(Error::io(format!("sizing {}", out.display())))?;
     drop(f);
 
     run(
@@ -174,10 +169,10 @@ pub fn build_raw(kernel: &Path, initramfs: &Path, out: &Path) -> Result<(), Plat
     let cfg_dir = out.with_extension("cfg.d");
     let _ = std::fs::remove_dir_all(&cfg_dir);
     std::fs::create_dir_all(&cfg_dir)
-        .map_err(PlatformError::io(format!("creating {}", cfg_dir.display())))?;
+        .map_err(Error::io(format!("creating {}", cfg_dir.display())))?;
     let cfg = cfg_dir.join("syslinux.cfg");
     std::fs::write(&cfg, syslinux_cfg(DISK_APPEND))
-        .map_err(PlatformError::io(format!("writing {}", cfg.display())))?;
+        .map_err(Error::io(format!("writing {}", cfg.display())))?;
     let copies = [
         (kernel, "vmlinuz"),
         (initramfs, "initrd.gz"),
@@ -198,26 +193,25 @@ pub fn build_raw(kernel: &Path, initramfs: &Path, out: &Path) -> Result<(), Plat
     let _ = std::fs::remove_dir_all(&cfg_dir);
     result?;
     // The MBR boot code (first 440 bytes; the partition table after it stays).
-    let code =
-        std::fs::read(mbr).map_err(PlatformError::io(format!("reading {}", mbr.display())))?;
+    let code = std::fs::read(mbr).map_err(Error::io(format!("reading {}", mbr.display())))?;
     write_at(out, 0, &code[..code.len().min(440)])?;
     Ok(())
 }
 
-fn write_at(path: &Path, offset: u64, data: &[u8]) -> Result<(), PlatformError> {
+fn write_at(path: &Path, offset: u64, data: &[u8]) -> Result<(), Error> {
     use std::io::{Seek, SeekFrom, Write};
     let mut f = std::fs::OpenOptions::new()
         .write(true)
         .open(path)
-        .map_err(PlatformError::io(format!("opening {}", path.display())))?;
+        .map_err(Error::io(format!("opening {}", path.display())))?;
     f.seek(SeekFrom::Start(offset))
         .and_then(|_| f.write_all(data))
-        .map_err(PlatformError::io(format!("writing {}", path.display())))
+        .map_err(Error::io(format!("writing {}", path.display())))
 }
 
 /// Convert the raw image with `qemu-img convert` (`format`: qcow2 or vdi). qcow2 stays
 /// uncompressed: a compressed qcow2 boots about 3x slower.
-pub fn convert(raw: &Path, format: &str, out: &Path) -> Result<(), PlatformError> {
+pub fn convert(raw: &Path, format: &str, out: &Path) -> Result<(), Error> {
     let _ = std::fs::remove_file(out);
     run(
         tool("qemu-img")
@@ -229,7 +223,7 @@ pub fn convert(raw: &Path, format: &str, out: &Path) -> Result<(), PlatformError
 }
 
 /// A copy-on-write qcow2 overlay on `base` (a VM clone costs kilobytes).
-pub fn overlay(base: &Path, out: &Path) -> Result<(), PlatformError> {
+pub fn overlay(base: &Path, out: &Path) -> Result<(), Error> {
     let _ = std::fs::remove_file(out);
     run(
         tool("qemu-img")

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use crate::platform::PlatformError;
+use crate::error::Error;
 use crate::results::ArtifactRecord;
 
 /// The Debian metapackage that always depends on the current cloud kernel.
@@ -58,13 +58,13 @@ impl Kernel {
     }
 
     /// Module content (decompressed when the kernel ships them compressed).
-    pub fn module_bytes(&self, m: &Module) -> Result<Vec<u8>, PlatformError> {
+    pub fn module_bytes(&self, m: &Module) -> Result<Vec<u8>, Error> {
         read_module(&m.path)
     }
 }
 
 /// Find or fetch the kernel (blocking: runs `apt-get` and `dpkg-deb`).
-pub fn obtain(cache_dir: &Path) -> Result<Kernel, PlatformError> {
+pub fn obtain(cache_dir: &Path) -> Result<Kernel, Error> {
     let force_debian = std::env::var("VIRTBENCH_KERNEL").is_ok_and(|v| v == "debian");
     if !force_debian {
         if let Some(k) = host_kernel()? {
@@ -74,7 +74,7 @@ pub fn obtain(cache_dir: &Path) -> Result<Kernel, PlatformError> {
     debian_kernel(cache_dir)
 }
 
-fn host_kernel() -> Result<Option<Kernel>, PlatformError> {
+fn host_kernel() -> Result<Option<Kernel>, Error> {
     let release = match std::fs::read_to_string("/proc/sys/kernel/osrelease") {
         Ok(s) => s.trim().to_string(),
         Err(_) => return Ok(None),
@@ -98,10 +98,9 @@ fn host_kernel() -> Result<Option<Kernel>, PlatformError> {
     }))
 }
 
-fn debian_kernel(cache_dir: &Path) -> Result<Kernel, PlatformError> {
+fn debian_kernel(cache_dir: &Path) -> Result<Kernel, Error> {
     let base = cache_dir.join("kernel");
-    std::fs::create_dir_all(&base)
-        .map_err(PlatformError::io(format!("creating {}", base.display())))?;
+    std::fs::create_dir_all(&base).map_err(Error::io(format!("creating {}", base.display())))?;
     // `apt-cache` only reads local lists: quick, works offline.
     let resolved = resolve_debian_package();
     let (pkg, version) = match resolved {
@@ -124,29 +123,24 @@ fn debian_kernel(cache_dir: &Path) -> Result<Kernel, PlatformError> {
     let started = Instant::now();
     let tmp = base.join(format!(".fetch-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
-    std::fs::create_dir_all(&tmp)
-        .map_err(PlatformError::io(format!("creating {}", tmp.display())))?;
+    std::fs::create_dir_all(&tmp).map_err(Error::io(format!("creating {}", tmp.display())))?;
     let result = (|| {
         run(Command::new("apt-get")
             .arg("download")
             .arg(format!("{pkg}={version}"))
             .current_dir(&tmp))?;
         let deb = std::fs::read_dir(&tmp)
-            .map_err(PlatformError::io(format!("listing {}", tmp.display())))?
+            .map_err(Error::io(format!("listing {}", tmp.display())))?
             .filter_map(|e| e.ok().map(|e| e.path()))
             .find(|p| p.extension().is_some_and(|x| x == "deb"))
-            .ok_or_else(|| {
-                PlatformError::Failed(format!("apt-get download {pkg} produced no .deb"))
-            })?;
+            .ok_or_else(|| Error::Failed(format!("apt-get download {pkg} produced no .deb")))?;
         let unpack = tmp.join("root");
         run(Command::new("dpkg-deb").arg("-x").arg(&deb).arg(&unpack))?;
         let _ = std::fs::remove_dir_all(&dir);
-        std::fs::rename(&unpack, &dir).map_err(PlatformError::io(format!(
-            "moving kernel into {}",
-            dir.display()
-        )))?;
+        std::fs::rename(&unpack, &dir)
+            .map_err(Error::io(format!("moving kernel into {}", dir.display())))?;
         std::fs::write(dir.join(".complete"), format!("{pkg} {version}\n"))
-            .map_err(PlatformError::io(format!("marking {}", dir.display())))?;
+            .map_err(Error::io(format!("marking {}", dir.display())))?;
         Ok(())
     })();
     let _ = std::fs::remove_dir_all(&tmp);
@@ -157,7 +151,7 @@ fn debian_kernel(cache_dir: &Path) -> Result<Kernel, PlatformError> {
 }
 
 /// The concrete kernel package the metapackage points to, and its candidate version.
-fn resolve_debian_package() -> Result<(String, String), PlatformError> {
+fn resolve_debian_package() -> Result<(String, String), Error> {
     let out = run(Command::new("apt-cache").args(["depends", DEBIAN_META_PACKAGE]))?;
     let pkg = out
         .lines()
@@ -165,7 +159,7 @@ fn resolve_debian_package() -> Result<(String, String), PlatformError> {
         .map(str::trim)
         .find(|d| d.starts_with("linux-image-"))
         .ok_or_else(|| {
-            PlatformError::Failed(format!(
+            Error::Failed(format!(
                 "apt-cache depends {DEBIAN_META_PACKAGE}: no linux-image dependency"
             ))
         })?
@@ -176,16 +170,14 @@ fn resolve_debian_package() -> Result<(String, String), PlatformError> {
         .filter_map(|l| l.trim().strip_prefix("Candidate: "))
         .map(str::trim)
         .find(|v| *v != "(none)")
-        .ok_or_else(|| {
-            PlatformError::Failed(format!("apt-cache policy {pkg}: no candidate version"))
-        })?
+        .ok_or_else(|| Error::Failed(format!("apt-cache policy {pkg}: no candidate version")))?
         .to_string();
     Ok((pkg, version))
 }
 
-fn newest_cached(base: &Path) -> Result<Option<Kernel>, PlatformError> {
+fn newest_cached(base: &Path) -> Result<Option<Kernel>, Error> {
     let mut dirs: Vec<(std::time::SystemTime, PathBuf)> = std::fs::read_dir(base)
-        .map_err(PlatformError::io(format!("listing {}", base.display())))?
+        .map_err(Error::io(format!("listing {}", base.display())))?
         .filter_map(|e| e.ok())
         .map(|e| e.path())
         .filter(|p| p.join(".complete").exists())
@@ -210,16 +202,16 @@ fn load_unpacked(
     source: &str,
     fetch_ms: Option<f64>,
     cached: bool,
-) -> Result<Kernel, PlatformError> {
+) -> Result<Kernel, Error> {
     let boot = dir.join("boot");
     let vmlinuz = std::fs::read_dir(&boot)
-        .map_err(PlatformError::io(format!("listing {}", boot.display())))?
+        .map_err(Error::io(format!("listing {}", boot.display())))?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .find(|p| {
             p.file_name()
                 .is_some_and(|n| n.to_string_lossy().starts_with("vmlinuz-"))
         })
-        .ok_or_else(|| PlatformError::Failed(format!("no vmlinuz-* in {}", boot.display())))?;
+        .ok_or_else(|| Error::Failed(format!("no vmlinuz-* in {}", boot.display())))?;
     let release = vmlinuz.file_name().unwrap().to_string_lossy()["vmlinuz-".len()..].to_string();
     let moddir = dir.join("lib/modules").join(&release);
     let modules = resolve_modules(&moddir, &WANTED_MODULES)?;
@@ -233,11 +225,11 @@ fn load_unpacked(
     })
 }
 
-fn run(cmd: &mut Command) -> Result<String, PlatformError> {
+fn run(cmd: &mut Command) -> Result<String, Error> {
     let shown = format!("{cmd:?}");
     let out = cmd
         .output()
-        .map_err(PlatformError::io(format!("running {shown}")))?;
+        .map_err(Error::io(format!("running {shown}")))?;
     super::check_status(&shown, &out)?;
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
@@ -252,7 +244,7 @@ fn module_name(file_name: &str) -> Option<String> {
 
 /// Find `wanted` and their dependencies under `moddir`; dependencies first. Missing
 /// modules are skipped (built into the kernel, or `modules.builtin` lists them).
-pub fn resolve_modules(moddir: &Path, wanted: &[&str]) -> Result<Vec<Module>, PlatformError> {
+pub fn resolve_modules(moddir: &Path, wanted: &[&str]) -> Result<Vec<Module>, Error> {
     let mut index = BTreeMap::new();
     let kernel_dir = moddir.join("kernel");
     walk(&kernel_dir, &mut |p| {
@@ -263,7 +255,7 @@ pub fn resolve_modules(moddir: &Path, wanted: &[&str]) -> Result<Vec<Module>, Pl
             index.entry(name).or_insert_with(|| p.to_owned());
         }
     })
-    .map_err(PlatformError::io(format!(
+    .map_err(Error::io(format!(
         "listing modules in {}",
         kernel_dir.display()
     )))?;
@@ -281,11 +273,9 @@ fn visit(
     seen: &mut BTreeSet<String>,
     order: &mut Vec<Module>,
     depth: usize,
-) -> Result<(), PlatformError> {
+) -> Result<(), Error> {
     if depth > 32 {
-        return Err(PlatformError::Failed(format!(
-            "module dependency loop at {name}"
-        )));
+        return Err(Error::Failed(format!("module dependency loop at {name}")));
     }
     if !seen.insert(name.to_string()) {
         return Ok(());
@@ -320,18 +310,18 @@ fn walk(dir: &Path, f: &mut dyn FnMut(&Path)) -> std::io::Result<()> {
     Ok(())
 }
 
-fn read_module(path: &Path) -> Result<Vec<u8>, PlatformError> {
+fn read_module(path: &Path) -> Result<Vec<u8>, Error> {
     let name = path.to_string_lossy();
     let ctx = || format!("reading module {}", path.display());
     if name.ends_with(".ko") {
-        return std::fs::read(path).map_err(PlatformError::io(ctx()));
+        return std::fs::read(path).map_err(Error::io(ctx()));
     }
     if name.ends_with(".ko.gz") {
         use std::io::Read;
         let mut out = Vec::new();
-        flate2::read::GzDecoder::new(std::fs::File::open(path).map_err(PlatformError::io(ctx()))?)
+        flate2::read::GzDecoder::new(std::fs::File::open(path).map_err(Error::io(ctx()))?)
             .read_to_end(&mut out)
-            .map_err(PlatformError::io(ctx()))?;
+            .map_err(Error::io(ctx()))?;
         return Ok(out);
     }
     // Ubuntu and Fedora compress modules with xz or zstd: the host's tools decompress.
@@ -344,12 +334,9 @@ fn read_module(path: &Path) -> Result<Vec<u8>, PlatformError> {
         .arg("-dc")
         .arg(path)
         .output()
-        .map_err(PlatformError::io(format!(
-            "running {tool} -dc {}",
-            path.display()
-        )))?;
+        .map_err(Error::io(format!("running {tool} -dc {}", path.display())))?;
     if !out.status.success() {
-        return Err(PlatformError::Failed(format!(
+        return Err(Error::Failed(format!(
             "{tool} -dc {} failed ({})",
             path.display(),
             out.status

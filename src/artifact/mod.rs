@@ -4,12 +4,11 @@
 use std::path::PathBuf;
 use std::process::Output;
 
-use crate::platform::PlatformError;
+use crate::error::Error;
 
 pub mod appliance;
 pub mod calculator;
 pub mod disk;
-pub mod image;
 pub mod initramfs;
 pub mod kernel;
 
@@ -28,7 +27,7 @@ pub fn cache_dir() -> PathBuf {
 
 /// `Ok` if the command behind `out` succeeded, else `<what> failed (<status>): <last
 /// non-empty stderr line>` (the line that usually says why).
-pub(crate) fn check_status(what: &str, out: &Output) -> Result<(), PlatformError> {
+pub(crate) fn check_status(what: &str, out: &Output) -> Result<(), Error> {
     if out.status.success() {
         return Ok(());
     }
@@ -38,7 +37,7 @@ pub(crate) fn check_status(what: &str, out: &Output) -> Result<(), PlatformError
         .rev()
         .find(|l| !l.trim().is_empty())
         .unwrap_or("");
-    Err(PlatformError::Failed(format!(
+    Err(Error::Failed(format!(
         "{what} failed ({}): {last}",
         out.status
     )))
@@ -70,16 +69,16 @@ pub fn hex(bytes: &[u8]) -> String {
 
 /// An exclusive lock on a cache directory, held while building into it (two runs, or two
 /// tests of one process, starting at once must not write the same files).
-pub(crate) fn lock_dir(dir: &std::path::Path) -> Result<std::fs::File, PlatformError> {
+pub(crate) fn lock_dir(dir: &std::path::Path) -> Result<std::fs::File, Error> {
     use std::os::fd::AsRawFd;
     let path = dir.join(".lock");
-    let f = std::fs::File::create(&path).map_err(crate::platform::PlatformError::io(format!(
+    let f = std::fs::File::create(&path).map_err(crate::error::Error::io(format!(
         "creating {}",
         path.display()
     )))?;
     // SAFETY: valid fd; the lock is released when the file is closed.
     if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) } < 0 {
-        return Err(crate::platform::PlatformError::io(format!(
+        return Err(crate::error::Error::io(format!(
             "locking {}",
             path.display()
         ))(std::io::Error::last_os_error()));

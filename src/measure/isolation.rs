@@ -18,9 +18,9 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
+use crate::error::Error;
 use crate::measure::http::Client;
 use crate::measure::Probe;
-use crate::platform::PlatformError;
 use crate::results::keys;
 use crate::stats::Series;
 
@@ -146,13 +146,12 @@ impl Canary {
         key: &'static str,
         bind: IpAddr,
         dial_ip: Option<IpAddr>,
-    ) -> Result<Canary, PlatformError> {
-        let listener = std::net::TcpListener::bind((bind, 0)).map_err(PlatformError::io(
-            format!("isolation: canary listener on {bind}"),
-        ))?;
+    ) -> Result<Canary, Error> {
+        let listener = std::net::TcpListener::bind((bind, 0))
+            .map_err(Error::io(format!("isolation: canary listener on {bind}")))?;
         let port = listener
             .local_addr()
-            .map_err(PlatformError::io("isolation: canary address"))?
+            .map_err(Error::io("isolation: canary address"))?
             .port();
         Ok(Canary {
             key,
@@ -172,7 +171,7 @@ impl Canary {
 
     /// The usual pair: host loopback, and the host's address `bridge` on the workload's
     /// network when it has one.
-    pub fn host_pair(bridge: Option<IpAddr>) -> Result<Vec<Canary>, PlatformError> {
+    pub fn host_pair(bridge: Option<IpAddr>) -> Result<Vec<Canary>, Error> {
         let mut out = vec![Canary::listen(
             keys::ISOLATION_REACHES_HOST_LOOPBACK,
             Ipv4Addr::LOCALHOST.into(),
@@ -190,7 +189,7 @@ impl Canary {
 }
 
 /// Ask the service at `endpoint` for its probe answer, with `canaries` to try.
-pub async fn ask(endpoint: SocketAddr, canaries: &[Canary]) -> Result<ProbeAnswer, PlatformError> {
+pub async fn ask(endpoint: SocketAddr, canaries: &[Canary]) -> Result<ProbeAnswer, Error> {
     let list: Vec<String> = canaries.iter().map(|c| c.dial.to_string()).collect();
     let mut path = calculator::probe::PATH.to_string();
     if !list.is_empty() {
@@ -200,16 +199,16 @@ pub async fn ask(endpoint: SocketAddr, canaries: &[Canary]) -> Result<ProbeAnswe
     let answer = Client::new(endpoint)
         .get(&path, deadline)
         .await
-        .map_err(|e| PlatformError::Failed(format!("isolation probe: {e}")))?;
+        .map_err(|e| Error::Failed(format!("isolation probe: {e}")))?;
     if !answer.status.is_success() {
-        return Err(PlatformError::Failed(format!(
+        return Err(Error::Failed(format!(
             "isolation probe {endpoint}{path}: {}",
             answer.describe()
         )));
     }
     let text = String::from_utf8_lossy(&answer.body);
     let parsed = ProbeAnswer::parse(&text)
-        .map_err(|e| PlatformError::Failed(format!("isolation probe {endpoint}: {e}")))?;
+        .map_err(|e| Error::Failed(format!("isolation probe {endpoint}: {e}")))?;
     tracing::info!(%endpoint, answer = %text.trim().replace('\n', " "), "isolation probe");
     Ok(parsed)
 }
@@ -283,9 +282,50 @@ pub fn facts(
 pub async fn probe_facts(
     endpoint: SocketAddr,
     canaries: &[Canary],
-) -> Result<BTreeMap<String, Series>, PlatformError> {
+) -> Result<BTreeMap<String, Series>, Error> {
     let answer = ask(endpoint, canaries).await?;
     Ok(facts(&answer, &HostView::of_harness(), canaries))
+}
+
+/// The isolation and reachability facts of a container: `endpoint` is where the harness
+/// reaches it (a published port, or the host's port under host networking), `direct`
+/// its own address on a bridge network and `gateway` the host's address there (host
+/// networking has neither). Shared by the container engines, which only differ in how
+/// they tell these addresses.
+pub async fn container_facts(
+    run_id: &str,
+    endpoint: SocketAddr,
+    direct: Option<SocketAddr>,
+    gateway: Option<IpAddr>,
+) -> Result<BTreeMap<String, Series>, Error> {
+    let canaries = Canary::host_pair(gateway)?;
+    let mut out = probe_facts(endpoint, &canaries).await?;
+    let probe = probe();
+    if let Some(addr) = direct {
+        out.insert(
+            keys::REACH_GUEST_DIRECT.into(),
+            flag(answers(addr, &probe).await),
+        );
+        out.insert(
+            keys::REACH_FORWARDED.into(),
+            flag(answers(endpoint, &probe).await),
+        );
+    }
+    // From a LAN PC: the container's own address and the published port (bridge), or
+    // the host's address (host networking: the container's stack is the host's).
+    let targets = match direct {
+        Some(addr) => super::outside::Targets {
+            direct: Some(addr),
+            forwarded_port: Some(endpoint.port()),
+            ..Default::default()
+        },
+        None => super::outside::Targets {
+            on_host_port: Some(endpoint.port()),
+            ..Default::default()
+        },
+    };
+    out.extend(super::outside::reachability(run_id, &targets).await?);
+    Ok(out)
 }
 
 /// `(destination, mask, gateway, interface)` of each IPv4 route in /proc/net/route.

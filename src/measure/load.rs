@@ -20,7 +20,8 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use super::http::{Answer, Client, HttpError};
-use super::{MeasureError, Probe};
+use super::Probe;
+use crate::error::Error;
 use crate::results::{LatencyResult, ThroughputResult};
 use crate::stats::Series;
 
@@ -59,7 +60,7 @@ pub async fn open_loop(
     addr: SocketAddr,
     probes: &[Probe],
     cfg: &OpenLoopConfig,
-) -> Result<LatencyResult, MeasureError> {
+) -> Result<LatencyResult, Error> {
     open_loop_run(addr, probes, cfg).await.map(|r| r.result)
 }
 
@@ -68,7 +69,7 @@ pub async fn open_loop_run(
     addr: SocketAddr,
     probes: &[Probe],
     cfg: &OpenLoopConfig,
-) -> Result<OpenLoopRun, MeasureError> {
+) -> Result<OpenLoopRun, Error> {
     if !(cfg.rate_rps.is_finite() && cfg.rate_rps > 0.0) {
         return Err(bad_config("rate_rps", cfg.rate_rps));
     }
@@ -126,8 +127,7 @@ pub async fn open_loop_run(
 
     let mut total = OpenStats::new();
     while let Some(w) = workers.join_next().await {
-        let stats =
-            w.map_err(|e| MeasureError::Failed(format!("load: worker task failed: {e}")))?;
+        let stats = w.map_err(|e| Error::at("load", "worker task", e.to_string()))?;
         total.merge(stats)?;
     }
     // The scheduler ends as soon as it released the last request; its thread is joined
@@ -181,7 +181,7 @@ fn spawn_scheduler(
     rate: f64,
     total_s: f64,
     tx: mpsc::UnboundedSender<u64>,
-) -> Result<std::thread::JoinHandle<()>, MeasureError> {
+) -> Result<std::thread::JoinHandle<()>, Error> {
     std::thread::Builder::new()
         .name("virtbench-sched".into())
         .spawn(move || {
@@ -207,7 +207,7 @@ fn spawn_scheduler(
                 i += 1;
             }
         })
-        .map_err(|e| MeasureError::Failed(format!("load: cannot start scheduler thread: {e}")))
+        .map_err(|e| Error::at("load", "starting the scheduler thread", e.to_string()))
 }
 
 /// Per-worker tallies of the open loop, merged at the end (no shared state on the hot
@@ -248,10 +248,10 @@ impl OpenStats {
         }
     }
 
-    fn merge(&mut self, other: OpenStats) -> Result<(), MeasureError> {
+    fn merge(&mut self, other: OpenStats) -> Result<(), Error> {
         self.histogram
             .add(&other.histogram)
-            .map_err(|e| MeasureError::Failed(format!("load: merging histograms: {e:?}")))?;
+            .map_err(|e| Error::at("load", "merging histograms", format!("{e:?}")))?;
         self.errors += other.errors;
         self.wrong_answers += other.wrong_answers;
         if self.first_error.is_none() {
@@ -303,7 +303,7 @@ pub async fn closed_loop(
     addr: SocketAddr,
     probes: &[Probe],
     cfg: &ClosedLoopConfig,
-) -> Result<ThroughputResult, MeasureError> {
+) -> Result<ThroughputResult, Error> {
     check_common(probes, cfg.duration, cfg.connections, cfg.timeout)?;
     let clients = connect_all(addr, cfg.connections, cfg.timeout).await?;
     let probes: Arc<[Probe]> = probes.into();
@@ -367,8 +367,7 @@ pub async fn closed_loop(
     let (mut errors, mut wrong_answers) = (0u64, 0u64);
     let mut first_error = None;
     while let Some(w) = workers.join_next().await {
-        let (slice, e, wr, fe) =
-            w.map_err(|e| MeasureError::Failed(format!("load: worker task failed: {e}")))?;
+        let (slice, e, wr, fe) = w.map_err(|e| Error::at("load", "worker task", e.to_string()))?;
         per_slice.iter_mut().zip(slice).for_each(|(a, b)| *a += b);
         errors += e;
         wrong_answers += wr;
@@ -402,9 +401,9 @@ fn check_common(
     duration: Duration,
     connections: usize,
     timeout: Duration,
-) -> Result<(), MeasureError> {
+) -> Result<(), Error> {
     if probes.is_empty() {
-        return Err(MeasureError::Failed("load: no probe to send".into()));
+        return Err(Error::at("load", "configuration", "no probe to send"));
     }
     if duration.is_zero() {
         return Err(bad_config("duration", "0s"));
@@ -418,8 +417,12 @@ fn check_common(
     Ok(())
 }
 
-fn bad_config(field: &str, value: impl std::fmt::Display) -> MeasureError {
-    MeasureError::Failed(format!("load: invalid {field} = {value}"))
+fn bad_config(field: &str, value: impl std::fmt::Display) -> Error {
+    Error::at(
+        "load",
+        "configuration",
+        format!("invalid {field} = {value}"),
+    )
 }
 
 /// Time allowed to open each connection before a run.
@@ -431,7 +434,7 @@ async fn connect_all(
     addr: SocketAddr,
     connections: usize,
     timeout: Duration,
-) -> Result<Vec<Client>, MeasureError> {
+) -> Result<Vec<Client>, Error> {
     let mut clients = Vec::with_capacity(connections);
     for _ in 0..connections {
         let mut c = Client::new(addr);
@@ -440,7 +443,7 @@ async fn connect_all(
         // host a SYN can be dropped and retried a second later. Nothing is measured yet.
         c.connect(Instant::now() + timeout.max(CONNECT_TIMEOUT))
             .await
-            .map_err(|e| MeasureError::Failed(format!("load: {e}")))?;
+            .map_err(|e| Error::at("load", "connecting", e.to_string()))?;
         clients.push(c);
     }
     Ok(clients)

@@ -1,8 +1,6 @@
 //! Measurement shared by every platform: startup (create call to first correct
 //! answer), load (open-loop latency, closed-loop throughput) and host resources.
 
-use std::time::Duration;
-
 pub mod answer;
 pub mod fault;
 pub mod http;
@@ -13,20 +11,6 @@ pub mod outside;
 pub mod resources;
 pub mod settle;
 pub mod startup;
-
-#[derive(Debug, thiserror::Error)]
-pub enum MeasureError {
-    #[error("no correct answer from {addr} within {after:?} (last: {last})")]
-    NotReady {
-        addr: std::net::SocketAddr,
-        after: Duration,
-        last: String,
-    },
-    #[error("cancelled")]
-    Cancelled,
-    #[error("{0}")]
-    Failed(String),
-}
 
 /// A request body and the number a correct calculator answers to it.
 #[derive(Debug, Clone, PartialEq)]

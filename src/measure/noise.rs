@@ -9,9 +9,9 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use crate::error::Error;
 use crate::measure::load::{open_loop, OpenLoopConfig};
 use crate::measure::Probe;
-use crate::platform::PlatformError;
 use crate::results::keys;
 use crate::stats::Series;
 
@@ -25,7 +25,7 @@ const WINDOW: Duration = Duration::from_secs(1);
 pub const SETTLE: Duration = Duration::from_millis(300);
 
 /// p99 of each of `windows` one-second open-loop windows, microseconds.
-pub async fn p99_windows(addr: SocketAddr, windows: usize) -> Result<Series, PlatformError> {
+pub async fn p99_windows(addr: SocketAddr, windows: usize) -> Result<Series, Error> {
     let probe = Probe::for_expression("(5+3)/2").expect("constant expression");
     let cfg = OpenLoopConfig {
         rate_rps: RATE_RPS,
@@ -38,9 +38,9 @@ pub async fn p99_windows(addr: SocketAddr, windows: usize) -> Result<Series, Pla
     for _ in 0..windows.max(1) {
         let r = open_loop(addr, std::slice::from_ref(&probe), &cfg)
             .await
-            .map_err(|e| PlatformError::Failed(format!("noise test load on {addr}: {e}")))?;
+            .map_err(|e| Error::Failed(format!("noise test load on {addr}: {e}")))?;
         if r.count == 0 {
-            return Err(PlatformError::Failed(format!(
+            return Err(Error::Failed(format!(
                 "noise test: no correct answer from {addr} ({} errors)",
                 r.errors
             )));

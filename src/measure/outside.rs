@@ -22,13 +22,10 @@ use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::os::fd::AsRawFd;
-use std::process::Stdio;
 use std::time::Duration;
 
-use tokio::process::Command;
-
+use crate::error::Error;
 use crate::measure::isolation;
-use crate::platform::PlatformError;
 use crate::results::keys;
 use crate::stats::Series;
 
@@ -46,24 +43,8 @@ pub const ACCESS_FORWARDED: &str = "forwarded-port";
 pub const ACCESS_DIRECT: &str = "direct-address";
 pub const ACCESS_FLOATING: &str = "floating-ip";
 
-async fn run(program: &str, args: &[&str]) -> Result<String, PlatformError> {
-    let out = Command::new(program)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .await
-        .map_err(PlatformError::io(format!(
-            "running {program} {}",
-            args.join(" ")
-        )))?;
-    if !out.status.success() {
-        return Err(PlatformError::Failed(format!(
-            "{program} {} failed: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
-        )));
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+async fn run(program: &str, args: &[&str]) -> Result<String, Error> {
+    crate::host::command::run(program, args).await
 }
 
 fn short_hash(s: &str) -> u32 {
@@ -95,10 +76,10 @@ impl Outside {
     }
 
     /// Create the namespace and its link to the host; on failure, nothing is left.
-    pub async fn create(run_id: &str) -> Result<Outside, PlatformError> {
+    pub async fn create(run_id: &str) -> Result<Outside, Error> {
         // SAFETY: geteuid has no preconditions.
         if unsafe { libc::geteuid() } != 0 {
-            return Err(PlatformError::Failed(
+            return Err(Error::Failed(
                 "reachability from outside needs root (a network namespace and a veth)".into(),
             ));
         }
@@ -108,7 +89,7 @@ impl Outside {
         let subnet = (0..256u32)
             .map(|k| (hash.wrapping_add(k) % 256) as u8)
             .find(|x| !used.contains(&format!("10.215.{x}.")))
-            .ok_or_else(|| PlatformError::Failed("no free 10.215.X.0/30 link".into()))?;
+            .ok_or_else(|| Error::Failed("no free 10.215.X.0/30 link".into()))?;
         let out = Outside {
             host_if: format!("vboh{hash:08x}"),
             netns,
@@ -123,26 +104,11 @@ impl Outside {
         Ok(out)
     }
 
-    async fn build(&self) -> Result<(), PlatformError> {
+    async fn build(&self) -> Result<(), Error> {
         let ns = self.netns.as_str();
         run("ip", &["netns", "add", ns]).await?;
         run("ip", &["-n", ns, "link", "set", "lo", "up"]).await?;
-        run(
-            "ip",
-            &[
-                "link",
-                "add",
-                &self.host_if,
-                "type",
-                "veth",
-                "peer",
-                "name",
-                PEER,
-                "netns",
-                ns,
-            ],
-        )
-        .await?;
+        crate::host::command::add_veth(&self.host_if, PEER, ns).await?;
         let host = format!("{}/30", self.host_ip());
         let peer = format!("{}/30", self.peer_ip());
         run("ip", &["addr", "add", &host, "dev", &self.host_if]).await?;
@@ -153,7 +119,7 @@ impl Outside {
     }
 
     /// Let the host forward between the LAN PC and `iface` (both the run's own).
-    pub async fn allow_forward(&mut self, iface: &str) -> Result<(), PlatformError> {
+    pub async fn allow_forward(&mut self, iface: &str) -> Result<(), Error> {
         let tag = format!("{RULE_TAG}{}", self.run_id);
         for (i, o) in [(&self.host_if, iface), (&iface.to_string(), &self.host_if)] {
             let spec: Vec<String> = [
@@ -182,7 +148,7 @@ impl Outside {
     }
 
     /// Route `dst` from the LAN PC through the host.
-    async fn route(&self, dst: Ipv4Addr) -> Result<(), PlatformError> {
+    async fn route(&self, dst: Ipv4Addr) -> Result<(), Error> {
         let via = self.host_ip().to_string();
         let dst = format!("{dst}/32");
         run(
@@ -194,7 +160,7 @@ impl Outside {
     }
 
     /// Does the calculator answer correctly at `addr`, asked from the LAN PC?
-    pub async fn answers(&self, addr: SocketAddr) -> Result<bool, PlatformError> {
+    pub async fn answers(&self, addr: SocketAddr) -> Result<bool, Error> {
         let path = format!("/run/netns/{}", self.netns);
         let probe = isolation::probe();
         // setns changes the calling thread only: a thread of our own, never one of the
@@ -212,9 +178,9 @@ impl Outside {
         });
         tokio::task::spawn_blocking(move || thread.join())
             .await
-            .map_err(|e| PlatformError::Failed(format!("outside probe: {e}")))?
-            .map_err(|_| PlatformError::Failed("outside probe thread panicked".into()))?
-            .map_err(PlatformError::Failed)
+            .map_err(|e| Error::Failed(format!("outside probe: {e}")))?
+            .map_err(|_| Error::Failed("outside probe thread panicked".into()))?
+            .map_err(Error::Failed)
     }
 
     /// Remove the rules, the namespace (its veth end goes with it) and the host end.
@@ -275,7 +241,7 @@ pub struct Targets {
 pub async fn reachability(
     run_id: &str,
     targets: &Targets,
-) -> Result<BTreeMap<String, Series>, PlatformError> {
+) -> Result<BTreeMap<String, Series>, Error> {
     let mut lan = Outside::create(run_id).await?;
     let result = probe_from(&mut lan, targets).await;
     lan.destroy().await;
@@ -285,13 +251,15 @@ pub async fn reachability(
 async fn probe_from(
     lan: &mut Outside,
     targets: &Targets,
-) -> Result<BTreeMap<String, Series>, PlatformError> {
+) -> Result<BTreeMap<String, Series>, Error> {
     let mut out = BTreeMap::new();
     if let Some(addr) = targets.direct {
         let std::net::IpAddr::V4(ip) = addr.ip() else {
-            return Err(PlatformError::Failed(format!(
-                "outside: {addr} is not IPv4"
-            )));
+            return Err(Error::at(
+                "outside probe",
+                format!("reaching {addr}"),
+                "not an IPv4 address",
+            ));
         };
         let routes = std::fs::read_to_string("/proc/net/route").unwrap_or_default();
         let reached = if isolation::attached_locally(&isolation::parse_routes(&routes), ip) {
@@ -343,7 +311,7 @@ pub fn namespaces(run_id: Option<&str>) -> Vec<String> {
 
 /// Remove the LAN PCs (namespaces `vbo-<run id>`, any run when `None`), their host veth
 /// ends and iptables rules left by a crashed run. Returns how many namespaces went.
-pub async fn cleanup(run_id: Option<&str>) -> Result<usize, PlatformError> {
+pub async fn cleanup(run_id: Option<&str>) -> Result<usize, Error> {
     let names = namespaces(run_id);
     for ns in &names {
         run("ip", &["netns", "del", ns]).await?;

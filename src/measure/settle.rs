@@ -8,7 +8,8 @@
 
 use std::time::{Duration, Instant};
 
-use crate::platform::{Deployment, PlatformError};
+use crate::error::Error;
+use crate::measure::resources::Sampled;
 use crate::results::Settle;
 
 /// Length of one CPU slice.
@@ -26,7 +27,7 @@ pub fn quiet(cpu_s: f64, wall: Duration) -> bool {
 }
 
 /// Wait until `dep` has settled or [`MAX_WAIT`] ran out.
-pub async fn settle(dep: &dyn Deployment) -> Result<Settle, PlatformError> {
+pub async fn settle(dep: &(impl Sampled + ?Sized)) -> Result<Settle, Error> {
     let start = Instant::now();
     let mut last = (Instant::now(), dep.sample().await?.cpu_seconds);
     let mut in_a_row = 0;

@@ -14,7 +14,8 @@ use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
 use super::http::Client;
-use super::{MeasureError, Probe};
+use super::Probe;
+use crate::error::Error;
 
 /// Wait after a failed attempt before the next (no idle wait beyond this).
 pub const POLL_INTERVAL: Duration = Duration::from_millis(2);
@@ -32,15 +33,15 @@ pub async fn wait_first_correct(
     probe: &Probe,
     timeout: Duration,
     cancel: &CancellationToken,
-) -> Result<Instant, MeasureError> {
+) -> Result<Instant, Error> {
     tokio::select! {
         biased;
-        _ = cancel.cancelled() => Err(MeasureError::Cancelled),
+        _ = cancel.cancelled() => Err(Error::Cancelled),
         r = poll(addr, probe, timeout) => r,
     }
 }
 
-async fn poll(addr: SocketAddr, probe: &Probe, timeout: Duration) -> Result<Instant, MeasureError> {
+async fn poll(addr: SocketAddr, probe: &Probe, timeout: Duration) -> Result<Instant, Error> {
     use futures_util::stream::{FuturesUnordered, StreamExt};
     let started = tokio::time::Instant::now();
     let deadline = started + timeout;
@@ -84,7 +85,7 @@ async fn poll(addr: SocketAddr, probe: &Probe, timeout: Duration) -> Result<Inst
             _ = tokio::time::sleep_until(wake) => {}
         }
     }
-    Err(MeasureError::NotReady {
+    Err(Error::NotReady {
         addr,
         after: started.elapsed(),
         last: format!("{last} after {attempts} attempts"),

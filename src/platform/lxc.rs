@@ -25,12 +25,12 @@ use futures_util::future::join_all;
 
 use super::docker::deployment::{check_run_id, plan, resource_name, Plan};
 use super::docker::network::{NetworkMode, Subnet};
-use super::docker::stats::{proc_use, CgroupFiles};
+use super::docker::stats::{containers_sample, CgroupFiles};
 use super::{
     Availability, Deployment, Platform, PlatformError, ResourceSample, RunContext, Variant,
 };
-use crate::artifact::image::BINARY_PATH;
 use crate::measure::{isolation, outside};
+use crate::platform::docker::image::BINARY_PATH;
 use crate::results::ArtifactRecord;
 use crate::scenario::Scenario;
 use crate::stats::Series;
@@ -258,10 +258,7 @@ pub struct LxcDeployment {
 }
 
 fn parent_pid(pid: i32) -> Option<i32> {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()?
-        .lines()
-        .find_map(|l| l.strip_prefix("PPid:")?.trim().parse().ok())
+    crate::host::procfs::parent(pid as u32).map(|p| p as i32)
 }
 
 async fn deploy(
@@ -322,7 +319,7 @@ async fn deploy(
             .await?
             .trim()
             .parse()
-            .map_err(|_| PlatformError::Failed(format!("lxc: {} has no init pid", c.name)))?;
+            .map_err(|_| PlatformError::at("lxc", format!("starting {}", c.name), "no init pid"))?;
         started.push(Started {
             role: c.role,
             pid,
@@ -361,43 +358,31 @@ impl Deployment for LxcDeployment {
 
     async fn sample(&self) -> Result<ResourceSample, PlatformError> {
         if self.torn_down {
-            return Err(PlatformError::Failed(
-                "lxc: deployment already torn down".into(),
+            return Err(PlatformError::at(
+                "lxc",
+                "sampling",
+                "the deployment is already torn down",
             ));
         }
-        let (mut mem, mut cpu, mut pss, mut resolution) = (0u64, 0.0, 0u64, 0.0f64);
-        for s in &self.started {
-            let cg = CgroupFiles::of_pid(s.pid as i64).ok_or_else(|| {
-                PlatformError::Failed(format!("lxc: the cgroup of {} is not readable", s.role))
-            })?;
-            let (m, c, res, pids) = cg.read().map_err(PlatformError::io(format!(
-                "lxc: reading the cgroup of {}",
-                s.role
-            )))?;
-            mem += m;
-            cpu += c;
-            resolution = resolution.max(res);
-            pss += pids
-                .into_iter()
-                .map(|p| proc_use(p).unwrap_or_default().pss)
-                .sum::<u64>();
-        }
+        let cgroups = self
+            .started
+            .iter()
+            .map(|s| {
+                CgroupFiles::of_pid(s.pid as i64).ok_or_else(|| {
+                    PlatformError::at(
+                        "lxc",
+                        "sampling",
+                        format!("the cgroup of {} is not readable", s.role),
+                    )
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         // Each container's `[lxc monitor]` process stays outside its cgroup.
-        let (mut mon_rss, mut mon_pss) = (0, 0);
-        for p in self.started.iter().filter_map(|s| s.monitor) {
-            let u = proc_use(p).unwrap_or_default();
-            mon_rss += u.rss;
-            mon_pss += u.pss;
-            cpu += u.cpu_seconds;
-            resolution = resolution.max(u.cpu_resolution_s);
-        }
+        let roles = self.started.iter().map(|s| s.role);
+        let monitors = self.started.iter().filter_map(|s| s.monitor);
+        let (sample, mem, mon_rss) = containers_sample("lxc", cgroups.iter().zip(roles), monitors)?;
         *self.last_split.lock().expect("not poisoned") = Some((mem, mon_rss));
-        Ok(ResourceSample {
-            rss_bytes: mem + mon_rss,
-            pss_bytes: Some(pss + mon_pss),
-            cpu_seconds: cpu,
-            cpu_resolution_s: resolution,
-        })
+        Ok(sample)
     }
 
     fn exited(&mut self) -> Option<String> {
@@ -407,7 +392,7 @@ impl Deployment for LxcDeployment {
         let dead = self
             .started
             .iter()
-            .find(|s| !Path::new(&format!("/proc/{}", s.pid)).exists())?;
+            .find(|s| !crate::host::procfs::exists(s.pid as u32))?;
         let name = resource_name(&self.plan.run_id, Some(dead.role));
         let log = Path::new(LXC_PATH).join(&name).join("console.log");
         let last = std::fs::read_to_string(&log)
@@ -467,6 +452,10 @@ pub struct Lxc;
 impl Platform for Lxc {
     fn name(&self) -> &'static str {
         "lxc"
+    }
+
+    fn facts(&self) -> super::facts::Facts {
+        super::facts::Facts::container("LXC").ships_in("calculator-binary")
     }
 
     async fn probe(&self) -> Availability {

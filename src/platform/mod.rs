@@ -5,18 +5,16 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use tokio_util::sync::CancellationToken;
 
 use crate::results::ArtifactRecord;
 use crate::scenario::Scenario;
 
 pub mod console;
 pub mod docker;
+pub mod facts;
 pub mod lxc;
 pub mod native;
 pub mod openstack;
@@ -41,44 +39,8 @@ pub fn default_port(role: &str) -> u16 {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum PlatformError {
-    #[error("{context}: {source}")]
-    Io {
-        context: String,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("{context}: {source}")]
-    Backend {
-        context: String,
-        #[source]
-        source: Box<dyn std::error::Error + Send + Sync>,
-    },
-    #[error("{0}")]
-    Failed(String),
-    #[error("{what} did not happen within {after:?}")]
-    Timeout { what: String, after: Duration },
-    #[error("cancelled")]
-    Cancelled,
-}
-
-impl PlatformError {
-    pub fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> PlatformError {
-        let context = context.into();
-        move |source| PlatformError::Io { context, source }
-    }
-
-    pub fn backend<E: std::error::Error + Send + Sync + 'static>(
-        context: impl Into<String>,
-    ) -> impl FnOnce(E) -> PlatformError {
-        let context = context.into();
-        move |source| PlatformError::Backend {
-            context,
-            source: Box::new(source),
-        }
-    }
-}
+/// The crate's error ([`crate::error::Error`]) under the name platforms know it by.
+pub use crate::error::Error as PlatformError;
 
 /// What `probe` found.
 #[derive(Debug, Clone, PartialEq)]
@@ -113,72 +75,20 @@ impl Variant {
     }
 }
 
-/// Shared by every step of one run.
-#[derive(Debug, Clone)]
-pub struct RunContext {
-    pub run_id: String,
-    pub scenario: Arc<Scenario>,
-    /// Artifacts cache shared by runs (binary, image context, kernel, disks).
-    pub cache_dir: PathBuf,
-    /// Scratch directory of this run (overlays, console logs); removed at the end.
-    pub work_dir: PathBuf,
-    /// Fired on Ctrl-C: long waits must return `PlatformError::Cancelled`.
-    pub cancel: CancellationToken,
-}
+/// What the runner hands every step of a platform (defined by the run, re-exported
+/// here beside the trait that takes it).
+pub use crate::run::context::RunContext;
 
-impl RunContext {
-    /// A context with the default cache and a fresh scratch directory for `run_id`.
-    pub fn new(
-        run_id: &str,
-        scenario: Scenario,
-        cancel: CancellationToken,
-    ) -> std::io::Result<Self> {
-        let work_dir = std::env::temp_dir().join(format!("virtbench-{run_id}"));
-        std::fs::create_dir_all(&work_dir)?;
-        Ok(RunContext {
-            run_id: run_id.into(),
-            scenario: Arc::new(scenario),
-            cache_dir: crate::artifact::cache_dir(),
-            work_dir,
-            cancel,
-        })
-    }
-}
-
-/// Host-side resource use of a whole deployment at one instant.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct ResourceSample {
-    /// Resident memory (sum of RSS, or cgroup usage for containers), bytes.
-    pub rss_bytes: u64,
-    /// Proportional set size where measurable (shared pages split between sharers).
-    pub pss_bytes: Option<u64>,
-    /// Cumulative CPU seconds (user + system) consumed so far.
-    pub cpu_seconds: f64,
-    /// The smallest CPU time the sources of `cpu_seconds` can tell from zero, seconds
-    /// (1e-9 for CPU clocks and cgroup v1, 1e-6 for cgroup v2's `usage_usec`); the
-    /// coarsest source counts when several are summed.
-    pub cpu_resolution_s: f64,
-}
-
-impl std::ops::Add for ResourceSample {
-    type Output = ResourceSample;
-    fn add(self, o: ResourceSample) -> ResourceSample {
-        ResourceSample {
-            rss_bytes: self.rss_bytes + o.rss_bytes,
-            pss_bytes: match (self.pss_bytes, o.pss_bytes) {
-                (Some(a), Some(b)) => Some(a + b),
-                _ => None,
-            },
-            cpu_seconds: self.cpu_seconds + o.cpu_seconds,
-            cpu_resolution_s: self.cpu_resolution_s.max(o.cpu_resolution_s),
-        }
-    }
-}
+/// What a deployment's `sample` returns (a measurement, defined by `measure`).
+pub use crate::measure::resources::ResourceSample;
 
 #[async_trait]
 pub trait Platform: Send + Sync {
     /// One of `scenario::PLATFORMS`.
     fn name(&self) -> &'static str;
+
+    /// What the platform is (isolation, hypervisor), for grouping in the report.
+    fn facts(&self) -> facts::Facts;
 
     /// Does this host offer the platform? Must be quick and bounded (seconds).
     async fn probe(&self) -> Availability;
@@ -256,6 +166,12 @@ pub trait Deployment: Send + Sync {
 
     /// Stop and remove everything. Idempotent.
     async fn teardown(&mut self) -> Result<(), PlatformError>;
+
+    /// The deployment as its own type, for its platform's `extras` (which is handed a
+    /// `dyn Deployment`): `Some(self)` where the platform's experiments need it.
+    fn as_any_mut(&mut self) -> Option<&mut dyn std::any::Any> {
+        None
+    }
 }
 
 /// A port on 127.0.0.1 that nothing listens on right now, and that this process has
@@ -306,4 +222,12 @@ pub fn all() -> Vec<Box<dyn Platform>> {
         Box::new(virtualbox::VirtualBox::default()),
         Box::new(openstack::OpenStack::default()),
     ]
+}
+
+/// Every deployment can be sampled by the resource sampler and the settling wait.
+#[async_trait]
+impl<D: Deployment + ?Sized> crate::measure::resources::Sampled for D {
+    async fn sample(&self) -> Result<ResourceSample, PlatformError> {
+        Deployment::sample(self).await
+    }
 }

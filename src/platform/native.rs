@@ -14,8 +14,9 @@ use super::{
     RunContext, Variant, ROLES,
 };
 use crate::artifact::calculator;
+use crate::host::procfs;
 use crate::measure::{isolation, noise, outside, resources};
-use crate::results::ArtifactRecord;
+use crate::results::{keys, ArtifactRecord};
 use crate::scenario::Scenario;
 
 /// Environment variable carrying the run id in every process we start, so `cleanup`
@@ -31,6 +32,10 @@ pub struct Native;
 impl Platform for Native {
     fn name(&self) -> &'static str {
         "native"
+    }
+
+    fn facts(&self) -> super::facts::Facts {
+        super::facts::Facts::process("native processes")
     }
 
     async fn probe(&self) -> Availability {
@@ -66,7 +71,7 @@ impl Platform for Native {
         let mut out = isolation::probe_facts(deployment.endpoint(), &canaries).await?;
         let reached = isolation::answers(deployment.endpoint(), &isolation::probe()).await;
         // Native listens on loopback itself: its own address, no forward involved.
-        out.insert("reach_guest_direct".into(), isolation::flag(reached));
+        out.insert(keys::REACH_GUEST_DIRECT.into(), isolation::flag(reached));
         // Its address is the host's: tried at the host's LAN address, as a LAN PC would.
         let targets = outside::Targets {
             on_host_port: Some(deployment.endpoint().port()),
@@ -170,25 +175,12 @@ async fn beside_noise(
 
 /// Pids whose environment carries `VIRTBENCH_RUN=<run_id>` (any run when `None`).
 pub fn processes_of_run(run_id: Option<&str>) -> Vec<u32> {
-    let me = std::process::id();
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
     let wanted = run_id.map(|id| format!("{RUN_ENV}={id}"));
     let prefix = format!("{RUN_ENV}=");
-    dir.flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|&pid| pid != me)
-        .filter(|&pid| {
-            let Ok(env) = std::fs::read(format!("/proc/{pid}/environ")) else {
-                return false;
-            };
-            env.split(|&b| b == 0).any(|var| match &wanted {
-                Some(w) => var == w.as_bytes(),
-                None => var.starts_with(prefix.as_bytes()),
-            })
-        })
-        .collect()
+    procfs::with_environ(|var| match &wanted {
+        Some(w) => var == w.as_bytes(),
+        None => var.starts_with(prefix.as_bytes()),
+    })
 }
 
 /// Numbers deployments within the process, for distinct log names.

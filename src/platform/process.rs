@@ -14,15 +14,7 @@ use std::time::Duration;
 /// test did, and so did `cleanup`) raced the kernel: the owner's `try_wait` still said
 /// "running" for a moment, longer on a loaded host.
 pub fn is_dead(pid: u32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        // The state is the first field after the parenthesised command name (which may
-        // itself hold spaces and parentheses).
-        Ok(stat) => stat
-            .rsplit_once(')')
-            .and_then(|(_, rest)| rest.split_whitespace().next())
-            .is_some_and(|state| state == "Z" || state == "X"),
-        Err(_) => true,
-    }
+    crate::host::procfs::is_dead(pid)
 }
 
 /// Waits until every pid [`is_dead`], at most `limit`; returns those still alive.

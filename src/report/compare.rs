@@ -57,6 +57,18 @@ pub struct RunInfo {
     pub host: String,
 }
 
+impl RunInfo {
+    /// Run id, start, git revision and host, in the order every rendering lists them.
+    fn fields(&self) -> [&str; 4] {
+        [
+            &self.run_id,
+            &self.started_at,
+            &self.git_revision,
+            &self.host,
+        ]
+    }
+}
+
 /// One run's figure for one label x metric.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -390,14 +402,11 @@ fn md_cell(s: &str) -> String {
 fn render_markdown(c: &Comparison) -> String {
     let mut out = String::from("# virtbench comparison\n\n");
     for (i, r) in c.runs.iter().enumerate() {
+        let [id, started, git, host] = r.fields().map(md_cell);
         let _ = writeln!(
             out,
-            "- run {}: `{}` ({}, git {}, {})",
-            i + 1,
-            md_cell(&r.run_id),
-            md_cell(&r.started_at),
-            md_cell(&r.git_revision),
-            md_cell(&r.host)
+            "- run {}: `{id}` ({started}, git {git}, {host})",
+            i + 1
         );
     }
     out.push_str("\nChanges are against run 1; \"beyond spread\" means the two interquartile ranges do not overlap.\n");
@@ -438,14 +447,11 @@ fn render_html(c: &Comparison) -> String {
     );
     out.push_str("<section id=\"runs\"><h2>Runs</h2><table><thead><tr><th>#</th><th>Run</th><th>Started</th><th>Git</th><th>Host</th></tr></thead><tbody>\n");
     for (i, r) in c.runs.iter().enumerate() {
+        let [id, started, git, host] = r.fields().map(esc);
         let _ = writeln!(
             out,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            i + 1,
-            esc(&r.run_id),
-            esc(&r.started_at),
-            esc(&r.git_revision),
-            esc(&r.host)
+            "<tr><td>{}</td><td>{id}</td><td>{started}</td><td>{git}</td><td>{host}</td></tr>",
+            i + 1
         );
     }
     out.push_str("</tbody></table><p>Each change is against run 1. A change is marked <strong>beyond spread</strong> when the two runs' interquartile ranges do not overlap; percentiles of one latency histogram and single-sample figures have no spread to compare.</p>\n");

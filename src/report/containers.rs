@@ -7,12 +7,25 @@
 use std::fmt::Write as _;
 
 use super::view::{self, esc, fmt_bytes, fmt_ms, fmt_us};
+use crate::platform::facts::{self, Facts, Isolation, LAB_TABLE_COLUMNS};
 use crate::results::{keys, PlatformResult, RunResults};
 use crate::stats::fmt_num;
 
-/// The runtimes of the section, in the lab table's order (podman is not in the lab's
-/// table: it comes last).
-const RUNTIMES: [&str; 3] = ["lxc", "docker", "podman"];
+/// The runtimes of the section: the lab table's columns in its order, then the other
+/// container platforms (podman is not in the lab's table: it comes last).
+fn runtimes() -> Vec<&'static str> {
+    let mut out: Vec<&'static str> = LAB_TABLE_COLUMNS.to_vec();
+    for (name, _) in facts::names_where(|f| f.isolation == Isolation::Container) {
+        if !out.contains(&name) {
+            out.push(name);
+        }
+    }
+    out
+}
+
+fn facts_of(rt: &str) -> Option<Facts> {
+    facts::of(rt)
+}
 
 /// One line of the lab's table: the criterion and each column's text, in French and in
 /// English. Quoted from the lab report (seed/compte-rendu-tp-cloud.txt, section 2).
@@ -175,11 +188,7 @@ fn isolation(ps: &[&PlatformResult], rt: &str) -> Result<String, String> {
         parts.push(s);
     }
     // The daemon half of the line: C7, on the faults section.
-    let trial = match rt {
-        "docker" => Some("dockerd_kill"),
-        "podman" => Some("conmon_kill"),
-        _ => None,
-    };
+    let trial = facts_of(rt).and_then(|f| f.helper_kill);
     if let Some(t) = trial {
         if let Some((_, kept)) = first(ps, rt, |p| extra(p, &format!("fault_{t}_survived"))) {
             parts.push(format!(
@@ -193,13 +202,12 @@ fn isolation(ps: &[&PlatformResult], rt: &str) -> Result<String, String> {
             ));
         }
     }
-    if rt == "podman" {
-        if let Some((_, n)) = first(ps, rt, |p| extra(p, keys::PODMAN_DAEMON_PROCESSES)) {
-            parts.push(format!(
-                "podman processes among the calculator's ancestors while it served: {}",
-                super::faults::whole(n)
-            ));
-        }
+    // Recorded by podman only.
+    if let Some((_, n)) = first(ps, rt, |p| extra(p, keys::PODMAN_DAEMON_PROCESSES)) {
+        parts.push(format!(
+            "podman processes among the calculator's ancestors while it served: {}",
+            super::faults::whole(n)
+        ));
     }
     if parts.is_empty() {
         return Err("neither the isolation probe nor a kill test ran".into());
@@ -208,12 +216,10 @@ fn isolation(ps: &[&PlatformResult], rt: &str) -> Result<String, String> {
 }
 
 fn size(ps: &[&PlatformResult], rt: &str) -> Result<String, String> {
-    let artifact = match rt {
-        "docker" => "docker-image",
-        "podman" => "podman-image",
-        // The rootfs is a directory holding the static binary only.
-        _ => "calculator-binary",
-    };
+    // LXC's rootfs is a directory holding the static binary only.
+    let artifact = facts_of(rt)
+        .and_then(|f| f.workload_artifact)
+        .ok_or("no artifact of its own")?;
     let (_, bytes) = first(ps, rt, |p| {
         p.artifacts
             .iter()
@@ -221,7 +227,7 @@ fn size(ps: &[&PlatformResult], rt: &str) -> Result<String, String> {
             .map(|a| a.bytes)
     })
     .ok_or("no artifact recorded")?;
-    let what = if rt == "lxc" {
+    let what = if !artifact.ends_with("-image") {
         "root filesystem (a directory holding the static calculator only)"
     } else {
         "image (FROM scratch, the static calculator only)"
@@ -283,18 +289,14 @@ fn per_variant(
 
 pub fn section(r: &RunResults) -> String {
     let ps: Vec<&PlatformResult> = view::measured(r)
-        .filter(|p| RUNTIMES.contains(&p.name.as_str()))
+        .filter(|p| runtimes().contains(&p.name.as_str()))
         .collect();
     let mut out = String::new();
     out.push_str(
         "<section id=\"containers\"><h2>Containers: LXC, Docker and Podman side by side</h2>\n",
     );
     out.push_str("<p>The same static calculator in three container runtimes: LXC (system containers, the binary as PID 1 of a directory root filesystem), Docker (a daemon) and Podman (daemonless, the same OCI image as Docker). rkt, the lab report's third column, is discontinued (the project was archived in 2020): it is quoted, not measured.</p>\n");
-    let rt_name = |rt: &str| match rt {
-        "lxc" => "LXC",
-        "docker" => "Docker",
-        _ => "Podman",
-    };
+    let rt_name = |rt: &str| facts_of(rt).map_or("?", |f| f.title);
     let unavailable = |rt: &str| {
         r.platforms
             .iter()
@@ -302,7 +304,7 @@ pub fn section(r: &RunResults) -> String {
             .and_then(|p| p.unavailable_reason.clone())
     };
     out.push_str("<table class=\"dense\"><thead><tr><th>Measured here</th>");
-    for rt in RUNTIMES {
+    for rt in runtimes() {
         let _ = write!(out, "<th>{}</th>", rt_name(rt));
     }
     out.push_str("</tr></thead><tbody>\n");
@@ -340,7 +342,7 @@ pub fn section(r: &RunResults) -> String {
     ];
     for (name, f) in &rows {
         let _ = write!(out, "<tr><th scope=\"row\">{}</th>", esc(name));
-        for rt in RUNTIMES {
+        for rt in runtimes() {
             let cell = match unavailable(rt) {
                 Some(why) if !ps.iter().any(|p| p.name == rt) => {
                     format!("<span class=\"nm\">unavailable here: {}</span>", esc(&why))
@@ -390,12 +392,19 @@ pub fn section(r: &RunResults) -> String {
                 ),
             }
         };
+        // The runtimes not in the lab's table share its last column.
+        let others = runtimes()
+            .into_iter()
+            .filter(|rt| !LAB_TABLE_COLUMNS.contains(rt))
+            .map(&measured)
+            .collect::<Vec<_>>()
+            .join("<br>");
         let _ = writeln!(
             out,
             "<tr><td>{}</td><td>{}</td><td><span class=\"nm\">rkt is discontinued (archived in 2020): not measured</span></td><td>{}</td></tr>",
-            measured("lxc"),
-            measured("docker"),
-            measured("podman")
+            measured(LAB_TABLE_COLUMNS[0]),
+            measured(LAB_TABLE_COLUMNS[1]),
+            others
         );
     }
     out.push_str("</tbody></table>\n</section>\n");

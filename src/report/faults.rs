@@ -189,12 +189,12 @@ pub fn c7_sentences(r: &RunResults) -> Vec<String> {
         }
         out.extend(trial_sentence(row.platform, &row.trial));
     }
-    for p in view::measured(r).filter(|p| p.name == "podman") {
-        if let Some(n) = p.extras.get(crate::results::keys::PODMAN_DAEMON_PROCESSES) {
-            if n.summary.n > 0 && n.summary.median == 0.0 {
-                out.push("Podman has no daemon to kill: no podman process was running while its containers served (each container has its own conmon monitor instead, killed above).".into());
-            }
-            break;
+    // Recorded by podman only: how many podman processes served its containers.
+    let daemons =
+        view::measured(r).find_map(|p| p.extras.get(crate::results::keys::PODMAN_DAEMON_PROCESSES));
+    if let Some(n) = daemons {
+        if n.summary.n > 0 && n.summary.median == 0.0 {
+            out.push("Podman has no daemon to kill: no podman process was running while its containers served (each container has its own conmon monitor instead, killed above).".into());
         }
     }
     out

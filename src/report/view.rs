@@ -1,7 +1,9 @@
 //! How a platform result is classified, named, coloured and formatted in every report
 //! (HTML, charts, claims, CSV), so that a platform looks the same everywhere.
 
+use crate::platform::facts::{self, Hypervisor, Isolation};
 use crate::results::{ArtifactRecord, PlatformResult, RunResults};
+use crate::scenario::PLATFORMS;
 use crate::stats::{fmt_num, Series};
 
 /// What kind of isolation a platform gives; claims compare VMs against containers.
@@ -14,13 +16,20 @@ pub enum Kind {
     Other,
 }
 
+/// The kind a platform states of itself ([`crate::platform::facts`]); `Other` for a
+/// name this version does not know.
 pub fn kind(p: &PlatformResult) -> Kind {
-    match p.name.as_str() {
-        "native" => Kind::Native,
-        "docker" | "podman" | "lxc" => Kind::Container,
-        "qemu" | "virtualbox" | "openstack" => Kind::Vm,
-        _ => Kind::Other,
+    match facts::of(&p.name).map(|f| f.isolation) {
+        Some(Isolation::Process) => Kind::Native,
+        Some(Isolation::Container) => Kind::Container,
+        Some(Isolation::Vm) => Kind::Vm,
+        None => Kind::Other,
     }
+}
+
+/// What runs a VM platform's VMs, as the platform states it.
+pub fn hypervisor(p: &PlatformResult) -> Option<Hypervisor> {
+    facts::of(&p.name).and_then(|f| f.hypervisor)
 }
 
 /// The accelerator a VM ran under ("kvm", "tcg", ...), from `details` or `variant`.
@@ -116,30 +125,37 @@ pub fn shared_artifacts(r: &RunResults) -> Vec<SharedArtifact<'_>> {
     out
 }
 
-/// Colour families per platform, variants of one platform take successive shades, so a
-/// reader sees "all blues are Docker" in every chart.
+/// Colour families in the order of [`PLATFORMS`] (native, docker, podman, lxc, qemu,
+/// virtualbox, openstack); variants of one platform take successive shades, so a reader
+/// sees "all blues are Docker" in every chart. A platform added to the list without a
+/// family of its own is grey.
+const FAMILIES: [&[(u8, u8, u8)]; 7] = [
+    &[(0x3b, 0x8c, 0x3a), (0x8c, 0xd1, 0x7d), (0x1f, 0x5e, 0x20)],
+    &[
+        (0x2f, 0x6d, 0xb5),
+        (0x45, 0xa5, 0xc4),
+        (0x7f, 0x9f, 0xe0),
+        (0x1b, 0x3f, 0x7a),
+    ],
+    // The other container engines: near docker's blues, told apart by hue.
+    &[(0x1a, 0x9e, 0x8f), (0x6c, 0xcf, 0xc0)],
+    &[(0x6a, 0x5a, 0xcd), (0xa8, 0x9c, 0xea)],
+    &[
+        (0xe0, 0x6c, 0x00),
+        (0xc4, 0x3b, 0x3b),
+        (0xf0, 0xa0, 0x40),
+        (0x8c, 0x2d, 0x04),
+    ],
+    &[(0x8e, 0x5a, 0xa8), (0xc3, 0x8e, 0xd0)],
+    &[(0x8b, 0x5e, 0x3c), (0xc4, 0x9a, 0x6c)],
+];
+
 fn family(name: &str) -> &'static [(u8, u8, u8)] {
-    match name {
-        "native" => &[(0x3b, 0x8c, 0x3a), (0x8c, 0xd1, 0x7d), (0x1f, 0x5e, 0x20)],
-        "docker" => &[
-            (0x2f, 0x6d, 0xb5),
-            (0x45, 0xa5, 0xc4),
-            (0x7f, 0x9f, 0xe0),
-            (0x1b, 0x3f, 0x7a),
-        ],
-        // The other container engines: near docker's blues, told apart by hue.
-        "podman" => &[(0x1a, 0x9e, 0x8f), (0x6c, 0xcf, 0xc0)],
-        "lxc" => &[(0x6a, 0x5a, 0xcd), (0xa8, 0x9c, 0xea)],
-        "qemu" => &[
-            (0xe0, 0x6c, 0x00),
-            (0xc4, 0x3b, 0x3b),
-            (0xf0, 0xa0, 0x40),
-            (0x8c, 0x2d, 0x04),
-        ],
-        "virtualbox" => &[(0x8e, 0x5a, 0xa8), (0xc3, 0x8e, 0xd0)],
-        "openstack" => &[(0x8b, 0x5e, 0x3c), (0xc4, 0x9a, 0x6c)],
-        _ => &[(0x70, 0x70, 0x70), (0xa0, 0xa0, 0xa0)],
-    }
+    PLATFORMS
+        .iter()
+        .position(|p| *p == name)
+        .and_then(|i| FAMILIES.get(i).copied())
+        .unwrap_or(&[(0x70, 0x70, 0x70), (0xa0, 0xa0, 0xa0)])
 }
 
 /// Colour of one platform label in this run (stable for a given results file).

@@ -23,7 +23,7 @@ use tokio::sync::OnceCell;
 use super::network::{self, NetworkMode, RoleAddress, Subnet};
 use super::stats::{Breakdown, Sampler};
 use super::{engine_error, labels, remove_labelled};
-use crate::artifact::image::CalculatorImage;
+use crate::platform::docker::image::CalculatorImage;
 use crate::platform::{default_port, Deployment, PlatformError, ResourceSample};
 
 /// Everything `create` needs, decided before the first engine call (pure, testable).
@@ -80,9 +80,11 @@ pub fn check_run_id(run_id: &str) -> Result<(), PlatformError> {
     if ok {
         Ok(())
     } else {
-        Err(PlatformError::Failed(format!(
-            "docker: run id {run_id:?} cannot name a container (letters, digits, '_', '.', '-')"
-        )))
+        Err(PlatformError::at(
+            "docker",
+            format!("naming the containers of run {run_id:?}"),
+            "a container name takes only letters, digits, '_', '.', '-'",
+        ))
     }
 }
 
@@ -363,7 +365,7 @@ async fn create_and_start(
         let result = engine
             .create_container(Some(options), plan.config(c, &image.tag))
             .await
-            .map_err(|e| engine_error(&format!("docker: creating container {}", c.name), &e));
+            .map_err(|e| engine_error(&format!("creating container {}", c.name), &e));
         (c.role, result)
     });
     let mut first_error = None;
@@ -396,7 +398,7 @@ async fn create_and_start(
                 .await
                 .map_err(|e| {
                     engine_error(
-                        &format!("docker: connecting {} to network {network} ({ip})", c.name),
+                        &format!("connecting {} to network {network} ({ip})", c.name),
                         &e,
                     )
                 })?;
@@ -430,10 +432,10 @@ async fn create_and_start(
                 .map_err(|e| {
                     let what = match c.publish {
                         Some(p) => format!(
-                            "docker: starting container {} (publishing {p}/tcp on 127.0.0.1:{})",
+                            "starting container {} (publishing {p}/tcp on 127.0.0.1:{})",
                             c.name, plan.host_port
                         ),
-                        None => format!("docker: starting container {}", c.name),
+                        None => format!("starting container {}", c.name),
                     };
                     engine_error(&what, &e)
                 })
@@ -495,9 +497,11 @@ async fn watch(
 fn ensure_port_free(addr: SocketAddr, role: &str) -> Result<(), PlatformError> {
     match std::net::TcpListener::bind(addr) {
         Ok(_) => Ok(()),
-        Err(e) => Err(PlatformError::Failed(format!(
-            "docker: {addr} for the {role} container (host network) is not free: {e}"
-        ))),
+        Err(e) => Err(PlatformError::at(
+            "docker",
+            format!("host network: {addr} for the {role} container"),
+            format!("not free: {e}"),
+        )),
     }
 }
 
@@ -517,8 +521,10 @@ impl Deployment for DockerDeployment {
 
     async fn sample(&self) -> Result<ResourceSample, PlatformError> {
         if self.torn_down {
-            return Err(PlatformError::Failed(
-                "docker: deployment already torn down".into(),
+            return Err(PlatformError::at(
+                "docker",
+                "sampling",
+                "the deployment is already torn down",
             ));
         }
         let sampler = self

@@ -18,8 +18,8 @@ use bollard::Docker as Engine;
 use futures_util::StreamExt;
 
 use super::{engine_error, labels, LABEL_ROLE, LABEL_RUN};
-use crate::artifact::image::{build, context_tar, DOCKERFILE};
-use crate::measure::{isolation, noise, outside};
+use crate::measure::{isolation, noise};
+use crate::platform::docker::image::{build, context_tar, DOCKERFILE};
 use crate::platform::PlatformError;
 use crate::results::keys;
 use crate::stats::Series;
@@ -85,7 +85,7 @@ async fn measure(
         engine
             .commit_container(options, config)
             .await
-            .map_err(|e| engine_error(&format!("docker: committing container {container}"), &e))?;
+            .map_err(|e| engine_error(&format!("committing container {container}"), &e))?;
         commit_ms.push(started.elapsed().as_secs_f64() * 1e3);
         let full = format!("virtbench-commit:{tag}");
         made.push(full.clone());
@@ -145,8 +145,7 @@ async fn save_load(
         let mut archive = Vec::new();
         let mut stream = engine.export_image(image);
         while let Some(chunk) = stream.next().await {
-            let chunk =
-                chunk.map_err(|e| engine_error(&format!("docker: saving image {image}"), &e))?;
+            let chunk = chunk.map_err(|e| engine_error(&format!("saving image {image}"), &e))?;
             archive.extend_from_slice(&chunk);
         }
         save_ms.push(started.elapsed().as_secs_f64() * 1e3);
@@ -156,7 +155,7 @@ async fn save_load(
         let options = ImportImageOptionsBuilder::default().quiet(true).build();
         let mut stream = engine.import_image(options, bollard::body_full(archive.into()), None);
         while let Some(item) = stream.next().await {
-            item.map_err(|e| engine_error(&format!("docker: loading the archive of {image}"), &e))?;
+            item.map_err(|e| engine_error(&format!("loading the archive of {image}"), &e))?;
         }
         load_ms.push(started.elapsed().as_secs_f64() * 1e3);
     }
@@ -185,31 +184,16 @@ pub async fn facts(
     run_id: &str,
     endpoint: std::net::SocketAddr,
 ) -> Result<BTreeMap<String, Series>, PlatformError> {
-    let filters = HashMap::from([(
-        "label".to_string(),
-        vec![
-            format!("{LABEL_RUN}={run_id}"),
-            format!("{LABEL_ROLE}=calculator"),
-        ],
-    )]);
-    let found = engine
-        .list_containers(Some(
-            ListContainersOptionsBuilder::default()
-                .all(false)
-                .filters(&filters)
-                .build(),
-        ))
-        .await
-        .map_err(|e| engine_error("docker: listing the run's containers", &e))?;
+    let found = running_of_role(engine, run_id, "calculator").await?;
     // On a bridge network, the container's own address and its gateway (host mode has
     // neither).
     let mut direct: Option<std::net::SocketAddr> = None;
     let mut gateway: Option<std::net::IpAddr> = None;
-    for id in found.into_iter().filter_map(|c| c.id) {
+    for id in found {
         let info = engine
             .inspect_container(&id, None)
             .await
-            .map_err(|e| engine_error(&format!("docker: inspecting container {id}"), &e))?;
+            .map_err(|e| engine_error(&format!("inspecting container {id}"), &e))?;
         let endpoints: Vec<_> = info
             .network_settings
             .and_then(|n| n.networks)
@@ -226,34 +210,7 @@ pub async fn facts(
             .map(|ip| (ip, crate::platform::default_port("calculator")).into());
         gateway = endpoints.iter().find_map(|e| ip(&e.gateway));
     }
-    let canaries = isolation::Canary::host_pair(gateway)?;
-    let mut out = isolation::probe_facts(endpoint, &canaries).await?;
-    let probe = isolation::probe();
-    if let Some(addr) = direct {
-        out.insert(
-            "reach_guest_direct".into(),
-            isolation::flag(isolation::answers(addr, &probe).await),
-        );
-        out.insert(
-            "reach_forwarded".into(),
-            isolation::flag(isolation::answers(endpoint, &probe).await),
-        );
-    }
-    // From a LAN PC: the container's own address and the published port (bridge), or
-    // the host's address (host networking: the container's stack is the host's).
-    let targets = match direct {
-        Some(addr) => outside::Targets {
-            direct: Some(addr),
-            forwarded_port: Some(endpoint.port()),
-            ..Default::default()
-        },
-        None => outside::Targets {
-            on_host_port: Some(endpoint.port()),
-            ..Default::default()
-        },
-    };
-    out.extend(outside::reachability(run_id, &targets).await?);
-    Ok(out)
+    isolation::container_facts(run_id, endpoint, direct, gateway).await
 }
 
 /// C6: the calculator's p99 quiet, then beside a sibling container of the same image
@@ -305,25 +262,29 @@ async fn beside_noise(
         engine
             .create_container(Some(options), config)
             .await
-            .map_err(|e| engine_error(&format!("docker: creating container {name}"), &e))?;
+            .map_err(|e| engine_error(&format!("creating container {name}"), &e))?;
         engine
             .start_container(&name, None::<StartContainerOptions>)
             .await
-            .map_err(|e| engine_error(&format!("docker: starting container {name}"), &e))?;
+            .map_err(|e| engine_error(&format!("starting container {name}"), &e))?;
         tokio::time::sleep(noise::SETTLE).await;
         let measured = noise::p99_windows(endpoint, windows).await?;
         // Still running at the end: the noise really was there all along.
         let state = engine
             .inspect_container(&name, None)
             .await
-            .map_err(|e| engine_error(&format!("docker: inspecting container {name}"), &e))?
+            .map_err(|e| engine_error(&format!("inspecting container {name}"), &e))?
             .state;
         match state {
             Some(s) if s.running == Some(true) => Ok(measured),
-            s => Err(PlatformError::Failed(format!(
-                "docker: noise sibling {name} stopped during the test (exit code {:?})",
-                s.and_then(|s| s.exit_code)
-            ))),
+            s => Err(PlatformError::at(
+                "docker",
+                format!("noise sibling {name}"),
+                format!(
+                    "stopped during the test (exit code {:?})",
+                    s.and_then(|s| s.exit_code)
+                ),
+            )),
         }
     }
     .await;
@@ -336,11 +297,27 @@ async fn beside_noise(
 
 /// The running container of [`COMMITTED_ROLE`] in this run.
 async fn service_container(engine: &Engine, run_id: &str) -> Result<String, PlatformError> {
+    let found = running_of_role(engine, run_id, COMMITTED_ROLE).await?;
+    found.into_iter().next().ok_or_else(|| {
+        PlatformError::at(
+            "docker",
+            "commit",
+            format!("no running {COMMITTED_ROLE} container in run {run_id}"),
+        )
+    })
+}
+
+/// Ids of the running containers of `role` in run `run_id`.
+async fn running_of_role(
+    engine: &Engine,
+    run_id: &str,
+    role: &str,
+) -> Result<Vec<String>, PlatformError> {
     let filters = HashMap::from([(
         "label".to_string(),
         vec![
             format!("{LABEL_RUN}={run_id}"),
-            format!("{LABEL_ROLE}={COMMITTED_ROLE}"),
+            format!("{LABEL_ROLE}={role}"),
         ],
     )]);
     let found = engine
@@ -351,18 +328,14 @@ async fn service_container(engine: &Engine, run_id: &str) -> Result<String, Plat
                 .build(),
         ))
         .await
-        .map_err(|e| engine_error("docker: listing the run's containers", &e))?;
-    found.into_iter().find_map(|c| c.id).ok_or_else(|| {
-        PlatformError::Failed(format!(
-            "docker: no running {COMMITTED_ROLE} container in run {run_id} to commit"
-        ))
-    })
+        .map_err(|e| engine_error("listing the run's containers", &e))?;
+    Ok(found.into_iter().filter_map(|c| c.id).collect())
 }
 
 async fn image_size(engine: &Engine, tag: &str) -> Result<u64, PlatformError> {
     let found = engine
         .inspect_image(tag)
         .await
-        .map_err(|e| engine_error(&format!("docker: inspecting image {tag}"), &e))?;
+        .map_err(|e| engine_error(&format!("inspecting image {tag}"), &e))?;
     Ok(found.size.unwrap_or(0).max(0) as u64)
 }

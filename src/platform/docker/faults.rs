@@ -26,10 +26,10 @@ use super::deployment::{self, DockerDeployment};
 use super::network::NetworkMode;
 use super::private_engine::PrivateEngine;
 use super::{engine_error, pick_ports, LABEL_RUN};
-use crate::artifact::image::CalculatorImage;
 use crate::measure::fault::{
     self, back_after, Prober, Trial, AFTER, BACK_WITHIN, BEFORE, PROBE_EVERY,
 };
+use crate::platform::docker::image::CalculatorImage;
 use crate::platform::{Deployment, PlatformError};
 use crate::results::keys;
 use crate::stats::Series;
@@ -92,7 +92,7 @@ async fn deploy(
     let version = private
         .version()
         .await
-        .map_err(|e| engine_error("docker: private engine version", &e))?
+        .map_err(|e| engine_error("private engine version", &e))?
         .version
         .unwrap_or_default();
     let mut d = deployment::deploy(private, plan, image, version, cancel).await?;
@@ -185,8 +185,10 @@ async fn kill_containerd(
     let killed = prober.now();
     if !engine.kill_containerd() {
         prober.stop().await;
-        return Err(PlatformError::Failed(
-            "docker: the private engine has no containerd of its own to kill".into(),
+        return Err(PlatformError::at(
+            "docker",
+            "killing the private containerd",
+            "the private engine has no containerd of its own",
         ));
     }
     pause(AFTER, cancel).await?;
@@ -226,7 +228,7 @@ async fn running_containers(engine: &Engine, id: &str) -> Result<usize, Platform
                 .build(),
         ))
         .await
-        .map_err(|e| engine_error("docker: listing the private engine's containers", &e))?;
+        .map_err(|e| engine_error("listing the private engine's containers", &e))?;
     Ok(list.len())
 }
 

@@ -29,13 +29,14 @@ use futures_util::future::join_all;
 use tokio::sync::{Mutex, OnceCell};
 
 use super::{Availability, Deployment, Platform, PlatformError, RunContext, Variant};
-use crate::artifact::image::{self as image_artifact, CalculatorImage, LABEL};
+use crate::platform::docker::image::{self as image_artifact, CalculatorImage, LABEL};
 use crate::results::ArtifactRecord;
 use crate::scenario::Scenario;
 
 pub mod deployment;
 mod extras;
 pub mod faults;
+pub mod image;
 pub use extras::{facts, noisy_neighbour};
 pub mod network;
 pub mod private_engine;
@@ -94,7 +95,7 @@ pub fn engine_error(context: &str, e: &bollard::errors::Error) -> PlatformError 
             s
         }
     };
-    PlatformError::Failed(format!("{context}: {detail}"))
+    PlatformError::at("docker", context, detail)
 }
 
 /// Connect as the docker CLI would (`DOCKER_HOST`, else the local socket) and agree on
@@ -103,10 +104,10 @@ pub async fn connect() -> Result<Engine, PlatformError> {
     let host =
         std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into());
     let engine = Engine::connect_with_defaults()
-        .map_err(|e| engine_error(&format!("docker: connecting to {host}"), &e))?;
+        .map_err(|e| engine_error(&format!("connecting to {host}"), &e))?;
     match tokio::time::timeout(PROBE_TIMEOUT, engine.negotiate_version()).await {
         Ok(Ok(engine)) => Ok(engine),
-        Ok(Err(e)) => Err(engine_error(&format!("docker: engine at {host}"), &e)),
+        Ok(Err(e)) => Err(engine_error(&format!("engine at {host}"), &e)),
         Err(_) => Err(PlatformError::Timeout {
             what: format!("docker: an answer from the engine at {host}"),
             after: PROBE_TIMEOUT,
@@ -140,7 +141,7 @@ async fn remove_matching(
                 .build(),
         ))
         .await
-        .map_err(|e| engine_error(&format!("docker: listing containers labelled {label}"), &e))?;
+        .map_err(|e| engine_error(&format!("listing containers labelled {label}"), &e))?;
     let removals = containers
         .iter()
         .filter_map(|c| c.id.clone())
@@ -153,10 +154,7 @@ async fn remove_matching(
             match engine.remove_container(&id, Some(options)).await {
                 Ok(()) => Ok(1),
                 Err(e) if gone(&e) => Ok(0),
-                Err(e) => Err(engine_error(
-                    &format!("docker: removing container {id}"),
-                    &e,
-                )),
+                Err(e) => Err(engine_error(&format!("removing container {id}"), &e)),
             }
         });
     let mut removed = 0;
@@ -177,7 +175,7 @@ async fn remove_matching(
                 .build(),
         ))
         .await
-        .map_err(|e| engine_error(&format!("docker: listing networks labelled {label}"), &e))?;
+        .map_err(|e| engine_error(&format!("listing networks labelled {label}"), &e))?;
     for n in networks {
         let Some(id) = n.id else { continue };
         match remove_network(engine, &id).await {
@@ -196,7 +194,7 @@ async fn remove_matching(
                     .build(),
             ))
             .await
-            .map_err(|e| engine_error(&format!("docker: listing images labelled {label}"), &e))?;
+            .map_err(|e| engine_error(&format!("listing images labelled {label}"), &e))?;
         for image in found {
             let options = RemoveImageOptionsBuilder::default()
                 .force(true)
@@ -206,10 +204,8 @@ async fn remove_matching(
                 Ok(_) => removed += 1,
                 Err(e) if gone(&e) => {}
                 Err(e) => {
-                    first_error.get_or_insert(engine_error(
-                        &format!("docker: removing image {}", image.id),
-                        &e,
-                    ));
+                    first_error
+                        .get_or_insert(engine_error(&format!("removing image {}", image.id), &e));
                 }
             }
         }
@@ -233,7 +229,7 @@ async fn remove_network(engine: &Engine, id: &str) -> Result<usize, PlatformErro
                 attempt += 1;
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
-            Err(e) => return Err(engine_error(&format!("docker: removing network {id}"), &e)),
+            Err(e) => return Err(engine_error(&format!("removing network {id}"), &e)),
         }
     }
 }
@@ -279,7 +275,7 @@ impl Docker {
                 let version = engine
                     .version()
                     .await
-                    .map_err(|e| engine_error("docker: engine version", &e))?
+                    .map_err(|e| engine_error("engine version", &e))?
                     .version
                     .unwrap_or_default();
                 Ok((engine, version))
@@ -307,6 +303,12 @@ impl Platform for Docker {
         "docker"
     }
 
+    fn facts(&self) -> super::facts::Facts {
+        super::facts::Facts::container("Docker")
+            .ships_in("docker-image")
+            .helper_kill("dockerd_kill")
+    }
+
     async fn probe(&self) -> Availability {
         let host =
             std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into());
@@ -315,11 +317,11 @@ impl Platform for Docker {
             let info = engine
                 .info()
                 .await
-                .map_err(|e| engine_error("docker: engine info", &e))?;
+                .map_err(|e| engine_error("engine info", &e))?;
             let version = engine
                 .version()
                 .await
-                .map_err(|e| engine_error("docker: engine version", &e))?;
+                .map_err(|e| engine_error("engine version", &e))?;
             Ok::<_, PlatformError>((info, version, engine.client_version()))
         };
         match tokio::time::timeout(PROBE_TIMEOUT, attempt).await {
@@ -412,18 +414,20 @@ impl Platform for Docker {
                 }
             }
             other => {
-                return Err(PlatformError::Failed(format!(
-                "docker: variant {}: unknown network {other:?} (expected bridge, host or routed)",
-                variant.label
-            )))
+                return Err(PlatformError::at(
+                    "docker",
+                    format!("variant {}", variant.label),
+                    format!("unknown network {other:?} (expected bridge, host or routed)"),
+                ))
             }
         };
         let pinned = match variant.get("host_port") {
             Some(p) => Some(p.parse::<u16>().map_err(|_| {
-                PlatformError::Failed(format!(
-                    "docker: variant {}: host_port {p:?} is not a port number",
-                    variant.label
-                ))
+                PlatformError::at(
+                    "docker",
+                    format!("variant {}", variant.label),
+                    format!("host_port {p:?} is not a port number"),
+                )
             })?),
             None => None,
         };
@@ -521,7 +525,7 @@ impl Platform for Docker {
                     .build(),
             ))
             .await
-            .map_err(|e| engine_error("docker: listing containers", &e))?;
+            .map_err(|e| engine_error("listing containers", &e))?;
         for c in containers {
             let name = c.names.unwrap_or_default().join(",");
             out.push(format!("container {} {name}", c.id.unwrap_or_default()));
@@ -533,7 +537,7 @@ impl Platform for Docker {
                     .build(),
             ))
             .await
-            .map_err(|e| engine_error("docker: listing networks", &e))?;
+            .map_err(|e| engine_error("listing networks", &e))?;
         for n in networks {
             out.push(format!("network {}", n.name.unwrap_or_default()));
         }
@@ -550,7 +554,7 @@ impl Platform for Docker {
                     .build(),
             ))
             .await
-            .map_err(|e| engine_error("docker: listing images", &e))?;
+            .map_err(|e| engine_error("listing images", &e))?;
         for i in images {
             out.push(format!("image {}", i.repo_tags.join(",")));
         }

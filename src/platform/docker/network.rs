@@ -200,11 +200,17 @@ pub async fn create_bridge(
     match engine.create_network(options).await {
         Ok(created) => Ok(created.id),
         Err(e) => {
-            let mut err = engine_error(&format!("docker: creating network {name} ({subnet})"), &e);
+            let mut err = engine_error(&format!("creating network {name} ({subnet})"), &e);
             if let Some(other) = network_using(engine, subnet).await {
-                err = PlatformError::Failed(format!(
-                    "{err} (network {other:?} already uses {subnet}: a leftover of an earlier \
-                     run? `docker network rm {other}`, or set [docker] subnet in the scenario)"
+                err = PlatformError::at(
+                    "docker",
+                    format!("creating network {name} ({subnet})"),
+                    format!(
+                        "network {other:?} already uses {subnet} (a leftover of an earlier run?)"
+                    ),
+                )
+                .with_fix(format!(
+                    "`docker network rm {other}`, or set [docker] subnet in the scenario"
                 ));
             }
             Err(err)

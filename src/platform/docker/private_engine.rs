@@ -81,7 +81,11 @@ impl PrivateEngine {
         cancel: &CancellationToken,
     ) -> Result<PrivateEngine, PlatformError> {
         if let Some(why) = Self::unsupported() {
-            return Err(PlatformError::Failed(format!("docker: {why}")));
+            return Err(PlatformError::at(
+                "docker",
+                "starting a private engine",
+                why,
+            ));
         }
         let dir = dir_for(run_id);
         std::fs::create_dir_all(&dir)
@@ -112,7 +116,7 @@ impl PrivateEngine {
     /// The client of the running engine.
     pub fn engine(&self) -> Result<&Engine, PlatformError> {
         self.engine.as_ref().ok_or_else(|| {
-            PlatformError::Failed("docker: the private engine is not running".into())
+            PlatformError::at("docker", "using the private engine", "it is not running")
         })
     }
 
@@ -217,14 +221,15 @@ impl PrivateEngine {
                 .as_mut()
                 .and_then(|c| c.try_wait().ok().flatten())
             {
-                return Err(PlatformError::Failed(format!(
-                    "docker: the private dockerd exited ({status}): {}",
-                    log_tail(&log_path)
-                )));
+                return Err(PlatformError::at(
+                    "docker",
+                    "starting the private dockerd",
+                    format!("it exited ({status}): {}", log_tail(&log_path)),
+                ));
             }
             if socket.exists() {
                 let engine = Engine::connect_with_unix(&path, 10, bollard::API_DEFAULT_VERSION)
-                    .map_err(|e| engine_error("docker: connecting to the private engine", &e))?;
+                    .map_err(|e| engine_error("connecting to the private engine", &e))?;
                 if let Ok(Ok(engine)) =
                     tokio::time::timeout(Duration::from_secs(2), engine.negotiate_version()).await
                 {
@@ -250,8 +255,7 @@ impl PrivateEngine {
         let mut archive = Vec::new();
         let mut stream = from.export_image(image);
         while let Some(chunk) = stream.next().await {
-            let chunk =
-                chunk.map_err(|e| engine_error(&format!("docker: saving image {image}"), &e))?;
+            let chunk = chunk.map_err(|e| engine_error(&format!("saving image {image}"), &e))?;
             archive.extend_from_slice(&chunk);
         }
         let options = bollard::query_parameters::ImportImageOptionsBuilder::default()
@@ -261,10 +265,7 @@ impl PrivateEngine {
         let mut stream = engine.import_image(options, bollard::body_full(archive.into()), None);
         while let Some(item) = stream.next().await {
             item.map_err(|e| {
-                engine_error(
-                    &format!("docker: loading {image} into the private engine"),
-                    &e,
-                )
+                engine_error(&format!("loading {image} into the private engine"), &e)
             })?;
         }
         Ok(())
@@ -449,26 +450,12 @@ pub fn cleanup(run_id: Option<&str>) -> usize {
 
 /// (pid, parent pid, command line with spaces) of every process; zombies skipped.
 fn processes() -> Vec<(u32, u32, String)> {
-    let Ok(rd) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    rd.flatten()
-        .filter_map(|e| {
-            let pid: u32 = e.file_name().to_str()?.parse().ok()?;
-            let stat = std::fs::read_to_string(e.path().join("stat")).ok()?;
-            // "pid (comm) S ppid ...": comm may hold spaces, so split after the last ')'.
-            let rest = &stat[stat.rfind(')')? + 2..];
-            let mut fields = rest.split(' ');
-            let state = fields.next()?;
-            if state == "Z" {
-                return None;
-            }
-            let ppid: u32 = fields.next()?.parse().ok()?;
-            let cmd = std::fs::read(e.path().join("cmdline")).ok()?;
-            let cmd = String::from_utf8_lossy(&cmd)
-                .trim_end_matches('\0')
-                .replace('\0', " ");
-            Some((pid, ppid, cmd))
+    use crate::host::procfs;
+    procfs::pids()
+        .into_iter()
+        .filter_map(|pid| {
+            let stat = procfs::stat(pid).filter(|s| s.state != 'Z')?;
+            Some((pid, stat.ppid, procfs::cmdline(pid)?.join(" ")))
         })
         .collect()
 }

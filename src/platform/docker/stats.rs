@@ -23,6 +23,7 @@ use bollard::Docker as Engine;
 use futures_util::StreamExt;
 
 use super::engine_error;
+use crate::host::procfs;
 use crate::measure::resources;
 use crate::platform::{PlatformError, ResourceSample};
 
@@ -38,7 +39,7 @@ pub enum CgroupFiles {
 impl CgroupFiles {
     /// The cgroup of process `pid`, from `/proc/PID/cgroup`, if its files are readable.
     pub fn of_pid(pid: i64) -> Option<CgroupFiles> {
-        let text = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
+        let text = procfs::cgroup(pid as u32)?;
         let unified = Path::new("/sys/fs/cgroup/cgroup.controllers").exists();
         let found = Self::parse(&text, unified, Path::new("/sys/fs/cgroup"))?;
         let probe = match &found {
@@ -158,27 +159,65 @@ pub struct ProcUse {
 }
 
 pub fn proc_use(pid: i32) -> std::io::Result<ProcUse> {
-    let rollup = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup"))?;
-    let kb = |key: &str| -> u64 {
-        rollup
-            .lines()
-            .find_map(|l| {
-                l.strip_prefix(key)?
-                    .trim()
-                    .strip_suffix("kB")?
-                    .trim()
-                    .parse()
-                    .ok()
-            })
-            .unwrap_or(0)
-    };
-    let (cpu_seconds, cpu_resolution_s) = resources::process_cpu(pid as u32).unwrap_or_default();
+    let rollup = procfs::smaps_rollup(pid as u32).ok_or_else(|| {
+        std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            format!("/proc/{pid}/smaps_rollup"),
+        )
+    })?;
+    let (cpu_seconds, cpu_resolution_s) = procfs::cpu(pid as u32).unwrap_or_default();
     Ok(ProcUse {
-        rss: kb("Rss:") * 1024,
-        pss: kb("Pss:") * 1024,
+        rss: rollup.rss,
+        pss: rollup.pss,
         cpu_seconds,
         cpu_resolution_s,
     })
+}
+
+/// A sample of containers run by an engine without docker's daemon (lxc, podman): the
+/// memory and CPU of their `cgroups` (each with the role it runs, named in an error
+/// under `place`), the PSS of the processes inside, plus the per-container `helpers`
+/// that live outside the cgroups (lxc's monitors, podman's conmon). Also returns the
+/// cgroups' memory and the helpers' RSS apart, for the memory breakdown.
+pub fn containers_sample<'a>(
+    place: &str,
+    cgroups: impl IntoIterator<Item = (&'a CgroupFiles, &'a str)>,
+    helpers: impl IntoIterator<Item = i32>,
+) -> Result<(ResourceSample, u64, u64), PlatformError> {
+    let (mut mem, mut cpu, mut pss, mut resolution) = (0u64, 0.0, 0u64, 0.0f64);
+    for (cg, role) in cgroups {
+        let (m, c, res, pids) = cg.read().map_err(PlatformError::io(format!(
+            "{place}: reading the cgroup of {role}"
+        )))?;
+        mem += m;
+        cpu += c;
+        resolution = resolution.max(res);
+        pss += pids
+            .into_iter()
+            .map(|p| proc_use(p).unwrap_or_default().pss)
+            .sum::<u64>();
+    }
+    let outside = procs_use(helpers);
+    let sample = ResourceSample {
+        rss_bytes: mem + outside.rss,
+        pss_bytes: Some(pss + outside.pss),
+        cpu_seconds: cpu + outside.cpu_seconds,
+        cpu_resolution_s: resolution.max(outside.cpu_resolution_s),
+    };
+    Ok((sample, mem, outside.rss))
+}
+
+/// [`proc_use`] summed over `pids` (those gone count as zero), with the coarsest CPU
+/// resolution among them.
+pub fn procs_use(pids: impl IntoIterator<Item = i32>) -> ProcUse {
+    pids.into_iter()
+        .map(|p| proc_use(p).unwrap_or_default())
+        .fold(ProcUse::default(), |a, u| ProcUse {
+            rss: a.rss + u.rss,
+            pss: a.pss + u.pss,
+            cpu_seconds: a.cpu_seconds + u.cpu_seconds,
+            cpu_resolution_s: a.cpu_resolution_s.max(u.cpu_resolution_s),
+        })
 }
 
 /// The engine's daemons, shared by every container of the host.
@@ -186,7 +225,7 @@ pub const DAEMONS: [&str; 2] = ["dockerd", "containerd"];
 
 /// dockerd + containerd: their RSS summed, and what was counted.
 pub fn daemons() -> (u64, Vec<u32>) {
-    let pids = resources::named(&DAEMONS);
+    let pids = procfs::named(&DAEMONS);
     let rss = pids
         .iter()
         .map(|&p| proc_use(p as i32).map(|u| u.rss).unwrap_or(0))
@@ -194,47 +233,19 @@ pub fn daemons() -> (u64, Vec<u32>) {
     (rss, pids)
 }
 
-fn parent_pid(pid: i64) -> Option<i32> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("PPid:")?.trim().parse().ok())
-}
-
-/// NUL-separated arguments of a process.
-fn cmdline(pid: i32) -> Option<Vec<String>> {
-    let raw = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
-    Some(
-        raw.split(|b| *b == 0)
-            .filter(|a| !a.is_empty())
-            .map(|a| String::from_utf8_lossy(a).into_owned())
-            .collect(),
-    )
-}
-
-fn has_pair(args: &[String], flag: &str, value: &str) -> bool {
-    args.windows(2).any(|w| w[0] == flag && w[1] == value)
-}
-
-fn all_pids() -> Vec<i32> {
-    std::fs::read_dir("/proc")
-        .map(|d| {
-            d.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 /// The containerd shim serving container `id` whose init process is `init_pid`: the
 /// init's parent when its command line names the container, else a /proc scan.
 pub fn find_shim(id: &str, init_pid: i64) -> Option<i32> {
-    let is_shim = |pid: i32| cmdline(pid).is_some_and(|a| has_pair(&a, "-id", id));
-    if let Some(ppid) = parent_pid(init_pid) {
+    let is_shim = |pid: u32| procfs::cmdline(pid).is_some_and(|a| procfs::has_pair(&a, "-id", id));
+    if let Some(ppid) = procfs::parent(init_pid as u32) {
         if is_shim(ppid) {
-            return Some(ppid);
+            return Some(ppid as i32);
         }
     }
-    all_pids().into_iter().find(|&p| is_shim(p))
+    procfs::pids()
+        .into_iter()
+        .find(|&p| is_shim(p))
+        .map(|p| p as i32)
 }
 
 /// `docker-proxy` processes forwarding a published port to one of `ips`.
@@ -243,14 +254,15 @@ pub fn find_proxies(ips: &[Ipv4Addr]) -> Vec<i32> {
         return Vec::new();
     }
     let ips: Vec<String> = ips.iter().map(|i| i.to_string()).collect();
-    all_pids()
+    procfs::named(&["docker-proxy"])
         .into_iter()
         .filter(|&p| {
-            let comm = std::fs::read_to_string(format!("/proc/{p}/comm")).unwrap_or_default();
-            comm.trim() == "docker-proxy"
-                && cmdline(p)
-                    .is_some_and(|a| ips.iter().any(|ip| has_pair(&a, "-container-ip", ip)))
+            procfs::cmdline(p).is_some_and(|a| {
+                ips.iter()
+                    .any(|ip| procfs::has_pair(&a, "-container-ip", ip))
+            })
         })
+        .map(|p| p as i32)
         .collect()
 }
 
@@ -346,19 +358,21 @@ impl Sampler {
             let info = engine
                 .inspect_container(id, None)
                 .await
-                .map_err(|e| engine_error(&format!("docker: inspecting container {id}"), &e))?;
+                .map_err(|e| engine_error(&format!("inspecting container {id}"), &e))?;
             let state = info.state.unwrap_or_default();
             let pid = state.pid.unwrap_or(0);
             if state.running != Some(true) || pid <= 0 {
                 let status = state.status.map(|s| s.to_string()).unwrap_or_default();
-                return Err(PlatformError::Failed(format!(
-                    "docker: container {} is not running (status {status}, exit code {}){}",
-                    info.name
-                        .unwrap_or_else(|| id.clone())
-                        .trim_start_matches('/'),
-                    state.exit_code.unwrap_or(0),
-                    last_log_line(engine, id).await
-                )));
+                let name = info.name.unwrap_or_else(|| id.clone());
+                return Err(PlatformError::at(
+                    "docker",
+                    format!("sampling container {}", name.trim_start_matches('/')),
+                    format!(
+                        "not running (status {status}, exit code {}){}",
+                        state.exit_code.unwrap_or(0),
+                        last_log_line(engine, id).await
+                    ),
+                ));
             }
             let cgroup = CgroupFiles::of_pid(pid);
             let shim = find_shim(id, pid);
@@ -425,7 +439,7 @@ impl Sampler {
                     tokio::task::spawn_blocking(move || sample_host(&containers, &proxies))
                         .await
                         .map_err(|e| {
-                            PlatformError::Failed(format!("docker: sampling task: {e}"))
+                            PlatformError::at("docker", "sampling", format!("task: {e}"))
                         })??;
                 Ok((sample, Some(split)))
             }
@@ -491,8 +505,10 @@ async fn sample_api(engine: &Engine, ids: &[String]) -> Result<ResourceSample, P
         let stats = stream
             .next()
             .await
-            .ok_or_else(|| PlatformError::Failed(format!("docker: no stats for container {id}")))?
-            .map_err(|e| engine_error(&format!("docker: stats of container {id}"), &e))?;
+            .ok_or_else(|| {
+                PlatformError::at("docker", format!("stats of container {id}"), "none sent")
+            })?
+            .map_err(|e| engine_error(&format!("stats of container {id}"), &e))?;
         let m = stats.memory_stats.unwrap_or_default();
         let usage = m.usage.unwrap_or(0);
         // The engine's raw cgroup counters: `total_inactive_file` (v1, hierarchy
@@ -579,6 +595,6 @@ mod tests {
     fn own_process_is_measurable() {
         let u = proc_use(std::process::id() as i32).unwrap();
         assert!(u.rss > 0 && u.pss > 0);
-        assert_eq!(u.cpu_resolution_s, resources::NS);
+        assert_eq!(u.cpu_resolution_s, procfs::NS);
     }
 }

@@ -5,42 +5,26 @@
 
 use std::path::PathBuf;
 
+use crate::host::procfs;
+
 /// Memory figures of instances are labelled with this: they are what the host's
 /// QEMU processes use, not what the guest sees, and only a local cloud shows them.
 pub const SCOPE: &str = "host-side, local cloud: the instances' QEMU processes";
 
 /// PIDs of the QEMU processes running the given servers, in the order found.
 pub fn qemu_pids(server_ids: &[String]) -> Vec<u32> {
-    let mut out = Vec::new();
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return out;
-    };
-    for e in dir.flatten() {
-        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
-            continue;
-        };
-        let Ok(cmd) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
-            continue;
-        };
-        let args: Vec<&[u8]> = cmd.split(|&b| b == 0).collect();
+    procfs::with_cmdline(|args| {
         let is_qemu = args
             .first()
-            .and_then(|a| a.rsplit(|&b| b == b'/').next())
-            .is_some_and(|exe| exe.starts_with(b"qemu-system") || exe.starts_with(b"qemu-kvm"));
-        if !is_qemu {
-            continue;
-        }
+            .and_then(|a| a.rsplit('/').next())
+            .is_some_and(|exe| exe.starts_with("qemu-system") || exe.starts_with("qemu-kvm"));
         let uuid = args
             .windows(2)
-            .find(|w| w[0] == b"-uuid")
-            .map(|w| String::from_utf8_lossy(w[1]).to_ascii_lowercase());
-        if let Some(uuid) = uuid {
-            if server_ids.iter().any(|id| id.to_ascii_lowercase() == uuid) {
-                out.push(pid);
-            }
-        }
-    }
-    out
+            .find(|w| w[0] == "-uuid")
+            .map(|w| w[1].to_ascii_lowercase());
+        is_qemu
+            && uuid.is_some_and(|uuid| server_ids.iter().any(|id| id.to_ascii_lowercase() == uuid))
+    })
 }
 
 /// The devcloud's state directory, when its control plane runs here.
@@ -71,25 +55,23 @@ pub fn control_plane_pids() -> Vec<u32> {
         else {
             continue;
         };
-        if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+        if !procfs::exists(pid) {
             continue;
         }
         pids.push(pid);
-        pids.extend(crate::measure::resources::descendants(pid));
+        pids.extend(procfs::descendants(pid));
     }
     pids.sort_unstable();
     pids.dedup();
     // libvirtd's children are the instances: they are per-instance figures.
-    pids.retain(|p| {
-        std::fs::read(format!("/proc/{p}/cmdline"))
-            .map(|c| {
-                let exe = c.split(|&b| b == 0).next().unwrap_or_default();
-                !exe.rsplit(|&b| b == b'/')
-                    .next()
-                    .unwrap_or_default()
-                    .starts_with(b"qemu-system")
-            })
-            .unwrap_or(false)
+    pids.retain(|&p| {
+        procfs::cmdline(p).is_some_and(|args| {
+            let exe = args.first().map(String::as_str).unwrap_or_default();
+            !exe.rsplit('/')
+                .next()
+                .unwrap_or_default()
+                .starts_with("qemu-system")
+        })
     });
     pids
 }

@@ -101,6 +101,10 @@ impl Platform for OpenStack {
         "openstack"
     }
 
+    fn facts(&self) -> super::facts::Facts {
+        super::facts::Facts::vm("OpenStack", super::facts::Hypervisor::Cloud)
+    }
+
     /// The cloud a run would use without a scenario's choice (`OS_CLOUD`, `OS_*`, else
     /// the devcloud's clouds.yaml entry): does it authenticate, and what is it.
     async fn probe(&self) -> Availability {

@@ -11,11 +11,11 @@ use async_trait::async_trait;
 use futures_util::future::join_all;
 
 use super::{json, podman, remove_labelled, run, LABEL_ROLE, LABEL_RUN, NPROC_LIMIT};
-use crate::artifact::image::LABEL;
-use crate::measure::{isolation, outside};
+use crate::measure::isolation;
 use crate::platform::docker::deployment::{ContainerPlan, Plan};
+use crate::platform::docker::image::LABEL;
 use crate::platform::docker::network::NetworkMode;
-use crate::platform::docker::stats::{proc_use, CgroupFiles};
+use crate::platform::docker::stats::{containers_sample, CgroupFiles};
 use crate::platform::{Deployment, PlatformError, ResourceSample};
 use crate::stats::Series;
 
@@ -184,7 +184,11 @@ async fn inspect(plan: &Plan) -> Result<Vec<Started>, PlatformError> {
                 .iter()
                 .find(|i| i["Name"].as_str() == Some(c.name.as_str()))
                 .ok_or_else(|| {
-                    PlatformError::Failed(format!("podman: container {} not found", c.name))
+                    PlatformError::at(
+                        "podman",
+                        format!("inspecting container {}", c.name),
+                        "not found",
+                    )
                 })?;
             Ok(Started {
                 role: c.role,
@@ -208,8 +212,10 @@ impl Deployment for PodmanDeployment {
 
     async fn sample(&self) -> Result<ResourceSample, PlatformError> {
         if self.torn_down {
-            return Err(PlatformError::Failed(
-                "podman: deployment already torn down".into(),
+            return Err(PlatformError::at(
+                "podman",
+                "sampling",
+                "the deployment is already torn down",
             ));
         }
         let cgroups = {
@@ -221,43 +227,22 @@ impl Deployment for PodmanDeployment {
                     .map(|s| CgroupFiles::of_pid(s.pid as i64))
                     .collect();
                 *slot = Some(found.ok_or_else(|| {
-                    PlatformError::Failed(
-                        "podman: a container's cgroup is not readable from here".into(),
+                    PlatformError::at(
+                        "podman",
+                        "sampling",
+                        "a container's cgroup is not readable from here",
                     )
                 })?);
             }
             slot.clone().expect("just set")
         };
-        let (mut mem, mut cpu, mut pss, mut resolution) = (0u64, 0.0, 0u64, 0.0f64);
-        for (cg, s) in cgroups.iter().zip(&self.started) {
-            let (m, c, res, pids) = cg.read().map_err(PlatformError::io(format!(
-                "podman: reading the cgroup of container {}",
-                s.role
-            )))?;
-            mem += m;
-            cpu += c;
-            resolution = resolution.max(res);
-            pss += pids
-                .into_iter()
-                .map(|p| proc_use(p).unwrap_or_default().pss)
-                .sum::<u64>();
-        }
         // conmon sits outside the container's cgroup: counted apart.
-        let (mut conmon_rss, mut conmon_pss) = (0, 0);
-        for s in &self.started {
-            let u = proc_use(s.conmon_pid).unwrap_or_default();
-            conmon_rss += u.rss;
-            conmon_pss += u.pss;
-            cpu += u.cpu_seconds;
-            resolution = resolution.max(u.cpu_resolution_s);
-        }
+        let roles = self.started.iter().map(|s| s.role);
+        let conmons = self.started.iter().map(|s| s.conmon_pid);
+        let (sample, mem, conmon_rss) =
+            containers_sample("podman", cgroups.iter().zip(roles), conmons)?;
         *self.last_conmon_rss.lock().expect("not poisoned") = Some((mem, conmon_rss));
-        Ok(ResourceSample {
-            rss_bytes: mem + conmon_rss,
-            pss_bytes: Some(pss + conmon_pss),
-            cpu_seconds: cpu,
-            cpu_resolution_s: resolution,
-        })
+        Ok(sample)
     }
 
     fn exited(&mut self) -> Option<String> {
@@ -269,7 +254,7 @@ impl Deployment for PodmanDeployment {
         let dead = self
             .started
             .iter()
-            .find(|s| !std::path::Path::new(&format!("/proc/{}", s.pid)).exists())?;
+            .find(|s| !crate::host::procfs::exists(s.pid as u32))?;
         let name =
             crate::platform::docker::deployment::resource_name(&self.plan.run_id, Some(dead.role));
         let last = std::process::Command::new("podman")
@@ -356,32 +341,7 @@ pub async fn facts(
             }
         }
     }
-    let canaries = isolation::Canary::host_pair(gateway)?;
-    let mut out = isolation::probe_facts(endpoint, &canaries).await?;
-    let probe = isolation::probe();
-    if let Some(addr) = direct {
-        out.insert(
-            "reach_guest_direct".into(),
-            isolation::flag(isolation::answers(addr, &probe).await),
-        );
-        out.insert(
-            "reach_forwarded".into(),
-            isolation::flag(isolation::answers(endpoint, &probe).await),
-        );
-    }
-    let targets = match direct {
-        Some(addr) => outside::Targets {
-            direct: Some(addr),
-            forwarded_port: Some(endpoint.port()),
-            ..Default::default()
-        },
-        None => outside::Targets {
-            on_host_port: Some(endpoint.port()),
-            ..Default::default()
-        },
-    };
-    out.extend(outside::reachability(run_id, &targets).await?);
-    Ok(out)
+    isolation::container_facts(run_id, endpoint, direct, gateway).await
 }
 
 #[cfg(test)]

@@ -25,7 +25,6 @@ use tokio_util::sync::CancellationToken;
 use super::deployment::create_args;
 use super::{json, podman, run as podman_run, LABEL_RUN};
 use crate::measure::fault::{self, back_after, Prober, Trial, AFTER, BEFORE, PROBE_EVERY};
-use crate::measure::resources;
 use crate::platform::docker::deployment::{plan, Plan};
 use crate::platform::docker::faults::EXPRESSION;
 use crate::platform::docker::network::NetworkMode;
@@ -100,11 +99,14 @@ async fn pids(plan: &Plan) -> Result<BTreeMap<&'static str, (u32, u32)>, Platfor
 fn ancestors(pid: u32) -> Vec<(u32, String)> {
     let mut out = Vec::new();
     let mut at = pid;
-    while let Some(parent) = resources::parent(at) {
+    while let Some(parent) = crate::host::procfs::parent(at) {
         if parent == 0 || out.len() > 64 {
             break;
         }
-        out.push((parent, resources::comm(parent).unwrap_or_default()));
+        out.push((
+            parent,
+            crate::host::procfs::comm(parent).unwrap_or_default(),
+        ));
         at = parent;
     }
     out

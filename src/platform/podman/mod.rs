@@ -30,7 +30,7 @@ use tokio::sync::Mutex;
 use super::docker::network::{NetworkMode, Subnet};
 use super::{Availability, Deployment, Platform, PlatformError, RunContext, Variant};
 use crate::artifact::calculator::CalculatorBinary;
-use crate::artifact::image::{tag_for, BINARY_PATH, LABEL, LABEL_BINARY_SHA};
+use crate::platform::docker::image::{tag_for, BINARY_PATH, LABEL, LABEL_BINARY_SHA};
 use crate::results::ArtifactRecord;
 use crate::scenario::Scenario;
 
@@ -170,13 +170,13 @@ pub struct PodmanImage {
 
 impl PodmanImage {
     pub fn record(&self) -> ArtifactRecord {
-        ArtifactRecord {
-            name: "podman-image".into(),
-            bytes: self.bytes,
-            build_ms: self.build_ms,
-            cached: self.cached,
-            path: Some(self.tag.clone()),
-        }
+        crate::platform::docker::image::image_record(
+            "podman-image",
+            &self.tag,
+            self.bytes,
+            self.build_ms,
+            self.cached,
+        )
     }
 }
 
@@ -299,6 +299,12 @@ impl Platform for Podman {
         "podman"
     }
 
+    fn facts(&self) -> super::facts::Facts {
+        super::facts::Facts::container("Podman")
+            .ships_in("podman-image")
+            .helper_kill("conmon_kill")
+    }
+
     async fn probe(&self) -> Availability {
         let attempt = run(&["info", "--format", "json"]);
         match tokio::time::timeout(PROBE_TIMEOUT, attempt).await {
@@ -390,10 +396,11 @@ impl Platform for Podman {
             }
             "host" => NetworkMode::Host,
             other => {
-                return Err(PlatformError::Failed(format!(
-                    "podman: variant {}: unknown network {other:?} (expected bridge or host)",
-                    variant.label
-                )))
+                return Err(PlatformError::at(
+                    "podman",
+                    format!("variant {}", variant.label),
+                    format!("unknown network {other:?} (expected bridge or host)"),
+                ))
             }
         };
         let image = self.image(ctx).await?;

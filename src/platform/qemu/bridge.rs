@@ -12,9 +12,6 @@
 //! (`ip netns exec`) to open its tap.
 
 use std::net::Ipv4Addr;
-use std::process::Stdio;
-
-use tokio::process::Command;
 
 use crate::platform::PlatformError;
 
@@ -34,20 +31,7 @@ pub struct BridgeNet {
 }
 
 async fn ip(args: &[&str]) -> Result<String, PlatformError> {
-    let out = Command::new("ip")
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .await
-        .map_err(PlatformError::io(format!("running ip {}", args.join(" "))))?;
-    if !out.status.success() {
-        return Err(PlatformError::Failed(format!(
-            "ip {} failed: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
-        )));
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    crate::host::command::run("ip", args).await
 }
 
 fn short_hash(s: &str) -> u32 {
@@ -109,19 +93,7 @@ impl BridgeNet {
             ip(&["-n", ns, "tuntap", "add", "dev", tap, "mode", "tap"]).await?;
             ip(&["-n", ns, "link", "set", tap, "master", BRIDGE, "up"]).await?;
         }
-        ip(&[
-            "link",
-            "add",
-            &self.host_if,
-            "type",
-            "veth",
-            "peer",
-            "name",
-            PEER,
-            "netns",
-            ns,
-        ])
-        .await?;
+        crate::host::command::add_veth(&self.host_if, PEER, ns).await?;
         ip(&["-n", ns, "link", "set", PEER, "master", BRIDGE, "up"]).await?;
         ip(&["-n", ns, "link", "set", BRIDGE, "up"]).await?;
         let cidr = format!("{}/24", self.host_ip());

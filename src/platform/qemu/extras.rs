@@ -152,10 +152,7 @@ async fn snapshot_cycles(
         async move {
             startup::wait_first_correct(addr, &probe, timeout, cancel)
                 .await
-                .map_err(|e| match e {
-                    crate::measure::MeasureError::Cancelled => PlatformError::Cancelled,
-                    e => PlatformError::Failed(format!("snapshot VM: {e}")),
-                })
+                .map_err(|e| e.context("snapshot VM"))
         }
     };
     answer(Duration::from_secs(120))

@@ -66,6 +66,10 @@ impl Platform for Qemu {
         "qemu"
     }
 
+    fn facts(&self) -> super::facts::Facts {
+        super::facts::Facts::vm("QEMU", super::facts::Hypervisor::Direct)
+    }
+
     async fn probe(&self) -> Availability {
         let Some(version) = vm::version().await else {
             return Availability::Unavailable {
@@ -763,7 +767,7 @@ impl Deployment for QemuDeployment {
         let (mut guest, mut vmm) = (0u64, 0u64);
         for &pid in &pids {
             let rss = resources::process(pid)?.rss_bytes;
-            let g = resources::largest_mapping_rss(pid)?.min(rss);
+            let g = crate::host::procfs::largest_mapping_rss(pid)?.min(rss);
             guest += g;
             vmm += rss - g;
         }

@@ -9,6 +9,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::args::{self, VmSpec};
 use super::qmp::Qmp;
+use crate::host::procfs;
 use crate::platform::console::{self, Watcher};
 use crate::platform::PlatformError;
 
@@ -144,24 +145,13 @@ pub async fn version() -> Option<String> {
 /// QEMU processes whose `-name` starts with `prefix`, from /proc (for cleanup after
 /// a crash). Returns (pid, name).
 pub fn find_by_name_prefix(prefix: &str) -> Vec<(u32, String)> {
-    let mut found = Vec::new();
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return found;
-    };
-    for e in dir.flatten() {
-        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
-            continue;
-        };
-        let Ok(raw) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
-            continue;
-        };
-        if let Some(name) = qemu_name(&raw) {
-            if name.starts_with(prefix) {
-                found.push((pid, name));
-            }
-        }
-    }
-    found
+    procfs::pids()
+        .into_iter()
+        .filter_map(|pid| {
+            let name = qemu_name(&procfs::cmdline_raw(pid)?)?;
+            name.starts_with(prefix).then_some((pid, name))
+        })
+        .collect()
 }
 
 /// The `-name` of a QEMU command line (NUL-separated, as in /proc/PID/cmdline).

@@ -1,7 +1,11 @@
 //! Tests of the VirtualBox driver's plans, command sequences and probe. Nothing here
 //! runs VirtualBox: it is not installable on the machines these tests run on.
 
+use std::path::Path;
+
+use super::vboxmanage::Forward;
 use super::*;
+use crate::platform::default_port;
 
 fn ports_all() -> BTreeMap<&'static str, u16> {
     BTreeMap::from([
@@ -114,8 +118,8 @@ fn role_travels_as_the_smbios_serial() {
     );
 }
 
-#[test]
-fn vm_creation_sequence_with_differencing_disk() {
+/// The commands creating VM `role` of a per-role plan of run "r1" under /w.
+fn creation(role: &str, mode: DiskMode, controller: Controller) -> Vec<String> {
     let p = plan(
         "r1",
         Topology::PerRole,
@@ -124,17 +128,18 @@ fn vm_creation_sequence_with_differencing_disk() {
         Path::new("/w"),
         &ports_all(),
     );
-    let disk = PlannedDisk::new(
-        Path::new("/cache/appliance.vdi"),
-        DiskMode::Linked,
-        Path::new("/w/vb-r1-sum"),
-    );
-    let cmds = strings(&create_commands(
-        &p[0],
-        Path::new("/w"),
-        Controller::Sata,
-        &disk,
-    ));
+    let vm = p
+        .iter()
+        .find(|v| v.guest.role == role)
+        .expect("a VM per role");
+    let dir = format!("/w/vb-r1-{role}");
+    let disk = PlannedDisk::new(Path::new("/cache/appliance.vdi"), mode, Path::new(&dir));
+    strings(&create_commands(vm, Path::new("/w"), controller, &disk))
+}
+
+#[test]
+fn vm_creation_sequence_with_differencing_disk() {
+    let cmds = creation("sum", DiskMode::Linked, Controller::Sata);
     assert_eq!(cmds.len(), 6, "{cmds:#?}");
     assert_eq!(
         cmds[0],
@@ -171,25 +176,7 @@ fn vm_creation_sequence_with_differencing_disk() {
 
 #[test]
 fn vm_creation_sequence_with_full_clone() {
-    let p = plan(
-        "r1",
-        Topology::PerRole,
-        128,
-        1,
-        Path::new("/w"),
-        &ports_all(),
-    );
-    let disk = PlannedDisk::new(
-        Path::new("/cache/appliance.vdi"),
-        DiskMode::Clone,
-        Path::new("/w/vb-r1-calculator"),
-    );
-    let cmds = strings(&create_commands(
-        &p[4],
-        Path::new("/w"),
-        Controller::Ide,
-        &disk,
-    ));
+    let cmds = creation("calculator", DiskMode::Clone, Controller::Ide);
     assert!(
         cmds[1].contains("--nat-localhostreachable1 on"),
         "{}",
@@ -462,9 +449,7 @@ fn live_resize_counts_only_a_refusal_because_the_vm_runs() {
         None
     );
     assert_eq!(
-        live_resize_figure(&Err(VBoxError::Cancelled {
-            command: "modifyvm".into(),
-        })),
+        live_resize_figure(&Err(VBoxError::Harness(PlatformError::Cancelled))),
         None
     );
     assert_eq!(

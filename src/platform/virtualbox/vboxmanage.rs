@@ -430,20 +430,10 @@ pub fn is_headless_of(argv: &[&str], vm: &str) -> bool {
 
 /// Pids of the VBoxHeadless processes running VM `vm`, from /proc/*/cmdline.
 pub fn headless_pids(vm: &str) -> Vec<u32> {
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    dir.flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| {
-            let Ok(raw) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
-                return false;
-            };
-            let text = String::from_utf8_lossy(&raw);
-            let argv: Vec<&str> = text.split('\0').filter(|s| !s.is_empty()).collect();
-            is_headless_of(&argv, vm)
-        })
-        .collect()
+    crate::host::procfs::with_cmdline(|args| {
+        let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+        is_headless_of(&argv, vm)
+    })
 }
 
 /// Stderr of a failed call that means "already in the state you want": teardown stays
@@ -493,8 +483,10 @@ pub enum VBoxError {
     },
     #[error("`VBoxManage {command}` did not finish within {after:?}")]
     Timeout { command: String, after: Duration },
-    #[error("`VBoxManage {command}` cancelled")]
-    Cancelled { command: String },
+    /// The harness stopped the call: the run's cancellation (the crate's one
+    /// `Error::Cancelled`), passed through unchanged.
+    #[error(transparent)]
+    Harness(crate::error::Error),
 }
 
 impl VBoxError {
@@ -570,7 +562,7 @@ impl VBoxManage {
                 Ok(r) => r.map_err(|source| VBoxError::Spawn { program: self.program.display().to_string(), source })?,
                 Err(_) => return Err(VBoxError::Timeout { command, after: self.timeout }),
             },
-            _ = cancel.cancelled() => return Err(VBoxError::Cancelled { command }),
+            _ = cancel.cancelled() => return Err(VBoxError::Harness(crate::error::Error::Cancelled)),
         };
         if out.status.success() {
             return Ok(String::from_utf8_lossy(&out.stdout).into_owned());

@@ -5,6 +5,7 @@
 
 use super::rules::Named;
 use super::{Figure, Health, Outcome, Verdict};
+use crate::platform::facts::{self, Hypervisor, Isolation};
 use crate::report::view::{self, Kind};
 use crate::results::{PlatformResult, RunResults};
 use crate::stats::Series;
@@ -63,39 +64,71 @@ impl<'a> Run<'a> {
         format!("{pretty} did not record the figures this claim needs")
     }
 
+    /// Why no platform of kind `k` has figures: for native and containers, the first
+    /// such platform's reason (the reference one); for VMs, every VM platform's.
     pub fn kind_missing(&self, k: Kind) -> String {
+        let of = |isolation: Isolation| facts::names_where(|f| f.isolation == isolation);
+        let first = |isolation: Isolation| {
+            of(isolation)
+                .first()
+                .map(|(name, f)| self.why_missing(name, f.title))
+                .unwrap_or_default()
+        };
         match k {
-            Kind::Container => self.why_missing("docker", "Docker"),
-            Kind::Native => self.why_missing("native", "native processes"),
+            Kind::Container => first(Isolation::Container),
+            Kind::Native => first(Isolation::Process),
             _ => {
-                let reasons: Vec<String> = [
-                    ("qemu", "QEMU"),
-                    ("virtualbox", "VirtualBox"),
-                    ("openstack", "OpenStack"),
-                ]
-                .iter()
-                .map(|(n, pretty)| self.why_missing(n, pretty))
-                .collect();
+                let reasons: Vec<String> = of(Isolation::Vm)
+                    .iter()
+                    .map(|(name, f)| self.why_missing(name, f.title))
+                    .collect();
                 format!("no VM measured: {}", reasons.join("; "))
             }
         }
     }
 
-    /// The missing side of a VM-vs-container claim, or None when both sides have figures.
-    pub fn sides_missing(&self, vm: &[Named], ct: &[Named], what: &str) -> Option<String> {
-        if vm.is_empty() && !self.vms.is_empty() {
-            return Some(format!("no VM recorded {what}"));
+    /// Why no platform whose VMs run on hypervisor `h` has figures.
+    pub fn hypervisor_missing(&self, h: Hypervisor) -> String {
+        facts::names_where(|f| f.hypervisor == Some(h))
+            .iter()
+            .map(|(name, f)| self.why_missing(name, f.title))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    /// Why a VM-vs-container claim has no verdict when a side has no figure (`vm_has`,
+    /// `ct_has`): no platform of that kind measured, or `vm_why` / `ct_why`.
+    pub fn side_missing(
+        &self,
+        vm_has: bool,
+        ct_has: bool,
+        vm_why: &str,
+        ct_why: &str,
+    ) -> Option<String> {
+        let why = |kind, none: bool, why: &str| {
+            if none {
+                self.kind_missing(kind)
+            } else {
+                why.to_string()
+            }
+        };
+        if !vm_has {
+            return Some(why(Kind::Vm, self.vms.is_empty(), vm_why));
         }
-        if vm.is_empty() {
-            return Some(self.kind_missing(Kind::Vm));
-        }
-        if ct.is_empty() && !self.cts.is_empty() {
-            return Some(format!("no container recorded {what}"));
-        }
-        if ct.is_empty() {
-            return Some(self.kind_missing(Kind::Container));
+        if !ct_has {
+            return Some(why(Kind::Container, self.cts.is_empty(), ct_why));
         }
         None
+    }
+
+    /// The missing side of a VM-vs-container claim, or None when both sides have figures.
+    pub fn sides_missing(&self, vm: &[Named], ct: &[Named], what: &str) -> Option<String> {
+        self.side_missing(
+            !vm.is_empty(),
+            !ct.is_empty(),
+            &format!("no VM recorded {what}"),
+            &format!("no container recorded {what}"),
+        )
     }
 
     /// The VMs a VM-vs-container claim judges on for the figure `f`: the

@@ -9,6 +9,7 @@ use super::context::{
 use super::rules::{self, not_measured, Named};
 use super::{Figure, Health, Outcome, Verdict};
 use crate::measure::outside;
+use crate::platform::facts::{self, Hypervisor};
 use crate::report::view::{self, fmt_bytes, fmt_ms, fmt_us, Kind};
 use crate::results::{keys, PlatformResult};
 use crate::stats::fmt_num;
@@ -174,20 +175,14 @@ pub(super) fn c5(run: &Run) -> Judged {
     ] {
         figs.extend(series_figs(&run.vm_and_ct, what, |p| p.extras.get(key)));
     }
-    let o = if disks.is_empty() {
-        not_measured(if run.vms.is_empty() {
-            run.kind_missing(Kind::Vm)
-        } else {
-            "no VM disk image recorded".into()
-        })
-    } else if images.is_empty() {
-        not_measured(if run.cts.is_empty() {
-            run.kind_missing(Kind::Container)
-        } else {
-            "no container image recorded".into()
-        })
-    } else {
-        rules::rule_c5(&disks, &images)
+    let o = match run.side_missing(
+        !disks.is_empty(),
+        !images.is_empty(),
+        "no VM disk image recorded",
+        "no container image recorded",
+    ) {
+        Some(why) => not_measured(why),
+        None => rules::rule_c5(&disks, &images),
     };
     (figs, o)
 }
@@ -295,7 +290,9 @@ pub(super) fn c8(run: &Run) -> Judged {
         .vms
         .iter()
         .copied()
-        .filter(|p| p.name == "virtualbox" && !view::is_tcg(p) && !is_kvm(p))
+        .filter(|p| {
+            view::hypervisor(p) == Some(Hypervisor::Hosted) && !view::is_tcg(p) && !is_kvm(p)
+        })
         .collect();
     let emulated: Vec<&PlatformResult> = run
         .vms
@@ -345,7 +342,7 @@ pub(super) fn c8(run: &Run) -> Judged {
             figs,
             not_measured(format!(
                 "no hosted or emulated hypervisor beside KVM ({}; no QEMU TCG variant)",
-                run.why_missing("virtualbox", "VirtualBox")
+                run.hypervisor_missing(Hypervisor::Hosted)
             )),
         );
     }
@@ -537,11 +534,12 @@ pub(super) fn c12(run: &Run) -> Judged {
 }
 
 pub(super) fn c13(run: &Run) -> Judged {
-    let live = |name: &str| {
+    // A cloud's resize against a hosted hypervisor's.
+    let live = |h: Hypervisor| {
         run.r
             .platforms
             .iter()
-            .filter(|p| p.available && p.name == name)
+            .filter(|p| p.available && view::hypervisor(p) == Some(h))
             .find_map(|p| extra(p, keys::RESIZE_LIVE_OK))
     };
     let mut figs = Vec::new();
@@ -557,28 +555,31 @@ pub(super) fn c13(run: &Run) -> Judged {
     ] {
         figs.extend(series_figs(&run.vm_and_ct, what, |p| p.extras.get(key)));
     }
-    let (os, vb) = (live("openstack"), live("virtualbox"));
+    let (os, vb) = (live(Hypervisor::Cloud), live(Hypervisor::Hosted));
     let o = match (os, vb) {
         (Some(_), Some(_)) => rules::rule_c13(os, vb),
         _ => {
             let mut why = Vec::new();
             if os.is_none() {
-                why.push(run.why_missing("openstack", "OpenStack"));
+                why.push(run.hypervisor_missing(Hypervisor::Cloud));
             }
             if vb.is_none() {
-                why.push(run.why_missing("virtualbox", "VirtualBox"));
+                why.push(run.hypervisor_missing(Hypervisor::Hosted));
             }
             // The half that was measured is said, not hidden behind the other's absence:
             // a class sees what OpenStack did even where VirtualBox cannot run.
             if let Some(live) = os {
-                let down = run
+                let cloud = run
                     .r
                     .platforms
                     .iter()
-                    .filter(|p| p.available && p.name == "openstack")
-                    .find_map(|p| extra(p, keys::RESIZE_DOWNTIME_MS));
+                    .find(|p| p.available && view::hypervisor(p) == Some(Hypervisor::Cloud));
+                let down = cloud.and_then(|p| extra(p, keys::RESIZE_DOWNTIME_MS));
+                let title = cloud
+                    .and_then(|p| facts::of(&p.name))
+                    .map_or("the cloud", |f| f.title);
                 why.push(format!(
-                    "measured half: OpenStack resized a running VM in {:.0}% of attempts{}",
+                    "measured half: {title} resized a running VM in {:.0}% of attempts{}",
                     live * 100.0,
                     down.map(|d| format!(", service down {} meanwhile", fmt_ms(d)))
                         .unwrap_or_default()
@@ -605,20 +606,14 @@ pub(super) fn c14(run: &Run) -> Judged {
             )
         })
     }));
-    let mut o = if hv.is_empty() {
-        not_measured(if run.vms.is_empty() {
-            run.kind_missing(Kind::Vm)
-        } else {
-            "no VM was loaded".into()
-        })
-    } else if hc.is_empty() {
-        not_measured(if run.cts.is_empty() {
-            run.kind_missing(Kind::Container)
-        } else {
-            "no container was loaded".into()
-        })
-    } else {
-        rules::rule_c14(&hv, &hc)
+    let mut o = match run.side_missing(
+        !hv.is_empty(),
+        !hc.is_empty(),
+        "no VM was loaded",
+        "no container was loaded",
+    ) {
+        Some(why) => not_measured(why),
+        None => rules::rule_c14(&hv, &hc),
     };
     // Correct answers do not depend on the accelerator, failures under load may.
     let tcg: Vec<String> = run

@@ -5,6 +5,7 @@
 //! counter: it is never divided by, and the part of a rule that needs it says so.
 
 use super::{Outcome, Verdict};
+use crate::platform::facts::Isolation;
 use crate::report::view::{fmt_bytes, fmt_ms, fmt_ratio};
 use crate::stats::fmt_num;
 
@@ -174,7 +175,7 @@ fn c1_part(
             let vm_r = over(vm, n).unwrap_or_default();
             let ct_r = over(ct, n).unwrap_or_default();
             parts.push(classify_high(&vm_r, support_at, 1.0));
-            few.push((ratio_span(&vm_r), "native"));
+            few.push((ratio_span(&vm_r), Isolation::Process.noun()));
             line.push(format!(
                 "{what} against native ({}): {}; containers {}",
                 fmt(n),
@@ -294,28 +295,26 @@ pub fn rule_c2(
     outcome(combine(&verdicts), headline, because)
 }
 
+/// "label yes; label no; ..." for yes/no facts (1 = yes), `a`'s then `b`'s.
+fn flag_facts(a: &[Named], b: &[Named], yes: &str, no: &str) -> String {
+    a.iter()
+        .chain(b)
+        .map(|v| format!("{} {}", v.0, if v.1 >= 0.5 { yes } else { no }))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 /// C3: 1 = the workload runs on the host's kernel, 0 = its own kernel.
 pub fn rule_c3(ct_shared: &[Named], vm_shared: &[Named]) -> Outcome {
     if ct_shared.is_empty() && vm_shared.is_empty() {
         return not_measured("isolation probe not run");
     }
-    let fact = |v: &Named| {
-        format!(
-            "{} {}",
-            v.0,
-            if v.1 >= 0.5 {
-                "shares the host kernel"
-            } else {
-                "has its own kernel"
-            }
-        )
-    };
-    let because = ct_shared
-        .iter()
-        .chain(vm_shared)
-        .map(fact)
-        .collect::<Vec<_>>()
-        .join("; ");
+    let because = flag_facts(
+        ct_shared,
+        vm_shared,
+        "shares the host kernel",
+        "has its own kernel",
+    );
     let shares = |v: &Named| v.1 >= 0.5;
     let headline = format!(
         "host kernel shared: {} containers, {} VMs",
@@ -526,23 +525,12 @@ pub fn rule_c9(nat: &[Named], direct: &[Named]) -> Outcome {
     if nat.is_empty() && direct.is_empty() {
         return not_measured("reachability matrix not probed in this run");
     }
-    let fact = |v: &Named| {
-        format!(
-            "{} {}",
-            v.0,
-            if v.1 >= 0.5 {
-                "reachable from the LAN at its own address"
-            } else {
-                "unreachable from the LAN at its own address"
-            }
-        )
-    };
-    let because = nat
-        .iter()
-        .chain(direct)
-        .map(fact)
-        .collect::<Vec<_>>()
-        .join("; ");
+    let because = flag_facts(
+        nat,
+        direct,
+        "reachable from the LAN at its own address",
+        "unreachable from the LAN at its own address",
+    );
     let nat_ok = nat.iter().all(|(_, v)| *v < 0.5);
     let direct_ok = direct.iter().all(|(_, v)| *v >= 0.5);
     let nat_rev = nat.iter().all(|(_, v)| *v >= 0.5);

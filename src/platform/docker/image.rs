@@ -11,8 +11,8 @@ use bollard::query_parameters::{
 use bollard::Docker as Engine;
 use futures_util::StreamExt;
 
+use super::engine_error;
 use crate::artifact::calculator::CalculatorBinary;
-use crate::platform::docker::engine_error;
 use crate::platform::PlatformError;
 use crate::results::ArtifactRecord;
 
@@ -44,15 +44,33 @@ pub struct CalculatorImage {
     pub cached: bool,
 }
 
+/// The results' record of an image `tag` of an engine (`name`: "docker-image",
+/// "podman-image").
+pub fn image_record(
+    name: &str,
+    tag: &str,
+    bytes: u64,
+    build_ms: Option<f64>,
+    cached: bool,
+) -> ArtifactRecord {
+    ArtifactRecord {
+        name: name.into(),
+        bytes,
+        build_ms,
+        cached,
+        path: Some(tag.into()),
+    }
+}
+
 impl CalculatorImage {
     pub fn record(&self) -> ArtifactRecord {
-        ArtifactRecord {
-            name: "docker-image".into(),
-            bytes: self.bytes,
-            build_ms: self.build_ms,
-            cached: self.cached,
-            path: Some(self.tag.clone()),
-        }
+        image_record(
+            "docker-image",
+            &self.tag,
+            self.bytes,
+            self.build_ms,
+            self.cached,
+        )
     }
 }
 

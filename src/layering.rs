@@ -1,0 +1,266 @@
+//! The shape of the house, checked by reading the sources: which top-level folder may
+//! use which. A grep rather than a tool (`cargo modules` is not installed everywhere),
+//! so it sees `crate::x` paths written in code, not re-exports resolved by the compiler;
+//! that is enough to keep the layers from running back up.
+//!
+//! The layers, bottom up: `error`, `stats`, `results`, `host` hold no knowledge of
+//! what uses them; `artifact` (what is built) and `measure` (how it is measured) know
+//! nothing of platforms; `platform` uses both; `run` drives platforms; `report` and
+//! `demo` read results. `run::context` is its own node: it is what the runner hands a
+//! platform, so platforms use it without using the runner.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+fn src() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("src")
+}
+
+/// Every `.rs` file under `dir`.
+fn rust_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                todo.push(p);
+            } else if p.extension().is_some_and(|x| x == "rs") {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// The node a source file belongs to: its top-level module ("platform" for
+/// src/platform/qemu/vm.rs, "stats" for src/stats.rs), "run::context" for that file.
+fn node_of(file: &Path) -> Option<String> {
+    let rel = file.strip_prefix(src()).ok()?;
+    if rel == Path::new("run/context.rs") {
+        return Some("run::context".into());
+    }
+    let first = rel.components().next()?.as_os_str().to_str()?;
+    let name = first.strip_suffix(".rs").unwrap_or(first);
+    (!matches!(name, "lib" | "main" | "layering")).then(|| name.to_string())
+}
+
+/// The code of a file without its comments (`//`, `//!`, `///` lines and line ends).
+fn code(text: &str) -> String {
+    text.lines()
+        .map(|l| l.split_once("//").map_or(l, |(code, _)| code))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The nodes `text` names as `crate::x` (also inside `use crate::{x, y::z}`).
+fn uses(text: &str) -> BTreeSet<String> {
+    let text = code(text);
+    let mut out = BTreeSet::new();
+    let mut rest = text.as_str();
+    while let Some(i) = rest.find("crate::") {
+        rest = &rest[i + "crate::".len()..];
+        let names: Vec<&str> = if let Some(group) = rest.strip_prefix('{') {
+            let end = group.find('}').unwrap_or(group.len());
+            group[..end].split(',').map(str::trim).collect()
+        } else {
+            vec![rest]
+        };
+        for n in names {
+            let path: String = n
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == ':')
+                .collect();
+            let mut segs = path.split("::");
+            let Some(first) = segs.next().filter(|s| !s.is_empty()) else {
+                continue;
+            };
+            if first == "run" && segs.next() == Some("context") {
+                out.insert("run::context".to_string());
+            } else {
+                out.insert(first.to_string());
+            }
+        }
+    }
+    out
+}
+
+/// node -> (node it uses -> a file where it does).
+fn graph() -> Graph {
+    let mut g = Graph::new();
+    for f in rust_files(&src()) {
+        let Some(node) = node_of(&f) else { continue };
+        let text = std::fs::read_to_string(&f).unwrap();
+        for used in uses(&text) {
+            if used != node {
+                g.entry(node.clone())
+                    .or_default()
+                    .entry(used)
+                    .or_insert_with(|| f.clone());
+            }
+        }
+    }
+    g
+}
+
+#[test]
+fn artifact_and_measure_do_not_use_platform() {
+    let g = graph();
+    for node in ["artifact", "measure"] {
+        for (used, file) in g.get(node).into_iter().flatten() {
+            assert!(
+                used != "platform" && used != "run" && used != "report",
+                "{} uses crate::{used}: {node}/ must not know platforms or the runner",
+                file.display()
+            );
+        }
+    }
+}
+
+type Graph = BTreeMap<String, BTreeMap<String, PathBuf>>;
+
+/// A cycle of `g` ("a -> b -> a (uses in files...)"), if there is one.
+fn find_cycle(g: &Graph) -> Option<String> {
+    // Depth-first search; a node met again on the current path closes a cycle.
+    fn visit(
+        g: &Graph,
+        node: &str,
+        path: &mut Vec<String>,
+        done: &mut BTreeSet<String>,
+    ) -> Option<String> {
+        if let Some(i) = path.iter().position(|n| n == node) {
+            let cycle = path[i..].join(" -> ");
+            let files: Vec<String> = path[i..]
+                .iter()
+                .zip(path[i + 1..].iter().chain([&node.to_string()]))
+                .map(|(a, b)| g[a][b].display().to_string())
+                .collect();
+            return Some(format!("{cycle} -> {node} (uses in {})", files.join(", ")));
+        }
+        if !done.insert(node.to_string()) {
+            return None;
+        }
+        path.push(node.to_string());
+        for next in g.get(node).into_iter().flat_map(|m| m.keys()) {
+            if let Some(c) = visit(g, next, path, done) {
+                return Some(c);
+            }
+        }
+        path.pop();
+        None
+    }
+    let mut done = BTreeSet::new();
+    g.keys()
+        .find_map(|node| visit(g, node, &mut Vec::new(), &mut done))
+}
+
+#[test]
+fn no_cycle_between_top_level_folders() {
+    if let Some(cycle) = find_cycle(&graph()) {
+        panic!("cycle: {cycle}");
+    }
+}
+
+#[test]
+fn the_cycle_finder_finds_one() {
+    let edge = |a: &str, b: &str| {
+        (
+            a.to_string(),
+            BTreeMap::from([(b.to_string(), PathBuf::from(format!("{a}.rs")))]),
+        )
+    };
+    let g: Graph = BTreeMap::from([edge("a", "b"), edge("b", "c"), edge("c", "a")]);
+    assert_eq!(
+        find_cycle(&g).as_deref(),
+        Some("a -> b -> c -> a (uses in a.rs, b.rs, c.rs)")
+    );
+    let g: Graph = BTreeMap::from([edge("a", "b"), edge("b", "c")]);
+    assert_eq!(find_cycle(&g), None);
+}
+
+#[test]
+fn the_use_reader_sees_groups_and_skips_comments() {
+    let text = "use crate::{error::Error, measure::Probe};\n// crate::report\nlet x = crate::run::context::RunContext::new();\nuse crate::run::RunOutcome;";
+    let got: Vec<String> = uses(text).into_iter().collect();
+    assert_eq!(got, ["error", "measure", "run", "run::context"]);
+}
+
+/// The code of `text` that ships: comments dropped, and everything from the first
+/// `#[cfg(test)]` block on (a file's inline test module comes last; a `#[cfg(test)]
+/// mod x;` declaration is skipped over, its file is judged by its name).
+fn shipped_code(text: &str) -> String {
+    let mut end = text.len();
+    let mut from = 0;
+    while let Some(i) = text[from..].find("#[cfg(test)]") {
+        let at = from + i;
+        let next = text[at..].lines().nth(1).unwrap_or_default().trim_end();
+        if next.ends_with('{') {
+            end = at;
+            break;
+        }
+        from = at + 1;
+    }
+    code(&text[..end])
+}
+
+#[test]
+fn no_platform_is_named_outside_platform() {
+    let root = src();
+    let names = crate::scenario::PLATFORMS;
+    let mut found = Vec::new();
+    for f in rust_files(&root) {
+        let rel = f.strip_prefix(&root).unwrap();
+        let test_only = rel
+            .file_name()
+            .is_some_and(|n| n == "tests.rs" || n == "fake.rs" || n == "layering.rs");
+        if rel.starts_with("platform") || test_only {
+            continue;
+        }
+        let mut text = shipped_code(&std::fs::read_to_string(&f).unwrap());
+        if rel == Path::new("scenario.rs") {
+            // The scenario's platform list is where the names are given.
+            let start = text.find("pub const PLATFORMS").expect("the platform list");
+            let end = start + text[start..].find("];").expect("its end");
+            text.replace_range(start..end, "");
+        }
+        for (i, line) in text.lines().enumerate() {
+            for n in names {
+                if line.contains(&format!("\"{n}\"")) {
+                    found.push(format!("{}:{}: {}", rel.display(), i + 1, line.trim()));
+                }
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "platform names outside src/platform/ (classify with platform::facts instead):\n{}",
+        found.join("\n")
+    );
+}
+
+#[test]
+fn the_readmes_layout_names_every_entry_of_src() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let start = readme.find("## Layout").expect("a Layout section");
+    let layout = &readme[start..];
+    let layout = &layout[..layout[3..].find("\n## ").map_or(layout.len(), |i| i + 3)];
+    let mut missing = Vec::new();
+    for e in std::fs::read_dir(src()).unwrap().flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let shown = if e.path().is_dir() {
+            format!("{name}/")
+        } else {
+            name.clone()
+        };
+        if name != "lib.rs" && !layout.contains(&shown) {
+            missing.push(shown);
+        }
+    }
+    missing.sort();
+    assert!(
+        missing.is_empty(),
+        "README's Layout does not name: {missing:?}"
+    );
+}
