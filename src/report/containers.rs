@@ -303,6 +303,11 @@ pub fn section(r: &RunResults) -> String {
             .find(|p| p.name == rt && !p.available)
             .and_then(|p| p.unavailable_reason.clone())
     };
+    super::html::fold(
+        &mut out,
+        "numbers",
+        "<strong>Side by side</strong>: startup, memory, CPU, latency and throughput of each runtime",
+    );
     out.push_str("<table class=\"dense\"><thead><tr><th>Measured here</th>");
     for rt in runtimes() {
         let _ = write!(out, "<th>{}</th>", rt_name(rt));
@@ -353,9 +358,14 @@ pub fn section(r: &RunResults) -> String {
         }
         out.push_str("</tr>\n");
     }
-    out.push_str("</tbody></table>\n");
+    out.push_str("</tbody></table>\n</details>\n");
 
-    out.push_str("<h3>The lab report's comparison, line by line</h3>\n");
+    // The lab's table is long (quoted and translated); folded like every detail.
+    super::html::fold(
+        &mut out,
+        "numbers",
+        "<strong>The lab report's comparison, line by line</strong> (LXC, Docker, rkt; quoted, translated, measured)",
+    );
     out.push_str("<p>The lab report's table (section 2, \"Similitudes et différences entre les types de conteneurs existants\"), quoted in French with a translation under each cell; under it, what this run measured for that line, or why it cannot be measured here.</p>\n");
     out.push_str("<table class=\"dense lab\"><thead><tr><th>Criterion</th><th>LXC</th><th>Docker</th><th>Rocket (rkt)</th><th>Podman <span class=\"muted\">(not in the lab's table)</span></th></tr></thead><tbody>\n");
     let quote = |(fr, en): (&str, &str)| {
@@ -407,6 +417,6 @@ pub fn section(r: &RunResults) -> String {
             others
         );
     }
-    out.push_str("</tbody></table>\n</section>\n");
+    out.push_str("</tbody></table>\n</details>\n</section>\n");
     out
 }

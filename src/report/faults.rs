@@ -221,6 +221,13 @@ pub fn section(r: &RunResults, all: &[Chart]) -> String {
         out.push_str("</section>\n");
         return out;
     }
+    // Per-trial details are evidence, read on demand: the sentence and the chart above
+    // carry the verdict (the page stays a few screens long).
+    super::html::fold(
+        &mut out,
+        "numbers",
+        "Every trial: what kept running, when service came back, and each failure's reason",
+    );
     out.push_str("<table class=\"dense\"><thead><tr><th>Where</th><th>Trial</th><th>Kept answering</th><th>Correct in the 3 s after</th><th>Workload still running</th><th>After the restart</th><th>Failed probes after the kill</th></tr></thead><tbody>\n");
     let nm = "<span class=\"nm\">—</span>";
     for row in &rows {
@@ -275,6 +282,6 @@ pub fn section(r: &RunResults, all: &[Chart]) -> String {
     }
     out.push_str("</tbody></table>\n");
     out.push_str("<p class=\"muted\">Docker's engine trials run on a private engine with the five containers on the host's network, recorded under the first docker variant; \"after the restart\" is dockerd started again with the same live-restore setting (for containerd, dockerd's own restart of it). Podman's trial uses the host network too; Podman has no daemon to restart, so \"after the restart\" is what the next <code>podman ps</code> lists. Time series per trial: <code>fault_&lt;trial&gt;_ok_per_100ms</code> and <code>fault_&lt;trial&gt;_errors_per_100ms</code> in results.json (docs/results-schema.md).</p>\n");
-    out.push_str("</section>\n");
+    out.push_str("</details>\n</section>\n");
     out
 }

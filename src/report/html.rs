@@ -317,7 +317,7 @@ fn section(out: &mut String, id: &str, title: &str) {
 }
 
 /// Opens a folded block: shown on demand on screen, printed open (see CSS).
-fn fold(out: &mut String, class: &str, summary: &str) {
+pub(super) fn fold(out: &mut String, class: &str, summary: &str) {
     let _ = writeln!(
         out,
         "<details class=\"{class}\"><summary>{summary}</summary>"
