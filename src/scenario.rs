@@ -288,6 +288,13 @@ pub struct QemuOptions {
     pub boot: Vec<String>,
     /// "nat" (user-mode NAT + hostfwd) and/or "bridge".
     pub networks: Vec<String>,
+    /// "q35" (a PC: SeaBIOS, PCI) and/or "microvm" (QEMU's minimal machine: qboot, no
+    /// PCI, virtio-mmio; direct kernel boot only, so it pairs with boot = "kernel").
+    pub machines: Vec<String>,
+    /// Guest kernels the microvm boots: "stock" (the kernel q35 boots: the host's, or
+    /// Debian's cloud kernel) and/or "minimal" (built once from Debian's kernel source
+    /// with the repository's small configuration). q35 always boots the stock kernel.
+    pub kernels: Vec<String>,
     /// "auto" (probe KVM, fall back to TCG), "kvm" or "tcg".
     pub accelerator: String,
     pub memory_mib: u32,
@@ -300,6 +307,8 @@ impl Default for QemuOptions {
             topologies: vec!["per-role".into(), "all-in-one".into()],
             boot: vec!["kernel".into()],
             networks: vec!["nat".into()],
+            machines: vec!["q35".into()],
+            kernels: vec!["stock".into()],
             accelerator: "auto".into(),
             memory_mib: 128,
             cpus: 1,
@@ -535,6 +544,27 @@ impl Scenario {
             "qemu.networks",
             path,
         )?;
+        one_of(
+            &self.qemu.machines,
+            &["q35", "microvm"],
+            "qemu.machines",
+            path,
+        )?;
+        one_of(
+            &self.qemu.kernels,
+            &["stock", "minimal"],
+            "qemu.kernels",
+            path,
+        )?;
+        if !self.qemu.machines.iter().any(|m| m == "q35")
+            && !self.qemu.boot.iter().any(|b| b == "kernel")
+        {
+            return Err(bad(
+                "qemu.boot",
+                format!("{:?}", self.qemu.boot),
+                "the microvm machine boots kernels only: add \"kernel\" or the q35 machine",
+            ));
+        }
         if !["auto", "kvm", "tcg"].contains(&self.qemu.accelerator.as_str()) {
             return Err(bad(
                 "qemu.accelerator",

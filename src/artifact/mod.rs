@@ -12,6 +12,7 @@ pub mod disk;
 pub mod image;
 pub mod initramfs;
 pub mod kernel;
+pub mod minimal_kernel;
 
 /// Where artifacts are cached across runs: `$VIRTBENCH_CACHE`, else
 /// `$XDG_CACHE_HOME/virtbench`, else `~/.cache/virtbench`.
