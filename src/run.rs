@@ -21,6 +21,7 @@ use crate::results::{CpuIdle, PlatformResult, RunResults, ScenarioRecord};
 use crate::scenario::{Scenario, ScenarioError, PLATFORMS};
 use crate::stats::Series;
 
+pub mod density;
 pub mod events;
 pub mod progress;
 pub mod timing;
@@ -338,6 +339,34 @@ async fn measure_platform(
         }
         progress.on(&Event::VariantFinished { result: &r });
         out.push(r);
+    }
+    let density = ctx
+        .scenario
+        .density
+        .as_ref()
+        .filter(|d| d.platforms.iter().any(|x| x == p.name()));
+    if let (Some(d), false) = (density, ctx.cancel.is_cancelled()) {
+        if let Some(v) = density::variant(p, &ctx.scenario) {
+            let probes: Vec<Probe> = ctx
+                .scenario
+                .workload
+                .expressions
+                .iter()
+                .map(|e| {
+                    Probe::for_expression(e)
+                        .expect("scenario validation evaluated every expression")
+                })
+                .collect();
+            let sweep = ledger
+                .time(
+                    Phase::Extras,
+                    density::sweep(p, ctx, &v, &probes, d, progress),
+                )
+                .await;
+            if let Some(r) = out.iter_mut().find(|r| r.label == v.label) {
+                r.density = Some(sweep);
+            }
+        }
     }
     out
 }
@@ -695,7 +724,7 @@ fn failed_result(
     }
 }
 
-fn ms(d: Duration) -> f64 {
+pub(crate) fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
 

@@ -82,6 +82,9 @@ pub struct Scenario {
     pub throughput: Throughput,
     #[serde(default)]
     pub experiments: Experiments,
+    /// The density experiment: N copies side by side. Absent: not run.
+    #[serde(default)]
+    pub density: Option<Density>,
     #[serde(default)]
     pub docker: DockerOptions,
     #[serde(default)]
@@ -136,6 +139,39 @@ pub struct Experiments {
     /// One-second p99 windows per condition of the noisy-neighbour test (C6): quiet,
     /// beside a disk-only sibling, beside a CPU-only sibling. Fewer is quicker and noisier.
     pub noise_windows: usize,
+}
+
+/// Density: for each platform listed, start `counts` copies of the calculator side by
+/// side, and measure each copy's startup, the host memory of all, and the latency of
+/// copy 1 at `rate_rps` while the others idle.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Density {
+    /// Numbers of copies, ascending.
+    pub counts: Vec<u32>,
+    /// Platforms swept (those the scenario also selects).
+    pub platforms: Vec<String>,
+    /// A platform's sweep stops before a step whose projected memory (the copies' and
+    /// the platform's fixed cost) would exceed this.
+    pub memory_budget_mib: u64,
+    /// A platform's sweep stops before a step projected to end past this.
+    pub time_budget_s: f64,
+    /// Open-loop rate sent to copy 1 at each step.
+    pub rate_rps: f64,
+    pub duration_s: f64,
+}
+
+impl Default for Density {
+    fn default() -> Self {
+        Density {
+            counts: vec![1, 2, 4, 8],
+            platforms: vec!["native".into(), "docker".into(), "qemu".into()],
+            memory_budget_mib: 4096,
+            time_budget_s: 180.0,
+            rate_rps: 50.0,
+            duration_s: 3.0,
+        }
+    }
 }
 
 impl Default for Experiments {
@@ -425,6 +461,30 @@ impl Scenario {
                     ),
                 ));
             }
+        }
+        if let Some(d) = &self.density {
+            if d.counts.is_empty()
+                || d.counts.contains(&0)
+                || !d.counts.windows(2).all(|w| w[0] < w[1])
+            {
+                return Err(bad(
+                    "density.counts",
+                    format!("{:?}", d.counts),
+                    "give ascending numbers of copies, each at least 1",
+                ));
+            }
+            let known: Vec<&str> = PLATFORMS.to_vec();
+            one_of(&d.platforms, &known, "density.platforms", path)?;
+            if d.memory_budget_mib == 0 {
+                return Err(bad(
+                    "density.memory_budget_mib",
+                    "0".into(),
+                    "must be at least 1",
+                ));
+            }
+            positive(&d.time_budget_s, "density.time_budget_s", path)?;
+            positive(&d.rate_rps, "density.rate_rps", path)?;
+            positive(&d.duration_s, "density.duration_s", path)?;
         }
         if !(1..=20).contains(&self.experiments.noise_windows) {
             return Err(bad(
@@ -778,6 +838,12 @@ mod tests {
         assert_eq!(s.podman.networks, ["bridge"]);
         assert_eq!(s.podman.subnet, PodmanOptions::default().subnet);
         assert_eq!(s.experiments.noise_windows, 1);
+        let d = parse(&format!("{MIN}[density]\ncounts = [1, 3]\n")).unwrap();
+        assert_eq!(d.density.unwrap().counts, vec![1, 3]);
+        let e = parse(&format!("{MIN}[density]\ncounts = [4, 2]\n")).unwrap_err();
+        assert!(e.contains("density.counts"), "{e}");
+        let e = parse(&format!("{MIN}[density]\nplatforms = [\"xen\"]\n")).unwrap_err();
+        assert!(e.contains("density.platforms"), "{e}");
         let e = parse(&format!("{MIN}[experiments]\nnoise_windows = 0\n")).unwrap_err();
         assert!(e.contains("experiments.noise_windows"), "{e}");
     }
