@@ -854,7 +854,7 @@ pub fn density(r: &RunResults) -> Option<Chart> {
         |root| {
             let (plots, legend) = root.split_vertically(height - legend_rows * 20 - 10);
             let (left, right) = plots.split_horizontally(WIDTH / 2);
-            let panels: [(&DrawingArea<SVGBackend, Shift>, &str, f64, f64, bool); 2] = [
+            let panels = [
                 (&left, "memory per copy (MiB, log)", mlo, mhi, true),
                 (&right, "startup of the last copy (log)", slo, shi, false),
             ];

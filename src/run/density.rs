@@ -51,7 +51,6 @@ pub async fn sweep(
     progress: &dyn Observer,
 ) -> DensitySweep {
     let started = Instant::now();
-    let budget = d.memory_budget_mib as f64 * MIB;
     let mut out = DensitySweep {
         copy: copy_words(p, variant),
         memory_measure: "pss".into(),
@@ -64,26 +63,16 @@ pub async fn sweep(
             break;
         }
         if let Some(last) = out.steps.last() {
-            let per = last.memory_per_copy_bytes();
-            let projected = out.fixed.bytes as f64 + per * n as f64;
-            if projected > budget {
-                out.stopped = Some(format!(
-                    "stopped before {n} copies: {:.0} MiB projected ({:.1} MiB per copy × {n} + {:.0} MiB fixed) would cross the memory budget of {} MiB",
-                    projected / MIB,
-                    per / MIB,
-                    out.fixed.bytes as f64 / MIB,
-                    d.memory_budget_mib
-                ));
-                break;
-            }
-            // A step's time grows with its copies (they start one after the other).
-            let projected_time = last_step_time.mul_f64(n as f64 / last.n as f64);
-            if (started.elapsed() + projected_time).as_secs_f64() > d.time_budget_s {
-                out.stopped = Some(format!(
-                    "stopped before {n} copies: about {:.0} s more would cross the time budget of {:.0} s",
-                    projected_time.as_secs_f64(),
-                    d.time_budget_s
-                ));
+            let why = over_budget(
+                last,
+                out.fixed.bytes,
+                n,
+                d,
+                started.elapsed(),
+                last_step_time,
+            );
+            if why.is_some() {
+                out.stopped = why;
                 break;
             }
         }
@@ -98,6 +87,39 @@ pub async fn sweep(
         last_step_time = t.elapsed();
     }
     out
+}
+
+/// Why the step to `n` copies must not run, projected from the last step: its memory
+/// (per copy × n + fixed) would cross the memory budget, or its time (the last step's,
+/// scaled by the copies: they start one after the other) the time budget.
+fn over_budget(
+    last: &DensityStep,
+    fixed_bytes: u64,
+    n: u32,
+    d: &Density,
+    elapsed: Duration,
+    last_step_time: Duration,
+) -> Option<String> {
+    let per = last.memory_per_copy_bytes();
+    let projected = fixed_bytes as f64 + per * n as f64;
+    if projected > d.memory_budget_mib as f64 * MIB {
+        return Some(format!(
+            "stopped before {n} copies: {:.0} MiB projected ({:.1} MiB per copy × {n} + {:.0} MiB fixed) would cross the memory budget of {} MiB",
+            projected / MIB,
+            per / MIB,
+            fixed_bytes as f64 / MIB,
+            d.memory_budget_mib
+        ));
+    }
+    let projected_time = last_step_time.mul_f64(n as f64 / last.n.max(1) as f64);
+    if (elapsed + projected_time).as_secs_f64() > d.time_budget_s {
+        return Some(format!(
+            "stopped before {n} copies: about {:.0} s more would cross the time budget of {:.0} s",
+            projected_time.as_secs_f64(),
+            d.time_budget_s
+        ));
+    }
+    None
 }
 
 fn copy_ctx(ctx: &RunContext, k: u32) -> RunContext {
@@ -242,6 +264,36 @@ async fn measure(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_step_that_would_cross_a_budget_is_not_run() {
+        let d = Density {
+            memory_budget_mib: 1000,
+            time_budget_s: 100.0,
+            ..Default::default()
+        };
+        let last = DensityStep {
+            n: 4,
+            memory_bytes: 4 * 200 << 20,
+            ..Default::default()
+        };
+        let (t, step) = (Duration::from_secs(10), Duration::from_secs(20));
+        // 4 × 200 MiB fit; 8 × 200 = 1600 MiB do not.
+        assert_eq!(over_budget(&last, 0, 4, &d, t, step), None);
+        let why = over_budget(&last, 0, 8, &d, t, step).unwrap();
+        assert!(why.contains("1600 MiB projected"), "{why}");
+        // The fixed cost counts once: 4 × 200 + 300 > 1000.
+        assert!(over_budget(&last, 300 << 20, 4, &d, t, step).is_some());
+        // Time: 10 s spent + 20 s × 8/4 = 50 s fits; after 70 s it does not.
+        let small = DensityStep {
+            n: 4,
+            memory_bytes: 4 << 20,
+            ..Default::default()
+        };
+        assert_eq!(over_budget(&small, 0, 8, &d, t, step), None);
+        let why = over_budget(&small, 0, 8, &d, Duration::from_secs(70), step).unwrap();
+        assert!(why.contains("time budget"), "{why}");
+    }
 
     #[test]
     fn copies_get_subnets_of_their_own() {
