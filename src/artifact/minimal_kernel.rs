@@ -117,17 +117,6 @@ pub fn obtain(cache_dir: &Path) -> Result<Kernel, PlatformError> {
     })
 }
 
-/// How long the last build took (ms), from the cache, if one completed.
-pub fn cached_build_ms(cache_dir: &Path) -> Option<f64> {
-    let tarball = source_tarball()?;
-    let dir = cache_dir.join("kernel-minimal").join(cache_key(&tarball));
-    std::fs::read_to_string(dir.join(".complete"))
-        .ok()?
-        .trim()
-        .parse()
-        .ok()
-}
-
 fn build(
     tarball: &Path,
     dir: &Path,
