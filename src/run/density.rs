@@ -274,7 +274,7 @@ mod tests {
         };
         let last = DensityStep {
             n: 4,
-            memory_bytes: 4 * 200 << 20,
+            memory_bytes: (4 * 200) << 20,
             ..Default::default()
         };
         let (t, step) = (Duration::from_secs(10), Duration::from_secs(20));
