@@ -180,6 +180,21 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
                     }
                 };
                 // Backstop: whatever a failed or cancelled step left behind goes now.
+                if let Some(d) = scenario
+                    .density
+                    .as_ref()
+                    .filter(|d| d.platforms.iter().any(|x| x == p.name()))
+                {
+                    let n = ledger
+                        .time(
+                            Phase::Teardown,
+                            density::cleanup_copies(p.as_ref(), &run_id, d),
+                        )
+                        .await;
+                    if n > 0 {
+                        tracing::warn!(platform = p.name(), n, "cleanup removed density leftovers");
+                    }
+                }
                 match ledger.time(Phase::Teardown, p.cleanup(Some(&run_id))).await {
                     Ok(0) => {}
                     Ok(n) => tracing::warn!(platform = p.name(), n, "cleanup removed leftovers"),

@@ -122,6 +122,19 @@ fn over_budget(
     None
 }
 
+/// Backstop after a platform (also after a panic): remove what any copy of a sweep
+/// left, by each copy's run id (Docker removes by exact run label, not by prefix).
+pub async fn cleanup_copies(p: &dyn Platform, run_id: &str, d: &Density) -> usize {
+    let mut removed = 0;
+    for k in 1..=d.counts.iter().copied().max().unwrap_or(0) {
+        match p.cleanup(Some(&format!("{run_id}-c{k}"))).await {
+            Ok(n) => removed += n,
+            Err(e) => tracing::warn!("density: cleanup of copy {k} failed: {e}"),
+        }
+    }
+    removed
+}
+
 fn copy_ctx(ctx: &RunContext, k: u32) -> RunContext {
     RunContext {
         run_id: format!("{}-c{k}", ctx.run_id),
