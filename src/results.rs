@@ -152,6 +152,53 @@ pub struct PlatformResult {
     /// Platform-specific experiments (docker commit, VM clone, snapshot...), by name.
     #[serde(default)]
     pub extras: BTreeMap<String, Series>,
+    /// The density sweep, on the variant it deployed (scenario `[density]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub density: Option<DensitySweep>,
+}
+
+/// N copies of one variant side by side, for growing N.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DensitySweep {
+    /// What one copy is, e.g. "one VM (all five roles)" or "five processes".
+    pub copy: String,
+    /// `pss` or `rss`: what `memory_bytes` sums (PSS where the platform exposes it).
+    pub memory_measure: String,
+    /// The platform's fixed cost, run once for every copy (dockerd + containerd), not in
+    /// the steps' figures; 0 with empty `counted` when there is none.
+    pub fixed: MemoryPart,
+    pub steps: Vec<DensityStep>,
+    /// Why the sweep stopped before the scenario's last count, if it did.
+    pub stopped: Option<String>,
+}
+
+/// One step of a density sweep.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DensityStep {
+    /// Copies running.
+    pub n: u32,
+    /// Create call to first correct answer of each copy, started one after the other
+    /// (copy i starts when copies 1..i-1 answer).
+    pub startup_ms: Vec<f64>,
+    /// Host memory of all copies, idle (fixed cost excluded).
+    pub memory_bytes: u64,
+    /// Open-loop latency of copy 1 while the other copies idle.
+    pub latency: Option<LatencyResult>,
+}
+
+impl DensitySweep {
+    /// What one more copy adds to the host's memory: the slope between the first and
+    /// the last step (bytes per copy); `None` with fewer than two steps.
+    pub fn marginal_bytes(&self) -> Option<f64> {
+        let (a, b) = (self.steps.first()?, self.steps.last()?);
+        (b.n > a.n).then(|| (b.memory_bytes as f64 - a.memory_bytes as f64) / (b.n - a.n) as f64)
+    }
+}
+
+impl DensityStep {
+    pub fn memory_per_copy_bytes(&self) -> f64 {
+        self.memory_bytes as f64 / self.n.max(1) as f64
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -21,6 +21,7 @@ use crate::scenario::{Scenario, ScenarioError, PLATFORMS};
 use crate::stats::Series;
 
 pub mod context;
+pub mod density;
 pub mod events;
 pub mod progress;
 pub mod timing;
@@ -228,6 +229,21 @@ pub(crate) async fn run_on(
                     }
                 };
                 // Backstop: whatever a failed or cancelled step left behind goes now.
+                if let Some(d) = scenario
+                    .density
+                    .as_ref()
+                    .filter(|d| d.platforms.iter().any(|x| x == p.name()))
+                {
+                    let n = ledger
+                        .time(
+                            Phase::Teardown,
+                            density::cleanup_copies(p.as_ref(), &run_id, d),
+                        )
+                        .await;
+                    if n > 0 {
+                        tracing::warn!(platform = p.name(), n, "cleanup removed density leftovers");
+                    }
+                }
                 match ledger.time(Phase::Teardown, p.cleanup(Some(&run_id))).await {
                     Ok(0) => {}
                     Ok(n) => tracing::warn!(platform = p.name(), n, "cleanup removed leftovers"),
@@ -387,6 +403,34 @@ async fn measure_platform(
         }
         progress.on(&Event::VariantFinished { result: &r });
         out.push(r);
+    }
+    let density = ctx
+        .scenario
+        .density
+        .as_ref()
+        .filter(|d| d.platforms.iter().any(|x| x == p.name()));
+    if let (Some(d), false) = (density, ctx.cancel.is_cancelled()) {
+        if let Some(v) = density::variant(p, &ctx.scenario) {
+            let probes: Vec<Probe> = ctx
+                .scenario
+                .workload
+                .expressions
+                .iter()
+                .map(|e| {
+                    Probe::for_expression(e)
+                        .expect("scenario validation evaluated every expression")
+                })
+                .collect();
+            let sweep = ledger
+                .time(
+                    Phase::Extras,
+                    density::sweep(p, ctx, &v, &probes, d, progress),
+                )
+                .await;
+            if let Some(r) = out.iter_mut().find(|r| r.label == v.label) {
+                r.density = Some(sweep);
+            }
+        }
     }
     out
 }
@@ -734,7 +778,7 @@ fn failed_result(
     }
 }
 
-fn ms(d: Duration) -> f64 {
+pub(crate) fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
 

@@ -82,6 +82,9 @@ pub struct Scenario {
     pub throughput: Throughput,
     #[serde(default)]
     pub experiments: Experiments,
+    /// The density experiment: N copies side by side. Absent: not run.
+    #[serde(default)]
+    pub density: Option<Density>,
     #[serde(default)]
     pub docker: DockerOptions,
     #[serde(default)]
@@ -139,6 +142,41 @@ pub struct Experiments {
     /// Kill the `mul` sub-service under load, without and with a restart policy
     /// (native and docker; about 20 s per platform).
     pub service_kill: bool,
+}
+
+/// Density: for each platform listed, start `counts` copies of the calculator side by
+/// side, and measure each copy's startup, the host memory of all, and the latency of
+/// copy 1 at `rate_rps` while the others idle.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Density {
+    /// Numbers of copies, ascending.
+    pub counts: Vec<u32>,
+    /// Platforms swept (those the scenario also selects).
+    pub platforms: Vec<String>,
+    /// A platform's sweep stops before a step whose projected memory (the copies' and
+    /// the platform's fixed cost) would exceed this.
+    pub memory_budget_mib: u64,
+    /// A platform's sweep stops before a step projected to end past this.
+    pub time_budget_s: f64,
+    /// Open-loop rate sent to copy 1 at each step.
+    pub rate_rps: f64,
+    pub duration_s: f64,
+}
+
+impl Default for Density {
+    fn default() -> Self {
+        Density {
+            counts: vec![1, 2, 4, 8],
+            // The baseline, the lab's container engine and its hypervisor (by their
+            // place in PLATFORMS, where platform names are given).
+            platforms: [0, 1, 4].map(|i| PLATFORMS[i].to_string()).to_vec(),
+            memory_budget_mib: 4096,
+            time_budget_s: 180.0,
+            rate_rps: 50.0,
+            duration_s: 3.0,
+        }
+    }
 }
 
 impl Default for Experiments {
@@ -295,6 +333,13 @@ pub struct QemuOptions {
     pub boot: Vec<String>,
     /// "nat" (user-mode NAT + hostfwd) and/or "bridge".
     pub networks: Vec<String>,
+    /// "q35" (a PC: SeaBIOS, PCI) and/or "microvm" (QEMU's minimal machine: qboot, no
+    /// PCI, virtio-mmio; direct kernel boot only, so it pairs with boot = "kernel").
+    pub machines: Vec<String>,
+    /// Guest kernels the microvm boots: "stock" (the kernel q35 boots: the host's, or
+    /// Debian's cloud kernel) and/or "minimal" (built once from Debian's kernel source
+    /// with the repository's small configuration). q35 always boots the stock kernel.
+    pub kernels: Vec<String>,
     /// "auto" (probe KVM, fall back to TCG), "kvm" or "tcg".
     pub accelerator: String,
     pub memory_mib: u32,
@@ -307,6 +352,8 @@ impl Default for QemuOptions {
             topologies: vec!["per-role".into(), "all-in-one".into()],
             boot: vec!["kernel".into()],
             networks: vec!["nat".into()],
+            machines: vec!["q35".into()],
+            kernels: vec!["stock".into()],
             accelerator: "auto".into(),
             memory_mib: 128,
             cpus: 1,
@@ -453,6 +500,30 @@ impl Scenario {
                 ));
             }
         }
+        if let Some(d) = &self.density {
+            if d.counts.is_empty()
+                || d.counts.contains(&0)
+                || !d.counts.windows(2).all(|w| w[0] < w[1])
+            {
+                return Err(bad(
+                    "density.counts",
+                    format!("{:?}", d.counts),
+                    "give ascending numbers of copies, each at least 1",
+                ));
+            }
+            let known: Vec<&str> = PLATFORMS.to_vec();
+            one_of(&d.platforms, &known, "density.platforms", path)?;
+            if d.memory_budget_mib == 0 {
+                return Err(bad(
+                    "density.memory_budget_mib",
+                    "0".into(),
+                    "must be at least 1",
+                ));
+            }
+            positive(&d.time_budget_s, "density.time_budget_s", path)?;
+            positive(&d.rate_rps, "density.rate_rps", path)?;
+            positive(&d.duration_s, "density.duration_s", path)?;
+        }
         if !(1..=20).contains(&self.experiments.noise_windows) {
             return Err(bad(
                 "experiments.noise_windows",
@@ -571,6 +642,27 @@ impl Scenario {
             "qemu.networks",
             path,
         )?;
+        one_of(
+            &self.qemu.machines,
+            &["q35", "microvm"],
+            "qemu.machines",
+            path,
+        )?;
+        one_of(
+            &self.qemu.kernels,
+            &["stock", "minimal"],
+            "qemu.kernels",
+            path,
+        )?;
+        if !self.qemu.machines.iter().any(|m| m == "q35")
+            && !self.qemu.boot.iter().any(|b| b == "kernel")
+        {
+            return Err(bad(
+                "qemu.boot",
+                format!("{:?}", self.qemu.boot),
+                "the microvm machine boots kernels only: add \"kernel\" or the q35 machine",
+            ));
+        }
         if !["auto", "kvm", "tcg"].contains(&self.qemu.accelerator.as_str()) {
             return Err(bad(
                 "qemu.accelerator",
@@ -825,6 +917,12 @@ mod tests {
         assert_eq!(s.podman.networks, ["bridge"]);
         assert_eq!(s.podman.subnet, PodmanOptions::default().subnet);
         assert_eq!(s.experiments.noise_windows, 1);
+        let d = parse(&format!("{MIN}[density]\ncounts = [1, 3]\n")).unwrap();
+        assert_eq!(d.density.unwrap().counts, vec![1, 3]);
+        let e = parse(&format!("{MIN}[density]\ncounts = [4, 2]\n")).unwrap_err();
+        assert!(e.contains("density.counts"), "{e}");
+        let e = parse(&format!("{MIN}[density]\nplatforms = [\"xen\"]\n")).unwrap_err();
+        assert!(e.contains("density.platforms"), "{e}");
         let e = parse(&format!("{MIN}[experiments]\nnoise_windows = 0\n")).unwrap_err();
         assert!(e.contains("experiments.noise_windows"), "{e}");
     }

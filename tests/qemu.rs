@@ -269,6 +269,7 @@ async fn role_from_metadata_user_data() {
     let spec = args::VmSpec {
         name: format!("vb-{run_id}-all"),
         accel: args::Accel::Tcg,
+        machine: args::Machine::Q35,
         memory_mib: 128,
         cpus: 1,
         boot: args::Boot::Kernel {

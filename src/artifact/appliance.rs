@@ -83,6 +83,19 @@ pub async fn boot_files(cache_dir: &Path) -> Result<BootFiles, Error> {
     .map_err(|e| Error::Failed(format!("appliance build task: {e}")))?
 }
 
+/// Kernel and initramfs for the minimal kernel (built from Debian's kernel source on
+/// first use: minutes): the same calculator as `/init`, no modules.
+pub async fn minimal_boot_files(cache_dir: &Path) -> Result<BootFiles, Error> {
+    let binary = calculator::binary().await?.clone();
+    let cache_dir = cache_dir.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let kernel = super::minimal_kernel::obtain(&cache_dir)?;
+        build_boot_files(&cache_dir, &binary, &kernel)
+    })
+    .await
+    .map_err(|e| Error::Failed(format!("minimal kernel build task: {e}")))?
+}
+
 /// The whole appliance: boot files and the disk in three formats.
 pub async fn build(cache_dir: &Path) -> Result<Appliance, Error> {
     let boot = boot_files(cache_dir).await?;
@@ -151,10 +164,17 @@ fn build_boot_files(
     }
     let mut kernel_record = kernel.record();
     kernel_record.path = Some(vmlinuz.display().to_string());
+    // Both kernels' artifacts can be in one run: the minimal one's names say so.
+    let suffix = if kernel.source.starts_with("minimal:") {
+        "-minimal"
+    } else {
+        ""
+    };
+    kernel_record.name.push_str(suffix);
     Ok(BootFiles {
         records: vec![
             kernel_record,
-            file_record("vm-initramfs", &initrd, initrd_ms)?,
+            file_record(&format!("vm-initramfs{suffix}"), &initrd, initrd_ms)?,
         ],
         dir,
         kernel: vmlinuz,

@@ -17,10 +17,12 @@ use crate::results::ArtifactRecord;
 /// The Debian metapackage that always depends on the current cloud kernel.
 pub const DEBIAN_META_PACKAGE: &str = "linux-image-cloud-amd64";
 
-/// Modules the guest needs: virtio over PCI, its network card (QEMU, VirtualBox's
-/// "virtio" NIC, OpenStack) and block device. Their dependencies are added from the
-/// modules' own `.modinfo`, so the load order is right for any kernel.
-pub const WANTED_MODULES: [&str; 3] = ["virtio_pci", "virtio_net", "virtio_blk"];
+/// Modules the guest needs: virtio over PCI (q35, VirtualBox, OpenStack) and over MMIO
+/// (QEMU's microvm, which announces its devices in ACPI tables: Debian's kernel lacks
+/// `VIRTIO_MMIO_CMDLINE_DEVICES`), its network card and block device. Their
+/// dependencies are added from the modules' own `.modinfo`, so the load order is right
+/// for any kernel. On a PC, virtio_mmio finds no device and stays idle.
+pub const WANTED_MODULES: [&str; 4] = ["virtio_pci", "virtio_mmio", "virtio_net", "virtio_blk"];
 
 /// A kernel ready to boot, with the modules to put in the initramfs.
 #[derive(Debug, Clone)]

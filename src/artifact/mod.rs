@@ -11,6 +11,7 @@ pub mod calculator;
 pub mod disk;
 pub mod initramfs;
 pub mod kernel;
+pub mod minimal_kernel;
 
 /// Where artifacts are cached across runs: `$VIRTBENCH_CACHE`, else
 /// `$XDG_CACHE_HOME/virtbench`, else `~/.cache/virtbench`.

@@ -126,7 +126,7 @@ impl Estimate {
             // counted, an upper bound.
             Step::Load { .. } => self.loads_s + self.throughput_s,
             Step::Throughput { .. } => self.throughput_s,
-            Step::Extras => 0.0,
+            Step::Extras | Step::Density { .. } => 0.0,
         }
     }
 

@@ -43,6 +43,11 @@ pub enum Step {
         duration_s: f64,
     },
     Extras,
+    /// Density sweep: copy `i` of `n` starting.
+    Density {
+        n: u32,
+        i: u32,
+    },
 }
 
 impl Step {
@@ -60,6 +65,7 @@ impl Step {
             } => format!("open-loop load {rate_rps} req/s for {duration_s} s"),
             Step::Throughput { duration_s } => format!("closed-loop throughput {duration_s} s"),
             Step::Extras => "platform experiments".into(),
+            Step::Density { n, i } => format!("density: copy {i} of {n}"),
         }
     }
 }

@@ -86,6 +86,7 @@ async fn probe_boot(kernel: &Path, dir: &Path) -> Result<Probed, PlatformError> 
     let spec = VmSpec {
         name: format!("vb-kvmprobe-{}", std::process::id()),
         accel: Accel::Kvm,
+        machine: args::Machine::Q35,
         memory_mib: 128,
         cpus: 1,
         boot: Boot::Kernel {

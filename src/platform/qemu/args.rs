@@ -20,10 +20,78 @@ impl Accel {
     }
 }
 
-/// Machine type. q35 boots the kernel as fast as `pc` or `microvm` under TCG here
-/// (about 1.2 s to the kernel's init), and, unlike microvm, also boots a disk through
-/// SeaBIOS with the same virtio-pci devices.
-pub const MACHINE: &str = "q35";
+/// Machine type. q35: a PC with PCI (virtio-pci devices), SeaBIOS, and the legacy
+/// devices a distribution kernel probes; it also boots a disk. microvm: QEMU's minimal
+/// machine (qboot firmware, no PCI, virtio devices on MMIO), direct kernel boot only:
+/// what Firecracker-style VMMs offer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Machine {
+    Q35,
+    /// `acpi`: describe the virtio-mmio devices in ACPI tables (what Debian's kernel
+    /// finds them by: it lacks `VIRTIO_MMIO_CMDLINE_DEVICES`); without, QEMU names them
+    /// on the kernel command line (`virtio_mmio.device=`), as Firecracker does, and a
+    /// kernel without ACPI skips its interpreter.
+    Microvm {
+        acpi: bool,
+    },
+}
+
+impl Machine {
+    pub fn name(self) -> &'static str {
+        match self {
+            Machine::Q35 => "q35",
+            Machine::Microvm { .. } => "microvm",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Machine> {
+        match s {
+            "q35" => Some(Machine::Q35),
+            "microvm" => Some(Machine::Microvm { acpi: true }),
+            _ => None,
+        }
+    }
+
+    /// The `-machine` value. microvm keeps its defaults otherwise (PIT, PIC, RTC,
+    /// serial): its PIT has no speaker port, so a kernel cannot calibrate the TSC
+    /// against it, see [`tsc_append`].
+    pub fn spec(self, accel: Accel) -> String {
+        match self {
+            Machine::Q35 => format!("q35,accel={}", accel.name()),
+            Machine::Microvm { acpi } => format!(
+                "microvm,accel={},acpi={}",
+                accel.name(),
+                if acpi { "on" } else { "off" }
+            ),
+        }
+    }
+
+    /// The virtio device model's name on this machine's bus.
+    fn virtio(self, device: &str) -> String {
+        match self {
+            Machine::Q35 => format!("{device}-pci"),
+            Machine::Microvm { .. } => format!("{device}-device"),
+        }
+    }
+}
+
+/// The guest clock's kernel parameters. q35: [`GUEST_CLOCK`] (no TSC: the HPET under
+/// TCG, kvm-clock under KVM). microvm under TCG has no HPET, no ACPI PM timer, and its
+/// PIT no speaker port: the kernel cannot measure the TSC's frequency and, without one,
+/// hangs setting up its timers (seen here). Under TCG the guest's TSC is the host's, so
+/// the host's frequency (`tsc_khz`, measured) is given, and the TSC is declared
+/// reliable: the only watchdog left, jiffies, drifts on a loaded host and would demote
+/// the TSC to jiffies, whose uptime (the boot phases') runs slow. Under KVM, kvm-clock.
+///
+/// [`GUEST_CLOCK`]: crate::artifact::disk::GUEST_CLOCK
+pub fn guest_clock(machine: Machine, accel: Accel, tsc_khz: Option<u64>) -> String {
+    match (machine, accel, tsc_khz) {
+        (Machine::Microvm { .. }, Accel::Tcg, Some(khz)) => {
+            format!("no_timer_check tsc_early_khz={khz} tsc=reliable")
+        }
+        _ => crate::artifact::disk::GUEST_CLOCK.to_string(),
+    }
+}
 
 /// The guest side of the user-mode network (QEMU's and VirtualBox's defaults).
 pub const NAT_GUEST_IP: Ipv4Addr = Ipv4Addr::new(10, 0, 2, 15);
@@ -68,6 +136,7 @@ pub struct VmSpec {
     /// `vb-<run id>-<role>`: how cleanup finds the process in /proc.
     pub name: String,
     pub accel: Accel,
+    pub machine: Machine,
     pub memory_mib: u32,
     pub cpus: u32,
     pub boot: Boot,
@@ -88,10 +157,7 @@ pub fn qemu_args(spec: &VmSpec) -> Vec<OsString> {
     let mut push = |parts: &[&str]| a.extend(parts.iter().map(OsString::from));
     push(&["-name", &format!("{},process={}", spec.name, spec.name)]);
     push(&["-nodefaults", "-no-user-config", "-display", "none"]);
-    push(&[
-        "-machine",
-        &format!("{MACHINE},accel={}", spec.accel.name()),
-    ]);
+    push(&["-machine", &spec.machine.spec(spec.accel)]);
     if spec.accel == Accel::Kvm {
         push(&["-cpu", "host"]);
     }
@@ -135,9 +201,13 @@ pub fn qemu_args(spec: &VmSpec) -> Vec<OsString> {
             push(&[
                 "-drive",
                 &format!(
-                    "file={},format=qcow2,if=virtio,cache=unsafe",
+                    "file={},format=qcow2,if=none,id=disk0,cache=unsafe",
                     escape_commas(&image.to_string_lossy())
                 ),
+            ]);
+            push(&[
+                "-device",
+                &format!("{},drive=disk0", spec.machine.virtio("virtio-blk")),
             ]);
             push(&[
                 "-smbios",
@@ -162,7 +232,10 @@ pub fn qemu_args(spec: &VmSpec) -> Vec<OsString> {
                 netdev.push_str(&format!(",hostfwd=tcp:127.0.0.1:{host}-:{guest}"));
             }
             push(&["-netdev", &netdev]);
-            push(&["-device", "virtio-net-pci,netdev=net0"]);
+            push(&[
+                "-device",
+                &format!("{},netdev=net0", spec.machine.virtio("virtio-net")),
+            ]);
         }
         Net::Tap { ifname, mac } => {
             push(&[
@@ -171,7 +244,11 @@ pub fn qemu_args(spec: &VmSpec) -> Vec<OsString> {
             ]);
             push(&[
                 "-device",
-                &format!("virtio-net-pci,netdev=net0,mac={}", mac_string(mac)),
+                &format!(
+                    "{},netdev=net0,mac={}",
+                    spec.machine.virtio("virtio-net"),
+                    mac_string(mac)
+                ),
             ]);
         }
     }
@@ -226,11 +303,9 @@ pub fn guest_config(
 
 /// Kernel command line of a direct kernel boot. `quiet`: every console character is
 /// an emulated UART write, and the kernel's messages would slow a TCG boot.
-pub fn kernel_append(config: &str) -> String {
-    format!(
-        "console=ttyS0 quiet panic=-1 {} {config}",
-        crate::artifact::disk::GUEST_CLOCK
-    )
+/// `clock`: [`guest_clock`].
+pub fn kernel_append(clock: &str, config: &str) -> String {
+    format!("console=ttyS0 quiet panic=-1 {clock} {config}")
 }
 
 #[cfg(test)]
@@ -241,6 +316,7 @@ mod tests {
         VmSpec {
             name: "vb-r1-sum".into(),
             accel: Accel::Tcg,
+            machine: Machine::Q35,
             memory_mib: 128,
             cpus: 1,
             boot,
@@ -315,7 +391,8 @@ mod tests {
             args[i + 1],
             "type=1,serial=virtbench.role=calculator virtbench.peers=sum=10.0.2.2:1,,sub=10.0.2.2:2"
         );
-        assert!(joined(&s).contains("-drive file=/w/sum.qcow2,format=qcow2,if=virtio"));
+        assert!(joined(&s).contains("-drive file=/w/sum.qcow2,format=qcow2,if=none,id=disk0"));
+        assert!(joined(&s).contains("-device virtio-blk-pci,drive=disk0"));
         assert!(!joined(&s).contains("-netdev"));
     }
 
@@ -365,6 +442,47 @@ mod tests {
              guestfwd=tcp:169.254.169.254:80-cmd:printf 'HTTP/1.0 200 OK\\r\\nContent-Type: text/plain\\r\\n\\r\\n\
              role=calculator\\npeers=sum=10.0.2.2:1,,sub=10.0.2.2:2rm -rf /\\n',hostfwd=tcp:127.0.0.1:41000-:50000"
         );
+    }
+
+    #[test]
+    fn microvm_uses_mmio_devices_and_a_given_tsc_under_tcg() {
+        let mut s = spec(
+            Boot::Kernel {
+                kernel: "k".into(),
+                initrd: "i".into(),
+                append: String::new(),
+            },
+            Net::Nat {
+                forwards: vec![(41001, 50000)],
+                user_data: None,
+            },
+        );
+        s.machine = Machine::Microvm { acpi: false };
+        let line = joined(&s);
+        assert!(
+            line.contains("-machine microvm,accel=tcg,acpi=off"),
+            "{line}"
+        );
+        assert!(
+            line.contains("-device virtio-net-device,netdev=net0"),
+            "{line}"
+        );
+        assert!(!line.contains("-pci"), "{line}");
+        let m = Machine::Microvm { acpi: true };
+        assert_eq!(
+            guest_clock(m, Accel::Tcg, Some(2_596_132)),
+            "no_timer_check tsc_early_khz=2596132 tsc=reliable"
+        );
+        assert_eq!(
+            guest_clock(m, Accel::Kvm, Some(2_596_132)),
+            crate::artifact::disk::GUEST_CLOCK
+        );
+        assert_eq!(
+            guest_clock(Machine::Q35, Accel::Tcg, Some(1)),
+            crate::artifact::disk::GUEST_CLOCK
+        );
+        assert_eq!(Machine::parse("microvm"), Some(m));
+        assert_eq!(Machine::parse("pc"), None);
     }
 
     #[test]

@@ -115,6 +115,7 @@ pub async fn snapshots(
     let spec = VmSpec {
         name: name.into(),
         accel,
+        machine: args::Machine::Q35,
         memory_mib,
         cpus: 1,
         boot: Boot::Disk {

@@ -12,6 +12,7 @@ pub mod args;
 pub mod bridge;
 pub mod extras;
 pub mod qmp;
+pub mod tsc;
 pub mod vm;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -40,13 +41,35 @@ pub const NAME_PREFIX: &str = "vb-";
 /// How long `cleanup` waits for killed VMs to finish dying (normally milliseconds).
 const KILL_WAIT: Duration = Duration::from_secs(10);
 
+/// A kernel and the initramfs made for it.
+#[derive(Debug, Clone)]
+struct BootKernel {
+    kernel: PathBuf,
+    initramfs: PathBuf,
+    /// Release, e.g. `6.1.0-57-cloud-amd64`.
+    version: String,
+    /// `host`, `debian:<package>_<version>` or `minimal:<source> config <key>`.
+    source: String,
+}
+
+impl BootKernel {
+    fn from(b: &appliance::BootFiles) -> BootKernel {
+        BootKernel {
+            kernel: b.kernel.clone(),
+            initramfs: b.initramfs.clone(),
+            version: b.kernel_version.clone(),
+            source: b.kernel_source.clone(),
+        }
+    }
+}
+
 /// Artifacts and facts shared by every deployment of a run.
 #[derive(Debug, Clone)]
 struct Prepared {
-    kernel: PathBuf,
-    initramfs: PathBuf,
-    kernel_version: String,
-    kernel_source: String,
+    /// The kernel q35 boots (and the disk image holds).
+    stock: BootKernel,
+    /// The minimal kernel, when a microvm variant asks for it.
+    minimal: Option<BootKernel>,
     /// The generic disk (qcow2), when a scenario boots from disk.
     qcow2: Option<PathBuf>,
     accel: accel::Probed,
@@ -79,7 +102,7 @@ impl Platform for Qemu {
         };
         let mut details = BTreeMap::from([
             ("qemu".to_string(), version),
-            ("machine".to_string(), args::MACHINE.to_string()),
+            ("machines".to_string(), vm::machines().await.join(", ")),
             (
                 "kvm_device".to_string(),
                 if Path::new("/dev/kvm").exists() {
@@ -116,15 +139,58 @@ impl Platform for Qemu {
         let q = &scenario.qemu;
         let mut out = Vec::new();
         for topology in &q.topologies {
-            for boot in &q.boot {
-                for network in &q.networks {
-                    out.push(Variant::new(
-                        format!("qemu/{topology}/{boot}/{network}"),
-                        &[("topology", topology), ("boot", boot), ("network", network)],
-                    ));
+            for network in &q.networks {
+                for machine in &q.machines {
+                    if machine == "q35" {
+                        // The PC reference: labels as before microvm existed.
+                        for boot in &q.boot {
+                            out.push(Variant::new(
+                                format!("qemu/{topology}/{boot}/{network}"),
+                                &[
+                                    ("topology", topology),
+                                    ("boot", boot),
+                                    ("network", network),
+                                    ("machine", machine),
+                                    ("kernel", "stock"),
+                                ],
+                            ));
+                        }
+                        continue;
+                    }
+                    // qboot loads a kernel; it boots no disk.
+                    if !q.boot.iter().any(|b| b == "kernel") {
+                        continue;
+                    }
+                    for kernel in &q.kernels {
+                        out.push(Variant::new(
+                            format!("qemu/{topology}/{machine}-{kernel}/{network}"),
+                            &[
+                                ("topology", topology),
+                                ("boot", "kernel"),
+                                ("network", network),
+                                ("machine", machine),
+                                ("kernel", kernel),
+                            ],
+                        ));
+                    }
                 }
             }
         }
+        // Same order as before for q35 alone: topology, boot, network.
+        out.sort_by_key(|v| {
+            let pos = |key: &str, list: &[String]| {
+                list.iter()
+                    .position(|x| Some(x.as_str()) == v.get(key))
+                    .unwrap_or(0)
+            };
+            (
+                pos("topology", &q.topologies),
+                pos("machine", &q.machines),
+                pos("boot", &q.boot),
+                pos("kernel", &q.kernels),
+                pos("network", &q.networks),
+            )
+        });
         out
     }
 
@@ -285,37 +351,64 @@ impl Platform for Qemu {
     }
 }
 
+/// The variant's machine type (q35 when unset: variants made before microvm existed).
+fn machine_of(variant: &Variant) -> Result<args::Machine, PlatformError> {
+    let name = variant.get("machine").unwrap_or("q35");
+    args::Machine::parse(name)
+        .ok_or_else(|| PlatformError::Failed(format!("unknown qemu machine {name:?}")))
+}
+
+impl Prepared {
+    /// The kernel a variant boots (disk boots: the one on the disk, the stock kernel).
+    fn kernel_for(&self, variant: &Variant) -> Result<&BootKernel, PlatformError> {
+        match variant.get("kernel").unwrap_or("stock") {
+            "minimal" if variant.get("boot") != Some("disk") => self
+                .minimal
+                .as_ref()
+                .ok_or_else(|| PlatformError::Failed("the minimal kernel was not prepared".into())),
+            _ => Ok(&self.stock),
+        }
+    }
+}
+
 impl Qemu {
     async fn prepared(&self, ctx: &RunContext) -> Result<Prepared, PlatformError> {
         let mut slot = self.prepared.lock().await;
-        let wants_disk = ctx.scenario.qemu.boot.iter().any(|b| b == "disk");
+        let q = &ctx.scenario.qemu;
+        let wants_disk =
+            q.boot.iter().any(|b| b == "disk") && q.machines.iter().any(|m| m == "q35");
+        let wants_minimal = q.machines.iter().any(|m| m == "microvm")
+            && q.boot.iter().any(|b| b == "kernel")
+            && q.kernels.iter().any(|k| k == "minimal");
         if let Some(p) = slot.as_ref() {
-            if !wants_disk || p.qcow2.is_some() {
+            if (!wants_disk || p.qcow2.is_some()) && (!wants_minimal || p.minimal.is_some()) {
                 return Ok(p.clone());
             }
         }
         let mut records = vec![calculator::binary().await?.record()];
-        let (kernel, initramfs, kernel_version, kernel_source, qcow2) = if wants_disk {
+        let (stock, qcow2) = if wants_disk {
             let a = appliance::build(&ctx.cache_dir).await?;
-            records.extend(a.records);
-            (
-                a.kernel,
-                a.initramfs,
-                a.kernel_version,
-                a.kernel_source,
-                Some(a.qcow2),
-            )
+            records.extend(a.records.clone());
+            let stock = BootKernel {
+                kernel: a.kernel,
+                initramfs: a.initramfs,
+                version: a.kernel_version,
+                source: a.kernel_source,
+            };
+            (stock, Some(a.qcow2))
         } else {
             let b = appliance::boot_files(&ctx.cache_dir).await?;
-            records.extend(b.records);
-            (
-                b.kernel,
-                b.initramfs,
-                b.kernel_version,
-                b.kernel_source,
-                None,
-            )
+            records.extend(b.records.clone());
+            (BootKernel::from(&b), None)
         };
+        let minimal = if wants_minimal {
+            let b = appliance::minimal_boot_files(&ctx.cache_dir).await?;
+            records.extend(b.records.clone());
+            Some(BootKernel::from(&b))
+        } else {
+            None
+        };
+        let kernel = stock.kernel.clone();
         std::fs::create_dir_all(&ctx.work_dir).map_err(PlatformError::io(format!(
             "creating {}",
             ctx.work_dir.display()
@@ -323,10 +416,8 @@ impl Qemu {
         let accel = accel::choose(&ctx.scenario.qemu.accelerator, &kernel, &ctx.work_dir).await?;
         let qemu_version = vm::version().await.unwrap_or_else(|| "unknown".into());
         let p = Prepared {
-            kernel,
-            initramfs,
-            kernel_version,
-            kernel_source,
+            stock,
+            minimal,
             qcow2,
             accel,
             qemu_version,
@@ -339,6 +430,8 @@ impl Qemu {
 
 /// What one deployment will start: VM specs, ports, the endpoint.
 struct Plan {
+    machine: args::Machine,
+    kernel: BootKernel,
     dir: PathBuf,
     vms: Vec<(String, VmSpec)>,
     endpoint: SocketAddr,
@@ -357,6 +450,20 @@ impl Plan {
     ) -> Result<Plan, PlatformError> {
         let topology = variant.get("topology").unwrap_or("per-role");
         let boot = variant.get("boot").unwrap_or("kernel");
+        let boot_kernel = p.kernel_for(variant)?;
+        let machine = match machine_of(variant)? {
+            // The minimal kernel has no ACPI: QEMU names its devices on the command line.
+            args::Machine::Microvm { .. } => args::Machine::Microvm {
+                acpi: variant.get("kernel") != Some("minimal"),
+            },
+            m => m,
+        };
+        let clock = args::guest_clock(machine, p.accel.accel, tsc::host_khz());
+        if matches!(machine, args::Machine::Microvm { .. }) && boot == "disk" {
+            return Err(PlatformError::Failed(
+                "the microvm machine boots kernels only, not the disk".into(),
+            ));
+        }
         let roles: Vec<&str> = match topology {
             "all-in-one" => vec!["all"],
             _ => ROLES.to_vec(),
@@ -442,9 +549,12 @@ impl Plan {
                     }
                 }
                 _ => Boot::Kernel {
-                    kernel: p.kernel.clone(),
-                    initrd: p.initramfs.clone(),
-                    append: args::kernel_append(&args::guest_config(role, role_peers, ip, gw)),
+                    kernel: boot_kernel.kernel.clone(),
+                    initrd: boot_kernel.initramfs.clone(),
+                    append: args::kernel_append(
+                        &clock,
+                        &args::guest_config(role, role_peers, ip, gw),
+                    ),
                 },
             };
             let net = match bridge {
@@ -460,6 +570,7 @@ impl Plan {
             let spec = VmSpec {
                 name,
                 accel: p.accel.accel,
+                machine,
                 memory_mib,
                 cpus,
                 boot: boot_spec,
@@ -485,6 +596,8 @@ impl Plan {
             _ => "kernel command line (static IP)",
         };
         Ok(Plan {
+            machine,
+            kernel: boot_kernel.clone(),
             dir,
             vms,
             endpoint,
@@ -594,9 +707,16 @@ impl QemuDeployment {
             ("accelerator".to_string(), p.accel.accel.name().to_string()),
             ("accelerator_reason".to_string(), p.accel.reason.clone()),
             ("qemu".to_string(), p.qemu_version.clone()),
-            ("machine".to_string(), args::MACHINE.to_string()),
-            ("guest_kernel".to_string(), p.kernel_version.clone()),
-            ("guest_kernel_source".to_string(), p.kernel_source.clone()),
+            ("machine".to_string(), plan.machine.name().to_string()),
+            (
+                "machine_options".to_string(),
+                plan.machine.spec(p.accel.accel),
+            ),
+            ("guest_kernel".to_string(), plan.kernel.version.clone()),
+            (
+                "guest_kernel_source".to_string(),
+                plan.kernel.source.clone(),
+            ),
             ("vms".to_string(), plan.vms.len().to_string()),
             ("vm_config_via".to_string(), plan.config_via.to_string()),
         ]);

@@ -142,6 +142,23 @@ pub async fn version() -> Option<String> {
     )
 }
 
+/// The machine types virtbench uses that this QEMU offers (`-machine help`).
+pub async fn machines() -> Vec<String> {
+    let Ok(out) = Command::new(QEMU).args(["-machine", "help"]).output().await else {
+        return Vec::new();
+    };
+    let text = String::from_utf8_lossy(&out.stdout);
+    [args::Machine::Q35, args::Machine::Microvm { acpi: true }]
+        .iter()
+        .map(|m| m.name())
+        .filter(|m| {
+            text.lines()
+                .any(|l| l.split_whitespace().next() == Some(*m))
+        })
+        .map(str::to_string)
+        .collect()
+}
+
 /// QEMU processes whose `-name` starts with `prefix`, from /proc (for cleanup after
 /// a crash). Returns (pid, name).
 pub fn find_by_name_prefix(prefix: &str) -> Vec<(u32, String)> {

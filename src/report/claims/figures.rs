@@ -44,9 +44,42 @@ fn idle_cpu_figs(ps: &[&PlatformResult]) -> Vec<Figure> {
         .collect()
 }
 
+/// The density sweep's marginal memory per extra copy beside the single copy's, where
+/// a sweep ran (C1, C2: the claims are about what each instance costs). Shown, not
+/// judged: the verdicts keep the single-instance rules.
+fn density_figs(ps: &[&PlatformResult]) -> Vec<Figure> {
+    ps.iter()
+        .filter_map(|p| {
+            let d = p.density.as_ref()?;
+            let first = d.steps.first()?;
+            let last = d.steps.last()?;
+            let mut text = format!(
+                "density: {} copy alone {}",
+                d.memory_measure.to_uppercase(),
+                fmt_bytes(first.memory_bytes as f64)
+            );
+            if let Some(m) = d.marginal_bytes() {
+                text.push_str(&format!(
+                    ", each extra copy {} (measured up to {} copies)",
+                    fmt_bytes(m),
+                    last.n
+                ));
+            }
+            if !d.fixed.counted.is_empty() {
+                text.push_str(&format!(
+                    ", plus a fixed {} once",
+                    fmt_bytes(d.fixed.bytes as f64)
+                ));
+            }
+            Some(fig(p, text))
+        })
+        .collect()
+}
+
 pub(super) fn c1(run: &Run) -> Judged {
     let mut figs = series_figs(&run.all, "idle memory", |p| p.memory_idle_bytes.as_ref());
     figs.extend(idle_cpu_figs(&run.all));
+    figs.extend(density_figs(&run.all));
     let vm_mem = run.judged_vms(idle_memory);
     let ct_mem = named(&run.cts, idle_memory);
     if let Some(why) = run.sides_missing(&vm_mem.values, &ct_mem, "idle memory") {
@@ -82,6 +115,7 @@ pub(super) fn c2(run: &Run) -> Judged {
     figs.extend(series_figs(&run.all, "CPU per 1,000 requests", |p| {
         p.cpu_seconds_per_1k_requests.as_ref()
     }));
+    figs.extend(density_figs(&run.all));
     let vm_mem = run.judged_vms(idle_memory);
     let ct_mem = named(&run.cts, idle_memory);
     if let Some(why) = run.sides_missing(&vm_mem.values, &ct_mem, "idle memory") {
