@@ -358,7 +358,20 @@ impl Deployment for OpenStackDeployment {
     }
 
     fn details(&self) -> BTreeMap<String, String> {
-        self.details.clone()
+        let mut d = self.details.clone();
+        // On a local cloud the instances' accelerator is read, not assumed: the devcloud
+        // runs them under TCG where nested KVM hangs.
+        let pids = {
+            let mut cached = self.qemu_pids.lock().unwrap_or_else(|e| e.into_inner());
+            if cached.is_empty() {
+                *cached = host::qemu_pids(&self.server_ids());
+            }
+            cached.clone()
+        };
+        if let Some(a) = pids.iter().find_map(|&pid| host::accelerator(pid)) {
+            d.insert("accelerator".into(), a);
+        }
+        d
     }
 
     async fn teardown(&mut self) -> Result<(), PlatformError> {

@@ -27,6 +27,26 @@ pub fn qemu_pids(server_ids: &[String]) -> Vec<u32> {
     })
 }
 
+/// The accelerator an instance's QEMU process runs with, read from its command line
+/// (`-accel tcg`, or `accel=kvm` in `-machine`): a local cloud without KVM emulates its
+/// guests, and the report must say so as it does for the qemu platform.
+pub fn accelerator(pid: u32) -> Option<String> {
+    accelerator_in(&procfs::cmdline(pid)?)
+}
+
+fn accelerator_in(args: &[String]) -> Option<String> {
+    let first = |v: &str| v.split(',').next().map(str::to_string);
+    args.windows(2)
+        .find(|w| w[0] == "-accel")
+        .and_then(|w| first(&w[1]))
+        .or_else(|| {
+            args.iter()
+                .flat_map(|a| a.split(','))
+                .find_map(|kv| kv.strip_prefix("accel=").map(str::to_string))
+        })
+        .filter(|a| !a.is_empty())
+}
+
 /// The devcloud's state directory, when its control plane runs here.
 pub fn devcloud_state() -> Option<PathBuf> {
     let dir = std::env::var_os("DEVCLOUD_STATE")
@@ -81,5 +101,26 @@ mod tests {
     #[test]
     fn no_qemu_for_unknown_servers() {
         assert!(super::qemu_pids(&["00000000-0000-0000-0000-000000000000".into()]).is_empty());
+    }
+
+    #[test]
+    fn accelerator_from_libvirts_command_line() {
+        let args = |s: &str| s.split(' ').map(String::from).collect::<Vec<_>>();
+        assert_eq!(
+            super::accelerator_in(&args(
+                "qemu-system-x86_64 -name guest=i-1 -accel tcg -uuid x"
+            )),
+            Some("tcg".into())
+        );
+        assert_eq!(
+            super::accelerator_in(&args(
+                "qemu-system-x86_64 -machine pc-q35-7.2,accel=kvm,usb=off"
+            )),
+            Some("kvm".into())
+        );
+        assert_eq!(
+            super::accelerator_in(&args("qemu-system-x86_64 -m 256")),
+            None
+        );
     }
 }
