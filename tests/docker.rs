@@ -7,7 +7,6 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -18,15 +17,14 @@ use bollard::query_parameters::{
 use futures_util::FutureExt;
 use tokio_util::sync::CancellationToken;
 use virtbench::platform::docker::{self, stats::Sampler, Docker};
-use virtbench::platform::{Availability, Deployment, Platform, RunContext, Variant};
+use virtbench::platform::{Availability, Platform, RunContext, Variant};
 use virtbench::scenario::Scenario;
+
+mod common;
+use common::{post, wait_correct, READY_BOUND};
 
 /// One image build for the whole test binary (the other tests then find it cached).
 static PREPARE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-/// Give up waiting for the first correct answer after this long (a bound, not a
-/// timing assertion: startup is normally well under a second).
-const READY_BOUND: Duration = Duration::from_secs(30);
 
 fn context(test: &str, subnet_octet: u8) -> RunContext {
     let mut scenario: Scenario =
@@ -78,51 +76,8 @@ fn variant(docker: &Docker, ctx: &RunContext, network: &str) -> Variant {
         .expect("variant")
 }
 
-/// POST an expression; the body on 200, the status and body otherwise.
-async fn post(addr: SocketAddr, body: &str) -> Result<String, String> {
-    // reqwest is built without a default TLS provider (the crate picks ring for its
-    // OpenStack client); a client made here needs one installed too.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let client = reqwest::Client::builder()
-        .no_proxy()
-        .timeout(Duration::from_secs(3))
-        .build()
-        .unwrap();
-    let resp = client
-        .post(format!("http://{addr}/"))
-        .body(body.to_string())
-        .send()
-        .await
-        .map_err(|e| e.to_string())?;
-    let status = resp.status();
-    let text = resp.text().await.map_err(|e| e.to_string())?;
-    if status.is_success() {
-        Ok(text)
-    } else {
-        Err(format!("{status}: {text}"))
-    }
-}
-
 /// Poll until `(5+3)/2` is answered correctly; returns how long it took. Fails early
 /// with the platform's reason when a container died.
-async fn wait_correct(d: &mut dyn Deployment) -> Duration {
-    let addr = d.endpoint();
-    let started = Instant::now();
-    let mut last = String::new();
-    while started.elapsed() < READY_BOUND {
-        match post(addr, "(5+3)/2").await {
-            Ok(body) if body == "result = 4\r\n" => return started.elapsed(),
-            Ok(body) => last = format!("wrong answer {body:?}"),
-            Err(e) => last = e,
-        }
-        if let Some(why) = d.exited() {
-            panic!("no correct answer from {addr}: {why}");
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    panic!("no correct answer from {addr} within {READY_BOUND:?}; last: {last}");
-}
-
 fn label_filter(run_id: &str) -> HashMap<String, Vec<String>> {
     HashMap::from([("label".to_string(), vec![format!("virtbench.run={run_id}")])])
 }

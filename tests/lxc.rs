@@ -3,20 +3,18 @@
 //! them. Each test has its own run id and subnet, so they run in parallel.
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use futures_util::FutureExt;
 use tokio_util::sync::CancellationToken;
 use virtbench::platform::lxc::{self, Lxc};
-use virtbench::platform::{Availability, Deployment, Platform, RunContext};
+use virtbench::platform::{Availability, Platform, RunContext};
 use virtbench::scenario::Scenario;
 
-/// Give up waiting for the first correct answer after this long (a bound, not a
-/// timing assertion).
-const READY_BOUND: Duration = Duration::from_secs(30);
+mod common;
+use common::wait_correct;
 
 fn skipped() -> bool {
     std::env::var("VIRTBENCH_SKIP_LXC").as_deref() == Ok("1")
@@ -52,48 +50,6 @@ async fn platform(ctx: &RunContext) -> Lxc {
     }
     p.prepare(ctx).await.expect("prepare");
     p
-}
-
-async fn post(addr: SocketAddr, body: &str) -> Result<String, String> {
-    // reqwest is built without a default TLS provider (the crate picks ring for its
-    // OpenStack client); a client made here needs one installed too.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let client = reqwest::Client::builder()
-        .no_proxy()
-        .timeout(Duration::from_secs(3))
-        .build()
-        .unwrap();
-    let resp = client
-        .post(format!("http://{addr}/"))
-        .body(body.to_string())
-        .send()
-        .await
-        .map_err(|e| e.to_string())?;
-    let status = resp.status();
-    let text = resp.text().await.map_err(|e| e.to_string())?;
-    if status.is_success() {
-        Ok(text)
-    } else {
-        Err(format!("{status}: {text}"))
-    }
-}
-
-async fn wait_correct(d: &mut dyn Deployment) -> Duration {
-    let addr = d.endpoint();
-    let started = Instant::now();
-    let mut last = String::new();
-    while started.elapsed() < READY_BOUND {
-        match post(addr, "(5+3)/2").await {
-            Ok(body) if body == "result = 4\r\n" => return started.elapsed(),
-            Ok(body) => last = format!("wrong answer {body:?}"),
-            Err(e) => last = e,
-        }
-        if let Some(why) = d.exited() {
-            panic!("no correct answer from {addr}: {why}");
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    panic!("no correct answer from {addr} within {READY_BOUND:?}; last: {last}");
 }
 
 async fn deploy_answer_teardown(ctx: &RunContext) {

@@ -6,22 +6,20 @@
 //! parallel; the image import is serialised so it happens once.
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use futures_util::FutureExt;
 use tokio_util::sync::CancellationToken;
 use virtbench::platform::podman::{self, Podman};
-use virtbench::platform::{Availability, Deployment, Platform, RunContext};
+use virtbench::platform::{Availability, Platform, RunContext};
 use virtbench::scenario::Scenario;
 
-static PREPARE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+mod common;
+use common::{post, wait_correct};
 
-/// Give up waiting for the first correct answer after this long (a bound, not a
-/// timing assertion).
-const READY_BOUND: Duration = Duration::from_secs(30);
+static PREPARE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 fn skipped() -> bool {
     std::env::var("VIRTBENCH_SKIP_PODMAN").as_deref() == Ok("1")
@@ -63,48 +61,6 @@ async fn platform(ctx: &RunContext) -> Podman {
         .expect("image record");
     assert!(image.bytes > 0, "{image:?}");
     p
-}
-
-async fn post(addr: SocketAddr, body: &str) -> Result<String, String> {
-    // reqwest is built without a crypto provider (Cargo.toml): plain HTTP needs none,
-    // but the builder insists on one being installed.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let client = reqwest::Client::builder()
-        .no_proxy()
-        .timeout(Duration::from_secs(3))
-        .build()
-        .unwrap();
-    let resp = client
-        .post(format!("http://{addr}/"))
-        .body(body.to_string())
-        .send()
-        .await
-        .map_err(|e| e.to_string())?;
-    let status = resp.status();
-    let text = resp.text().await.map_err(|e| e.to_string())?;
-    if status.is_success() {
-        Ok(text)
-    } else {
-        Err(format!("{status}: {text}"))
-    }
-}
-
-async fn wait_correct(d: &mut dyn Deployment) -> Duration {
-    let addr = d.endpoint();
-    let started = Instant::now();
-    let mut last = String::new();
-    while started.elapsed() < READY_BOUND {
-        match post(addr, "(5+3)/2").await {
-            Ok(body) if body == "result = 4\r\n" => return started.elapsed(),
-            Ok(body) => last = format!("wrong answer {body:?}"),
-            Err(e) => last = e,
-        }
-        if let Some(why) = d.exited() {
-            panic!("no correct answer from {addr}: {why}");
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    panic!("no correct answer from {addr} within {READY_BOUND:?}; last: {last}");
 }
 
 async fn deploy_answer_teardown(ctx: &RunContext, network: &str) {
