@@ -568,7 +568,7 @@ pub async fn deploy_ready(
     probe: &Probe,
 ) -> Result<Ready, StepError> {
     let t0 = Instant::now();
-    let mut dep = cancellable(&ctx.cancel, p.deploy(ctx, variant))
+    let mut dep = deploy_or_settle(p, ctx, variant)
         .await
         .map_err(failed_at("deploy"))?;
     let deployed = t0.elapsed();
@@ -591,6 +591,48 @@ pub async fn deploy_ready(
             Err(e)
         }
     }
+}
+
+/// How long a deploy call interrupted by Ctrl-C may go on to reach its next
+/// checkpoint. Dropping it at once loses requests already sent: the Docker engine
+/// finished a container create after the backstop cleanup had listed the run's
+/// containers, and the container was left behind (tests/interrupt.rs caught it).
+const DEPLOY_GRACE: Duration = Duration::from_secs(20);
+
+/// `p.deploy`, which on Ctrl-C is not dropped but allowed [`DEPLOY_GRACE`] to
+/// notice the token and return, so that what it already asked for exists (and is
+/// removed, by its own error path or by the teardown here) before the backstop
+/// cleanup lists the run's resources. Past the grace it is dropped and the backstop
+/// alone is left.
+async fn deploy_or_settle(
+    p: &dyn Platform,
+    ctx: &RunContext,
+    variant: &Variant,
+) -> Result<Box<dyn Deployment>, Error> {
+    let deploy = p.deploy(ctx, variant);
+    tokio::pin!(deploy);
+    tokio::select! {
+        r = &mut deploy => return r,
+        _ = ctx.cancel.cancelled() => {}
+    }
+    match tokio::time::timeout(DEPLOY_GRACE, &mut deploy).await {
+        Ok(Ok(mut dep)) => {
+            // Finished before noticing: it is not measured, only removed.
+            if let Err(e) = dep.teardown().await {
+                tracing::warn!(variant = %variant.label, error = %e, "teardown of a deployment finished after Ctrl-C failed");
+            }
+        }
+        Ok(Err(e)) if !e.is_cancelled() => {
+            tracing::debug!(variant = %variant.label, error = %e, "deploy failed after Ctrl-C");
+        }
+        Ok(Err(_)) => {}
+        Err(_) => tracing::warn!(
+            variant = %variant.label,
+            grace_s = DEPLOY_GRACE.as_secs(),
+            "deploy did not return after Ctrl-C; dropped, the platform's cleanup removes what it left"
+        ),
+    }
+    Err(Error::Cancelled)
 }
 
 /// Wait for the first correct answer, failing fast if the deployment dies meanwhile.

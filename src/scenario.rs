@@ -99,343 +99,227 @@ pub struct Scenario {
     pub openstack: OpenStackOptions,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Workload {
-    /// Expressions sent round-robin; the expected answer is computed locally.
-    pub expressions: Vec<String>,
+/// A scenario section: a struct whose every field has a default, the default written
+/// beside the field it belongs to. A file may set any subset of a section's fields;
+/// an unknown one is an error naming it.
+macro_rules! section {
+    (
+        $(#[$meta:meta])*
+        pub struct $name:ident {
+            $( $(#[$field_meta:meta])* pub $field:ident : $ty:ty = $default:expr ),* $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+        #[serde(deny_unknown_fields, default)]
+        pub struct $name {
+            $( $(#[$field_meta])* pub $field: $ty, )*
+        }
+
+        impl Default for $name {
+            fn default() -> Self {
+                $name { $( $field: $default, )* }
+            }
+        }
+    };
 }
 
-impl Default for Workload {
-    fn default() -> Self {
-        Workload {
-            expressions: vec!["(5+3)/2".into()],
-        }
+/// `vec!["a".into(), ...]` for a list of option strings.
+fn strings<const N: usize>(items: [&str; N]) -> Vec<String> {
+    items.map(String::from).to_vec()
+}
+
+section! {
+    pub struct Workload {
+        /// Expressions sent round-robin; the expected answer is computed locally.
+        pub expressions: Vec<String> = strings(["(5+3)/2"]),
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Startup {
-    /// Fresh deployments measured (create call to first correct answer).
-    pub repetitions: u32,
-    /// Give up on one deployment after this long.
-    pub timeout_s: f64,
-}
-
-impl Default for Startup {
-    fn default() -> Self {
-        Startup {
-            repetitions: 5,
-            timeout_s: 120.0,
-        }
+section! {
+    pub struct Startup {
+        /// Fresh deployments measured (create call to first correct answer).
+        pub repetitions: u32 = 5,
+        /// Give up on one deployment after this long.
+        pub timeout_s: f64 = 120.0,
     }
 }
 
-/// The platform experiments behind claims C3-C13 (run after the load windows).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Experiments {
-    /// One-second p99 windows per condition of the noisy-neighbour test (C6): quiet,
-    /// beside a disk-only sibling, beside a CPU-only sibling. Fewer is quicker and noisier.
-    pub noise_windows: usize,
-    /// Kill the `mul` sub-service under load, without and with a restart policy
-    /// (native and docker; about 20 s per platform).
-    pub service_kill: bool,
-}
-
-/// Density: for each platform listed, start `counts` copies of the calculator side by
-/// side, and measure each copy's startup, the host memory of all, and the latency of
-/// copy 1 at `rate_rps` while the others idle.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Density {
-    /// Numbers of copies, ascending.
-    pub counts: Vec<u32>,
-    /// Platforms swept (those the scenario also selects).
-    pub platforms: Vec<String>,
-    /// A platform's sweep stops before a step whose projected memory (the copies' and
-    /// the platform's fixed cost) would exceed this.
-    pub memory_budget_mib: u64,
-    /// A platform's sweep stops before a step projected to end past this.
-    pub time_budget_s: f64,
-    /// Open-loop rate sent to copy 1 at each step.
-    pub rate_rps: f64,
-    pub duration_s: f64,
-}
-
-impl Default for Density {
-    fn default() -> Self {
-        Density {
-            counts: vec![1, 2, 4, 8],
-            // The baseline, the lab's container engine and its hypervisor (by their
-            // place in PLATFORMS, where platform names are given).
-            platforms: [0, 1, 4].map(|i| PLATFORMS[i].to_string()).to_vec(),
-            memory_budget_mib: 4096,
-            time_budget_s: 180.0,
-            rate_rps: 50.0,
-            duration_s: 3.0,
-        }
+section! {
+    /// The platform experiments behind claims C3-C13 (run after the load windows).
+    pub struct Experiments {
+        /// One-second p99 windows per condition of the noisy-neighbour test (C6): quiet,
+        /// beside a disk-only sibling, beside a CPU-only sibling. Fewer is quicker and
+        /// noisier.
+        pub noise_windows: usize = crate::measure::noise::WINDOWS,
+        /// Kill the `mul` sub-service under load, without and with a restart policy
+        /// (native and docker; about 20 s per platform).
+        pub service_kill: bool = false,
     }
 }
 
-impl Default for Experiments {
-    fn default() -> Self {
-        Experiments {
-            noise_windows: crate::measure::noise::WINDOWS,
-            service_kill: false,
-        }
+section! {
+    /// Density: for each platform listed, start `counts` copies of the calculator side
+    /// by side, and measure each copy's startup, the host memory of all, and the
+    /// latency of copy 1 at `rate_rps` while the others idle.
+    pub struct Density {
+        /// Numbers of copies, ascending.
+        pub counts: Vec<u32> = vec![1, 2, 4, 8],
+        /// Platforms swept (those the scenario also selects). Default: the baseline,
+        /// the lab's container engine and its hypervisor (by their place in PLATFORMS,
+        /// where platform names are given).
+        pub platforms: Vec<String> = [0, 1, 4].map(|i| PLATFORMS[i].to_string()).to_vec(),
+        /// A platform's sweep stops before a step whose projected memory (the copies'
+        /// and the platform's fixed cost) would exceed this.
+        pub memory_budget_mib: u64 = 4096,
+        /// A platform's sweep stops before a step projected to end past this.
+        pub time_budget_s: f64 = 180.0,
+        /// Open-loop rate sent to copy 1 at each step.
+        pub rate_rps: f64 = 50.0,
+        pub duration_s: f64 = 3.0,
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Idle {
-    /// Idle window over which memory and CPU are sampled with no requests.
-    pub window_s: f64,
-    /// Sampling interval within the window.
-    pub interval_ms: u64,
-}
-
-impl Default for Idle {
-    fn default() -> Self {
-        Idle {
-            window_s: 5.0,
-            interval_ms: 250,
-        }
+section! {
+    pub struct Idle {
+        /// Idle window over which memory and CPU are sampled with no requests.
+        pub window_s: f64 = 5.0,
+        /// Sampling interval within the window.
+        pub interval_ms: u64 = 250,
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Load {
-    /// Open-loop constant rates, requests per second; one latency result each.
-    pub rates_rps: Vec<f64>,
-    pub duration_s: f64,
-    /// Requests sent before measuring, not counted.
-    pub warmup_s: f64,
-    /// Keep-alive connections the load generator spreads requests over.
-    pub connections: usize,
-    /// A request slower than this counts as an error.
-    pub timeout_ms: u64,
-}
-
-impl Default for Load {
-    fn default() -> Self {
-        Load {
-            rates_rps: vec![100.0],
-            duration_s: 10.0,
-            warmup_s: 1.0,
-            connections: 8,
-            timeout_ms: 2000,
-        }
+section! {
+    pub struct Load {
+        /// Open-loop constant rates, requests per second; one latency result each.
+        pub rates_rps: Vec<f64> = vec![100.0],
+        pub duration_s: f64 = 10.0,
+        /// Requests sent before measuring, not counted.
+        pub warmup_s: f64 = 1.0,
+        /// Keep-alive connections the load generator spreads requests over.
+        pub connections: usize = 8,
+        /// A request slower than this counts as an error.
+        pub timeout_ms: u64 = 2000,
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Throughput {
-    /// Closed-loop run; 0 disables it.
-    pub duration_s: f64,
-    pub connections: usize,
-}
-
-impl Default for Throughput {
-    fn default() -> Self {
-        Throughput {
-            duration_s: 5.0,
-            connections: 8,
-        }
+section! {
+    pub struct Throughput {
+        /// Closed-loop run; 0 disables it.
+        pub duration_s: f64 = 5.0,
+        pub connections: usize = 8,
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct DockerOptions {
-    /// "bridge" (published port: NAT + port forwarding, as in the lab), "host", and/or
-    /// "routed" (sub-services and calculator on two networks joined by a router).
-    pub networks: Vec<String>,
-    /// Subnet of the per-run user-defined bridge network.
-    pub subnet: String,
-    /// Routed variant: the sub-services' network.
-    #[serde(default = "default_routed_services_subnet")]
-    pub routed_services_subnet: String,
-    /// Routed variant: the calculator's network.
-    #[serde(default = "default_routed_calculator_subnet")]
-    pub routed_calculator_subnet: String,
-    /// Claim C7: kill the daemon of a private engine (never the user's) under load.
-    #[serde(default)]
-    pub faults: bool,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct PodmanOptions {
-    /// "bridge" (a network of the run's own, port published on 127.0.0.1) and/or "host".
-    pub networks: Vec<String>,
-    /// Subnet of the per-run network (apart from docker's: both may run side by side).
-    pub subnet: String,
-    /// Podman's side of C7: `kill -9` the calculator container's conmon under load.
-    pub faults: bool,
-}
-
-impl Default for PodmanOptions {
-    fn default() -> Self {
-        PodmanOptions {
-            networks: vec!["bridge".into(), "host".into()],
-            subnet: "10.216.0.0/24".into(),
-            faults: false,
-        }
+section! {
+    pub struct DockerOptions {
+        /// "bridge" (published port: NAT + port forwarding, as in the lab), "host",
+        /// and/or "routed" (sub-services and calculator on two networks joined by a
+        /// router).
+        pub networks: Vec<String> = strings(["bridge", "host"]),
+        /// Subnet of the per-run user-defined bridge network.
+        pub subnet: String = "10.213.0.0/24".into(),
+        /// Routed variant: the sub-services' network.
+        pub routed_services_subnet: String = "10.5.7.0/24".into(),
+        /// Routed variant: the calculator's network.
+        pub routed_calculator_subnet: String = "10.5.8.0/24".into(),
+        /// Claim C7: kill the daemon of a private engine (never the user's) under load.
+        pub faults: bool = false,
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct LxcOptions {
-    /// Subnet of the run's bridge (the host holds its first address).
-    pub subnet: String,
-}
-
-impl Default for LxcOptions {
-    fn default() -> Self {
-        LxcOptions {
-            subnet: "10.217.0.0/24".into(),
-        }
+section! {
+    pub struct PodmanOptions {
+        /// "bridge" (a network of the run's own, port published on 127.0.0.1) and/or
+        /// "host".
+        pub networks: Vec<String> = strings(["bridge", "host"]),
+        /// Subnet of the per-run network (apart from docker's: both may run side by
+        /// side).
+        pub subnet: String = "10.216.0.0/24".into(),
+        /// Podman's side of C7: `kill -9` the calculator container's conmon under load.
+        pub faults: bool = false,
     }
 }
 
-fn default_routed_services_subnet() -> String {
-    "10.5.7.0/24".into()
-}
-
-fn default_routed_calculator_subnet() -> String {
-    "10.5.8.0/24".into()
-}
-
-impl Default for DockerOptions {
-    fn default() -> Self {
-        DockerOptions {
-            networks: vec!["bridge".into(), "host".into()],
-            subnet: "10.213.0.0/24".into(),
-            routed_services_subnet: default_routed_services_subnet(),
-            routed_calculator_subnet: default_routed_calculator_subnet(),
-            faults: false,
-        }
+section! {
+    pub struct LxcOptions {
+        /// Subnet of the run's bridge (the host holds its first address).
+        pub subnet: String = "10.217.0.0/24".into(),
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct QemuOptions {
-    /// "per-role" (five VMs, as in the lab) and/or "all-in-one".
-    pub topologies: Vec<String>,
-    /// "kernel" (direct kernel boot) and/or "disk" (BIOS boot of the disk image).
-    pub boot: Vec<String>,
-    /// "nat" (user-mode NAT + hostfwd) and/or "bridge".
-    pub networks: Vec<String>,
-    /// "q35" (a PC: SeaBIOS, PCI) and/or "microvm" (QEMU's minimal machine: qboot, no
-    /// PCI, virtio-mmio; direct kernel boot only, so it pairs with boot = "kernel").
-    pub machines: Vec<String>,
-    /// Guest kernels the microvm boots: "stock" (the kernel q35 boots: the host's, or
-    /// Debian's cloud kernel) and/or "minimal" (built once from Debian's kernel source
-    /// with the repository's small configuration). q35 always boots the stock kernel.
-    pub kernels: Vec<String>,
-    /// "auto" (probe KVM, fall back to TCG), "kvm" or "tcg".
-    pub accelerator: String,
-    pub memory_mib: u32,
-    pub cpus: u32,
-}
-
-impl Default for QemuOptions {
-    fn default() -> Self {
-        QemuOptions {
-            topologies: vec!["per-role".into(), "all-in-one".into()],
-            boot: vec!["kernel".into()],
-            networks: vec!["nat".into()],
-            machines: vec!["q35".into()],
-            kernels: vec!["stock".into()],
-            accelerator: "auto".into(),
-            memory_mib: 128,
-            cpus: 1,
-        }
+section! {
+    pub struct QemuOptions {
+        /// "per-role" (five VMs, as in the lab) and/or "all-in-one".
+        pub topologies: Vec<String> = strings(["per-role", "all-in-one"]),
+        /// "kernel" (direct kernel boot) and/or "disk" (BIOS boot of the disk image).
+        pub boot: Vec<String> = strings(["kernel"]),
+        /// "nat" (user-mode NAT + hostfwd) and/or "bridge".
+        pub networks: Vec<String> = strings(["nat"]),
+        /// "q35" (a PC: SeaBIOS, PCI) and/or "microvm" (QEMU's minimal machine: qboot,
+        /// no PCI, virtio-mmio; direct kernel boot only, so it pairs with boot =
+        /// "kernel").
+        pub machines: Vec<String> = strings(["q35"]),
+        /// Guest kernels the microvm boots: "stock" (the kernel q35 boots: the host's,
+        /// or Debian's cloud kernel) and/or "minimal" (built once from Debian's kernel
+        /// source with the repository's small configuration). q35 always boots the
+        /// stock kernel.
+        pub kernels: Vec<String> = strings(["stock"]),
+        /// "auto" (probe KVM, fall back to TCG), "kvm" or "tcg".
+        pub accelerator: String = "auto".into(),
+        pub memory_mib: u32 = 128,
+        pub cpus: u32 = 1,
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct VirtualBoxOptions {
-    /// Override the VBoxManage executable.
-    pub vboxmanage: Option<String>,
-    /// "per-role" (five VMs, as in the lab) and/or "all-in-one".
-    pub topologies: Vec<String>,
-    /// Per-VM disk over the appliance VDI: "linked" (differencing image) or "clone"
-    /// (full copy with clonemedium).
-    pub disk: String,
-    /// Disk controller: "sata" (AHCI) or "ide" (PIIX4).
-    pub storage: String,
-    /// Guest memory; `qemu.memory_mib` when absent, so both hypervisors get the same.
-    pub memory_mib: Option<u32>,
-    /// Guest CPUs; `qemu.cpus` when absent.
-    pub cpus: Option<u32>,
-}
-
-impl Default for VirtualBoxOptions {
-    fn default() -> Self {
-        VirtualBoxOptions {
-            vboxmanage: None,
-            topologies: vec!["per-role".into(), "all-in-one".into()],
-            disk: "linked".into(),
-            storage: "sata".into(),
-            memory_mib: None,
-            cpus: None,
-        }
+section! {
+    pub struct VirtualBoxOptions {
+        /// Override the VBoxManage executable.
+        pub vboxmanage: Option<String> = None,
+        /// "per-role" (five VMs, as in the lab) and/or "all-in-one".
+        pub topologies: Vec<String> = strings(["per-role", "all-in-one"]),
+        /// Per-VM disk over the appliance VDI: "linked" (differencing image) or
+        /// "clone" (full copy with clonemedium).
+        pub disk: String = "linked".into(),
+        /// Disk controller: "sata" (AHCI) or "ide" (PIIX4).
+        pub storage: String = "sata".into(),
+        /// Guest memory; `qemu.memory_mib` when absent, so both hypervisors get the
+        /// same.
+        pub memory_mib: Option<u32> = None,
+        /// Guest CPUs; `qemu.cpus` when absent.
+        pub cpus: Option<u32> = None,
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct OpenStackOptions {
-    /// Entry of clouds.yaml; `OS_CLOUD`, then the `OS_*` variables, then the
-    /// devcloud's entry apply when empty.
-    pub cloud: String,
-    /// "floating-ip" (as in the lab) or "fixed-ip".
-    pub access: String,
-    /// "per-role" (five instances, as in the lab), "all-in-one", and/or "routed"
-    /// (per-role, sub-services on `subnet`, the calculator on `calculator_subnet`,
-    /// one router between them: needs `network = "create"`).
-    pub topologies: Vec<String>,
-    /// "create": the lab's topology, made per deployment (network, subnet, router
-    /// with its gateway on the external network); or an existing network, by name
-    /// or id; empty: the one non-external network the project sees. Default "create".
-    pub network: String,
-    /// Subnet of a created network (the sub-services' in the routed topology).
-    pub subnet: String,
-    /// Routed topology: the calculator's subnet.
-    pub calculator_subnet: String,
-    /// External network floating IPs come from; empty: the only external one.
-    pub floating_network: String,
-    /// Flavor by name or id; empty: the smallest with enough memory for the appliance.
-    pub flavor: String,
-    /// C13 on the first variant: snapshot, restore and resize, each timed with a
-    /// prober (about four minutes under TCG); a short demonstration turns it off.
-    pub lifecycle: bool,
-}
-
-impl Default for OpenStackOptions {
-    fn default() -> Self {
-        OpenStackOptions {
-            cloud: String::new(),
-            access: "floating-ip".into(),
-            topologies: vec!["per-role".into(), "all-in-one".into()],
-            // The lab's own topology (seed, objectives 6-9) unless the scenario names a
-            // network: a cloud that lets a student create no router needs `network`.
-            network: "create".into(),
-            subnet: "10.5.7.0/24".into(),
-            calculator_subnet: "10.5.8.0/24".into(),
-            floating_network: String::new(),
-            flavor: String::new(),
-            lifecycle: true,
-        }
+section! {
+    pub struct OpenStackOptions {
+        /// Entry of clouds.yaml; `OS_CLOUD`, then the `OS_*` variables, then the
+        /// devcloud's entry apply when empty.
+        pub cloud: String = String::new(),
+        /// "floating-ip" (as in the lab) or "fixed-ip".
+        pub access: String = "floating-ip".into(),
+        /// "per-role" (five instances, as in the lab), "all-in-one", and/or "routed"
+        /// (per-role, sub-services on `subnet`, the calculator on `calculator_subnet`,
+        /// one router between them: needs `network = "create"`).
+        pub topologies: Vec<String> = strings(["per-role", "all-in-one"]),
+        /// "create": the lab's topology, made per deployment (network, subnet, router
+        /// with its gateway on the external network); or an existing network, by name
+        /// or id; empty: the one non-external network the project sees. Default
+        /// "create", the lab's own topology (seed, objectives 6-9): a cloud that lets a
+        /// student create no router needs `network`.
+        pub network: String = "create".into(),
+        /// Subnet of a created network (the sub-services' in the routed topology).
+        pub subnet: String = "10.5.7.0/24".into(),
+        /// Routed topology: the calculator's subnet.
+        pub calculator_subnet: String = "10.5.8.0/24".into(),
+        /// External network floating IPs come from; empty: the only external one.
+        pub floating_network: String = String::new(),
+        /// Flavor by name or id; empty: the smallest with enough memory for the
+        /// appliance.
+        pub flavor: String = String::new(),
+        /// C13 on the first variant: snapshot, restore and resize, each timed with a
+        /// prober (about four minutes under TCG); a short demonstration turns it off.
+        pub lifecycle: bool = true,
     }
 }
 
@@ -583,8 +467,15 @@ impl Scenario {
             "docker.networks",
             path,
         )?;
-        for (field, value) in [
-            ("docker.subnet", &self.docker.subnet),
+        subnets(
+            &[
+                ("docker.subnet", &self.docker.subnet),
+                ("lxc.subnet", &self.lxc.subnet),
+                ("podman.subnet", &self.podman.subnet),
+            ],
+            path,
+        )?;
+        routed_subnets(
             (
                 "docker.routed_services_subnet",
                 &self.docker.routed_services_subnet,
@@ -593,42 +484,14 @@ impl Scenario {
                 "docker.routed_calculator_subnet",
                 &self.docker.routed_calculator_subnet,
             ),
-        ] {
-            if !is_ipv4_cidr(value) {
-                return Err(bad(
-                    field,
-                    format!("{value:?}"),
-                    "expected an IPv4 CIDR such as 10.213.0.0/24",
-                ));
-            }
-        }
-        if self.docker.routed_services_subnet == self.docker.routed_calculator_subnet {
-            return Err(bad(
-                "docker.routed_calculator_subnet",
-                format!("{:?}", self.docker.routed_calculator_subnet),
-                "must differ from docker.routed_services_subnet (two networks joined by a router)",
-            ));
-        }
+            path,
+        )?;
         one_of(
             &self.podman.networks,
             &["bridge", "host"],
             "podman.networks",
             path,
         )?;
-        if !is_ipv4_cidr(&self.lxc.subnet) {
-            return Err(bad(
-                "lxc.subnet",
-                format!("{:?}", self.lxc.subnet),
-                "expected an IPv4 CIDR such as 10.217.0.0/24",
-            ));
-        }
-        if !is_ipv4_cidr(&self.podman.subnet) {
-            return Err(bad(
-                "podman.subnet",
-                format!("{:?}", self.podman.subnet),
-                "expected an IPv4 CIDR such as 10.216.0.0/24",
-            ));
-        }
         one_of(
             &self.qemu.topologies,
             &["per-role", "all-in-one"],
@@ -721,28 +584,14 @@ impl Scenario {
             "openstack.topologies",
             path,
         )?;
-        for (field, value) in [
+        routed_subnets(
             ("openstack.subnet", &self.openstack.subnet),
             (
                 "openstack.calculator_subnet",
                 &self.openstack.calculator_subnet,
             ),
-        ] {
-            if !is_ipv4_cidr(value) {
-                return Err(bad(
-                    field,
-                    format!("{value:?}"),
-                    "expected an IPv4 CIDR such as 10.5.7.0/24",
-                ));
-            }
-        }
-        if self.openstack.subnet == self.openstack.calculator_subnet {
-            return Err(bad(
-                "openstack.calculator_subnet",
-                format!("{:?}", self.openstack.calculator_subnet),
-                "must differ from openstack.subnet (two networks joined by a router)",
-            ));
-        }
+            path,
+        )?;
         if self.openstack.topologies.iter().any(|t| t == "routed")
             && self.openstack.network != "create"
         {
@@ -807,6 +656,44 @@ fn one_of(
                 format!("expected one of {}", allowed.join(", ")),
             ));
         }
+    }
+    Ok(())
+}
+
+/// Each `(field, value)` is an IPv4 CIDR.
+fn subnets(fields: &[(&str, &str)], path: &Path) -> Result<(), ScenarioError> {
+    for (field, value) in fields {
+        if !is_ipv4_cidr(value) {
+            return Err(ScenarioError::Invalid {
+                path: path.to_owned(),
+                line: None,
+                field: field.to_string(),
+                value: format!("{value:?}"),
+                reason: "expected an IPv4 CIDR such as 10.5.7.0/24".into(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The two networks of a routed topology: both CIDRs, and not the same one.
+fn routed_subnets(
+    services: (&str, &str),
+    calculator: (&str, &str),
+    path: &Path,
+) -> Result<(), ScenarioError> {
+    subnets(&[services, calculator], path)?;
+    if services.1 == calculator.1 {
+        return Err(ScenarioError::Invalid {
+            path: path.to_owned(),
+            line: None,
+            field: calculator.0.into(),
+            value: format!("{:?}", calculator.1),
+            reason: format!(
+                "must differ from {} (two networks joined by a router)",
+                services.0
+            ),
+        });
     }
     Ok(())
 }

@@ -70,6 +70,16 @@ impl Variant {
         }
     }
 
+    /// A container engine's variant on network mode `network` (docker, podman): a
+    /// bridge of the run's own records its subnet.
+    pub fn on_network(platform: &str, network: &str, subnet: &str) -> Self {
+        let mut v = Variant::new(format!("{platform}/{network}"), &[("network", network)]);
+        if network == "bridge" {
+            v.settings.insert("subnet".into(), subnet.into());
+        }
+        v
+    }
+
     pub fn get(&self, key: &str) -> Option<&str> {
         self.settings.get(key).map(String::as_str)
     }

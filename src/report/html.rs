@@ -139,6 +139,56 @@ fn cell(s: Option<&Series>) -> String {
     }
 }
 
+/// One `<td>`: text already escaped.
+fn td(html: impl std::fmt::Display) -> String {
+    format!("<td>{html}</td>")
+}
+
+/// One right-aligned number cell.
+fn num(html: impl std::fmt::Display) -> String {
+    format!("<td class=\"num\">{html}</td>")
+}
+
+/// The rest of a row whose variant has no figure here.
+fn not_measured(columns: usize) -> Vec<String> {
+    vec![format!("<td colspan=\"{columns}\">{NOT_MEASURED}</td>")]
+}
+
+/// The folded table of figures under a section's chart: one row (or several) per
+/// measured variant, the first cell naming the variant, `rows` giving the other cells.
+/// Every figures table is built here, so they read and fold alike. Leaves the fold
+/// open: the caller may add below the table before closing it.
+fn figures_table(
+    out: &mut String,
+    r: &RunResults,
+    (summary, class): (&str, &str),
+    headers: &[&str],
+    rows: impl Fn(&PlatformResult) -> Vec<Vec<String>>,
+) {
+    fold(out, "numbers", summary);
+    let class = if class.is_empty() {
+        String::new()
+    } else {
+        format!(" class=\"{class}\"")
+    };
+    let _ = write!(out, "<table{class}><thead><tr><th>Platform</th>");
+    for h in headers {
+        let _ = write!(out, "<th>{h}</th>");
+    }
+    out.push_str("</tr></thead><tbody>\n");
+    for p in view::measured(r) {
+        for cells in rows(p) {
+            let _ = writeln!(
+                out,
+                "<tr><td>{}</td>{}</tr>",
+                platform_cell(r, p),
+                cells.concat()
+            );
+        }
+    }
+    out.push_str("</tbody></table>\n");
+}
+
 pub(crate) fn figure(c: &Chart) -> String {
     format!(
         "<figure class=\"chart\" id=\"{}\"><figcaption><strong>{}</strong><span class=\"how\">How to read this: {}</span></figcaption>{}</figure>\n",
@@ -527,30 +577,28 @@ fn startup(out: &mut String, r: &RunResults, charts: &[Chart]) {
     );
     out.push_str("<p>Each sample is a fresh deployment, timed from the platform's create call until the calculator first answers <code>(5+3)/2</code> correctly. Artifact builds are timed apart (see Artifacts).</p>\n");
     figures(out, r, charts, "chart-startup", "startup");
-    fold(
+    figures_table(
         out,
-        "numbers",
-        "Figures per variant: startup and each phase (median, sample count, IQR)",
+        r,
+        (
+            "Figures per variant: startup and each phase (median, sample count, IQR)",
+            "",
+        ),
+        &["Startup", "Phases (median)"],
+        |p| {
+            let phases = if p.startup_phases_ms.is_empty() {
+                NOT_MEASURED.to_string()
+            } else {
+                view::ordered_phases(p)
+                    .into_iter()
+                    .map(|(k, s)| format!("{} {}", esc(&charts::phase_name(k)), esc(&describe(s))))
+                    .collect::<Vec<_>>()
+                    .join("<br>")
+            };
+            vec![vec![td(cell(p.startup_ms.as_ref())), td(phases)]]
+        },
     );
-    out.push_str("<table><thead><tr><th>Platform</th><th>Startup</th><th>Phases (median)</th></tr></thead><tbody>\n");
-    for p in view::measured(r) {
-        let phases = if p.startup_phases_ms.is_empty() {
-            NOT_MEASURED.to_string()
-        } else {
-            view::ordered_phases(p)
-                .into_iter()
-                .map(|(k, s)| format!("{} {}", esc(&charts::phase_name(k)), esc(&describe(s))))
-                .collect::<Vec<_>>()
-                .join("<br>")
-        };
-        let _ = writeln!(
-            out,
-            "<tr><td>{}</td><td>{}</td><td>{phases}</td></tr>",
-            platform_cell(r, p),
-            cell(p.startup_ms.as_ref())
-        );
-    }
-    out.push_str("</tbody></table>\n</details>\n</section>\n");
+    out.push_str("</details>\n</section>\n");
 }
 
 fn memory(out: &mut String, r: &RunResults, charts: &[Chart]) {
@@ -564,24 +612,26 @@ fn memory(out: &mut String, r: &RunResults, charts: &[Chart]) {
         Some(c) => out.push_str(&figure(c)),
         None => out.push_str(&nothing(r, "host memory")),
     }
-    fold(
+    figures_table(
         out,
-        "numbers",
-        "Figures per variant: idle and loaded memory, RSS and PSS",
+        r,
+        (
+            "Figures per variant: idle and loaded memory, RSS and PSS",
+            "",
+        ),
+        &["Idle RSS", "Idle PSS", "Loaded RSS", "Loaded PSS"],
+        |p| {
+            vec![[
+                &p.memory_idle_bytes,
+                &p.memory_idle_pss_bytes,
+                &p.memory_load_bytes,
+                &p.memory_load_pss_bytes,
+            ]
+            .into_iter()
+            .map(|s| td(cell(s.as_ref())))
+            .collect()]
+        },
     );
-    out.push_str("<table><thead><tr><th>Platform</th><th>Idle RSS</th><th>Idle PSS</th><th>Loaded RSS</th><th>Loaded PSS</th></tr></thead><tbody>\n");
-    for p in view::measured(r) {
-        let _ = writeln!(
-            out,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            platform_cell(r, p),
-            cell(p.memory_idle_bytes.as_ref()),
-            cell(p.memory_idle_pss_bytes.as_ref()),
-            cell(p.memory_load_bytes.as_ref()),
-            cell(p.memory_load_pss_bytes.as_ref())
-        );
-    }
-    out.push_str("</tbody></table>\n");
     out.push_str(&super::idle::breakdown_table(r));
     out.push_str("</details>\n</section>\n");
 }
@@ -659,25 +709,26 @@ fn cpu(out: &mut String, r: &RunResults, charts: &[Chart]) {
     if let Some(rule) = super::idle::settle_rule(r) {
         let _ = writeln!(out, "<p>{}</p>", esc(&rule));
     }
-    fold(
+    figures_table(
         out,
-        "numbers",
-        "Figures per variant: idle CPU and CPU per 1,000 requests",
+        r,
+        (
+            "Figures per variant: idle CPU and CPU per 1,000 requests",
+            "",
+        ),
+        &["Idle CPU", "CPU per 1,000 requests"],
+        |p| {
+            let idle = match &p.cpu_idle_seconds {
+                Some(c) => esc(&super::idle::idle_cpu_cell(c)),
+                None => NOT_MEASURED.into(),
+            };
+            vec![vec![
+                td(idle),
+                td(cell(p.cpu_seconds_per_1k_requests.as_ref())),
+            ]]
+        },
     );
-    out.push_str("<table><thead><tr><th>Platform</th><th>Idle CPU</th><th>CPU per 1,000 requests</th></tr></thead><tbody>\n");
-    for p in view::measured(r) {
-        let idle = match &p.cpu_idle_seconds {
-            Some(c) => esc(&super::idle::idle_cpu_cell(c)),
-            None => NOT_MEASURED.into(),
-        };
-        let _ = writeln!(
-            out,
-            "<tr><td>{}</td><td>{idle}</td><td>{}</td></tr>",
-            platform_cell(r, p),
-            cell(p.cpu_seconds_per_1k_requests.as_ref())
-        );
-    }
-    out.push_str("</tbody></table>\n</details>\n</section>\n");
+    out.push_str("</details>\n</section>\n");
 }
 
 fn latency(out: &mut String, r: &RunResults, charts: &[Chart]) {
@@ -688,41 +739,55 @@ fn latency(out: &mut String, r: &RunResults, charts: &[Chart]) {
     );
     out.push_str("<p>Open-loop load: requests leave at a fixed rate whatever the answers do, and each latency counts from the moment the request was <em>meant</em> to leave, so a stalled platform cannot hide its stall. Every answer is checked; failures and wrong answers are counted apart.</p>\n");
     figures(out, r, charts, "chart-latency", "request latency");
-    fold(
+    const LATENCY: [&str; 11] = [
+        "Rate (req/s)",
+        "Achieved",
+        "p50",
+        "p90",
+        "p99",
+        "p99.9",
+        "max",
+        "Mean ± sd",
+        "Correct",
+        "Failed",
+        "Wrong",
+    ];
+    figures_table(
         out,
-        "numbers",
-        "Figures per variant and rate: every percentile, correct, failed and wrong answers",
+        r,
+        (
+            "Figures per variant and rate: every percentile, correct, failed and wrong answers",
+            "dense",
+        ),
+        &LATENCY,
+        |p| {
+            if p.latency_us.is_empty() {
+                return vec![not_measured(LATENCY.len())];
+            }
+            p.latency_us
+                .iter()
+                .map(|l| {
+                    let mut row = vec![
+                        num(view::fmt_rate(l.rate_rps)),
+                        num(fmt_num(l.achieved_rps)),
+                    ];
+                    row.extend(
+                        [l.p50, l.p90, l.p99, l.p999, l.max]
+                            .into_iter()
+                            .map(|v| num(esc(&fmt_us(v)))),
+                    );
+                    row.push(num(format!(
+                        "{} ± {}",
+                        esc(&fmt_us(l.mean)),
+                        esc(&fmt_us(l.stddev))
+                    )));
+                    row.extend([l.count, l.errors, l.wrong_answers].into_iter().map(num));
+                    row
+                })
+                .collect()
+        },
     );
-    out.push_str("<table class=\"dense\"><thead><tr><th>Platform</th><th>Rate (req/s)</th><th>Achieved</th><th>p50</th><th>p90</th><th>p99</th><th>p99.9</th><th>max</th><th>Mean ± sd</th><th>Correct</th><th>Failed</th><th>Wrong</th></tr></thead><tbody>\n");
-    for p in view::measured(r) {
-        if p.latency_us.is_empty() {
-            let _ = writeln!(
-                out,
-                "<tr><td>{}</td><td colspan=\"11\">{NOT_MEASURED}</td></tr>",
-                platform_cell(r, p)
-            );
-        }
-        for l in &p.latency_us {
-            let _ = writeln!(
-                out,
-                "<tr><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{} ± {}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
-                platform_cell(r, p),
-                view::fmt_rate(l.rate_rps),
-                fmt_num(l.achieved_rps),
-                esc(&fmt_us(l.p50)),
-                esc(&fmt_us(l.p90)),
-                esc(&fmt_us(l.p99)),
-                esc(&fmt_us(l.p999)),
-                esc(&fmt_us(l.max)),
-                esc(&fmt_us(l.mean)),
-                esc(&fmt_us(l.stddev)),
-                l.count,
-                l.errors,
-                l.wrong_answers
-            );
-        }
-    }
-    out.push_str("</tbody></table>\n</details>\n</section>\n");
+    out.push_str("</details>\n</section>\n");
 }
 
 fn throughput(out: &mut String, r: &RunResults, charts: &[Chart]) {
@@ -731,38 +796,37 @@ fn throughput(out: &mut String, r: &RunResults, charts: &[Chart]) {
         Some(c) => out.push_str(&figure(c)),
         None => out.push_str(&nothing(r, "maximum throughput")),
     }
-    fold(
+    const THROUGHPUT: [&str; 7] = [
+        "Requests/s",
+        "Per second",
+        "Connections",
+        "Duration",
+        "Correct",
+        "Failed",
+        "Wrong",
+    ];
+    figures_table(
         out,
-        "numbers",
-        "Figures per variant: requests per second, correct, failed and wrong answers",
+        r,
+        (
+            "Figures per variant: requests per second, correct, failed and wrong answers",
+            "",
+        ),
+        &THROUGHPUT,
+        |p| match &p.max_throughput_rps {
+            Some(t) => vec![vec![
+                num(fmt_num(t.rps)),
+                td(esc(&describe(&t.per_second))),
+                num(t.connections),
+                num(format!("{} s", fmt_num(t.duration_s))),
+                num(t.count),
+                num(t.errors),
+                num(t.wrong_answers),
+            ]],
+            None => vec![not_measured(THROUGHPUT.len())],
+        },
     );
-    out.push_str("<table><thead><tr><th>Platform</th><th>Requests/s</th><th>Per second</th><th>Connections</th><th>Duration</th><th>Correct</th><th>Failed</th><th>Wrong</th></tr></thead><tbody>\n");
-    for p in view::measured(r) {
-        match &p.max_throughput_rps {
-            Some(t) => {
-                let _ = writeln!(
-                    out,
-                    "<tr><td>{}</td><td class=\"num\">{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{} s</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
-                    platform_cell(r, p),
-                    fmt_num(t.rps),
-                    esc(&describe(&t.per_second)),
-                    t.connections,
-                    fmt_num(t.duration_s),
-                    t.count,
-                    t.errors,
-                    t.wrong_answers
-                );
-            }
-            None => {
-                let _ = writeln!(
-                    out,
-                    "<tr><td>{}</td><td colspan=\"7\">{NOT_MEASURED}</td></tr>",
-                    platform_cell(r, p)
-                );
-            }
-        }
-    }
-    out.push_str("</tbody></table>\n</details>\n</section>\n");
+    out.push_str("</details>\n</section>\n");
 }
 
 fn artifacts(out: &mut String, r: &RunResults, charts: &[Chart]) {

@@ -35,8 +35,12 @@ pub enum Act {
     Work,
     Fail,
     Panic,
-    /// Fire the run's cancellation (as Ctrl-C does), then wait as a slow step would.
+    /// Fire the run's cancellation (as Ctrl-C does), then return `Cancelled` as a step
+    /// that watches the token does.
     Cancel,
+    /// Fire the run's cancellation, then finish the step anyway, as a request already
+    /// sent to an engine does (the engine creates the container regardless).
+    CancelThenFinish,
 }
 
 /// The behaviour of one fake platform, step by step.
@@ -96,10 +100,15 @@ impl Fake {
             Act::Fail => Err(PlatformError::Failed(format!("{step} failed as scripted"))),
             Act::Panic => panic!("{step} panicked as scripted"),
             Act::Cancel => {
+                let cancel = &ctx.expect("a step with a run context").cancel;
+                cancel.cancel();
+                cancel.cancelled().await;
+                Err(PlatformError::Cancelled)
+            }
+            Act::CancelThenFinish => {
                 ctx.expect("a step with a run context").cancel.cancel();
-                // A slow step: only the runner's cancellation ends it.
-                std::future::pending::<()>().await;
-                unreachable!()
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                Ok(())
             }
         }
     }

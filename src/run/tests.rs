@@ -292,11 +292,15 @@ async fn cancelling_mid_run_tears_down_and_writes_what_was_measured() {
             ..Default::default()
         },
         Script {
+            deploy: Act::CancelThenFinish,
+            ..Default::default()
+        },
+        Script {
             extras: Act::Cancel,
             ..Default::default()
         },
     ] {
-        let ran = run_fakes(script).await;
+        let ran = run_fakes(script.clone()).await;
         assert!(ran.outcome.cancelled);
         assert_eq!(ran.outcome.exit_code(), 130);
         assert!(ran.outcome.results.interrupted);
@@ -307,6 +311,21 @@ async fn cancelling_mid_run_tears_down_and_writes_what_was_measured() {
         );
         assert!(ran.all_torn_down(FIRST));
         assert_eq!(ran.cleanups(FIRST), 1);
+        // A deploy that finished after Ctrl-C is torn down before the backstop lists
+        // what is left: nothing it created appears after the cleanup.
+        let lines = ran.journal.lines();
+        let at = |l: &str| lines.iter().position(|x| x == &format!("{FIRST}: {l}"));
+        if script.deploy == Act::CancelThenFinish {
+            let deployed = at("deployed").expect("the deploy was let finish");
+            let cleanup = lines
+                .iter()
+                .position(|x| x.starts_with(&format!("{FIRST}: cleanup")))
+                .expect("a cleanup");
+            assert!(
+                at("teardown").is_some_and(|t| deployed < t && t < cleanup),
+                "{lines:?}"
+            );
+        }
         // The platform after the interruption is not started, and says so.
         assert_eq!(ran.journal.count(&format!("{SECOND}: probe")), 0);
         let second = ran.result(SECOND);

@@ -360,11 +360,7 @@ impl Platform for Docker {
             .networks
             .iter()
             .map(|n| {
-                let mut v = Variant::new(format!("docker/{n}"), &[("network", n.as_str())]);
-                if n == "bridge" {
-                    v.settings
-                        .insert("subnet".into(), scenario.docker.subnet.clone());
-                }
+                let mut v = Variant::on_network(self.name(), n, &scenario.docker.subnet);
                 if n == "routed" {
                     // The report's C15 rule picks routed variants by this key.
                     v.settings.insert("topology".into(), "routed".into());

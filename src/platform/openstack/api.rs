@@ -3,6 +3,8 @@
 //! resource is named `virtbench-<run-id>-...` and tagged `virtbench` and
 //! `virtbench-run-<run-id>`, so `cleanup` finds it by tag.
 
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::client::{ApiError, Body, Client, Service};
@@ -19,6 +21,31 @@ fn s(v: &Value) -> String {
     v.as_str().unwrap_or_default().to_string()
 }
 
+/// One resource of an answer, read by its serde description. A field that does not
+/// fit is logged and the resource read as empty (its id then matches nothing), as
+/// `s` reads a missing field as empty: a listing is not failed by one odd entry.
+fn record<T: DeserializeOwned + Default>(v: &Value, what: &str) -> T {
+    T::deserialize(v).unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "openstack: a {what} did not read as expected");
+        T::default()
+    })
+}
+
+/// A string OpenStack may send as `null`.
+fn text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    Ok(Option::<String>::deserialize(d)?.unwrap_or_default())
+}
+
+/// The first address of a Neutron `fixed_ips` list.
+fn first_ip<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    #[derive(Deserialize)]
+    struct FixedIp {
+        ip_address: String,
+    }
+    let ips = Option::<Vec<FixedIp>>::deserialize(d)?.unwrap_or_default();
+    Ok(ips.into_iter().next().map(|ip| ip.ip_address))
+}
+
 /// Percent-encode a query value (names may hold anything).
 pub fn q(v: &str) -> String {
     let mut out = String::new();
@@ -33,6 +60,37 @@ pub fn q(v: &str) -> String {
     out
 }
 
+/// `GET path` on `service`, the array under `key` of the answer read by `record`.
+/// Every listing call is this one: OpenStack answers `{"<plural>": [...]}`.
+async fn list<T>(
+    c: &Client,
+    service: Service,
+    path: &str,
+    key: &str,
+    record: impl Fn(&Value) -> T,
+) -> Result<Vec<T>, ApiError> {
+    let v = c.get(service, path).await?;
+    Ok(v[key]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(record)
+        .collect())
+}
+
+/// `POST /<collection>` on Neutron with `{"<key>": fields}`; the created resource,
+/// which Neutron answers under the same key.
+async fn create(c: &Client, collection: &str, key: &str, fields: Value) -> Result<Value, ApiError> {
+    let mut v = c
+        .post(
+            Service::Network,
+            &format!("/{collection}"),
+            json!({ key: fields }),
+        )
+        .await?;
+    Ok(v[key].take())
+}
+
 fn unexpected(c: &Client, what: String) -> ApiError {
     ApiError::Unexpected {
         cloud: c.cloud.name.clone(),
@@ -42,47 +100,39 @@ fn unexpected(c: &Client, what: String) -> ApiError {
 
 // ------------------------------------------------------------------ Glance
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(default)]
 pub struct Image {
     pub id: String,
+    /// Glance allows an image without a name (`null`).
+    #[serde(deserialize_with = "text")]
     pub name: String,
     pub status: String,
     pub size: Option<u64>,
-    pub properties: Value,
+    /// Glance v2 keeps custom properties (`virtbench_sha256`) beside the fields above.
+    #[serde(flatten)]
+    pub properties: serde_json::Map<String, Value>,
 }
 
-fn image(v: &Value) -> Image {
-    Image {
-        id: s(&v["id"]),
-        name: s(&v["name"]),
-        status: s(&v["status"]),
-        size: v["size"].as_u64(),
-        properties: v.clone(),
+impl Image {
+    /// A custom property's text, if set.
+    pub fn property(&self, key: &str) -> Option<&str> {
+        self.properties.get(key).and_then(Value::as_str)
     }
 }
 
+fn image(v: &Value) -> Image {
+    record(v, "glance image")
+}
+
 pub async fn images_named(c: &Client, name: &str) -> Result<Vec<Image>, ApiError> {
-    let v = c
-        .get(Service::Image, &format!("/images?name={}", q(name)))
-        .await?;
-    Ok(v["images"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(image)
-        .collect())
+    let path = format!("/images?name={}", q(name));
+    list(c, Service::Image, &path, "images", image).await
 }
 
 pub async fn images_tagged(c: &Client, tag: &str) -> Result<Vec<Image>, ApiError> {
-    let v = c
-        .get(Service::Image, &format!("/images?tag={}", q(tag)))
-        .await?;
-    Ok(v["images"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(image)
-        .collect())
+    let path = format!("/images?tag={}", q(tag));
+    list(c, Service::Image, &path, "images", image).await
 }
 
 pub async fn get_image(c: &Client, id: &str) -> Result<Image, ApiError> {
@@ -134,19 +184,16 @@ pub struct Flavor {
 }
 
 pub async fn flavors(c: &Client) -> Result<Vec<Flavor>, ApiError> {
-    let v = c.get(Service::Compute, "/flavors/detail").await?;
-    Ok(v["flavors"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|f| Flavor {
+    list(c, Service::Compute, "/flavors/detail", "flavors", |f| {
+        Flavor {
             id: s(&f["id"]),
             name: s(&f["name"]),
             vcpus: f["vcpus"].as_u64().unwrap_or(0),
             ram_mib: f["ram"].as_u64().unwrap_or(0),
             disk_gb: f["disk"].as_u64().unwrap_or(0),
-        })
-        .collect())
+        }
+    })
+    .await
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -205,33 +252,13 @@ pub async fn create_server(c: &Client, spec: &ServerSpec<'_>) -> Result<String, 
 
 /// Servers whose name matches the regular expression `name` (Nova filters by regex).
 pub async fn servers_named(c: &Client, name_regex: &str) -> Result<Vec<Server>, ApiError> {
-    let v = c
-        .get(
-            Service::Compute,
-            &format!("/servers/detail?name={}", q(name_regex)),
-        )
-        .await?;
-    Ok(v["servers"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(server)
-        .collect())
+    let path = format!("/servers/detail?name={}", q(name_regex));
+    list(c, Service::Compute, &path, "servers", server).await
 }
 
 pub async fn servers_tagged(c: &Client, tag: &str) -> Result<Vec<Server>, ApiError> {
-    let v = c
-        .get(
-            Service::Compute,
-            &format!("/servers/detail?tags={}", q(tag)),
-        )
-        .await?;
-    Ok(v["servers"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(server)
-        .collect())
+    let path = format!("/servers/detail?tags={}", q(tag));
+    list(c, Service::Compute, &path, "servers", server).await
 }
 
 pub async fn get_server(c: &Client, id: &str) -> Result<Server, ApiError> {
@@ -261,32 +288,25 @@ pub struct Network {
 }
 
 pub async fn networks(c: &Client, query: &str) -> Result<Vec<Network>, ApiError> {
-    let v = c
-        .get(Service::Network, &format!("/networks{query}"))
-        .await?;
-    Ok(v["networks"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|n| Network {
-            id: s(&n["id"]),
-            name: s(&n["name"]),
-            external: n["router:external"].as_bool().unwrap_or(false),
-            shared: n["shared"].as_bool().unwrap_or(false),
-        })
-        .collect())
+    let path = format!("/networks{query}");
+    list(c, Service::Network, &path, "networks", |n| Network {
+        id: s(&n["id"]),
+        name: s(&n["name"]),
+        external: n["router:external"].as_bool().unwrap_or(false),
+        shared: n["shared"].as_bool().unwrap_or(false),
+    })
+    .await
 }
 
 /// A network of the run's own (`network = "create"`).
 pub async fn create_network(c: &Client, name: &str) -> Result<Network, ApiError> {
-    let v = c
-        .post(
-            Service::Network,
-            "/networks",
-            json!({ "network": { "name": name, "description": "virtbench" } }),
-        )
-        .await?;
-    let n = &v["network"];
+    let n = create(
+        c,
+        "networks",
+        "network",
+        json!({ "name": name, "description": "virtbench" }),
+    )
+    .await?;
     Ok(Network {
         id: s(&n["id"]),
         name: s(&n["name"]),
@@ -302,17 +322,11 @@ pub async fn create_subnet(
     name: &str,
     cidr: &str,
 ) -> Result<String, ApiError> {
-    let v = c
-        .post(
-            Service::Network,
-            "/subnets",
-            json!({ "subnet": {
-                "network_id": network_id, "name": name, "ip_version": 4,
-                "cidr": cidr, "enable_dhcp": true,
-            }}),
-        )
-        .await?;
-    Ok(s(&v["subnet"]["id"]))
+    let fields = json!({
+        "network_id": network_id, "name": name, "ip_version": 4,
+        "cidr": cidr, "enable_dhcp": true,
+    });
+    Ok(s(&create(c, "subnets", "subnet", fields).await?["id"]))
 }
 
 pub async fn delete_network(c: &Client, id: &str) -> Result<bool, ApiError> {
@@ -331,28 +345,24 @@ pub async fn create_router(
     name: &str,
     external_network_id: Option<&str>,
 ) -> Result<Router, ApiError> {
-    let mut body = json!({ "router": { "name": name, "description": "virtbench" } });
+    let mut fields = json!({ "name": name, "description": "virtbench" });
     if let Some(ext) = external_network_id {
-        body["router"]["external_gateway_info"] = json!({ "network_id": ext });
+        fields["external_gateway_info"] = json!({ "network_id": ext });
     }
-    let v = c.post(Service::Network, "/routers", body).await?;
+    let r = create(c, "routers", "router", fields).await?;
     Ok(Router {
-        id: s(&v["router"]["id"]),
-        name: s(&v["router"]["name"]),
+        id: s(&r["id"]),
+        name: s(&r["name"]),
     })
 }
 
 pub async fn routers(c: &Client, query: &str) -> Result<Vec<Router>, ApiError> {
-    let v = c.get(Service::Network, &format!("/routers{query}")).await?;
-    Ok(v["routers"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|r| Router {
-            id: s(&r["id"]),
-            name: s(&r["name"]),
-        })
-        .collect())
+    let path = format!("/routers{query}");
+    list(c, Service::Network, &path, "routers", |r| Router {
+        id: s(&r["id"]),
+        name: s(&r["name"]),
+    })
+    .await
 }
 
 pub async fn add_router_interface(c: &Client, router: &str, subnet: &str) -> Result<(), ApiError> {
@@ -390,23 +400,20 @@ pub async fn delete_router(c: &Client, id: &str) -> Result<bool, ApiError> {
     c.delete(Service::Network, &format!("/routers/{id}")).await
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(default)]
 pub struct Port {
     pub id: String,
     pub name: String,
     pub status: String,
+    /// The first of the port's fixed IPs (virtbench's ports have one).
+    #[serde(rename = "fixed_ips", deserialize_with = "first_ip")]
     pub fixed_ip: Option<String>,
     pub device_id: String,
 }
 
 fn port(v: &Value) -> Port {
-    Port {
-        id: s(&v["id"]),
-        name: s(&v["name"]),
-        status: s(&v["status"]),
-        fixed_ip: v["fixed_ips"][0]["ip_address"].as_str().map(str::to_string),
-        device_id: s(&v["device_id"]),
-    }
+    record(v, "neutron port")
 }
 
 /// Tags on a Neutron resource (`ports`, `floatingips`, `networks`...): Neutron takes
@@ -434,13 +441,11 @@ pub async fn create_port(
     name: &str,
     security_group: Option<&str>,
 ) -> Result<Port, ApiError> {
-    let mut body =
-        json!({ "port": { "network_id": network_id, "name": name, "description": "virtbench" } });
+    let mut fields = json!({ "network_id": network_id, "name": name, "description": "virtbench" });
     if let Some(sg) = security_group {
-        body["port"]["security_groups"] = json!([sg]);
+        fields["security_groups"] = json!([sg]);
     }
-    let v = c.post(Service::Network, "/ports", body).await?;
-    Ok(port(&v["port"]))
+    Ok(port(&create(c, "ports", "port", fields).await?))
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -452,16 +457,12 @@ pub struct SecurityGroup {
 /// A security group letting in what the lab opened: ICMP, and TCP on the calculator's
 /// ports (50000-50004) from anywhere. Egress stays Neutron's default (all allowed).
 pub async fn create_security_group(c: &Client, name: &str) -> Result<SecurityGroup, ApiError> {
-    let v = c
-        .post(
-            Service::Network,
-            "/security-groups",
-            json!({ "security_group": { "name": name, "description": "virtbench: ICMP and the calculator's ports" } }),
-        )
-        .await?;
+    let fields =
+        json!({ "name": name, "description": "virtbench: ICMP and the calculator's ports" });
+    let g = create(c, "security-groups", "security_group", fields).await?;
     let sg = SecurityGroup {
-        id: s(&v["security_group"]["id"]),
-        name: s(&v["security_group"]["name"]),
+        id: s(&g["id"]),
+        name: s(&g["name"]),
     };
     for rule in [
         json!({ "protocol": "icmp" }),
@@ -472,29 +473,20 @@ pub async fn create_security_group(c: &Client, name: &str) -> Result<SecurityGro
         r["direction"] = json!("ingress");
         r["ethertype"] = json!("IPv4");
         r["remote_ip_prefix"] = json!("0.0.0.0/0");
-        c.post(
-            Service::Network,
-            "/security-group-rules",
-            json!({ "security_group_rule": r }),
-        )
-        .await?;
+        create(c, "security-group-rules", "security_group_rule", r).await?;
     }
     Ok(sg)
 }
 
 pub async fn security_groups(c: &Client, query: &str) -> Result<Vec<SecurityGroup>, ApiError> {
-    let v = c
-        .get(Service::Network, &format!("/security-groups{query}"))
-        .await?;
-    Ok(v["security_groups"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|g| SecurityGroup {
+    let path = format!("/security-groups{query}");
+    list(c, Service::Network, &path, "security_groups", |g| {
+        SecurityGroup {
             id: s(&g["id"]),
             name: s(&g["name"]),
-        })
-        .collect())
+        }
+    })
+    .await
 }
 
 pub async fn delete_security_group(c: &Client, id: &str) -> Result<bool, ApiError> {
@@ -503,13 +495,8 @@ pub async fn delete_security_group(c: &Client, id: &str) -> Result<bool, ApiErro
 }
 
 pub async fn ports(c: &Client, query: &str) -> Result<Vec<Port>, ApiError> {
-    let v = c.get(Service::Network, &format!("/ports{query}")).await?;
-    Ok(v["ports"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(port)
-        .collect())
+    let path = format!("/ports{query}");
+    list(c, Service::Network, &path, "ports", port).await
 }
 
 pub async fn delete_port(c: &Client, id: &str) -> Result<bool, ApiError> {
@@ -539,30 +526,19 @@ pub async fn create_floating_ip(
     port_id: &str,
     description: &str,
 ) -> Result<FloatingIp, ApiError> {
-    let v = c
-        .post(
-            Service::Network,
-            "/floatingips",
-            json!({ "floatingip": {
-                "floating_network_id": external_network_id,
-                "port_id": port_id,
-                "description": description,
-            }}),
-        )
-        .await?;
-    Ok(floating_ip(&v["floatingip"]))
+    let fields = json!({
+        "floating_network_id": external_network_id,
+        "port_id": port_id,
+        "description": description,
+    });
+    Ok(floating_ip(
+        &create(c, "floatingips", "floatingip", fields).await?,
+    ))
 }
 
 pub async fn floating_ips(c: &Client, query: &str) -> Result<Vec<FloatingIp>, ApiError> {
-    let v = c
-        .get(Service::Network, &format!("/floatingips{query}"))
-        .await?;
-    Ok(v["floatingips"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(floating_ip)
-        .collect())
+    let path = format!("/floatingips{query}");
+    list(c, Service::Network, &path, "floatingips", floating_ip).await
 }
 
 pub async fn delete_floating_ip(c: &Client, id: &str) -> Result<bool, ApiError> {
@@ -610,6 +586,35 @@ mod base64_lite {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
+    #[test]
+    fn records_read_as_the_apis_write_them() {
+        // As Glance v2 and Neutron answer (trimmed): a nameless image with a custom
+        // property, a port with its fixed IPs.
+        let img = super::image(&json!({
+            "id": "i1", "name": null, "status": "active", "size": 1024,
+            "virtbench_sha256": "abc", "tags": ["virtbench"],
+        }));
+        assert_eq!((img.id.as_str(), img.name.as_str()), ("i1", ""));
+        assert_eq!((img.status.as_str(), img.size), ("active", Some(1024)));
+        assert_eq!(img.property("virtbench_sha256"), Some("abc"));
+        assert_eq!(img.property("absent"), None);
+        let port = super::port(&json!({
+            "id": "p1", "name": "vb-1-sum", "status": "ACTIVE", "device_id": "s1",
+            "fixed_ips": [{ "subnet_id": "n1", "ip_address": "10.5.7.12" }],
+        }));
+        assert_eq!(port.fixed_ip.as_deref(), Some("10.5.7.12"));
+        assert_eq!(port.device_id, "s1");
+        assert_eq!(
+            super::port(&json!({ "id": "p2", "fixed_ips": [] })).fixed_ip,
+            None
+        );
+        // The variable is the key, not the word "key".
+        let key = "port";
+        assert_eq!(json!({ key: 1 }), json!({ "port": 1 }));
+    }
+
     #[test]
     fn query_values_are_encoded() {
         assert_eq!(super::q("^virtbench-1-d1-"), "%5Evirtbench-1-d1-");

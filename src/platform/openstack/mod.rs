@@ -657,7 +657,7 @@ async fn image(c: &Client, qcow2: &Path) -> Result<(String, ArtifactRecord), Pla
     let name = format!("virtbench-appliance-{}", &sha[..16]);
     let bytes = data.len() as u64;
     for img in api::images_named(c, &name).await.map_err(failed)? {
-        if img.status == "active" && img.properties["virtbench_sha256"] == sha.as_str() {
+        if img.status == "active" && img.property("virtbench_sha256") == Some(sha.as_str()) {
             tracing::info!(image = %img.id, "reusing the appliance image on Glance");
             return Ok((
                 img.id,

@@ -364,14 +364,7 @@ impl Platform for Podman {
             .podman
             .networks
             .iter()
-            .map(|n| {
-                let mut v = Variant::new(format!("podman/{n}"), &[("network", n.as_str())]);
-                if n == "bridge" {
-                    v.settings
-                        .insert("subnet".into(), scenario.podman.subnet.clone());
-                }
-                v
-            })
+            .map(|n| Variant::on_network(self.name(), n, &scenario.podman.subnet))
             .collect()
     }
 

@@ -137,65 +137,48 @@ fn creation(role: &str, mode: DiskMode, controller: Controller) -> Vec<String> {
     strings(&create_commands(vm, Path::new("/w"), controller, &disk))
 }
 
+/// Command `i` of `cmds` holds `part` (a whole command, or the part that matters).
+fn assert_has(cmds: &[String], i: usize, part: &str) {
+    assert!(
+        cmds[i].contains(part),
+        "command {i} lacks {part:?}: {}",
+        cmds[i]
+    );
+}
+
 #[test]
 fn vm_creation_sequence_with_differencing_disk() {
     let cmds = creation("sum", DiskMode::Linked, Controller::Sata);
     assert_eq!(cmds.len(), 6, "{cmds:#?}");
-    assert_eq!(
-        cmds[0],
-        "createvm --name vb-r1-sum --ostype Linux_64 --register --basefolder /w"
-    );
-    assert!(
-        cmds[1].starts_with("modifyvm vb-r1-sum --memory 128 --cpus 1"),
-        "{}",
-        cmds[1]
-    );
-    assert!(
-        cmds[1].contains("--natpf1 \"sum,tcp,127.0.0.1,40001,,50001\""),
-        "{}",
-        cmds[1]
-    );
+    for (i, part) in [
+        (0, "createvm --name vb-r1-sum --ostype Linux_64 --register --basefolder /w"),
+        (1, "modifyvm vb-r1-sum --memory 128 --cpus 1"),
+        (1, "--natpf1 \"sum,tcp,127.0.0.1,40001,,50001\""),
+        (2, "storagectl vb-r1-sum --name SATA --add sata --controller IntelAhci --portcount 1 --bootable on"),
+        (3, "createmedium disk --filename /w/vb-r1-sum/disk.vdi --diffparent /cache/appliance.vdi --format VDI"),
+        (4, "storageattach vb-r1-sum --storagectl SATA --port 0 --device 0 --type hdd --medium /w/vb-r1-sum/disk.vdi"),
+        (5, "setextradata vb-r1-sum VBoxInternal/Devices/pcbios/0/Config/DmiSystemSerial string:virtbench.role=sum"),
+    ] {
+        assert_has(&cmds, i, part);
+    }
+    assert!(cmds[1].starts_with("modifyvm "), "{}", cmds[1]);
     assert!(!cmds[1].contains("localhostreachable"), "{}", cmds[1]);
-    assert_eq!(
-        cmds[2],
-        "storagectl vb-r1-sum --name SATA --add sata --controller IntelAhci --portcount 1 --bootable on"
-    );
-    assert_eq!(
-        cmds[3],
-        "createmedium disk --filename /w/vb-r1-sum/disk.vdi --diffparent /cache/appliance.vdi --format VDI"
-    );
-    assert_eq!(
-        cmds[4],
-        "storageattach vb-r1-sum --storagectl SATA --port 0 --device 0 --type hdd --medium /w/vb-r1-sum/disk.vdi"
-    );
-    assert_eq!(
-        cmds[5],
-        "setextradata vb-r1-sum VBoxInternal/Devices/pcbios/0/Config/DmiSystemSerial string:virtbench.role=sum"
-    );
 }
 
 #[test]
 fn vm_creation_sequence_with_full_clone() {
     let cmds = creation("calculator", DiskMode::Clone, Controller::Ide);
-    assert!(
-        cmds[1].contains("--nat-localhostreachable1 on"),
-        "{}",
-        cmds[1]
-    );
-    assert_eq!(
-        cmds[3],
-        "clonemedium disk /cache/appliance.vdi /w/vb-r1-calculator/disk.vdi --format VDI"
-    );
-    assert!(
-        cmds[4].starts_with("storageattach vb-r1-calculator --storagectl IDE "),
-        "{}",
-        cmds[4]
-    );
-    assert!(
-        cmds[5].contains("virtbench.peers=sum=10.0.2.2:40001,"),
-        "{}",
-        cmds[5]
-    );
+    for (i, part) in [
+        (1, "--nat-localhostreachable1 on"),
+        (
+            3,
+            "clonemedium disk /cache/appliance.vdi /w/vb-r1-calculator/disk.vdi --format VDI",
+        ),
+        (4, "storageattach vb-r1-calculator --storagectl IDE "),
+        (5, "virtbench.peers=sum=10.0.2.2:40001,"),
+    ] {
+        assert_has(&cmds, i, part);
+    }
 }
 
 #[test]

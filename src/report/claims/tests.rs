@@ -12,6 +12,13 @@ use crate::report::view;
 use crate::results::{keys, PlatformResult, RunResults};
 use crate::stats::Series;
 
+/// Each case's inputs give its verdict under `rule`.
+fn verdicts<T: std::fmt::Debug>(rule: impl Fn(&T) -> Outcome, cases: Vec<(T, Verdict)>) {
+    for (input, want) in cases {
+        assert_eq!(rule(&input).verdict, want, "{input:?}");
+    }
+}
+
 fn n(label: &str, v: f64) -> Named {
     (label.into(), v)
 }
@@ -198,17 +205,16 @@ fn c9_rules() {
 
 #[test]
 fn c10_rules() {
-    assert_eq!(
-        rule_c10(&[h("docker/bridge", 1000, 0, 0), h("qemu/nat", 990, 5, 0)]).verdict,
-        Verdict::Supported
-    );
-    assert_eq!(
-        rule_c10(&[h("qemu/nat", 0, 500, 0)]).verdict,
-        Verdict::Contradicted
-    );
-    assert_eq!(
-        rule_c10(&[h("qemu/nat", 800, 200, 0)]).verdict,
-        Verdict::Mixed
+    verdicts(
+        |f: &Vec<Health>| rule_c10(f),
+        vec![
+            (
+                vec![h("docker/bridge", 1000, 0, 0), h("qemu/nat", 990, 5, 0)],
+                Verdict::Supported,
+            ),
+            (vec![h("qemu/nat", 0, 500, 0)], Verdict::Contradicted),
+            (vec![h("qemu/nat", 800, 200, 0)], Verdict::Mixed),
+        ],
     );
     assert!(is_nm(&rule_c10(&[])));
 }
@@ -249,34 +255,26 @@ fn c13_rules() {
 #[test]
 fn c14_rules() {
     let ct = [h("docker", 1000, 0, 0)];
-    assert_eq!(
-        rule_c14(&[h("qemu", 2488, 12, 0)], &ct).verdict,
-        Verdict::Supported
-    );
-    assert_eq!(
-        rule_c14(&[h("qemu", 1000, 0, 3)], &ct).verdict,
-        Verdict::Contradicted
-    );
-    assert_eq!(
-        rule_c14(&[h("qemu", 900, 100, 0)], &ct).verdict,
-        Verdict::Mixed
+    verdicts(
+        |vm: &Health| rule_c14(std::slice::from_ref(vm), &ct),
+        vec![
+            (h("qemu", 2488, 12, 0), Verdict::Supported),
+            (h("qemu", 1000, 0, 3), Verdict::Contradicted),
+            (h("qemu", 900, 100, 0), Verdict::Mixed),
+        ],
     );
     assert!(is_nm(&rule_c14(&[], &ct)));
 }
 
 #[test]
 fn c15_rules() {
-    assert_eq!(
-        rule_c15(&[h("docker/routed", 1000, 0, 0)]).verdict,
-        Verdict::Supported
-    );
-    assert_eq!(
-        rule_c15(&[h("docker/routed", 0, 1000, 0)]).verdict,
-        Verdict::Contradicted
-    );
-    assert_eq!(
-        rule_c15(&[h("docker/routed", 900, 100, 0)]).verdict,
-        Verdict::Mixed
+    verdicts(
+        |r: &Health| rule_c15(std::slice::from_ref(r)),
+        vec![
+            (h("docker/routed", 1000, 0, 0), Verdict::Supported),
+            (h("docker/routed", 0, 1000, 0), Verdict::Contradicted),
+            (h("docker/routed", 900, 100, 0), Verdict::Mixed),
+        ],
     );
     assert!(is_nm(&rule_c15(&[])));
 }
