@@ -133,7 +133,11 @@ async fn boot_and_answer(topology: &str, boot: &str, network: &str) {
     );
     // Isolation facts asked of the guest (C3) and reachability (C9), as the platform's
     // extras record them.
-    let facts = virtbench::platform::qemu::facts(&run_id, &details, dep.endpoint())
+    let facts = dep
+        .as_any_mut()
+        .and_then(|d| d.downcast_mut::<virtbench::platform::qemu::QemuDeployment>())
+        .expect("a QEMU deployment")
+        .facts(&run_id)
         .await
         .expect("facts");
     let fact = |k: &str| facts.get(k).map(|s| s.summary.median);

@@ -252,20 +252,18 @@ impl Platform for Qemu {
         ctx: &RunContext,
         deployment: &mut dyn Deployment,
     ) -> Result<BTreeMap<String, crate::stats::Series>, PlatformError> {
-        let details = deployment.details();
-        let mut out = facts(&ctx.run_id, &details, deployment.endpoint()).await?;
+        let dep = deployment
+            .as_any_mut()
+            .and_then(|d| d.downcast_mut::<QemuDeployment>())
+            .ok_or_else(|| {
+                PlatformError::Failed("qemu extras: handed another platform's deployment".into())
+            })?;
+        let mut out = dep.facts(&ctx.run_id).await?;
         let target = self
             .variants(&ctx.scenario)
             .into_iter()
             .find(|v| v.get("boot") == Some("disk"));
-        let Some(target) = target else {
-            return Ok(out);
-        };
-        let is_target = target
-            .settings
-            .iter()
-            .all(|(k, v)| details.get(k) == Some(v));
-        if !is_target {
+        if target.is_none_or(|t| t.label != dep.variant) {
             return Ok(out);
         }
         let p = self.prepared(ctx).await?;
@@ -607,76 +605,6 @@ impl Plan {
     }
 }
 
-/// Isolation facts asked of the front VM's service (C3), with canaries on host loopback
-/// and on the host's address on the VM's network (bridge: our veth's; NAT: slirp's
-/// 10.0.2.2, which QEMU connects to host loopback), and reachability (C9): at the
-/// guest's own address (NAT: slirp's 10.0.2.15, which the host has no route to; bridge:
-/// the VM's address on our bridge, the endpoint) and, under NAT, through the forwarded
-/// 127.0.0.1 port.
-pub async fn facts(
-    run_id: &str,
-    details: &BTreeMap<String, String>,
-    endpoint: SocketAddr,
-) -> Result<BTreeMap<String, crate::stats::Series>, PlatformError> {
-    use crate::measure::isolation::{self, Canary};
-    use crate::results::keys;
-    let canaries = if endpoint.ip().is_loopback() {
-        let lo = Canary::listen(
-            keys::ISOLATION_REACHES_HOST_LOOPBACK,
-            Ipv4Addr::LOCALHOST.into(),
-            None,
-        )?;
-        let via_slirp = lo.also_as(
-            keys::ISOLATION_REACHES_HOST_BRIDGE,
-            args::NAT_HOST_IP.into(),
-        );
-        vec![lo, via_slirp]
-    } else {
-        let host_ip = details
-            .get("bridge_host_ip")
-            .and_then(|ip| ip.parse::<std::net::IpAddr>().ok());
-        Canary::host_pair(host_ip)?
-    };
-    let mut out = isolation::probe_facts(endpoint, &canaries).await?;
-    // From a LAN PC: NAT, the guest's slirp address and the forwarded port; bridge,
-    // the VM's address behind our bridge's veth.
-    let targets = if endpoint.ip().is_loopback() {
-        crate::measure::outside::Targets {
-            direct: Some(SocketAddr::new(
-                args::NAT_GUEST_IP.into(),
-                default_port("calculator"),
-            )),
-            forwarded_port: Some(endpoint.port()),
-            ..Default::default()
-        }
-    } else {
-        crate::measure::outside::Targets {
-            direct: Some(endpoint),
-            own_bridge_if: details.get("bridge_netns").map(|ns| bridge::host_if_of(ns)),
-            ..Default::default()
-        }
-    };
-    out.extend(crate::measure::outside::reachability(run_id, &targets).await?);
-    let probe = isolation::probe();
-    if endpoint.ip().is_loopback() {
-        let own = SocketAddr::new(args::NAT_GUEST_IP.into(), default_port("calculator"));
-        out.insert(
-            "reach_guest_direct".into(),
-            isolation::flag(isolation::answers(own, &probe).await),
-        );
-        out.insert(
-            "reach_forwarded".into(),
-            isolation::flag(isolation::answers(endpoint, &probe).await),
-        );
-    } else {
-        out.insert(
-            "reach_guest_direct".into(),
-            isolation::flag(isolation::answers(endpoint, &probe).await),
-        );
-    }
-    Ok(out)
-}
-
 /// Unix socket paths are limited to 108 bytes: fall back to /tmp for deep work dirs.
 fn qmp_path(dir: &Path, run_id: &str, n: u32, role: &str) -> PathBuf {
     let p = dir.join(format!("{role}.qmp"));
@@ -699,9 +627,78 @@ pub struct QemuDeployment {
     spawned_at: Option<Instant>,
     details: BTreeMap<String, String>,
     bridge: Option<BridgeNet>,
+    /// The variant's label: the extras run on one variant only.
+    variant: String,
 }
 
 impl QemuDeployment {
+    /// Isolation facts asked of the front VM's service (C3), with canaries on host loopback
+    /// and on the host's address on the VM's network (bridge: our veth's; NAT: slirp's
+    /// 10.0.2.2, which QEMU connects to host loopback), and reachability (C9): at the
+    /// guest's own address (NAT: slirp's 10.0.2.15, which the host has no route to; bridge:
+    /// the VM's address on our bridge, the endpoint) and, under NAT, through the forwarded
+    /// 127.0.0.1 port.
+    pub async fn facts(
+        &self,
+        run_id: &str,
+    ) -> Result<BTreeMap<String, crate::stats::Series>, PlatformError> {
+        use crate::measure::isolation::{self, Canary};
+        use crate::results::keys;
+        let (bridge, endpoint) = (self.bridge.as_ref(), self.endpoint);
+        let canaries = if endpoint.ip().is_loopback() {
+            let lo = Canary::listen(
+                keys::ISOLATION_REACHES_HOST_LOOPBACK,
+                Ipv4Addr::LOCALHOST.into(),
+                None,
+            )?;
+            let via_slirp = lo.also_as(
+                keys::ISOLATION_REACHES_HOST_BRIDGE,
+                args::NAT_HOST_IP.into(),
+            );
+            vec![lo, via_slirp]
+        } else {
+            Canary::host_pair(bridge.map(|b| b.host_ip().into()))?
+        };
+        let mut out = isolation::probe_facts(endpoint, &canaries).await?;
+        // From a LAN PC: NAT, the guest's slirp address and the forwarded port; bridge,
+        // the VM's address behind our bridge's veth.
+        let targets = if endpoint.ip().is_loopback() {
+            crate::measure::outside::Targets {
+                direct: Some(SocketAddr::new(
+                    args::NAT_GUEST_IP.into(),
+                    default_port("calculator"),
+                )),
+                forwarded_port: Some(endpoint.port()),
+                ..Default::default()
+            }
+        } else {
+            crate::measure::outside::Targets {
+                direct: Some(endpoint),
+                own_bridge_if: bridge.map(|b| b.host_if.clone()),
+                ..Default::default()
+            }
+        };
+        out.extend(crate::measure::outside::reachability(run_id, &targets).await?);
+        let probe = isolation::probe();
+        if endpoint.ip().is_loopback() {
+            let own = SocketAddr::new(args::NAT_GUEST_IP.into(), default_port("calculator"));
+            out.insert(
+                "reach_guest_direct".into(),
+                isolation::flag(isolation::answers(own, &probe).await),
+            );
+            out.insert(
+                "reach_forwarded".into(),
+                isolation::flag(isolation::answers(endpoint, &probe).await),
+            );
+        } else {
+            out.insert(
+                "reach_guest_direct".into(),
+                isolation::flag(isolation::answers(endpoint, &probe).await),
+            );
+        }
+        Ok(out)
+    }
+
     fn new(plan: &Plan, p: &Prepared, variant: &Variant) -> QemuDeployment {
         let mut details = BTreeMap::from([
             ("accelerator".to_string(), p.accel.accel.name().to_string()),
@@ -751,6 +748,7 @@ impl QemuDeployment {
             spawned_at: None,
             details,
             bridge: None,
+            variant: variant.label.clone(),
         }
     }
 
@@ -796,6 +794,10 @@ type BootMarks = (String, (f64, Instant), (f64, Instant));
 impl Deployment for QemuDeployment {
     fn endpoint(&self) -> SocketAddr {
         self.endpoint
+    }
+
+    fn as_any_mut(&mut self) -> Option<&mut dyn std::any::Any> {
+        Some(self)
     }
 
     fn deploy_phases(&self) -> Vec<(String, Duration)> {
