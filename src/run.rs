@@ -275,7 +275,8 @@ pub(crate) async fn run_on(
         }
     }
     on_ctrl_c.abort();
-    let _ = std::fs::remove_dir_all(&ctx.work_dir);
+    // The last holder of the scratch directory: dropping it removes the directory.
+    drop(ctx);
 
     let elapsed = wall.elapsed();
     let results = RunResults {

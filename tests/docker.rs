@@ -31,13 +31,13 @@ fn context(test: &str, subnet_octet: u8) -> RunContext {
         toml::from_str("name = \"docker-test\"\nplatforms = [\"docker\"]\n").unwrap();
     scenario.docker.subnet = format!("10.213.{subnet_octet}.0/24");
     let dir = std::env::temp_dir().join(format!("vb-docker-test-{}-{test}", std::process::id()));
-    RunContext {
-        run_id: format!("t{}-{test}", std::process::id()),
-        scenario: Arc::new(scenario),
-        cache_dir: dir.join("cache"),
-        work_dir: dir.join("work"),
-        cancel: CancellationToken::new(),
-    }
+    RunContext::with_dirs(
+        &format!("t{}-{test}", std::process::id()),
+        scenario,
+        dir.join("cache"),
+        dir.join("work"),
+        CancellationToken::new(),
+    )
 }
 
 /// Run a test body; if it panics, remove what the run left before failing.

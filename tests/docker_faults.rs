@@ -5,7 +5,6 @@
 //! running default engine; fails rather than skips without them.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
@@ -17,13 +16,13 @@ fn context(test: &str) -> RunContext {
     let scenario: Scenario =
         toml::from_str("name = \"faults-test\"\nplatforms = [\"docker\"]\n").unwrap();
     let dir = std::env::temp_dir().join(format!("vb-faults-test-{}-{test}", std::process::id()));
-    RunContext {
-        run_id: format!("t{}-{test}", std::process::id()),
-        scenario: Arc::new(scenario),
-        cache_dir: dir.join("cache"),
-        work_dir: dir.join("work"),
-        cancel: CancellationToken::new(),
-    }
+    RunContext::with_dirs(
+        &format!("t{}-{test}", std::process::id()),
+        scenario,
+        dir.join("cache"),
+        dir.join("work"),
+        CancellationToken::new(),
+    )
 }
 
 async fn answer(addr: SocketAddr) -> Option<String> {

@@ -7,7 +7,6 @@
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
-use std::sync::Arc;
 use std::time::Instant;
 
 use futures_util::FutureExt;
@@ -30,13 +29,13 @@ fn context(test: &str, subnet_octet: u8) -> RunContext {
         toml::from_str("name = \"podman-test\"\nplatforms = [\"podman\"]\n").unwrap();
     scenario.podman.subnet = format!("10.216.{subnet_octet}.0/24");
     let dir = std::env::temp_dir().join(format!("vb-podman-test-{}-{test}", std::process::id()));
-    RunContext {
-        run_id: format!("t{}-{test}", std::process::id()),
-        scenario: Arc::new(scenario),
-        cache_dir: dir.join("cache"),
-        work_dir: dir.join("work"),
-        cancel: CancellationToken::new(),
-    }
+    RunContext::with_dirs(
+        &format!("t{}-{test}", std::process::id()),
+        scenario,
+        dir.join("cache"),
+        dir.join("work"),
+        CancellationToken::new(),
+    )
 }
 
 async fn guarded(ctx: &RunContext, body: impl Future<Output = ()>) {

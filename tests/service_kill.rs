@@ -6,7 +6,6 @@
 //! skips without it.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 use virtbench::platform::docker::{self, Docker};
@@ -21,13 +20,13 @@ fn context(test: &str) -> RunContext {
             .unwrap();
     let dir = std::env::temp_dir().join(format!("vb-sk-test-{}-{test}", std::process::id()));
     std::fs::create_dir_all(dir.join("work")).unwrap();
-    RunContext {
-        run_id: format!("t{}-{test}", std::process::id()),
-        scenario: Arc::new(scenario),
-        cache_dir: dir.join("cache"),
-        work_dir: dir.join("work"),
-        cancel: CancellationToken::new(),
-    }
+    RunContext::with_dirs(
+        &format!("t{}-{test}", std::process::id()),
+        scenario,
+        dir.join("cache"),
+        dir.join("work"),
+        CancellationToken::new(),
+    )
 }
 
 fn show(platform: &str, series: &BTreeMap<String, Series>) {

@@ -137,13 +137,10 @@ pub async fn cleanup_copies(p: &dyn Platform, run_id: &str, d: &Density) -> usiz
 }
 
 fn copy_ctx(ctx: &RunContext, k: u32) -> RunContext {
-    RunContext {
-        run_id: format!("{}-c{k}", ctx.run_id),
-        scenario: ctx.scenario.clone(),
-        cache_dir: ctx.cache_dir.clone(),
-        work_dir: ctx.work_dir.join(format!("density-c{k}")),
-        cancel: ctx.cancel.clone(),
-    }
+    ctx.copy(
+        format!("{}-c{k}", ctx.run_id),
+        ctx.work_dir.join(format!("density-c{k}")),
+    )
 }
 
 /// Copy k's variant: a Docker bridge network per copy needs a subnet of its own.

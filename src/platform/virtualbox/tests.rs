@@ -25,13 +25,13 @@ fn scenario(extra: &str) -> Scenario {
 }
 
 fn ctx(scenario: Scenario, work_dir: &Path) -> RunContext {
-    RunContext {
-        run_id: "20240501-101500-0a1f".into(),
-        scenario: Arc::new(scenario),
-        cache_dir: work_dir.join("cache"),
-        work_dir: work_dir.to_path_buf(),
-        cancel: tokio_util::sync::CancellationToken::new(),
-    }
+    RunContext::with_dirs(
+        "20240501-101500-0a1f",
+        scenario,
+        work_dir.join("cache"),
+        work_dir.to_path_buf(),
+        tokio_util::sync::CancellationToken::new(),
+    )
 }
 
 #[test]
