@@ -83,11 +83,18 @@ fn interrupt_at(
         all
     });
     let mut run_id = String::new();
+    let mut seen = String::new();
     let deadline = std::time::Instant::now() + BOUND;
     loop {
-        let line = rx
-            .recv_timeout(deadline.saturating_duration_since(std::time::Instant::now()))
-            .unwrap_or_else(|_| panic!("no line with {marker:?} from the run"));
+        let Ok(line) =
+            rx.recv_timeout(deadline.saturating_duration_since(std::time::Instant::now()))
+        else {
+            let _ = child.kill();
+            let status = child.wait().unwrap();
+            panic!("no line with {marker:?} from the run ({status}); it wrote:\n{seen}");
+        };
+        seen.push_str(&line);
+        seen.push('\n');
         if let Some(rest) = line.split("virtbench run ").nth(1) {
             run_id = rest.split(':').next().unwrap().to_string();
         }

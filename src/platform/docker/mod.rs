@@ -49,8 +49,12 @@ use network::{NetworkMode, Subnet};
 pub const LABEL_RUN: &str = "virtbench.run";
 /// Label holding the calculator role of a container.
 pub const LABEL_ROLE: &str = "virtbench.role";
-/// `probe` gives up after this long.
+/// A silent socket: the engine is taken as absent when it does not even agree on an
+/// API version within this long.
 pub const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
+/// A busy engine: `info` walks every container, image and network, and may take
+/// seconds on a loaded host (many runs starting at once): slow is not absent.
+pub const INFO_TIMEOUT: Duration = Duration::from_secs(30);
 
 const FIX: &str = "install the engine (`apt-get install docker.io`) and start it \
                    (`dockerd >/var/log/dockerd.log 2>&1 &`, or `systemctl start docker`), \
@@ -313,6 +317,7 @@ impl Platform for Docker {
         let host =
             std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into());
         let attempt = async {
+            // `connect` bounds the wait for a silent socket by itself.
             let engine = connect().await?;
             let info = engine
                 .info()
@@ -324,7 +329,7 @@ impl Platform for Docker {
                 .map_err(|e| engine_error("engine version", &e))?;
             Ok::<_, PlatformError>((info, version, engine.client_version()))
         };
-        match tokio::time::timeout(PROBE_TIMEOUT, attempt).await {
+        match tokio::time::timeout(PROBE_TIMEOUT + INFO_TIMEOUT, attempt).await {
             Ok(Ok((info, version, api))) => {
                 let mut details = BTreeMap::new();
                 details.insert("docker_host".into(), host);
@@ -347,7 +352,7 @@ impl Platform for Docker {
             },
             Err(_) => Availability::Unavailable {
                 reason: format!(
-                    "docker: the engine at {host} did not answer within {PROBE_TIMEOUT:?}"
+                    "docker: the engine at {host} answered but gave no info within {INFO_TIMEOUT:?}"
                 ),
                 fix: FIX.into(),
             },
