@@ -535,7 +535,7 @@ impl Platform for Lxc {
             tracing::debug!("lxc: boot id is LXC's own, shared-kernel fact left out");
         }
         out.insert(
-            "reach_guest_direct".into(),
+            crate::results::keys::REACH_GUEST_DIRECT.into(),
             isolation::flag(isolation::answers(endpoint, &isolation::probe()).await),
         );
         let targets = outside::Targets {

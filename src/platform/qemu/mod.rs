@@ -683,16 +683,16 @@ impl QemuDeployment {
         if endpoint.ip().is_loopback() {
             let own = SocketAddr::new(args::NAT_GUEST_IP.into(), default_port("calculator"));
             out.insert(
-                "reach_guest_direct".into(),
+                keys::REACH_GUEST_DIRECT.into(),
                 isolation::flag(isolation::answers(own, &probe).await),
             );
             out.insert(
-                "reach_forwarded".into(),
+                keys::REACH_FORWARDED.into(),
                 isolation::flag(isolation::answers(endpoint, &probe).await),
             );
         } else {
             out.insert(
-                "reach_guest_direct".into(),
+                keys::REACH_GUEST_DIRECT.into(),
                 isolation::flag(isolation::answers(endpoint, &probe).await),
             );
         }
