@@ -15,7 +15,6 @@ use bollard::query_parameters::{
     ListContainersOptionsBuilder, ListImagesOptionsBuilder, ListNetworksOptionsBuilder,
 };
 use futures_util::FutureExt;
-use tokio_util::sync::CancellationToken;
 use virtbench::platform::docker::{self, stats::Sampler, Docker};
 use virtbench::platform::{Availability, Platform, RunContext, Variant};
 use virtbench::scenario::Scenario;
@@ -30,14 +29,7 @@ fn context(test: &str, subnet_octet: u8) -> RunContext {
     let mut scenario: Scenario =
         toml::from_str("name = \"docker-test\"\nplatforms = [\"docker\"]\n").unwrap();
     scenario.docker.subnet = format!("10.213.{subnet_octet}.0/24");
-    let dir = std::env::temp_dir().join(format!("vb-docker-test-{}-{test}", std::process::id()));
-    RunContext::with_dirs(
-        &format!("t{}-{test}", std::process::id()),
-        scenario,
-        dir.join("cache"),
-        dir.join("work"),
-        CancellationToken::new(),
-    )
+    common::context("docker", test, scenario)
 }
 
 /// Run a test body; if it panics, remove what the run left before failing.

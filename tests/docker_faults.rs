@@ -4,10 +4,11 @@
 //! (processes, directories, mounts, network namespaces). Needs root, dockerd and a
 //! running default engine; fails rather than skips without them.
 
+mod common;
+
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use tokio_util::sync::CancellationToken;
 use virtbench::platform::docker::{self, faults, private_engine, Docker};
 use virtbench::platform::{Availability, Platform, RunContext, Variant};
 use virtbench::scenario::Scenario;
@@ -15,14 +16,7 @@ use virtbench::scenario::Scenario;
 fn context(test: &str) -> RunContext {
     let scenario: Scenario =
         toml::from_str("name = \"faults-test\"\nplatforms = [\"docker\"]\n").unwrap();
-    let dir = std::env::temp_dir().join(format!("vb-faults-test-{}-{test}", std::process::id()));
-    RunContext::with_dirs(
-        &format!("t{}-{test}", std::process::id()),
-        scenario,
-        dir.join("cache"),
-        dir.join("work"),
-        CancellationToken::new(),
-    )
+    common::context("faults", test, scenario)
 }
 
 async fn answer(addr: SocketAddr) -> Option<String> {

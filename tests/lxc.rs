@@ -7,7 +7,6 @@ use std::panic::AssertUnwindSafe;
 use std::time::Instant;
 
 use futures_util::FutureExt;
-use tokio_util::sync::CancellationToken;
 use virtbench::platform::lxc::{self, Lxc};
 use virtbench::platform::{Availability, Platform, RunContext};
 use virtbench::scenario::Scenario;
@@ -23,14 +22,7 @@ fn context(test: &str, subnet_octet: u8) -> RunContext {
     let mut scenario: Scenario =
         toml::from_str("name = \"lxc-test\"\nplatforms = [\"lxc\"]\n").unwrap();
     scenario.lxc.subnet = format!("10.217.{subnet_octet}.0/24");
-    let dir = std::env::temp_dir().join(format!("vb-lxc-test-{}-{test}", std::process::id()));
-    RunContext::with_dirs(
-        &format!("t{}-{test}", std::process::id()),
-        scenario,
-        dir.join("cache"),
-        dir.join("work"),
-        CancellationToken::new(),
-    )
+    common::context("lxc", test, scenario)
 }
 
 async fn guarded(ctx: &RunContext, body: impl Future<Output = ()>) {

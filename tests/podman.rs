@@ -10,7 +10,6 @@ use std::panic::AssertUnwindSafe;
 use std::time::Instant;
 
 use futures_util::FutureExt;
-use tokio_util::sync::CancellationToken;
 use virtbench::platform::podman::{self, Podman};
 use virtbench::platform::{Availability, Platform, RunContext};
 use virtbench::scenario::Scenario;
@@ -28,14 +27,7 @@ fn context(test: &str, subnet_octet: u8) -> RunContext {
     let mut scenario: Scenario =
         toml::from_str("name = \"podman-test\"\nplatforms = [\"podman\"]\n").unwrap();
     scenario.podman.subnet = format!("10.216.{subnet_octet}.0/24");
-    let dir = std::env::temp_dir().join(format!("vb-podman-test-{}-{test}", std::process::id()));
-    RunContext::with_dirs(
-        &format!("t{}-{test}", std::process::id()),
-        scenario,
-        dir.join("cache"),
-        dir.join("work"),
-        CancellationToken::new(),
-    )
+    common::context("podman", test, scenario)
 }
 
 async fn guarded(ctx: &RunContext, body: impl Future<Output = ()>) {

@@ -5,9 +5,10 @@
 //! again. Nothing of the run is left. Docker needs a running engine; fails rather than
 //! skips without it.
 
+mod common;
+
 use std::collections::BTreeMap;
 
-use tokio_util::sync::CancellationToken;
 use virtbench::platform::docker::{self, Docker};
 use virtbench::platform::native::{self, Native};
 use virtbench::platform::{Availability, Platform, RunContext, Variant};
@@ -18,15 +19,7 @@ fn context(test: &str) -> RunContext {
     let scenario: Scenario =
         toml::from_str("name = \"service-kill-test\"\nplatforms = [\"native\", \"docker\"]\n")
             .unwrap();
-    let dir = std::env::temp_dir().join(format!("vb-sk-test-{}-{test}", std::process::id()));
-    std::fs::create_dir_all(dir.join("work")).unwrap();
-    RunContext::with_dirs(
-        &format!("t{}-{test}", std::process::id()),
-        scenario,
-        dir.join("cache"),
-        dir.join("work"),
-        CancellationToken::new(),
-    )
+    common::context("sk", test, scenario)
 }
 
 fn show(platform: &str, series: &BTreeMap<String, Series>) {

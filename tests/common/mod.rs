@@ -1,5 +1,6 @@
-//! Helpers shared by the container platforms' tests (docker, podman, lxc): one request
-//! to the calculator, and waiting for its first correct answer.
+//! Helpers shared by the platforms' tests (docker, podman, lxc, faults, service kill):
+//! a run context of the test's own, one request to the calculator, and waiting for its
+//! first correct answer.
 
 // Each test crate uses part of these helpers.
 #![allow(dead_code)]
@@ -7,7 +8,24 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use virtbench::platform::Deployment;
+use tokio_util::sync::CancellationToken;
+use virtbench::platform::{Deployment, RunContext};
+use virtbench::scenario::Scenario;
+
+/// A run context for test `test` of `suite`, with the run id `t<pid>-<test>` and a
+/// cache and work directory of its own under the temporary directory.
+pub fn context(suite: &str, test: &str, scenario: Scenario) -> RunContext {
+    let pid = std::process::id();
+    let dir = std::env::temp_dir().join(format!("vb-{suite}-test-{pid}-{test}"));
+    std::fs::create_dir_all(dir.join("work")).unwrap();
+    RunContext::with_dirs(
+        &format!("t{pid}-{test}"),
+        scenario,
+        dir.join("cache"),
+        dir.join("work"),
+        CancellationToken::new(),
+    )
+}
 
 /// Give up waiting for the first correct answer after this long (a bound, not a
 /// timing assertion).
