@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod interval;
+
 /// A set of samples of one quantity, with its unit and summary.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Series {
