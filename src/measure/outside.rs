@@ -38,10 +38,55 @@ const PEER: &str = "vbo0";
 /// Connect deadline of one attempt; the answer gets twice that.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 
-/// How a variant is reached by its clients (the `access` detail).
-pub const ACCESS_FORWARDED: &str = "forwarded-port";
-pub const ACCESS_DIRECT: &str = "direct-address";
-pub const ACCESS_FLOATING: &str = "floating-ip";
+/// How a variant is reached by its clients: the `access` detail every platform
+/// records (`results::keys::ACCESS`), in one vocabulary, so that C9 and C10 group
+/// variants by what was deployed and never by a platform's name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// A published or forwarded host port (Docker -p, QEMU hostfwd, VirtualBox NAT rule).
+    Forwarded,
+    /// An address of its own on a network the host is attached to, no forward (LXC and
+    /// Docker bridge addresses, a bridged VM, an OpenStack fixed IP).
+    Direct,
+    /// An OpenStack floating IP: a 1:1 NAT, a forward of the whole address.
+    Floating,
+    /// The host's own network stack (native processes, `--network host`): neither a
+    /// forward nor an address of its own.
+    HostNetwork,
+}
+
+impl Access {
+    pub const ALL: [Access; 4] = [
+        Access::Forwarded,
+        Access::Direct,
+        Access::Floating,
+        Access::HostNetwork,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Access::Forwarded => "forwarded-port",
+            Access::Direct => "direct-address",
+            Access::Floating => "floating-ip",
+            Access::HostNetwork => "host-network",
+        }
+    }
+
+    /// The access path a result recorded; `None` for a value this version does not know.
+    pub fn parse(s: &str) -> Option<Access> {
+        Access::ALL.into_iter().find(|a| a.as_str() == s)
+    }
+
+    /// Reached through a forward (a port, or a whole address).
+    pub fn through_forward(self) -> bool {
+        matches!(self, Access::Forwarded | Access::Floating)
+    }
+
+    /// Reached at an address of its own, with no forward.
+    pub fn at_own_address(self) -> bool {
+        self == Access::Direct
+    }
+}
 
 async fn run(program: &str, args: &[&str]) -> Result<String, Error> {
     crate::host::command::run(program, args).await
@@ -144,6 +189,35 @@ impl Outside {
             run("iptables", &args).await?;
             self.rules.push(spec);
         }
+        Ok(())
+    }
+
+    /// Reject, at the host, what the LAN PC sends to `dst` (an address the host does
+    /// not reach locally): the attempt is made, and nothing leaves the machine.
+    async fn reject_forward_to(&mut self, dst: Ipv4Addr) -> Result<(), Error> {
+        let tag = format!("{RULE_TAG}{}", self.run_id);
+        let dst = format!("{dst}/32");
+        let spec: Vec<String> = [
+            "FORWARD",
+            "-i",
+            &self.host_if,
+            "-d",
+            &dst,
+            "-m",
+            "comment",
+            "--comment",
+            &tag,
+            "-j",
+            "REJECT",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let mut args = vec!["-I".to_string()];
+        args.extend(spec.iter().cloned());
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        run("iptables", &args).await?;
+        self.rules.push(spec);
         Ok(())
     }
 
@@ -269,10 +343,14 @@ async fn probe_from(
             lan.route(ip).await?;
             lan.answers(addr).await?
         } else {
-            // The host reaches it only through its uplink, if at all: neither can a
-            // LAN PC. Nothing is sent.
-            tracing::debug!(%addr, "outside: the host has no local route, not tried");
-            false
+            // The host has no local route to it (slirp's 10.0.2.15 lives inside the
+            // QEMU process): a LAN PC's packet would go to the host and no further.
+            // It is still sent, so the 0 is an answer and not an assumption; a rule of
+            // the run's own rejects it at the host, so that nothing leaves the machine
+            // through the uplink.
+            lan.reject_forward_to(ip).await?;
+            lan.route(ip).await?;
+            lan.answers(addr).await?
         };
         out.insert(
             keys::REACH_OUTSIDE_DIRECT.to_string(),

@@ -411,6 +411,11 @@ impl Deployment for LxcDeployment {
         let mut d = BTreeMap::new();
         d.insert("network".into(), "bridge".into());
         d.insert("bridge".into(), self.bridge.clone());
+        // Reached at the container's own bridge address, no forward.
+        d.insert(
+            crate::results::keys::ACCESS.into(),
+            crate::measure::outside::Access::Direct.as_str().into(),
+        );
         d.insert(
             "nat".into(),
             "none (calculator reached at its bridge address)".into(),

@@ -331,7 +331,7 @@ impl Deployment for NativeDeployment {
             ("processes".into(), self.children.len().to_string()),
             (
                 crate::results::keys::ACCESS.into(),
-                outside::ACCESS_DIRECT.into(),
+                outside::Access::HostNetwork.as_str().into(),
             ),
         ])
     }

@@ -62,6 +62,9 @@ svg.chart { width: 100%; height: auto; display: block; }
 .verdict.contradicted { background: var(--bad); }
 .verdict.mixed { background: var(--mix); }
 .verdict.not-measured { background: #eceef2; color: var(--ink); font-weight: 600; }
+.verdict.undecided { background: #fff; color: var(--ink); border: 1px dashed var(--muted); font-weight: 600; }
+.thresholds { font-size: .8rem; margin: 4px 0 0 1.2em; padding: 0; }
+.ci { color: var(--muted); font-size: .8rem; }
 .verdict.emulated-only { background-image: repeating-linear-gradient(135deg, transparent 0 6px, rgba(255,255,255,.3) 6px 12px); }
 table.dense th, table.dense td { padding: 4px 5px; font-size: .8rem; }
 details { margin: 4px 0; }
@@ -950,16 +953,23 @@ const EVIDENCE: [(&str, &str); 9] = [
     ("experiments", "Experiments"),
 ];
 
-/// "9 supported, 1 contradicted, 2 mixed, 3 not measured", counted by plain outcome so
+/// "9 supported, 1 contradicted, 2 mixed, 1 undecided, 3 not measured", counted by
+/// plain outcome so
 /// that they add up to the number of claims, and how many of those verdicts were
 /// reached on emulated VMs only ("of which 3 on emulated VMs only"), if any.
 fn counts(rows: &[ClaimRow]) -> (String, Option<String>) {
     let count = |f: fn(&Verdict) -> bool| rows.iter().filter(|c| f(&c.verdict)).count();
+    let undecided = count(|v| matches!(v, Verdict::Undecided(_)));
     let plain = format!(
-        "{} supported, {} contradicted, {} mixed, {} not measured",
+        "{} supported, {} contradicted, {} mixed, {}{} not measured",
         count(|v| v.plain() == Verdict::Supported),
         count(|v| v.plain() == Verdict::Contradicted),
         count(|v| v.plain() == Verdict::Mixed),
+        if undecided > 0 {
+            format!("{undecided} undecided, ")
+        } else {
+            String::new()
+        },
         count(|v| matches!(v, Verdict::NotMeasured(_)))
     );
     let emulated = count(Verdict::is_emulated_only);
@@ -1017,6 +1027,14 @@ fn glance(out: &mut String, rows: &[ClaimRow]) {
                 format!("<span class=\"nm\">{}</span>", esc(&c.headline)),
                 why.as_str(),
             ),
+            Verdict::Undecided(why) => (
+                format!(
+                    "{} <span class=\"ci\">(undecided at this n)</span>",
+                    esc(&c.headline)
+                ),
+                why.as_str(),
+            ),
+            _ if !c.confidence.is_empty() => (esc(&c.headline), c.confidence.as_str()),
             _ => (esc(&c.headline), c.because.as_str()),
         };
         let section = EVIDENCE
@@ -1093,12 +1111,38 @@ fn claims_in_full(out: &mut String, rows: &[ClaimRow]) {
             .unwrap_or_default();
         let because = match &c.verdict {
             Verdict::NotMeasured(why) => format!("not measured here: {}", esc(why)),
+            Verdict::Undecided(why) => format!(
+                "at this number of repetitions the interval of {}. Figures: {}",
+                esc(why),
+                esc(&c.because)
+            ),
             _ if c.because.is_empty() => String::new(),
             _ => esc(&c.because),
         };
+        let confidence = if c.confidence.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "<div class=\"ci\">Interval (95 %, bootstrap over the repetitions): {}</div>",
+                esc(&c.confidence)
+            )
+        };
+        let thresholds: String = c
+            .thresholds
+            .iter()
+            .map(|t| {
+                format!(
+                    "<li>{}: {} <span class=\"muted\">({}: {})</span></li>",
+                    esc(t.figure),
+                    esc(&t.condition),
+                    esc(t.basis),
+                    esc(t.reason)
+                )
+            })
+            .collect();
         let _ = writeln!(
             out,
-            "<details class=\"claim\" id=\"claim-{id}-full\"><summary><span class=\"id\">{id}</span><span>{badge}</span><span>{claim}</span></summary><div class=\"why\"><blockquote class=\"fr\" lang=\"fr\">{fr}</blockquote><div class=\"muted\">Lab report §{section}</div><p>{badge} {because}</p><div class=\"rule\">Rule: {rule}</div><p><strong>Figures on this host</strong> (<a href=\"#{evidence}\">evidence</a>)</p>{figures}{refs}{note}</div></details>",
+            "<details class=\"claim\" id=\"claim-{id}-full\"><summary><span class=\"id\">{id}</span><span>{badge}</span><span>{claim}</span></summary><div class=\"why\"><blockquote class=\"fr\" lang=\"fr\">{fr}</blockquote><div class=\"muted\">Lab report §{section}</div><p>{badge} {because}</p>{confidence}<div class=\"rule\">Rule: {rule}</div><div class=\"rule\">Thresholds:</div><ul class=\"thresholds\">{thresholds}</ul><p><strong>Figures on this host</strong> (<a href=\"#{evidence}\">evidence</a>)</p>{figures}{refs}{note}</div></details>",
             id = esc(c.id),
             claim = esc(c.claim),
             badge = badge(&c.verdict),

@@ -11,6 +11,10 @@ pub const DOCKER_COMMIT_MS: &str = "docker_commit_ms";
 pub const DOCKER_BUILD_MS: &str = "docker_build_ms";
 pub const DOCKER_COMMIT_IMAGE_BYTES: &str = "docker_commit_image_bytes";
 pub const DOCKER_BUILD_IMAGE_BYTES: &str = "docker_build_image_bytes";
+/// C12: each attempt's outcome (1 made an image, 0 failed; the series' note holds the
+/// first failure's reason).
+pub const DOCKER_COMMIT_OK: &str = "docker_commit_ok";
+pub const DOCKER_BUILD_OK: &str = "docker_build_ok";
 
 /// C5: moving an image between hosts (docker save / load).
 pub const IMAGE_EXPORT_MS: &str = "image_export_ms";

@@ -565,10 +565,10 @@ impl Deployment for DockerDeployment {
         // Host networking listens on the host's own addresses; the other modes publish
         // the calculator's port.
         let access = match &self.plan.mode {
-            NetworkMode::Host => crate::measure::outside::ACCESS_DIRECT,
-            _ => crate::measure::outside::ACCESS_FORWARDED,
+            NetworkMode::Host => crate::measure::outside::Access::HostNetwork,
+            _ => crate::measure::outside::Access::Forwarded,
         };
-        d.insert(crate::results::keys::ACCESS.into(), access.into());
+        d.insert(crate::results::keys::ACCESS.into(), access.as_str().into());
         match &self.plan.mode {
             NetworkMode::Bridge { subnet } => {
                 d.insert("subnet".into(), subnet.to_string());

@@ -65,7 +65,11 @@ async fn measure(
     let container = service_container(engine, run_id).await?;
     let image_labels = labels(run_id, None);
 
-    let (mut commit_ms, mut commit_bytes) = (Vec::new(), Vec::new());
+    // Each attempt's outcome is a value (1 made an image, 0 failed, with the first
+    // failure's reason as the series' note): a failed commit is a result of C12, not a
+    // missing key, and it does not discard the other experiments' figures.
+    let (mut commit_ms, mut commit_bytes, mut commit_ok) = (Vec::new(), Vec::new(), Vec::new());
+    let mut commit_failure: Option<String> = None;
     for i in 0..REPETITIONS {
         let tag = format!("{run_id}-{i}");
         let options = CommitContainerOptionsBuilder::default()
@@ -82,11 +86,15 @@ async fn measure(
             ..Default::default()
         };
         let started = Instant::now();
-        engine
-            .commit_container(options, config)
-            .await
-            .map_err(|e| engine_error(&format!("committing container {container}"), &e))?;
+        if let Err(e) = engine.commit_container(options, config).await {
+            let e = engine_error(&format!("committing container {container}"), &e);
+            tracing::warn!(error = %e, "docker commit failed (C12)");
+            commit_failure.get_or_insert(e.to_string());
+            commit_ok.push(0.0);
+            continue;
+        }
         commit_ms.push(started.elapsed().as_secs_f64() * 1e3);
+        commit_ok.push(1.0);
         let full = format!("virtbench-commit:{tag}");
         made.push(full.clone());
         commit_bytes.push(image_size(engine, &full).await? as f64);
@@ -99,7 +107,8 @@ async fn measure(
         .iter()
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
-    let (mut build_ms, mut build_bytes) = (Vec::new(), Vec::new());
+    let (mut build_ms, mut build_bytes, mut build_ok) = (Vec::new(), Vec::new(), Vec::new());
+    let mut build_failure: Option<String> = None;
     for i in 0..REPETITIONS {
         let tag = format!("virtbench-rebuild:{run_id}-{i}");
         // Timed like `docker build --no-cache .`: packing the context is part of it.
@@ -107,12 +116,37 @@ async fn measure(
         let context = context_tar(&bytes, DOCKERFILE)
             .map_err(PlatformError::io("assembling the rebuild context"))?;
         made.push(tag.clone());
-        let (_, size) = build(engine, &tag, &build_labels, true, context).await?;
-        build_ms.push(started.elapsed().as_secs_f64() * 1e3);
-        build_bytes.push(size as f64);
+        match build(engine, &tag, &build_labels, true, context).await {
+            Ok((_, size)) => {
+                build_ms.push(started.elapsed().as_secs_f64() * 1e3);
+                build_bytes.push(size as f64);
+                build_ok.push(1.0);
+            }
+            Err(PlatformError::Cancelled) => return Err(PlatformError::Cancelled),
+            Err(e) => {
+                tracing::warn!(error = %e, "docker build failed (C12)");
+                build_failure.get_or_insert(e.to_string());
+                build_ok.push(0.0);
+            }
+        }
     }
+    let outcome = |ok: Vec<f64>, failure: Option<String>| {
+        let s = Series::new("ratio", ok);
+        match failure {
+            Some(why) => s.with_note(why),
+            None => s,
+        }
+    };
 
     Ok(BTreeMap::from([
+        (
+            keys::DOCKER_COMMIT_OK.to_string(),
+            outcome(commit_ok, commit_failure),
+        ),
+        (
+            keys::DOCKER_BUILD_OK.to_string(),
+            outcome(build_ok, build_failure),
+        ),
         (
             keys::DOCKER_COMMIT_MS.to_string(),
             Series::new("ms", commit_ms),

@@ -189,6 +189,14 @@ impl Platform for OpenStack {
         for (k, v) in &variant.settings {
             dep.details.insert(k.clone(), v.clone());
         }
+        // The variant's `access` setting ("floating-ip" / "fixed-ip") in the one
+        // vocabulary every platform records: a fixed IP is an address of its own.
+        let access = match variant.get("access") {
+            Some("fixed-ip") => crate::measure::outside::Access::Direct,
+            _ => crate::measure::outside::Access::Floating,
+        };
+        dep.details
+            .insert(crate::results::keys::ACCESS.into(), access.as_str().into());
         match start(&mut dep, &p, variant, ctx).await {
             Ok(()) => {
                 let (role, server_id) = dep.servers.last().cloned().expect("a server");

@@ -275,6 +275,12 @@ impl Deployment for PodmanDeployment {
     fn details(&self) -> BTreeMap<String, String> {
         let mut d = BTreeMap::new();
         d.insert("network".into(), self.plan.mode.name().into());
+        // Bridge: the published 127.0.0.1 port; host: the host's own stack.
+        let access = match self.plan.mode {
+            NetworkMode::Bridge { .. } => crate::measure::outside::Access::Forwarded,
+            _ => crate::measure::outside::Access::HostNetwork,
+        };
+        d.insert(crate::results::keys::ACCESS.into(), access.as_str().into());
         if let NetworkMode::Bridge { subnet } = &self.plan.mode {
             d.insert("subnet".into(), subnet.to_string());
             d.insert(

@@ -720,11 +720,11 @@ impl QemuDeployment {
         // NAT: clients come through the forwarded 127.0.0.1 port; bridge: at the
         // VM's own address.
         let access = if plan.endpoint.ip().is_loopback() {
-            crate::measure::outside::ACCESS_FORWARDED
+            crate::measure::outside::Access::Forwarded
         } else {
-            crate::measure::outside::ACCESS_DIRECT
+            crate::measure::outside::Access::Direct
         };
-        details.insert(crate::results::keys::ACCESS.into(), access.into());
+        details.insert(crate::results::keys::ACCESS.into(), access.as_str().into());
         if p.accel.accel == args::Accel::Tcg {
             details.insert(
                 "memory_note".into(),

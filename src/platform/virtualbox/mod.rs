@@ -362,7 +362,7 @@ impl Platform for VirtualBox {
                 ),
                 (
                     crate::results::keys::ACCESS.into(),
-                    crate::measure::outside::ACCESS_FORWARDED.into(),
+                    crate::measure::outside::Access::Forwarded.as_str().into(),
                 ),
             ]),
         };

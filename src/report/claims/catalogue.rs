@@ -5,7 +5,9 @@
 
 use super::context::Run;
 use super::figures::{self, Judged};
+use super::rules::{self, Band};
 use super::{Reference, FELTER, FIRECRACKER};
+use crate::report::view::{fmt_ms, fmt_ratio};
 use crate::results::keys;
 
 /// The text of a claim, fixed; figures and verdict come from the run.
@@ -20,6 +22,8 @@ pub(super) struct Claim {
     pub french: &'static str,
     /// The rule and its thresholds, as the judge applies them.
     pub rule: &'static str,
+    /// Each threshold the judge applies, with where it comes from and why.
+    pub thresholds: &'static [Threshold],
     pub references: &'static [Reference],
     pub note: Option<&'static str>,
     /// `PlatformResult` fields the judge reads.
@@ -30,6 +34,87 @@ pub(super) struct Claim {
     pub facts: &'static [&'static str],
     pub judge: fn(&Run) -> Judged,
 }
+
+/// Where a threshold comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Basis {
+    /// The claim's own words fix it ("several GB": 1 GiB).
+    ClaimWords,
+    /// A choice of ours, reading a word of the claim ("much", "small") as a number.
+    Choice,
+}
+
+impl Basis {
+    pub fn label(self) -> &'static str {
+        match self {
+            Basis::ClaimWords => "the claim's words",
+            Basis::Choice => "a choice",
+        }
+    }
+}
+
+/// One threshold of a rule: the figure, the band the judge applies (the same constant,
+/// from rules.rs) or the condition in words for rules that count outcomes, and why.
+pub(super) struct Threshold {
+    pub figure: &'static str,
+    pub band: Option<Band>,
+    /// How the band's numbers print (a ratio, a time).
+    pub fmt: fn(f64) -> String,
+    /// The condition in words, when the rule counts outcomes instead of a band.
+    pub words: &'static str,
+    pub reason: &'static str,
+    pub basis: Basis,
+}
+
+impl Threshold {
+    /// "supported at >= 5x, contradicted at <= 1x" or the words.
+    pub fn condition(&self) -> String {
+        match self.band {
+            Some(b) => b.describe(self.fmt),
+            None => self.words.to_string(),
+        }
+    }
+}
+
+fn times(x: f64) -> String {
+    fmt_ratio(x)
+}
+
+const fn band(
+    figure: &'static str,
+    band: Band,
+    fmt: fn(f64) -> String,
+    reason: &'static str,
+    basis: Basis,
+) -> Threshold {
+    Threshold {
+        figure,
+        band: Some(band),
+        fmt,
+        words: "",
+        reason,
+        basis,
+    }
+}
+
+const fn words(
+    figure: &'static str,
+    words: &'static str,
+    reason: &'static str,
+    basis: Basis,
+) -> Threshold {
+    Threshold {
+        figure,
+        band: None,
+        fmt: times,
+        words,
+        reason,
+        basis,
+    }
+}
+
+const MUCH_MEMORY: &str = "\"beaucoup plus léger\" (much lighter): we read \"much\" as at least 3x, the gap between a guest OS and a few processes; at or below 1x a VM costs no more, which plainly refutes it. The interval of the ratio (bootstrap over the idle window's samples, 95 %) must clear the threshold.";
+const HEALTHY: &str = "\"runs the same\": every answer correct is the claim's own condition; up to 1 % failed requests is allowed because an emulated VM under load drops some (a choice).";
 
 const REF_FELTER_NAT: Reference = Reference {
     figure: "Docker's NAT roughly doubles round-trip latency in netperf request/response tests.",
@@ -66,6 +151,10 @@ pub(super) const CLAIMS: [Claim; 15] = [
         evidence: "memory",
         french: "L’hyperviseur et le système d'exploitation “virtualisé” ont des tâches d'arrière-plan qui utilisent la mémoire et le CPU de l’OS hôte. […] Le déploiement d’un environnement appelé “micro-service”, est donc beaucoup plus léger en termes de mémoires, de performances et de CPU.",
         rule: "Baseline: the same services as native processes. Idle host memory: every VM must use at least 3x native's and at least 3x the heaviest container variant's; idle CPU likewise with 1.5x. Supported when every part holds; contradicted when, in every part, VMs use no more (ratio ≤ 1); mixed otherwise. A figure measured as 0 (below its resolution) is never divided by: that part is left out and the line says so. VMs under emulation (QEMU TCG, from the accelerator each result records) stand for the VM side only when no hardware-assisted VM has the figure; the verdict then reads \"…, emulated VM only\".",
+        thresholds: &[
+            band("idle memory, VM against native and against the heaviest container", rules::C1_MEMORY, times, MUCH_MEMORY, Basis::Choice),
+            band("idle CPU, VM against native and against the heaviest container", rules::C1_CPU, times, "\"tâches d'arrière-plan\" (background tasks) that use the CPU: any clear excess speaks for it; 1.5x leaves room for an idle window's timer noise (a choice).", Basis::Choice),
+        ],
         references: &[REF_FC_MEM],
         note: None,
         fields: &["memory_idle_bytes", "cpu_idle_seconds"],
@@ -81,6 +170,10 @@ pub(super) const CLAIMS: [Claim; 15] = [
         evidence: "cpu",
         french: "En outre, une VM utilise beaucoup plus de ressources en terme de mémoire car elle consomme de la mémoire même si elle n’exécute pas de processus. L’utilisation du CPU n’est pas aussi importante car la virtualisation n’est pas très exigeante en puissance de calcul.",
         rule: "Supported when every VM's idle memory is at least 3x the heaviest container's AND its CPU per 1,000 requests at most 2x the container's (\"small CPU overhead\"); contradicted when memory ratio ≤ 1 and CPU ratio ≥ 5; mixed otherwise. VMs under emulation (QEMU TCG, from the accelerator each result records) stand for the VM side only when no hardware-assisted VM has the figure; the verdict then reads \"…, emulated VM only\".",
+        thresholds: &[
+            band("idle memory, VM against the heaviest container", rules::C2_MEMORY, times, MUCH_MEMORY, Basis::Choice),
+            band("CPU per 1,000 requests, VM against the heaviest container", rules::C2_CPU, times, "\"its CPU overhead is small\": we read \"small\" as at most 2x a container's; 5x or more is not small (a choice). With one load window (n=1) there is no interval and the part stays undecided.", Basis::Choice),
+        ],
         references: &[REF_FELTER_KVM],
         note: Some("Bytes on the wire per request are not observable from the host in this harness; network cost is judged on latency in C9/C10."),
         fields: &["memory_idle_bytes", "memory_load_bytes", "cpu_seconds_per_1k_requests"],
@@ -96,6 +189,7 @@ pub(super) const CLAIMS: [Claim; 15] = [
         evidence: "experiments",
         french: "En termes de sécurité, puisque tous les conteneurs partagent des ressources, si l’un d’entre eux est vulnérable, il pourrait rendre les autres vulnérables voir l’OS hôte.",
         rule: "Facts, not a score: supported when every container variant runs on the host's kernel and no VM does (each workload's boot id, answered from inside to GET /virtbench/probe, against the host's); contradicted when the opposite holds; mixed otherwise.",
+        thresholds: &[words("the probed isolation facts of each container and VM", "supported when every container shares the host kernel and no VM does; contradicted when the reverse holds; mixed otherwise", "\"les conteneurs partagent le noyau\": sharing the host kernel is the claim's own words; the other facts are shown beside it.", Basis::ClaimWords)],
         references: &[],
         note: None,
         fields: &[],
@@ -111,6 +205,7 @@ pub(super) const CLAIMS: [Claim; 15] = [
         evidence: "startup",
         french: "En termes de performances, VM prend beaucoup plus de temps à se lancer contrairement à un conteneur puisqu' il doit : Démarrer un système d’exploitation complet […] un conteneur est beaucoup plus rapide de par sa légèreté […] C’est donc très rapide à lancer ou modifier.",
         rule: "Supported when every VM platform's median startup is at least 5x the slowest container variant's; contradicted when every VM starts no slower (ratio ≤ 1); mixed otherwise. VMs under emulation (QEMU TCG, from the accelerator each result records) stand for the VM side only when no hardware-assisted VM has the figure; the verdict then reads \"…, emulated VM only\".",
+        thresholds: &[band("median startup, VM against the slowest container", rules::C4_STARTUP, times, "\"beaucoup plus long\" (much longer): we read \"much\" as at least 5x (Firecracker reaches guest init in about 125 ms, a container runtime starts a process in tens of ms: an order of magnitude is what \"much\" is about); at or below 1x the VM is no slower. The interval of the ratio over the repetitions must clear the threshold.", Basis::Choice)],
         references: &[REF_FC_BOOT],
         note: None,
         fields: &["startup_ms"],
@@ -126,6 +221,10 @@ pub(super) const CLAIMS: [Claim; 15] = [
         evidence: "artifacts",
         french: "La taille de la VM est considérable ( plusieurs Go en général) […] Un conteneur est le meilleur support portable. Il est conçu pour être exporté et permettre de s’exécuter dans différentes machines.",
         rule: "Supported when the smallest VM disk image is at least 10x the container image AND at least 1 GiB (\"several GB\"); mixed when only the 10x ratio holds; contradicted when a VM disk is at most 2x the container image.",
+        thresholds: &[
+            band("smallest VM disk against the container image", rules::C5_SIZE, times, "\"big\" against \"small\": 10x is a choice; at most 2x the two are the same order of size.", Basis::Choice),
+            words("smallest VM disk size", "at least 1 GiB for supported", "\"plusieurs Go\" (several GB) in the claim's own words.", Basis::ClaimWords),
+        ],
         references: &[],
         note: Some("virtbench's VM appliance is deliberately minimal (kernel + initramfs + one static binary), so its disk is far smaller than a general-purpose guest's."),
         fields: &["artifacts"],
@@ -141,6 +240,7 @@ pub(super) const CLAIMS: [Claim; 15] = [
         evidence: "experiments",
         french: "Même si les librairies/bins sont séparées, un impact sur le disque dur d'un conteneur peut affecter un autre conteneur.",
         rule: "Supported when every container variant's p99 latency beside a sibling container that only rewrites and fsyncs a file is at least 1.5x its quiet p99; contradicted when at most 1.1x; mixed otherwise. The p99 beside a sibling that only burns a core, and native processes' figures (the same host without containers), are shown beside it, not judged.",
+        thresholds: &[band("p99 beside a disk-only sibling against the quiet p99", rules::C6_DISK, times, "\"can slow\": a 50 % rise of the p99 is a slowdown a user notices (a choice); 1.1x is within what one quiet window differs from the next (a choice). The interval over the repeated windows must clear the threshold, so one noisy window cannot decide.", Basis::Choice)],
         references: &[],
         note: None,
         fields: &[],
@@ -160,6 +260,7 @@ pub(super) const CLAIMS: [Claim; 15] = [
         evidence: "faults",
         french: "S’exécute en tant que processus et a donc besoin d’un daemon qui gère les services des conteneurs, si ce daemon est tué tous les conteneurs le sont aussi",
         rule: "Supported when, in every trial, the calculator stopped answering after the engine daemon was killed; contradicted when it kept answering in every trial; mixed otherwise.",
+        thresholds: &[words("share of trials in which the calculator kept answering after the engine's daemon was killed, engine as installed (no live-restore)", "supported at 0 % (all containers died), contradicted at 100 %, mixed in between", "\"si le démon est tué, tous les conteneurs meurent\": the claim's own words. Live-restore and containerd kills are shown as their own rows, not pooled.", Basis::ClaimWords)],
         references: &[],
         note: Some("rkt (CoreOS \"Rocket\"), compared in the same section of the lab report, is discontinued: the project was archived in 2020."),
         fields: &[],
@@ -175,6 +276,7 @@ pub(super) const CLAIMS: [Claim; 15] = [
         evidence: "startup",
         french: "Meilleure performance car il n’y a pas de couches intermédiaires […] Vitesse : Plus rapide / Plus lent car dépendant de l’OS",
         rule: "Compares hardware-assisted KVM against the hosted hypervisor VirtualBox on median startup and p50 latency (the fastest of each side, at the same rate): supported when KVM is faster on every comparison; contradicted when slower on every one; mixed otherwise. Without VirtualBox figures, QEMU TCG (emulation, from the accelerator each result records) stands in for the hosted side and the verdict reads \"…, emulated VM only\": emulation exaggerates what a type 2 hypervisor costs.",
+        thresholds: &[words("median startup and p50 latency, the fastest KVM VM against the fastest hosted one", "KVM counts as faster beyond 10 % (ratio <= 0.9); supported when faster on every comparison, contradicted when no faster on any, mixed otherwise", "\"plus rapide\": a difference under 10 % is within what two runs of the same VM differ by (a choice).", Basis::Choice)],
         references: &[],
         note: Some("KVM turns the Linux kernel into the hypervisor (usually counted as type 1); QEMU TCG is pure emulation, a stand-in that exaggerates what a type 2 hypervisor costs."),
         fields: &["startup_ms", "latency_us"],
@@ -190,6 +292,7 @@ pub(super) const CLAIMS: [Claim; 15] = [
         evidence: "experiments",
         french: "Un autre poste que l'hôte ne pourra pas accéder à la VM. […] Si plusieurs machines doivent communiquer avec la VM, il faut utiliser le mode pont",
         rule: "Reachability from a LAN PC (a network namespace of the run's own joined to the host by a veth), per variant by the access path it records: supported when no variant reached through a forward (forwarded port, floating IP) answers the LAN PC at its own address and every variant reached at an address of its own does; contradicted when the opposite holds; mixed otherwise. Latency through a forward vs direct is shown beside.",
+        thresholds: &[words("what a LAN PC (a network namespace of the run's own) reached, per variant's access path", "supported when no forwarded variant was reached at its own address and every direct one was; contradicted when the reverse; mixed otherwise", "NAT vs bridge: reachability is the claim's own words.", Basis::ClaimWords)],
         references: &[REF_FELTER_NAT],
         note: None,
         fields: &["latency_us"],
@@ -205,6 +308,7 @@ pub(super) const CLAIMS: [Claim; 15] = [
         evidence: "latency",
         french: "En faisant correspondre le port de la VM à celui de l'hôte, toute personne souhaitant accéder au port 22 de notre VM doit simplement accéder au port 2222 de notre hôte (en envoyant le paquet à l'IP de l'hôte), et l'hôte traduira l'adresse IP.",
         rule: "Supported when every variant whose recorded access path is a forwarded port (or a floating IP) answered the load through it correctly with at most 1% failed requests; contradicted when none answered; mixed otherwise. The latency cost against the direct path, and whether a LAN PC reaches the forwarded port at the host's address, are shown beside.",
+        thresholds: &[words("forwarded variants: reached from the LAN PC through the forwarded port, and answers under load through it", "supported when every forwarded variant was reached from the LAN PC and answered with at most 1 % failed requests; contradicted when none was reached", "\"rend le service accessible via l'hôte\": reached from outside through the host is the claim's own words; the 1 % allowance is a choice.", Basis::ClaimWords)],
         references: &[REF_FELTER_NAT],
         note: None,
         fields: &["latency_us", "max_throughput_rps"],
@@ -220,6 +324,7 @@ pub(super) const CLAIMS: [Claim; 15] = [
         evidence: "experiments",
         french: "Nous sommes parvenus sans difficulté à cloner la VM.",
         rule: "Supported when the fastest way to clone a VM disk (copy-on-write overlay or full copy) takes at most 5 s (median); contradicted when it takes more than 60 s; mixed in between. Starting one more container is shown beside.",
+        thresholds: &[band("the fastest way to clone a VM (median)", rules::C11_CLONE_MS, fmt_ms, "\"facile\" (easy): done in seconds (at most 5 s, a choice); over a minute is not easy (a choice).", Basis::Choice)],
         references: &[],
         note: None,
         fields: &["startup_ms"],
@@ -240,10 +345,13 @@ pub(super) const CLAIMS: [Claim; 15] = [
         evidence: "experiments",
         french: "nous avons enregistré notre conteneur en créant une nouvelle image avec la commande « docker commit » […] Enfin, nous avons exploré une autre façon de créer un conteneur qui est le : Dockerfile.",
         rule: "Supported when both `docker commit` and a Dockerfile build produced an image; mixed when only one did; contradicted when both were attempted and neither did.",
+        thresholds: &[words("docker commit and Dockerfile build, each attempted", "supported when both produced an image; contradicted when both were attempted and neither did", "the claim's own words: an image by commit or by a Dockerfile.", Basis::ClaimWords)],
         references: &[],
         note: None,
         fields: &[],
         extras: &[
+            keys::DOCKER_COMMIT_OK,
+            keys::DOCKER_BUILD_OK,
             keys::DOCKER_COMMIT_MS,
             keys::DOCKER_BUILD_MS,
             keys::DOCKER_COMMIT_IMAGE_BYTES,
@@ -260,6 +368,7 @@ pub(super) const CLAIMS: [Claim; 15] = [
         evidence: "experiments",
         french: "Cela montre la flexibilité d'OpenStack (le redimensionnement avec la machine éteinte ou allumée) en opposition à la VirtualBox (on doit arrêter la VM).",
         rule: "Supported when OpenStack resized a running VM and VirtualBox refused because the VM was running; contradicted when OpenStack could not and VirtualBox could; mixed otherwise. A resize call that failed for any other reason gives no figure. Snapshot, restore and the service downtime each causes are shown beside.",
+        thresholds: &[words("a running VM resized, per platform: did the guest keep running (same boot id), did the platform demand a stop", "supported when the cloud resized a running VM and the hosted hypervisor demanded a stop; contradicted the other way", "the claim's own words: resize a running VM vs stop it first.", Basis::ClaimWords)],
         references: &[],
         note: None,
         fields: &[],
@@ -282,6 +391,7 @@ pub(super) const CLAIMS: [Claim; 15] = [
         evidence: "latency",
         french: "Nous avons créé 5 VMs : SumService, SubService, MulService, DivService et CalculatorService (CS). […] Nous avons ensuite fait la même chose avec Docker et avons automatisé le déploiement de l’application.",
         rule: "Supported when every VM and container variant answered with no wrong answer and at most 1% failed requests; contradicted when one gave a wrong answer or none correct; mixed otherwise (more than 1% failures).",
+        thresholds: &[words("answers under load on every VM and container variant", "supported with no wrong answer and at most 1 % failed requests; contradicted with a wrong answer or none correct", HEALTHY, Basis::ClaimWords)],
         references: &[REF_FELTER_EQUAL],
         note: None,
         fields: &["latency_us"],
@@ -297,6 +407,7 @@ pub(super) const CLAIMS: [Claim; 15] = [
         evidence: "latency",
         french: "Nous plaçons nos sous-services sur le réseau 10.5.7.0/24, et notre service Calculatrice principale sur son propre réseau 10.5.8.0/24 . Ces deux réseaux sont inter-accessibles par le biais d’un routeur directement connecté aux deux réseaux (RT2).",
         rule: "Supported when every routed two-network variant answered with no wrong answer and at most 1% failed requests; contradicted when one gave a wrong answer or none correct; mixed otherwise. The latency cost of the extra hop is shown beside.",
+        thresholds: &[words("answers under load on every routed variant", "supported with no wrong answer and at most 1 % failed requests; contradicted with a wrong answer or none correct", HEALTHY, Basis::ClaimWords)],
         references: &[],
         note: None,
         fields: &["latency_us"],

@@ -131,6 +131,24 @@ impl<'a> Run<'a> {
         )
     }
 
+    /// The results `judged_vms` judges on, for reading their samples.
+    pub fn judged_vm_results(
+        &self,
+        f: impl Fn(&PlatformResult) -> Option<f64>,
+    ) -> Vec<&'a PlatformResult> {
+        let (emulated, hardware): (Vec<&PlatformResult>, Vec<&PlatformResult>) =
+            self.vms.iter().copied().partition(|p| view::is_tcg(p));
+        let has = |ps: Vec<&'a PlatformResult>| -> Vec<&'a PlatformResult> {
+            ps.into_iter().filter(|p| f(p).is_some()).collect()
+        };
+        let hw = has(hardware);
+        if hw.is_empty() {
+            has(emulated)
+        } else {
+            hw
+        }
+    }
+
     /// The VMs a VM-vs-container claim judges on for the figure `f`: the
     /// hardware-assisted ones that have it, else the emulated ones.
     pub fn judged_vms(&self, f: impl Fn(&PlatformResult) -> Option<f64>) -> VmSide {

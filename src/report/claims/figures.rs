@@ -6,19 +6,53 @@
 use super::context::{
     extra, fig, health, mark_emulated, named, p50, p50_at, series_figs, Run, VmSide,
 };
-use super::rules::{self, not_measured, Named};
+use super::rules::{self, not_measured, Named, Samples};
 use super::{Figure, Health, Outcome, Verdict};
-use crate::measure::outside;
+use crate::measure::outside::Access;
 use crate::platform::facts::{self, Hypervisor};
 use crate::report::view::{self, fmt_bytes, fmt_ms, fmt_us, Kind};
 use crate::results::{keys, PlatformResult};
-use crate::stats::fmt_num;
+use crate::stats::{fmt_num, Series};
 
 /// The figures shown beside a claim and its outcome.
 pub(super) type Judged = (Vec<Figure>, Outcome);
 
 fn idle_memory(p: &PlatformResult) -> Option<f64> {
     view::median(&p.memory_idle_bytes)
+}
+
+/// The samples of a series that has any.
+fn samples_of(s: Option<&Series>) -> Option<Vec<f64>> {
+    s.filter(|s| s.summary.n > 0).map(|s| s.samples.clone())
+}
+
+/// `(label, samples)` of each of `ps` that has the series `get` gives.
+fn sampled(
+    ps: &[&PlatformResult],
+    get: impl Fn(&PlatformResult) -> Option<Vec<f64>>,
+) -> Vec<Samples> {
+    ps.iter()
+        .filter_map(|p| get(p).map(|v| (view::display(p), v)))
+        .collect()
+}
+
+fn idle_memory_samples(p: &PlatformResult) -> Option<Vec<f64>> {
+    samples_of(p.memory_idle_bytes.as_ref())
+}
+
+/// Idle CPU per slice of the idle window, where the window's total is above the
+/// method's resolution (below it there is nothing to compare, let alone divide by).
+fn idle_cpu_samples(p: &PlatformResult) -> Option<Vec<f64>> {
+    let c = p.cpu_idle_seconds.as_ref()?;
+    c.measured_seconds()?;
+    samples_of(Some(&c.per_slice))
+}
+
+/// The coarsest per-sample CPU resolution among `ps`: no ratio divides by less.
+fn cpu_resolution(ps: &[&PlatformResult]) -> f64 {
+    ps.iter()
+        .filter_map(|p| p.cpu_idle_seconds.as_ref().map(|c| c.resolution()))
+        .fold(0.0, f64::max)
 }
 
 /// Idle CPU seconds where above the method's resolution: below it there is no figure
@@ -85,7 +119,7 @@ pub(super) fn c1(run: &Run) -> Judged {
     if let Some(why) = run.sides_missing(&vm_mem.values, &ct_mem, "idle memory") {
         return (figs, not_measured(why));
     }
-    let native_mem = run.natives.iter().find_map(|p| idle_memory(p));
+    let native_mem = run.natives.iter().find_map(|p| idle_memory_samples(p));
     if native_mem.is_none() {
         let why = if run.natives.is_empty() {
             run.kind_missing(Kind::Native)
@@ -94,20 +128,24 @@ pub(super) fn c1(run: &Run) -> Judged {
         };
         return (figs, not_measured(format!("no baseline: {why}")));
     }
-    let native_cpu = run.natives.iter().find_map(|p| idle_cpu(p));
+    let native_cpu = run.natives.iter().find_map(|p| idle_cpu_samples(p));
     let vm_cpu = run.judged_vms(idle_cpu);
+    let vms = run.judged_vm_results(idle_memory);
+    let cpu_vms = run.judged_vm_results(idle_cpu);
     let o = rules::rule_c1(
-        (native_mem, native_cpu),
-        &vm_mem.values,
-        &ct_mem,
-        &vm_cpu.values,
-        &named(&run.cts, idle_cpu),
+        (native_mem.as_deref(), native_cpu.as_deref()),
+        &sampled(&vms, idle_memory_samples),
+        &sampled(&run.cts, idle_memory_samples),
+        &sampled(&cpu_vms, idle_cpu_samples),
+        &sampled(&run.cts, idle_cpu_samples),
+        cpu_resolution(&run.all),
     );
     (figs, VmSide::mark(&[&vm_mem, &vm_cpu], o))
 }
 
 pub(super) fn c2(run: &Run) -> Judged {
     let cpu1k = |p: &PlatformResult| view::median(&p.cpu_seconds_per_1k_requests);
+    let cpu1k_samples = |p: &PlatformResult| samples_of(p.cpu_seconds_per_1k_requests.as_ref());
     let mut figs = series_figs(&run.all, "idle memory", |p| p.memory_idle_bytes.as_ref());
     figs.extend(series_figs(&run.all, "loaded memory", |p| {
         p.memory_load_bytes.as_ref()
@@ -123,10 +161,10 @@ pub(super) fn c2(run: &Run) -> Judged {
     }
     let vm_cpu = run.judged_vms(cpu1k);
     let o = rules::rule_c2(
-        &vm_mem.values,
-        &ct_mem,
-        &vm_cpu.values,
-        &named(&run.cts, cpu1k),
+        &sampled(&run.judged_vm_results(idle_memory), idle_memory_samples),
+        &sampled(&run.cts, idle_memory_samples),
+        &sampled(&run.judged_vm_results(cpu1k), cpu1k_samples),
+        &sampled(&run.cts, cpu1k_samples),
     );
     (figs, VmSide::mark(&[&vm_mem, &vm_cpu], o))
 }
@@ -171,7 +209,12 @@ pub(super) fn c4(run: &Run) -> Judged {
     if let Some(why) = run.sides_missing(&vm.values, &ct, "startup") {
         return (figs, not_measured(why));
     }
-    (figs, VmSide::mark(&[&vm], rules::rule_c4(&vm.values, &ct)))
+    let startups = |p: &PlatformResult| samples_of(p.startup_ms.as_ref());
+    let o = rules::rule_c4(
+        &sampled(&run.judged_vm_results(startup), startups),
+        &sampled(&run.cts, startups),
+    );
+    (figs, VmSide::mark(&[&vm], o))
 }
 
 pub(super) fn c5(run: &Run) -> Judged {
@@ -222,12 +265,17 @@ pub(super) fn c5(run: &Run) -> Judged {
 }
 
 fn noise(p: &PlatformResult) -> Option<rules::Noise> {
+    let windows = |key: &str| samples_of(p.extras.get(key));
     Some(rules::Noise {
         label: view::display(p),
-        quiet: extra(p, keys::NOISY_BASELINE_P99_US)?,
-        disk: extra(p, keys::NOISY_DISK_P99_US),
-        cpu: extra(p, keys::NOISY_CPU_P99_US),
+        quiet: windows(keys::NOISY_BASELINE_P99_US)?,
+        disk: windows(keys::NOISY_DISK_P99_US),
+        cpu: windows(keys::NOISY_CPU_P99_US),
     })
+}
+
+fn median_of(v: &[f64]) -> f64 {
+    crate::stats::Summary::of(v).median
 }
 
 pub(super) fn c6(run: &Run) -> Judged {
@@ -240,10 +288,11 @@ pub(super) fn c6(run: &Run) -> Judged {
         .map(|n| Figure {
             platform: n.label.clone(),
             text: format!(
-                "p99 quiet {}, beside disk-only noise {}, beside CPU-only noise {}",
-                fmt_us(n.quiet),
-                opt(n.disk),
-                opt(n.cpu)
+                "p99 quiet {}, beside disk-only noise {}, beside CPU-only noise {} (medians of {} windows)",
+                fmt_us(median_of(&n.quiet)),
+                opt(n.disk.as_deref().map(median_of)),
+                opt(n.cpu.as_deref().map(median_of)),
+                n.quiet.len()
             ),
         })
         .collect();
@@ -386,22 +435,25 @@ pub(super) fn c8(run: &Run) -> Judged {
 
 /// How clients reach a variant, as the platform recorded it (the `access` detail):
 /// never decided from a platform's name.
-fn access(p: &PlatformResult) -> Option<&str> {
-    p.details.get(keys::ACCESS).map(String::as_str)
+fn access(p: &PlatformResult) -> Option<Access> {
+    p.details.get(keys::ACCESS).and_then(|a| Access::parse(a))
+}
+
+fn access_text(p: &PlatformResult) -> &str {
+    p.details
+        .get(keys::ACCESS)
+        .map_or("access path not recorded", String::as_str)
 }
 
 /// Reached through a forward: a published / forwarded host port, or a floating IP (a
 /// 1:1 NAT).
 fn through_forward(p: &PlatformResult) -> bool {
-    matches!(
-        access(p),
-        Some(outside::ACCESS_FORWARDED | outside::ACCESS_FLOATING)
-    )
+    access(p).is_some_and(Access::through_forward)
 }
 
-/// Reached at an address of its own, with no forward.
+/// Reached at an address of its own, with no forward (host networking is neither).
 fn at_own_address(p: &PlatformResult) -> bool {
-    access(p) == Some(outside::ACCESS_DIRECT)
+    access(p).is_some_and(Access::at_own_address)
 }
 
 /// p50 at the lowest rate per platform, with the direct-path difference for forwarded
@@ -410,7 +462,7 @@ fn latency_figs(ps: &[&PlatformResult]) -> Vec<Figure> {
     ps.iter()
         .filter_map(|p| {
             let (rate, v) = p50(p)?;
-            let path = access(p).unwrap_or("access path not recorded");
+            let path = access_text(p);
             let mut text = format!(
                 "p50 {} at {} req/s ({path})",
                 fmt_us(v),
@@ -457,7 +509,7 @@ pub(super) fn c9(run: &Run) -> Judged {
         let d = yes_no(p, keys::REACH_OUTSIDE_DIRECT)?;
         let mut text = format!(
             "access {}; a LAN PC reaches it at its own address: {d}",
-            access(p).unwrap_or("not recorded")
+            access_text(p)
         );
         if let Some(f) = yes_no(p, keys::REACH_OUTSIDE_FORWARDED) {
             text.push_str(&format!(", through the forwarded port: {f}"));
@@ -471,11 +523,15 @@ pub(super) fn c9(run: &Run) -> Judged {
 }
 
 pub(super) fn c10(run: &Run) -> Judged {
-    let forwarded: Vec<Health> = run
+    let forwarded: Vec<rules::Forward> = run
         .vm_and_ct
         .iter()
         .filter(|p| through_forward(p))
-        .filter_map(|p| health(p))
+        .map(|p| rules::Forward {
+            label: view::display(p),
+            reached_from_lan: extra(p, keys::REACH_OUTSIDE_FORWARDED).map(|v| v >= 0.5),
+            health: health(p),
+        })
         .collect();
     let mut figs = latency_figs(&run.all);
     figs.extend(run.all.iter().filter_map(|p| {
@@ -518,7 +574,7 @@ pub(super) fn c11(run: &Run) -> Judged {
             (keys::VM_CLONE_FULL_MS, "full disk copy clone"),
         ] {
             if let Some(s) = p.extras.get(key).filter(|s| s.summary.n > 0) {
-                clones.push((format!("{} ({how})", view::display(p)), s.summary.median));
+                clones.push((format!("{} ({how})", view::display(p)), s.samples.clone()));
                 figs.push(fig(p, format!("{how} {}", view::describe(s))));
             }
         }
@@ -543,11 +599,15 @@ pub(super) fn c11(run: &Run) -> Judged {
 }
 
 pub(super) fn c12(run: &Run) -> Judged {
-    let count = |key: &str| {
+    // Successful attempts: from each attempt's recorded outcome (0 = failed), or, in
+    // results written before outcomes were recorded, from the timed successes.
+    let count = |ok_key: &str, ms_key: &str| {
         run.cts
             .iter()
-            .filter_map(|p| p.extras.get(key))
-            .map(|s| s.summary.n)
+            .filter_map(|p| match p.extras.get(ok_key) {
+                Some(ok) => Some(ok.samples.iter().filter(|v| **v >= 0.5).count()),
+                None => p.extras.get(ms_key).map(|s| s.summary.n),
+            })
             .max()
     };
     let mut figs = Vec::new();
@@ -562,7 +622,10 @@ pub(super) fn c12(run: &Run) -> Judged {
     let o = if run.cts.is_empty() {
         not_measured(run.kind_missing(Kind::Container))
     } else {
-        rules::rule_c12(count(keys::DOCKER_COMMIT_MS), count(keys::DOCKER_BUILD_MS))
+        rules::rule_c12(
+            count(keys::DOCKER_COMMIT_OK, keys::DOCKER_COMMIT_MS),
+            count(keys::DOCKER_BUILD_OK, keys::DOCKER_BUILD_MS),
+        )
     };
     (figs, o)
 }

@@ -24,7 +24,7 @@ mod tests;
 
 pub use rules::{
     rule_c1, rule_c10, rule_c11, rule_c12, rule_c13, rule_c14, rule_c15, rule_c2, rule_c3, rule_c4,
-    rule_c5, rule_c6, rule_c7, rule_c8, rule_c9, Health, Named,
+    rule_c5, rule_c6, rule_c7, rule_c8, rule_c9, Band, Forward, Health, Named, Samples,
 };
 
 use crate::results::RunResults;
@@ -43,6 +43,10 @@ pub enum Verdict {
     ContradictedEmulatedOnly,
     /// Mixed, on emulated VMs only.
     MixedEmulatedOnly,
+    /// The deciding figure's interval spans the rule's threshold: at this number of
+    /// repetitions the run cannot tell (not "mixed", which says platforms disagree).
+    /// The reason names the figure, its interval and n.
+    Undecided(String),
 }
 
 impl Verdict {
@@ -55,6 +59,7 @@ impl Verdict {
             Verdict::SupportedEmulatedOnly => "supported, emulated VM only".into(),
             Verdict::ContradictedEmulatedOnly => "contradicted, emulated VM only".into(),
             Verdict::MixedEmulatedOnly => "mixed, emulated VM only".into(),
+            Verdict::Undecided(_) => "undecided".into(),
         }
     }
 
@@ -69,6 +74,7 @@ impl Verdict {
             Verdict::SupportedEmulatedOnly => "supported emulated-only",
             Verdict::ContradictedEmulatedOnly => "contradicted emulated-only",
             Verdict::MixedEmulatedOnly => "mixed emulated-only",
+            Verdict::Undecided(_) => "undecided",
         }
     }
 
@@ -110,6 +116,10 @@ pub struct Outcome {
     pub verdict: Verdict,
     pub headline: String,
     pub because: String,
+    /// The deciding figure(s) with their 95 % interval and n, against the threshold
+    /// ("qemu q35 7.80x [6.90-9.10], n=5; supported at >= 5x"); empty when the rule
+    /// counts outcomes rather than estimating a ratio.
+    pub confidence: String,
 }
 
 /// A figure from elsewhere, printed beside ours with its source.
@@ -151,6 +161,10 @@ pub struct ClaimRow {
     pub french: &'static str,
     /// The rule and its threshold, in words.
     pub rule: &'static str,
+    /// Each threshold the rule applies, where it comes from and why.
+    pub thresholds: Vec<ThresholdRow>,
+    /// The deciding figure(s) with their interval and n (empty for counting rules).
+    pub confidence: String,
     pub figures: Vec<Figure>,
     pub verdict: Verdict,
     /// The figures behind the verdict in one line (empty when not measured).
@@ -163,6 +177,18 @@ pub struct ClaimRow {
     /// What the verdict is computed from, as named in docs/results-schema.md: results
     /// fields, then `extras` series, then `details` / `variant` keys.
     pub reads: Vec<&'static str>,
+}
+
+/// One threshold of a claim's rule, as the report prints it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ThresholdRow {
+    /// The figure it applies to.
+    pub figure: &'static str,
+    /// "supported at >= 5x, contradicted at <= 1x", or the condition in words.
+    pub condition: String,
+    pub reason: &'static str,
+    /// "the claim's words" or "a choice".
+    pub basis: &'static str,
 }
 
 /// The claims whose verdict reads `field` of the results (a `PlatformResult` field),
@@ -190,6 +216,17 @@ pub fn evaluate(r: &RunResults) -> Vec<ClaimRow> {
                 evidence: c.evidence,
                 french: c.french,
                 rule: c.rule,
+                thresholds: c
+                    .thresholds
+                    .iter()
+                    .map(|t| ThresholdRow {
+                        figure: t.figure,
+                        condition: t.condition(),
+                        reason: t.reason,
+                        basis: t.basis.label(),
+                    })
+                    .collect(),
+                confidence: out.confidence,
                 figures,
                 verdict: out.verdict,
                 because: out.because,
