@@ -35,6 +35,12 @@ pub const RESTORE_TO_ANSWER_MS: &str = "restore_to_answer_ms";
 pub const RESTORE_DOWNTIME_MS: &str = "restore_downtime_ms";
 pub const RESIZE_DOWNTIME_MS: &str = "resize_downtime_ms";
 pub const RESIZE_LIVE_OK: &str = "resize_live_ok";
+/// C13, each written as a value whatever happened: the resize was done (0 with the
+/// reason as the series' note when it failed); the platform demanded that the VM be
+/// stopped first; the guest kept running across it (same boot id before and after).
+pub const RESIZE_OK: &str = "resize_ok";
+pub const RESIZE_DEMANDED_STOP: &str = "resize_demanded_stop";
+pub const RESIZE_GUEST_KEPT_RUNNING: &str = "resize_guest_kept_running";
 
 /// C3: isolation facts of the calculator's process.
 pub const ISOLATION_SHARED_KERNEL: &str = "isolation_shared_kernel";

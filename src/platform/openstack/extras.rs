@@ -23,6 +23,7 @@ use super::client::{ApiError, Client};
 use crate::measure::http::Client as HttpClient;
 use crate::measure::Probe;
 use crate::platform::PlatformError;
+use crate::results::keys;
 use crate::stats::Series;
 
 /// Prober period (the issue's: 50 ms).
@@ -187,8 +188,31 @@ pub async fn c13(
             tracing::warn!("openstack restore experiment failed: {e}");
         }
     }
-    if let Err(e) = resize(t, &prober, probe, startup_timeout, cancel, &mut out).await {
-        tracing::warn!("openstack resize experiment failed: {e}");
+    // The resize's outcome is a value, failure included (C13 reads it): whether Nova
+    // took the resize of an ACTIVE instance, and whether the guest kept running across
+    // it (the probe's boot id before and after: Nova's resize restarts the guest, the
+    // lab's "the console drops").
+    let boot_before = boot_id(t).await;
+    match resize(t, &prober, probe, startup_timeout, cancel, &mut out).await {
+        Ok(()) => {
+            out.insert(keys::RESIZE_OK.into(), flag(true));
+            out.insert(keys::RESIZE_LIVE_OK.into(), flag(true));
+            // Asked of a running instance and done without our stopping it.
+            out.insert(keys::RESIZE_DEMANDED_STOP.into(), flag(false));
+            if let (Some(before), Some(after)) = (boot_before, boot_id(t).await) {
+                out.insert(
+                    keys::RESIZE_GUEST_KEPT_RUNNING.into(),
+                    flag(before == after),
+                );
+            }
+        }
+        Err(PlatformError::Cancelled) => {}
+        Err(e) => {
+            tracing::warn!("openstack resize experiment failed: {e}");
+            let why = e.to_string();
+            out.insert(keys::RESIZE_OK.into(), flag(false).with_note(why.clone()));
+            out.insert(keys::RESIZE_LIVE_OK.into(), flag(false).with_note(why));
+        }
     }
     prober.stop();
     if let Some(image) = snapshot {
@@ -403,9 +427,19 @@ async fn resize(
         "resize_target_ram_mib".into(),
         Series::new("MiB", vec![bigger.ram_mib as f64]),
     );
-    // Asked of a running instance, done without our stopping it: the lab's claim.
-    out.insert("resize_live_ok".into(), Series::new("ratio", vec![1.0]));
     Ok(())
+}
+
+/// The guest's boot id, asked of the calculator's probe through the access address.
+async fn boot_id(t: &Target) -> Option<String> {
+    crate::measure::isolation::ask(t.endpoint, &[])
+        .await
+        .ok()
+        .and_then(|a| a.boot_id)
+}
+
+fn flag(yes: bool) -> Series {
+    crate::measure::isolation::flag(yes)
 }
 
 /// The first correct answer after an operation.

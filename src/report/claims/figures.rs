@@ -194,10 +194,24 @@ pub(super) fn c3(run: &Run) -> Judged {
             })
         })
         .collect();
-    let shared = |p: &PlatformResult| extra(p, keys::ISOLATION_SHARED_KERNEL);
+    let exposure = |fact: &'static str, key: &'static str| rules::Exposure {
+        fact,
+        containers: named(&run.cts, |p| extra(p, key)),
+        vms: named(&run.vms, |p| extra(p, key)),
+    };
     (
         figs,
-        rules::rule_c3(&named(&run.cts, shared), &named(&run.vms, shared)),
+        rules::rule_c3(&[
+            exposure("shares the host kernel", keys::ISOLATION_SHARED_KERNEL),
+            exposure(
+                "sees host processes",
+                keys::ISOLATION_HOST_PROCESSES_VISIBLE,
+            ),
+            exposure(
+                "opens a service on the host's loopback",
+                keys::ISOLATION_REACHES_HOST_LOOPBACK,
+            ),
+        ]),
     )
 }
 
@@ -675,8 +689,23 @@ pub(super) fn c13(run: &Run) -> Judged {
                 let title = cloud
                     .and_then(|p| facts::of(&p.name))
                     .map_or("the cloud", |f| f.title);
+                let failure = cloud
+                    .and_then(|p| p.extras.get(keys::RESIZE_OK))
+                    .and_then(|s| s.note.clone())
+                    .map(|n| format!(" (failed: {n})"))
+                    .unwrap_or_default();
+                let kept = cloud
+                    .and_then(|p| extra(p, keys::RESIZE_GUEST_KEPT_RUNNING))
+                    .map(|k| {
+                        if k >= 0.5 {
+                            ", the guest kept running (same boot id)"
+                        } else {
+                            ", the guest was restarted (a new boot id: the console drops)"
+                        }
+                    })
+                    .unwrap_or_default();
                 why.push(format!(
-                    "measured half: {title} resized a running VM in {:.0}% of attempts{}",
+                    "measured half: {title} resized a running VM in {:.0}% of attempts{failure}{kept}{}",
                     live * 100.0,
                     down.map(|d| format!(", service down {} meanwhile", fmt_ms(d)))
                         .unwrap_or_default()

@@ -593,45 +593,88 @@ fn flag_facts(a: &[Named], b: &[Named], yes: &str, no: &str) -> String {
         .join("; ")
 }
 
-/// C3: 1 = the workload runs on the host's kernel, 0 = its own kernel.
-pub fn rule_c3(ct_shared: &[Named], vm_shared: &[Named]) -> Outcome {
-    if ct_shared.is_empty() && vm_shared.is_empty() {
+/// One isolation fact of C3 on each side, by display label: 1 (or any count above 0)
+/// = the workload is exposed to the host this way (runs on its kernel, sees its
+/// processes, opens its loopback services), 0 = it is not.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Exposure {
+    /// What the fact says when it holds ("shares the host kernel").
+    pub fact: &'static str,
+    pub containers: Vec<Named>,
+    pub vms: Vec<Named>,
+}
+
+/// C3: "a VM isolates better": decided on the facts that tell isolation levels apart,
+/// the shared kernel first (the claim's own words), then whether the workload sees the
+/// host's processes and opens its loopback services. For each fact probed on both
+/// sides: it speaks for the claim when some container is exposed and no VM is, against
+/// it when some VM is exposed and no container is, and not at all when both sides are
+/// alike. Supported when every fact that speaks, speaks for it (the kernel must be one
+/// of them); contradicted when every one speaks against it; mixed otherwise.
+pub fn rule_c3(facts: &[Exposure]) -> Outcome {
+    let exposed = |v: &Named| v.1 >= 0.5;
+    let Some(kernel) = facts.first() else {
+        return not_measured("isolation probe not run");
+    };
+    if kernel.containers.is_empty() && kernel.vms.is_empty() {
         return not_measured("isolation probe not run");
     }
-    let because = flag_facts(
-        ct_shared,
-        vm_shared,
+    let kernel_line = flag_facts(
+        &kernel.containers,
+        &kernel.vms,
         "shares the host kernel",
         "has its own kernel",
     );
-    let shares = |v: &Named| v.1 >= 0.5;
-    let headline = format!(
-        "host kernel shared: {} containers, {} VMs",
-        count_of(ct_shared, shares),
-        count_of(vm_shared, shares)
-    );
     // A comparison with one side missing is not a verdict: "mixed" would read as a
     // measured disagreement (a real native + docker run showed it).
-    if ct_shared.is_empty() || vm_shared.is_empty() {
-        let missing = if vm_shared.is_empty() {
+    if kernel.containers.is_empty() || kernel.vms.is_empty() {
+        let missing = if kernel.vms.is_empty() {
             "VM"
         } else {
             "container"
         };
-        return not_measured(format!("no {missing} probed, only one side ({because})"));
+        return not_measured(format!(
+            "no {missing} probed, only one side ({kernel_line})"
+        ));
     }
-    let ct_shared_all = ct_shared.iter().all(|(_, v)| *v >= 0.5);
-    let vm_own_all = vm_shared.iter().all(|(_, v)| *v < 0.5);
-    let ct_own_all = ct_shared.iter().all(|(_, v)| *v < 0.5);
-    let vm_shared_all = vm_shared.iter().all(|(_, v)| *v >= 0.5);
-    let v = if ct_shared_all && vm_own_all {
-        Verdict::Supported
-    } else if ct_own_all && vm_shared_all {
-        Verdict::Contradicted
-    } else {
-        Verdict::Mixed
-    };
-    outcome(v, headline, because)
+    let mut parts = Vec::new();
+    let mut lines = Vec::new();
+    for f in facts
+        .iter()
+        .filter(|f| !f.containers.is_empty() && !f.vms.is_empty())
+    {
+        let ct = f.containers.iter().filter(|v| exposed(v)).count();
+        let vm = f.vms.iter().filter(|v| exposed(v)).count();
+        let (part, word) = if ct > 0 && vm == 0 {
+            (Some(Verdict::Supported), "for the claim")
+        } else if vm > 0 && ct == 0 {
+            (Some(Verdict::Contradicted), "against the claim")
+        } else if vm > 0 {
+            (Some(Verdict::Mixed), "both sides exposed")
+        } else {
+            (None, "neither side exposed, not counted")
+        };
+        lines.push(format!(
+            "{}: {} of {} containers, {} of {} VMs ({word})",
+            f.fact,
+            ct,
+            f.containers.len(),
+            vm,
+            f.vms.len()
+        ));
+        parts.extend(part);
+    }
+    let shares = |v: &Named| v.1 >= 0.5;
+    let headline = format!(
+        "host kernel shared: {} containers, {} VMs",
+        count_of(&kernel.containers, shares),
+        count_of(&kernel.vms, shares)
+    );
+    outcome(
+        combine(&parts),
+        headline,
+        format!("{}; {kernel_line}", lines.join("; ")),
+    )
 }
 
 /// C4: median startup of each VM against the slowest container, with the interval of

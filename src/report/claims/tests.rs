@@ -83,19 +83,53 @@ fn c2_rules() {
 
 #[test]
 fn c3_rules() {
+    let kernel = |ct: &[Named], vm: &[Named]| Exposure {
+        fact: "shares the host kernel",
+        containers: ct.to_vec(),
+        vms: vm.to_vec(),
+    };
+    let loopback = |ct: &[Named], vm: &[Named]| Exposure {
+        fact: "opens a service on the host's loopback",
+        containers: ct.to_vec(),
+        vms: vm.to_vec(),
+    };
     assert_eq!(
-        rule_c3(&[n("docker", 1.0)], &[n("qemu", 0.0)]).verdict,
+        rule_c3(&[kernel(&[n("docker", 1.0)], &[n("qemu", 0.0)])]).verdict,
         Verdict::Supported
     );
     assert_eq!(
-        rule_c3(&[n("kata", 0.0)], &[n("qemu", 1.0)]).verdict,
+        rule_c3(&[kernel(&[n("kata", 0.0)], &[n("qemu", 1.0)])]).verdict,
         Verdict::Contradicted
     );
     assert_eq!(
-        rule_c3(&[n("docker", 1.0), n("gvisor", 0.0)], &[n("qemu", 0.0)]).verdict,
+        rule_c3(&[kernel(
+            &[n("docker", 1.0), n("gvisor", 0.0)],
+            &[n("qemu", 1.0)]
+        )])
+        .verdict,
         Verdict::Mixed
     );
-    assert!(is_nm(&rule_c3(&[], &[])));
+    // Own kernel, but a user-mode NAT VM opens the host's loopback services where no
+    // container does: the facts disagree.
+    assert_eq!(
+        rule_c3(&[
+            kernel(&[n("docker", 1.0)], &[n("qemu", 0.0)]),
+            loopback(&[n("docker", 0.0)], &[n("qemu/nat", 1.0)]),
+        ])
+        .verdict,
+        Verdict::Mixed
+    );
+    // A host-network container opens them too: that fact does not speak for the VM.
+    assert_eq!(
+        rule_c3(&[
+            kernel(&[n("docker", 1.0)], &[n("qemu", 0.0)]),
+            loopback(&[n("docker/host", 1.0)], &[n("qemu/bridge", 0.0)]),
+        ])
+        .verdict,
+        Verdict::Supported
+    );
+    assert!(is_nm(&rule_c3(&[])));
+    assert!(is_nm(&rule_c3(&[kernel(&[n("docker", 1.0)], &[])])));
 }
 
 #[test]
@@ -804,10 +838,15 @@ fn judges_read_only_the_names_their_entries_list() {
 /// native + docker run: C3 and C9 said "mixed" with no VM and no direct variant).
 #[test]
 fn one_sided_comparisons_are_not_verdicts() {
-    let o = rule_c3(&[n("docker/bridge", 1.0)], &[]);
+    let kernel = |ct: Vec<Named>, vm: Vec<Named>| Exposure {
+        fact: "shares the host kernel",
+        containers: ct,
+        vms: vm,
+    };
+    let o = rule_c3(&[kernel(vec![n("docker/bridge", 1.0)], vec![])]);
     assert!(is_nm(&o), "{o:?}");
     assert!(o.verdict.label().contains("no VM probed"), "{o:?}");
-    let o = rule_c3(&[], &[n("qemu", 0.0)]);
+    let o = rule_c3(&[kernel(vec![], vec![n("qemu", 0.0)])]);
     assert!(is_nm(&o), "{o:?}");
     let o = rule_c9(&[n("docker/bridge", 1.0)], &[]);
     assert!(is_nm(&o), "{o:?}");
