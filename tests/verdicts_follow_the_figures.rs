@@ -545,3 +545,68 @@ fn every_claim_has_a_case_for_the_opposite_of_the_real_runs_verdict() {
         );
     }
 }
+
+/// Whether `key` is documented in docs/results-schema.md: named in backquotes, or an
+/// instance of a documented pattern (`fault_<trial>_survived`, `address.<role>`).
+fn documented(doc: &str, key: &str) -> bool {
+    if doc.contains(&format!("`{key}`")) {
+        return true;
+    }
+    let mut rest = doc;
+    while let Some(i) = rest.find('`') {
+        rest = &rest[i + 1..];
+        let Some(j) = rest.find('`') else { break };
+        let pattern = &rest[..j];
+        rest = &rest[j + 1..];
+        if let Some(lt) = pattern.find('<') {
+            let Some(gt) = pattern[lt..].find('>') else {
+                continue;
+            };
+            let (pre, post) = (&pattern[..lt], &pattern[lt + gt + 1..]);
+            if !pre.is_empty()
+                && key.len() > pre.len() + post.len()
+                && key.starts_with(pre)
+                && key.ends_with(post)
+            {
+                return true;
+            }
+        }
+    }
+    false
+}
+
+/// The maps a real run actually wrote, read from its results.json (not a search of the
+/// source for constants): every `extras` series and `details` / `variant` key is
+/// documented in the schema.
+#[test]
+fn every_name_a_real_run_wrote_is_documented() {
+    let doc = include_str!("../docs/results-schema.md");
+    let r = real_run();
+    let mut missing = std::collections::BTreeSet::new();
+    for p in &r.platforms {
+        for key in p.extras.keys() {
+            if !documented(doc, key) {
+                missing.insert(format!("extras {key} ({})", p.label));
+            }
+        }
+        for key in p.details.keys().chain(p.variant.keys()) {
+            if !documented(doc, key) {
+                missing.insert(format!("details/variant {key} ({})", p.label));
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "written by a real run, not in docs/results-schema.md:\n{}",
+        missing.into_iter().collect::<Vec<_>>().join("\n")
+    );
+}
+
+#[test]
+fn the_pattern_reader_reads_patterns() {
+    let doc = "| `fault_<trial>_survived` | x |\n| `address.<role>` |";
+    assert!(documented(doc, "fault_dockerd_kill_survived"));
+    assert!(documented(doc, "address.sum"));
+    assert!(!documented(doc, "fault__survivedx"));
+    assert!(!documented(doc, "other"));
+}

@@ -7,7 +7,8 @@
 //! claim's verdict with the figure that decides it (the reason the report exists); the
 //! charts follow as evidence, each claim linking to its section. What only some readers
 //! need (per-variant tables, per-platform settings and experiments, each claim in full,
-//! the scenario) is folded in `<details>`, which needs no script, and printed open.
+//! the scenario) is folded in `<details>`, which needs no script; in print only the claims
+//! open (without their figure lists), so that a real run prints on a few pages.
 
 use std::fmt::Write as _;
 
@@ -95,7 +96,11 @@ footer { margin-top: 40px; font-size: .82rem; color: var(--muted); border-top: 1
   body { max-width: none; padding: 0; font-size: 9.5pt; }
   nav, .no-print { display: none; }
   h2 { break-after: avoid; page-break-after: avoid; margin-top: 18px; }
-  tr, figure.chart, .summary, details.claim { break-inside: avoid; page-break-inside: avoid; }
+  tr, figure.chart, .summary { break-inside: avoid; page-break-inside: avoid; }
+  /* A claim may run onto the next page (kept whole, each left half a page blank). */
+  details.claim > summary { break-after: avoid; page-break-after: avoid; }
+  details.claim .why { font-size: 8.5pt; }
+  details.claim .thresholds, details.claim .ci, details.claim .rule { font-size: 7.5pt; }
   #glance { break-after: page; page-break-after: always; }
     figure.chart { margin: 6px 0 10px; padding: 4px; }
   svg.chart { max-height: 235mm; }
@@ -104,9 +109,15 @@ footer { margin-top: 40px; font-size: .82rem; color: var(--muted); border-top: 1
   details > summary::-webkit-details-marker { display: none; }
 }
 @media print {
-  /* Folded details print open: no script is needed where the browser styles the
-     content slot (Chromium 131 and later); elsewhere they print folded. */
-  details::details-content { content-visibility: visible; display: block; }
+  /* The claims print open (no script is needed where the browser styles the content
+     slot: Chromium 131 and later; elsewhere they print folded), without their figure
+     lists: the sections above print the same figures as charts. Per-variant numbers,
+     per-platform experiments, host and scenario stay folded in print, their summary
+     line saying what is there: the class's printout is the verdicts and the charts,
+     not every table (a real default run printed on 43 pages with them open). */
+  details.claim::details-content { content-visibility: visible; display: block; }
+  details.claim .figs { display: none; }
+  details:not(.claim) > summary::after { content: " (folded: open it on screen)"; color: #666; font-size: .8em; }
 }
 "#;
 
@@ -1142,7 +1153,7 @@ fn claims_in_full(out: &mut String, rows: &[ClaimRow]) {
             .collect();
         let _ = writeln!(
             out,
-            "<details class=\"claim\" id=\"claim-{id}-full\"><summary><span class=\"id\">{id}</span><span>{badge}</span><span>{claim}</span></summary><div class=\"why\"><blockquote class=\"fr\" lang=\"fr\">{fr}</blockquote><div class=\"muted\">Lab report §{section}</div><p>{badge} {because}</p>{confidence}<div class=\"rule\">Rule: {rule}</div><div class=\"rule\">Thresholds:</div><ul class=\"thresholds\">{thresholds}</ul><p><strong>Figures on this host</strong> (<a href=\"#{evidence}\">evidence</a>)</p>{figures}{refs}{note}</div></details>",
+            "<details class=\"claim\" id=\"claim-{id}-full\"><summary><span class=\"id\">{id}</span><span>{badge}</span><span>{claim}</span></summary><div class=\"why\"><blockquote class=\"fr\" lang=\"fr\">{fr}</blockquote><div class=\"muted\">Lab report §{section}</div><p>{badge} {because}</p>{confidence}<div class=\"rule\">Rule: {rule}</div><div class=\"rule\">Thresholds:</div><ul class=\"thresholds\">{thresholds}</ul><div class=\"figs\"><p><strong>Figures on this host</strong> (<a href=\"#{evidence}\">evidence</a>)</p>{figures}</div>{refs}{note}</div></details>",
             id = esc(c.id),
             claim = esc(c.claim),
             badge = badge(&c.verdict),
