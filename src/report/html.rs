@@ -101,9 +101,21 @@ footer { margin-top: 40px; font-size: .82rem; color: var(--muted); border-top: 1
   details.claim > summary { break-after: avoid; page-break-after: avoid; }
   details.claim .why { font-size: 8.5pt; }
   details.claim .thresholds, details.claim .ci, details.claim .rule { font-size: 7.5pt; }
+  /* In print the thresholds (condition, basis, reason) stand for the rule's words. */
+  details.claim .rule.text { display: none; }
+  details.claim .thresholds .muted { font-size: inherit; }
+  details.claim blockquote.fr { margin: 2px 0 2px 1em; }
+  table.glance th, table.glance td { padding: 1px 4px; }
   #glance { break-after: page; page-break-after: always; }
     figure.chart { margin: 6px 0 10px; padding: 4px; }
-  svg.chart { max-height: 235mm; }
+  /* Two charts to a page: a chart of 13 variants drawn page-high made the latency
+     section alone four pages. The SVG keeps its proportions (viewBox). */
+  svg.chart { max-height: 95mm; }
+  /* The first page holds every verdict: the claim's few words may wrap, the deciding
+     figure gets the room. */
+  table.glance { font-size: 8pt; width: 100%; }
+  table.glance td.one { white-space: normal; width: 34%; }
+  table.glance td:nth-child(4) { width: 40%; }
   a { color: inherit; text-decoration: none; }
   details > summary { list-style: none; padding-left: 0; }
   details > summary::-webkit-details-marker { display: none; }
@@ -1153,7 +1165,7 @@ fn claims_in_full(out: &mut String, rows: &[ClaimRow]) {
             .collect();
         let _ = writeln!(
             out,
-            "<details class=\"claim\" id=\"claim-{id}-full\"><summary><span class=\"id\">{id}</span><span>{badge}</span><span>{claim}</span></summary><div class=\"why\"><blockquote class=\"fr\" lang=\"fr\">{fr}</blockquote><div class=\"muted\">Lab report §{section}</div><p>{badge} {because}</p>{confidence}<div class=\"rule\">Rule: {rule}</div><div class=\"rule\">Thresholds:</div><ul class=\"thresholds\">{thresholds}</ul><div class=\"figs\"><p><strong>Figures on this host</strong> (<a href=\"#{evidence}\">evidence</a>)</p>{figures}</div>{refs}{note}</div></details>",
+            "<details class=\"claim\" id=\"claim-{id}-full\"><summary><span class=\"id\">{id}</span><span>{badge}</span><span>{claim}</span></summary><div class=\"why\"><blockquote class=\"fr\" lang=\"fr\">{fr}</blockquote><div class=\"muted\">Lab report §{section}</div><p>{badge} {because}</p>{confidence}<div class=\"rule text\">Rule: {rule}</div><div class=\"rule\">Thresholds:</div><ul class=\"thresholds\">{thresholds}</ul><div class=\"figs\"><p><strong>Figures on this host</strong> (<a href=\"#{evidence}\">evidence</a>)</p>{figures}</div>{refs}{note}</div></details>",
             id = esc(c.id),
             claim = esc(c.claim),
             badge = badge(&c.verdict),

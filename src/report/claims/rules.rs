@@ -218,15 +218,23 @@ fn heaviest(values: &[Samples]) -> Option<&Samples> {
 /// Each of `values` over `by` (ratio of medians, with its bootstrap interval); None when
 /// `by`'s median is not above `resolution` (never divided by).
 fn ratio_ivs(values: &[Samples], by: &[f64], resolution: f64) -> Option<Vec<Ranged>> {
-    if by.is_empty() || median(by) <= resolution {
-        return None;
-    }
+    ratio_ivs_with(values, by, resolution, interval::ratio_of_medians)
+}
+
+type RatioFn = fn(&[f64], &[f64], f64) -> Option<Interval>;
+
+fn ratio_ivs_with(
+    values: &[Samples],
+    by: &[f64],
+    resolution: f64,
+    ratio: RatioFn,
+) -> Option<Vec<Ranged>> {
+    // The reference itself must be measurable: its own ratio to itself exists.
+    ratio(by, by, resolution)?;
     Some(
         values
             .iter()
-            .filter_map(|(l, v)| {
-                interval::ratio_of_medians(v, by, resolution).map(|iv| (l.clone(), iv))
-            })
+            .filter_map(|(l, v)| ratio(v, by, resolution).map(|iv| (l.clone(), iv)))
             .collect(),
     )
 }
@@ -405,6 +413,7 @@ fn c1_part(
     ct: &[Samples],
     band: Band,
     resolution: f64,
+    ratio: RatioFn,
     fmt: fn(f64) -> String,
 ) -> (
     Vec<Verdict>,
@@ -417,7 +426,10 @@ fn c1_part(
     let mut few = Vec::new();
     let mut conf = Vec::new();
     match native.filter(|n| !n.is_empty()) {
-        Some(n) => match (ratio_ivs(vm, n, resolution), ratio_ivs(ct, n, resolution)) {
+        Some(n) => match (
+            ratio_ivs_with(vm, n, resolution, ratio),
+            ratio_ivs_with(ct, n, resolution, ratio),
+        ) {
             (Some(vm_r), Some(ct_r)) => {
                 parts.push(judge(&vm_r, band, times));
                 few.push((ratio_span(&points(&vm_r)), Isolation::Process.noun()));
@@ -442,7 +454,7 @@ fn c1_part(
             "native {what} not measured or below the method's resolution: no ratio to native"
         )),
     }
-    match heaviest(ct).and_then(|r| Some((r, ratio_ivs(vm, &r.1, resolution)?))) {
+    match heaviest(ct).and_then(|r| Some((r, ratio_ivs_with(vm, &r.1, resolution, ratio)?))) {
         Some(((rl, _), rs)) => {
             parts.push(judge(&rs, band, times));
             few.push((ratio_span(&points(&rs)), "container"));
@@ -488,6 +500,7 @@ pub fn rule_c1(
         ct_mem,
         C1_MEMORY,
         0.0,
+        interval::ratio_of_medians,
         fmt_bytes,
     );
     let mut because = mem_line;
@@ -511,6 +524,9 @@ pub fn rule_c1(
             ct_cpu,
             C1_CPU,
             cpu_resolution,
+            // CPU over equal slices of the idle window: the ratio of the means is the
+            // ratio of the totals the report prints.
+            interval::ratio_of_means,
             |s| format!("{} s", fmt_num(s)),
         );
         if cpu_parts.is_empty() {
