@@ -605,7 +605,7 @@ impl Platform for Lxc {
             direct: Some(endpoint),
             ..Default::default()
         };
-        out.extend(super::privilege::outside_reachability(&ctx.run_id, &targets).await?);
+        out.extend(outside::reachability(&ctx.run_id, &targets).await?);
         Ok(out)
     }
 

@@ -85,7 +85,7 @@ impl Platform for Native {
             on_host_port: Some(deployment.endpoint().port()),
             ..Default::default()
         };
-        out.extend(super::privilege::outside_reachability(&ctx.run_id, &targets).await?);
+        out.extend(outside::reachability(&ctx.run_id, &targets).await?);
         out.extend(noisy_neighbour(ctx, deployment.endpoint()).await?);
         if ctx.scenario.experiments.service_kill {
             match service_kill::run(ctx).await {

@@ -108,19 +108,6 @@ pub fn outside_experiment() -> RootOnly {
     RootOnly::experiment(OUTSIDE_WHAT, OUTSIDE_WHY)
 }
 
-/// Reachability from a LAN PC (measure::outside) as root; left out, not failed, for
-/// another user: the platform declared it in its `needs_root`, so the results say so.
-pub async fn outside_reachability(
-    run_id: &str,
-    targets: &crate::measure::outside::Targets,
-) -> Result<std::collections::BTreeMap<String, crate::stats::Series>, crate::error::Error> {
-    if !is_root() {
-        tracing::info!("{OUTSIDE_WHAT}: left out, {NEEDS_ROOT}");
-        return Ok(std::collections::BTreeMap::new());
-    }
-    crate::measure::outside::reachability(run_id, targets).await
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -557,13 +557,17 @@ impl Platform for Docker {
     }
 
     fn needs_root(&self, scenario: &Scenario, _variant: &Variant) -> Vec<RootOnly> {
-        if privilege::is_root() || !scenario.docker.faults {
+        if privilege::is_root() {
             return Vec::new();
         }
-        vec![RootOnly::experiment(
-            "daemon kill (C7) on a private Docker engine",
-            "a second dockerd with its own data-root, exec-root and containerd",
-        )]
+        let mut out = vec![privilege::outside_experiment()];
+        if scenario.docker.faults {
+            out.push(RootOnly::experiment(
+                "daemon kill (C7) on a private Docker engine",
+                "a second dockerd with its own data-root, exec-root and containerd",
+            ));
+        }
+        out
     }
 
     async fn cleanup(&self, run_id: Option<&str>) -> Result<usize, PlatformError> {

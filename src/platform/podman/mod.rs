@@ -97,9 +97,13 @@ pub fn json(context: &str, text: &str) -> Result<serde_json::Value, PlatformErro
     serde_json::from_str(text).map_err(PlatformError::backend(format!("podman: {context}")))
 }
 
-/// Ids (or names, for networks) of a run's resources, its density copies'
+/// Ids (or names, for networks) of a run's resources, each with `" <name>"` for a
+/// container (else empty), its density copies'
 /// (`<run id>-c<k>`) included (every virtbench one when `None`).
-async fn labelled(kind: &str, run_id: Option<&str>) -> Result<Vec<String>, PlatformError> {
+async fn labelled(
+    kind: &str,
+    run_id: Option<&str>,
+) -> Result<Vec<(String, String)>, PlatformError> {
     // Every resource with a run label; the run's are picked by the label's value.
     let filter = match run_id {
         Some(_) => format!("label={LABEL_RUN}"),
@@ -131,7 +135,17 @@ async fn labelled(kind: &str, run_id: Option<&str>) -> Result<Vec<String>, Platf
                 .and_then(|v| v.as_str());
             run_id.is_none() || of.is_some_and(|of| super::run_ids::of_run(of, run_id))
         })
-        .filter_map(|c| c.get(key).and_then(|v| v.as_str()).map(String::from))
+        .filter_map(|c| {
+            let id = c.get(key).and_then(|v| v.as_str())?.to_string();
+            // A container's name, for the listing a user reads (its id is what rm takes).
+            let name = c
+                .get("Names")
+                .and_then(|n| n.get(0))
+                .and_then(|n| n.as_str())
+                .map(|n| format!(" {n}"))
+                .unwrap_or_default();
+            Some((id, name))
+        })
         .collect())
 }
 
@@ -146,13 +160,13 @@ async fn listing(run_id: Option<&str>) -> Result<Vec<String>, PlatformError> {
     let mut out: Vec<String> = labelled("container", run_id)
         .await?
         .into_iter()
-        .map(|id| format!("container {id}"))
+        .map(|(id, name)| format!("container {id}{name}"))
         .collect();
     out.extend(
         labelled("network", run_id)
             .await?
             .into_iter()
-            .map(|n| format!("network {n}")),
+            .map(|(n, _)| format!("network {n}")),
     );
     Ok(out)
 }
@@ -164,14 +178,14 @@ pub async fn remove_labelled(run_id: Option<&str>) -> Result<usize, PlatformErro
     let containers = labelled("container", run_id).await?;
     if !containers.is_empty() {
         let mut args = vec!["rm", "--force", "--time", "0"];
-        args.extend(containers.iter().map(String::as_str));
+        args.extend(containers.iter().map(|(id, _)| id.as_str()));
         run(&args).await?;
         removed += containers.len();
     }
     let networks = labelled("network", run_id).await?;
     if !networks.is_empty() {
         let mut args = vec!["network", "rm", "--force"];
-        args.extend(networks.iter().map(String::as_str));
+        args.extend(networks.iter().map(|(n, _)| n.as_str()));
         run(&args).await?;
         removed += networks.len();
     }
@@ -395,6 +409,14 @@ impl Platform for Podman {
             .iter()
             .map(|n| Variant::on_network(self.name(), n, &scenario.podman.subnet))
             .collect()
+    }
+
+    fn needs_root(&self, _scenario: &Scenario, _variant: &Variant) -> Vec<privilege::RootOnly> {
+        // Rootless Podman runs the variants; the LAN PC of the outside probe does not.
+        if privilege::is_root() {
+            return Vec::new();
+        }
+        vec![privilege::outside_experiment()]
     }
 
     async fn prepare(&self, ctx: &RunContext) -> Result<Vec<ArtifactRecord>, PlatformError> {

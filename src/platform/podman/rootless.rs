@@ -8,10 +8,14 @@
 
 use crate::artifact::disk::which;
 
+/// The TUN device slirp4netns opens.
+const TUN: &str = "/dev/net/tun";
+
 /// The fix for everything [`missing`] names.
-pub const FIX: &str = "as root: `apt-get install uidmap slirp4netns`, and give the user \
-                       ranges in /etc/subuid and /etc/subgid (`usermod --add-subuids \
-                       100000-165535 --add-subgids 100000-165535 USER`)";
+pub const FIX: &str = "as root: `apt-get install uidmap slirp4netns`, give the user ranges \
+                       in /etc/subuid and /etc/subgid (`usermod --add-subuids 100000-165535 \
+                       --add-subgids 100000-165535 USER`) and make /dev/net/tun 0666 (Debian's \
+                       default); as the user: run from a login session (XDG_RUNTIME_DIR set)";
 
 /// Has `user` (name or uid) a range in `text` (an /etc/subuid-shaped file)?
 pub fn has_range(text: &str, user: &str, uid: u32) -> bool {
@@ -38,6 +42,27 @@ pub fn missing() -> Option<String> {
         if which(cmd).is_none() {
             lacks.push(format!("{cmd} not found (package {package})"));
         }
+    }
+    // slirp4netns opens the TUN device as the user: Debian's udev makes it 0666, a
+    // container or a hardened host may not.
+    if std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(TUN)
+        .is_err()
+    {
+        lacks.push(format!(
+            "{TUN} cannot be opened by {user} (slirp4netns needs it)"
+        ));
+    }
+    // Podman keeps the rootless network namespace under the user's runtime directory,
+    // which a login session creates (/run/user/<uid>); `su`, `runuser` or cron do not.
+    match std::env::var_os("XDG_RUNTIME_DIR") {
+        Some(d) if std::path::Path::new(&d).is_dir() => {}
+        _ => lacks.push(
+            "XDG_RUNTIME_DIR is not set to a directory (a login session sets /run/user/<uid>)"
+                .into(),
+        ),
     }
     for file in ["/etc/subuid", "/etc/subgid"] {
         let text = std::fs::read_to_string(file).unwrap_or_default();

@@ -693,7 +693,7 @@ impl QemuDeployment {
                 ..Default::default()
             }
         };
-        out.extend(super::privilege::outside_reachability(run_id, &targets).await?);
+        out.extend(crate::measure::outside::reachability(run_id, &targets).await?);
         let probe = isolation::probe();
         if endpoint.ip().is_loopback() {
             let own = SocketAddr::new(args::NAT_GUEST_IP.into(), default_port("calculator"));
