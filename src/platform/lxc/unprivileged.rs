@@ -9,8 +9,12 @@
 
 use crate::artifact::disk::which;
 
-/// Where Debian installs the veth helper.
-const USER_NIC: &str = "/usr/lib/x86_64-linux-gnu/lxc/lxc-user-nic";
+/// Where the veth helper is installed: Debian 12's LXC 5 (liblxc-common), and older
+/// releases'.
+const USER_NIC: [&str; 2] = [
+    "/usr/libexec/lxc/lxc-user-nic",
+    "/usr/lib/x86_64-linux-gnu/lxc/lxc-user-nic",
+];
 
 /// Has `user` an allowance in an lxc-usernet text (`user type bridge count`)?
 pub fn usernet_allows(text: &str, user: &str) -> bool {
@@ -20,14 +24,22 @@ pub fn usernet_allows(text: &str, user: &str) -> bool {
     })
 }
 
-/// Is the cgroup this process is in writable by it (delegated)?
-fn cgroup_delegated() -> bool {
+/// Is the cgroup this process is in writable by it (delegated)? cgroup v2: its one
+/// cgroup; v1: its cgroup in the memory controller (pam_cgfs makes them per user).
+fn cgroup_delegated(unified: bool) -> bool {
     let own = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
-    let Some(path) = own.lines().find_map(|l| l.strip_prefix("0::")) else {
-        return false;
-    };
-    let dir = format!("/sys/fs/cgroup{}", path.trim());
-    let Ok(c) = std::ffi::CString::new(dir) else {
+    let found = own.lines().find_map(|l| {
+        let mut f = l.splitn(3, ':');
+        let (_, controllers, path) = (f.next()?, f.next()?, f.next()?);
+        if unified && controllers.is_empty() {
+            Some(format!("/sys/fs/cgroup{path}"))
+        } else if !unified && controllers.split(',').any(|c| c == "memory") {
+            Some(format!("/sys/fs/cgroup/{controllers}{path}"))
+        } else {
+            None
+        }
+    });
+    let Some(Ok(c)) = found.map(std::ffi::CString::new) else {
         return false;
     };
     // SAFETY: access(2) on a NUL-terminated path.
@@ -48,8 +60,8 @@ pub fn assess() -> String {
     if !crate::platform::podman::rootless::has_range(&subuid, &user, uid) {
         lacks.push(format!("a range for {user} in /etc/subuid and /etc/subgid"));
     }
-    if !std::path::Path::new(USER_NIC).exists() {
-        lacks.push(format!("{USER_NIC}"));
+    if !USER_NIC.iter().any(|p| std::path::Path::new(p).exists()) {
+        lacks.push(format!("{} (the setuid veth helper)", USER_NIC[0]));
     }
     let usernet = std::fs::read_to_string("/etc/lxc/lxc-usernet").unwrap_or_default();
     if !usernet_allows(&usernet, &user) {
@@ -63,8 +75,13 @@ pub fn assess() -> String {
     if !userns {
         lacks.push("kernel.unprivileged_userns_clone = 1".into());
     }
-    if !cgroup_delegated() {
-        lacks.push("a cgroup v2 subtree delegated to the user (a systemd user session)".into());
+    let unified = std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists();
+    if !cgroup_delegated(unified) {
+        lacks.push(if unified {
+            "a cgroup v2 subtree delegated to the user (a systemd user session)".into()
+        } else {
+            "cgroup v1 groups of the user's own (pam_cgfs)".into()
+        });
     }
     let host = if lacks.is_empty() {
         "this host has what unprivileged LXC needs".to_string()
