@@ -252,3 +252,140 @@ async fn dry_run_lists_exactly_the_runs_leftovers_and_cleanup_removes_only_them(
     })
     .await;
 }
+
+/// A real `virtbench run` killed with SIGKILL while `platform` has resources up (for
+/// docker: while the density sweep's second copy, `<run>-c2`, is up): the dry run of
+/// its run id lists them, every one named after the run (or one of its copies, or its
+/// lxc bridge), and `cleanup --run-id` leaves nothing, its scratch directory included.
+async fn killed_mid_run(platform: &str, scenario_text: &str, wait_for: &str) {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = dir.path().join("killed.toml");
+    std::fs::write(&scenario, scenario_text).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_virtbench"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .arg("run")
+        .arg(&scenario)
+        .arg("--out")
+        .arg(dir.path().join("reports"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The first line names the run: "virtbench run <id>: scenario ...".
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut first = String::new();
+    stderr.read_line(&mut first).unwrap();
+    let run_id = first
+        .strip_prefix("virtbench run ")
+        .and_then(|r| r.split(':').next())
+        .unwrap_or_else(|| panic!("no run id in {first:?}"))
+        .to_string();
+    // Drain the rest, so the run never blocks on a full pipe.
+    std::thread::spawn(move || for _ in stderr.lines() {});
+    let marker = wait_for.replace("{run}", &run_id);
+    let started = std::time::Instant::now();
+    let lines = loop {
+        let (lines, _) = cleanup(&["--dry-run", "--run-id", &run_id]);
+        if lines
+            .iter()
+            .any(|(p, l)| p == platform && l.contains(&marker))
+        {
+            break lines;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(300),
+            "{platform}: {marker} never appeared"
+        );
+        assert!(child.try_wait().unwrap().is_none(), "the run ended first");
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    };
+    child.kill().unwrap(); // SIGKILL: no teardown, no backstop
+    child.wait().unwrap();
+    let (lines_after_kill, _) = cleanup(&["--dry-run", "--run-id", &run_id]);
+    let bridge = lxc::bridge_name(&run_id);
+    for (p, l) in lines_after_kill.iter().filter(|(p, l)| {
+        MADE.contains(&p.as_str()) && !l.starts_with("nothing left") && !l.starts_with("process")
+    }) {
+        // Containers, networks, images and namespaces carry the run id in their names;
+        // lxc's bridge, veths and rule carry a hash of it (no copies in this scenario).
+        let named = l.contains(&run_id) || (p == "lxc" && l.contains(&bridge));
+        assert!(named, "{p}: {l} is not the killed run's");
+    }
+    assert!(lines.iter().any(|(p, _)| p == platform), "{lines:?}");
+    assert!(
+        lines_after_kill
+            .iter()
+            .any(|(p, l)| p == "run" && l.contains(&format!("virtbench-{run_id}"))),
+        "the scratch directory is listed: {lines_after_kill:?}"
+    );
+    let (_, code) = cleanup(&["--run-id", &run_id]);
+    assert_eq!(code, Some(0));
+    let (gone, _) = cleanup(&["--dry-run", "--run-id", &run_id]);
+    for (p, l) in &gone {
+        assert!(
+            !(MADE.contains(&p.as_str()) || p == "run") || l.starts_with("nothing left"),
+            "left after cleanup: {p} {l}"
+        );
+    }
+}
+
+const KILLED_BASE: &str = r#"
+[workload]
+expressions = ["(5+3)/2"]
+[startup]
+repetitions = 1
+timeout_s = 90
+[idle]
+window_s = 1
+interval_ms = 200
+[load]
+rates_rps = [50]
+duration_s = 1
+warmup_s = 0.2
+connections = 2
+timeout_ms = 2000
+[throughput]
+duration_s = 1
+connections = 2
+[experiments]
+noise_windows = 1
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_killed_with_sigkill_leaves_only_what_the_dry_run_lists() {
+    if skipped() {
+        eprintln!("skipped: VIRTBENCH_SKIP_LEFTOVERS=1");
+        return;
+    }
+    // Docker, killed while the density sweep's copy 2 runs (`<run>-c2`).
+    killed_mid_run(
+        "docker",
+        &format!(
+            "name = \"killed\"\nplatforms = [\"docker\"]\n{KILLED_BASE}[docker]\n\
+             networks = [\"bridge\"]\nsubnet = \"10.239.0.0/24\"\n[density]\n\
+             platforms = [\"docker\"]\ncounts = [1, 2]\n"
+        ),
+        "/vb-{run}-c2-calculator",
+    )
+    .await;
+    // Podman and LXC, killed while their deployment is up.
+    killed_mid_run(
+        "podman",
+        &format!(
+            "name = \"killed\"\nplatforms = [\"podman\"]\n{KILLED_BASE}[podman]\n\
+             networks = [\"bridge\"]\nsubnet = \"10.240.0.0/24\"\n"
+        ),
+        "vb-{run}-calculator",
+    )
+    .await;
+    killed_mid_run(
+        "lxc",
+        &format!(
+            "name = \"killed\"\nplatforms = [\"lxc\"]\n{KILLED_BASE}[lxc]\n\
+             subnet = \"10.241.0.0/24\"\n"
+        ),
+        "vb-{run}-calculator",
+    )
+    .await;
+}
