@@ -34,8 +34,14 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Say which platforms this host offers, and why the others are missing.
-    Doctor,
+    /// Say which platforms this host offers to the user running it, why the others
+    /// are missing, and which variants and experiments of the scenario need root.
+    Doctor {
+        /// Scenario whose variants and experiments are checked (the built-in defaults
+        /// when this file does not exist).
+        #[arg(default_value = "scenarios/calculator.toml")]
+        scenario: PathBuf,
+    },
     /// Deploy, measure, tear down, and write reports/<run-id>/ and reports/latest.
     Run {
         /// Scenario file.
@@ -153,7 +159,7 @@ where
 
 async fn dispatch(cli: Cli) -> u8 {
     match cli.command {
-        Command::Doctor => doctor().await,
+        Command::Doctor { scenario } => doctor(&scenario).await,
         Command::Run {
             scenario,
             platforms,
@@ -269,12 +275,55 @@ fn print_missing(label: &str, missing: &[requirements::Requirement]) {
     }
 }
 
-async fn doctor() -> u8 {
+/// The scenario doctor checks: the file, else the built-in defaults (doctor must work
+/// from any directory); a bad file is bad input.
+fn doctor_scenario(path: &std::path::Path) -> Result<crate::scenario::Scenario, u8> {
+    if !path.exists() {
+        return Ok(toml::from_str("name = \"defaults\"").expect("the defaults parse"));
+    }
+    crate::scenario::Scenario::load(path)
+        .map(|(s, _)| s)
+        .map_err(|e| {
+            eprintln!("virtbench: {e}");
+            EXIT_BAD_INPUT
+        })
+}
+
+async fn doctor(scenario: &std::path::Path) -> u8 {
+    let scenario = match doctor_scenario(scenario) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let root = platform::privilege::is_root();
+    if root {
+        println!(
+            "{:<10} root         every platform this host offers runs",
+            "user"
+        );
+    } else {
+        println!(
+            "{:<10} {:<12} not root: what needs root is said below, with the fix",
+            "user",
+            platform::privilege::user_name()
+        );
+    }
     for p in platform::all() {
         match p.probe().await {
             Availability::Available { details } => {
                 let facts: Vec<String> = details.iter().map(|(k, v)| format!("{k}={v}")).collect();
                 println!("{:<10} available    {}", p.name(), facts.join(" "));
+                // Per variant and experiment of the scenario: what this user cannot do.
+                let mut lines: Vec<String> = Vec::new();
+                for v in p.variants(&scenario) {
+                    for n in p.needs_root(&scenario, &v) {
+                        if !lines.contains(&n.line()) {
+                            lines.push(n.line());
+                        }
+                    }
+                }
+                for l in lines {
+                    println!("{:<10} needs root   {l}", "");
+                }
             }
             Availability::Unavailable { reason, fix } => {
                 println!("{:<10} unavailable  {reason}; fix: {fix}", p.name());
@@ -469,7 +518,10 @@ async fn list_leftovers(run_id: Option<&str>) -> u8 {
     }
     for p in platform::all() {
         match p.leftovers(run_id).await {
-            Ok(Some(items)) if items.is_empty() => println!("{:<10} nothing left", p.name()),
+            Ok(Some(items)) if items.is_empty() => match p.leftovers_impossible() {
+                Some(why) => println!("{:<10} nothing left: {why}", p.name()),
+                None => println!("{:<10} nothing left", p.name()),
+            },
             Ok(Some(items)) => {
                 for item in items {
                     println!("{:<10} {item}", p.name());

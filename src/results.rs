@@ -103,6 +103,10 @@ pub struct ScenarioRecord {
     pub text: String,
 }
 
+/// How a platform, variant or experiment that the user running virtbench may not run
+/// starts its reason (see [`PlatformResult::needs_root`]).
+pub const NEEDS_ROOT: &str = "needs root";
+
 /// One platform (in one variant: network mode, topology, boot path) of one run.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct PlatformResult {
@@ -155,6 +159,12 @@ pub struct PlatformResult {
     /// The density sweep, on the variant it deployed (scenario `[density]`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub density: Option<DensitySweep>,
+    /// What of this platform or variant the user who ran virtbench could not do without
+    /// root, one line each (`<what>: needs root (<why>); fix: ...`): the whole variant
+    /// (then `available` is false and nothing was measured) or experiments left out of
+    /// it. Empty when run as root. The claims these would have decided stay undecided.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub needs_root: Vec<String>,
 }
 
 /// N copies of one variant side by side, for growing N.
@@ -329,11 +339,19 @@ pub struct ThroughputResult {
 
 impl PlatformResult {
     pub fn unavailable(name: &str, reason: impl Into<String>) -> Self {
+        let reason = reason.into();
+        // A platform that needs root altogether says so first (platform::privilege).
+        let needs_root = if reason.starts_with(NEEDS_ROOT) {
+            vec![reason.clone()]
+        } else {
+            Vec::new()
+        };
         PlatformResult {
             name: name.into(),
             label: name.into(),
             available: false,
-            unavailable_reason: Some(reason.into()),
+            unavailable_reason: Some(reason),
+            needs_root,
             ..Default::default()
         }
     }

@@ -399,6 +399,17 @@ async fn measure_platform(
             artifacts: artifacts.clone(),
             ..Default::default()
         };
+        // A user who is not root: what needs root is recorded, a root-only variant
+        // is not deployed (platform::privilege).
+        let root_only = p.needs_root(&ctx.scenario, &variant);
+        r.needs_root = root_only.iter().map(|n| n.line()).collect();
+        if let Some(n) = root_only.iter().find(|n| n.whole_variant) {
+            r.available = false;
+            r.unavailable_reason = Some(n.line());
+            progress.on(&Event::VariantFinished { result: &r });
+            out.push(r);
+            continue;
+        }
         if let Err(e) = measure_variant(p, ctx, &variant, &mut r, progress, ledger).await {
             r.error = Some(e.to_string());
         }

@@ -49,9 +49,11 @@ fn leftovers(run_id: &str) -> Vec<(u32, String)> {
     vm::find_by_name_prefix(&format!("vb-{run_id}-"))
 }
 
-/// Deploy, wait for the first correct answer, check what the deployment reports,
-/// tear down and check that no QEMU process of the run remains.
+/// [`checked_boot`], with the platform's cleanup as a backstop: a failed assertion
+/// must not leave the run's VMs, its bridged network namespace (`vb-<run>-d<n>`) or its
+/// LAN PC (`vbo-<run>`) on the shared host.
 async fn boot_and_answer(topology: &str, boot: &str, network: &str) {
+    use futures_util::FutureExt;
     let run_id = format!(
         "t{}-{}-{}-{}",
         std::process::id(),
@@ -59,6 +61,22 @@ async fn boot_and_answer(topology: &str, boot: &str, network: &str) {
         boot,
         network
     );
+    let outcome = std::panic::AssertUnwindSafe(checked_boot(&run_id, topology, boot, network))
+        .catch_unwind()
+        .await;
+    if let Err(panic) = outcome {
+        match Qemu::default().cleanup(Some(&run_id)).await {
+            Ok(n) => eprintln!("cleanup after the failure removed {n}"),
+            Err(e) => eprintln!("cleanup after the failure failed too: {e}"),
+        }
+        std::panic::resume_unwind(panic);
+    }
+}
+
+/// Deploy, wait for the first correct answer, check what the deployment reports,
+/// tear down and check that no QEMU process of the run remains.
+async fn checked_boot(run_id: &str, topology: &str, boot: &str, network: &str) {
+    let run_id = run_id.to_string();
     let ctx = RunContext::new(
         &run_id,
         scenario_on(topology, boot, network),

@@ -26,19 +26,25 @@ use futures_util::future::join_all;
 use super::docker::deployment::{check_run_id, plan, resource_name, Plan};
 use super::docker::network::{NetworkMode, Subnet};
 use super::docker::stats::{containers_sample, CgroupFiles};
+use super::privilege;
 use super::{
     Availability, Deployment, Platform, PlatformError, ResourceSample, RunContext, Variant,
 };
 use crate::measure::{isolation, outside};
 use crate::platform::docker::image::BINARY_PATH;
 use crate::results::ArtifactRecord;
+use crate::results::NEEDS_ROOT;
 use crate::scenario::Scenario;
 use crate::stats::Series;
+
+pub mod unprivileged;
 
 /// Where virtbench's containers are defined (`lxc-start -P`).
 pub const LXC_PATH: &str = "/var/lib/virtbench/lxc";
 /// Prefix of the run's bridge and veth names.
 pub const IF_PREFIX: &str = "vbl";
+/// The bridge's interface alias: this and the run id.
+const ALIAS_PREFIX: &str = "virtbench.run=";
 
 const FIX: &str = "install LXC (`apt-get install lxc`); virtbench runs it as root";
 
@@ -169,41 +175,85 @@ async fn allow_forward(bridge: &str) -> Result<(), PlatformError> {
     .map(|_| ())
 }
 
-/// What a run left: containers (with their rootfs), its bridge, veths and FORWARD rule.
+/// The run id a bridge was made for (its interface alias, set at creation).
+fn alias_run(iface: &str) -> Option<String> {
+    let alias = std::fs::read_to_string(format!("/sys/class/net/{iface}/ifalias")).ok()?;
+    alias.trim().strip_prefix(ALIAS_PREFIX).map(String::from)
+}
+
+/// A run's bridges and the host ends of their veths: its own and its density copies'
+/// (`<run id>-c<k>`, found by the bridge's alias: the hashed name cannot be matched
+/// by prefix); every virtbench one when `None`.
+fn run_interfaces(run_id: Option<&str>) -> Vec<String> {
+    let Some(id) = run_id else {
+        return interfaces(IF_PREFIX);
+    };
+    let mut bridges: Vec<String> = interfaces(IF_PREFIX)
+        .into_iter()
+        .filter(|i| i.len() == bridge_name(id).len())
+        .filter(|i| {
+            *i == bridge_name(id)
+                || alias_run(i).is_some_and(|r| super::run_ids::of_run(&r, run_id))
+        })
+        .collect();
+    bridges.sort();
+    let mut out = Vec::new();
+    for b in bridges {
+        out.extend(interfaces(&b));
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// The FORWARD rules of the run's bridges.
+async fn run_rules(run_id: Option<&str>, ifs: &[String]) -> Vec<String> {
+    match run_id {
+        None => forward_rules(IF_PREFIX).await,
+        Some(id) => {
+            let bridges: Vec<&String> = ifs
+                .iter()
+                .filter(|i| i.len() == bridge_name(id).len())
+                .collect();
+            forward_rules(IF_PREFIX)
+                .await
+                .into_iter()
+                .filter(|r| bridges.iter().any(|b| r.contains(&format!("-i {b} "))))
+                .collect()
+        }
+    }
+}
+
+/// What a run left: containers (with their rootfs), its bridge, veths and FORWARD rule
+/// (its density copies' too).
 pub async fn leftovers(run_id: &str) -> Vec<String> {
-    let mut out: Vec<String> = defined(&format!("vb-{run_id}-"))
+    listing(Some(run_id)).await
+}
+
+/// [`leftovers`], of every virtbench run when `None`.
+async fn listing(run_id: Option<&str>) -> Vec<String> {
+    let prefix = run_id.map_or("vb-".to_string(), |id| format!("vb-{id}-"));
+    let mut out: Vec<String> = defined(&prefix)
         .into_iter()
         .map(|n| format!("container {n}"))
         .collect();
+    let ifs = run_interfaces(run_id);
     out.extend(
-        interfaces(&bridge_name(run_id))
-            .into_iter()
-            .map(|i| format!("interface {i}")),
-    );
-    out.extend(
-        forward_rules(&bridge_name(run_id))
+        run_rules(run_id, &ifs)
             .await
             .into_iter()
             .map(|r| format!("iptables rule {r}")),
     );
+    out.extend(ifs.into_iter().map(|i| format!("interface {i}")));
     out
 }
 
 /// Stop and delete a run's containers, then its bridge and veths (every virtbench one
-/// when `None`). Returns how many were removed.
+/// when `None`), its density copies' too. Returns how many were removed.
 pub async fn remove(run_id: Option<&str>) -> Result<usize, PlatformError> {
-    let (names, ifs, rules) = match run_id {
-        Some(id) => (
-            defined(&format!("vb-{id}-")),
-            interfaces(&bridge_name(id)),
-            forward_rules(&bridge_name(id)).await,
-        ),
-        None => (
-            defined("vb-"),
-            interfaces(IF_PREFIX),
-            forward_rules(IF_PREFIX).await,
-        ),
-    };
+    let names = defined(&run_id.map_or("vb-".to_string(), |id| format!("vb-{id}-")));
+    let ifs = run_interfaces(run_id);
+    let rules = run_rules(run_id, &ifs).await;
     let stops = names.iter().map(|n| async move {
         // Already stopped is fine: the directory is what remains to delete.
         let _ = cmd("lxc-stop", &["-n", n, "-P", LXC_PATH, "--kill"]).await;
@@ -271,6 +321,9 @@ async fn deploy(
     let t0 = Instant::now();
     let gw = format!("{}/{}", subnet.gateway(), subnet.prefix);
     cmd("ip", &["link", "add", &bridge, "type", "bridge"]).await?;
+    // The run id on the bridge itself: cleanup finds a density copy's bridge by it.
+    let alias = format!("{ALIAS_PREFIX}{}", plan.run_id);
+    cmd("ip", &["link", "set", "dev", &bridge, "alias", &alias]).await?;
     cmd("ip", &["addr", "add", &gw, "dev", &bridge]).await?;
     cmd("ip", &["link", "set", &bridge, "up"]).await?;
     allow_forward(&bridge).await?;
@@ -472,6 +525,16 @@ impl Platform for Lxc {
             Ok(v) => v.trim().to_string(),
             Err(e) => return unavailable(e.to_string()),
         };
+        if !privilege::is_root() {
+            return Availability::Unavailable {
+                reason: format!(
+                    "{NEEDS_ROOT}: the lxc platform creates a bridge, veths and FORWARD rules \
+                     and runs privileged containers under {LXC_PATH}; {}",
+                    unprivileged::assess()
+                ),
+                fix: privilege::RUN_AS_ROOT.into(),
+            };
+        }
         let mut details = BTreeMap::from([("version".to_string(), version)]);
         if Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
             details.insert("cgroup_version".into(), "2".into());
@@ -549,6 +612,10 @@ impl Platform for Lxc {
         };
         out.extend(outside::reachability(&ctx.run_id, &targets).await?);
         Ok(out)
+    }
+
+    async fn leftovers(&self, run_id: Option<&str>) -> Result<Option<Vec<String>>, PlatformError> {
+        Ok(Some(listing(run_id).await))
     }
 
     async fn cleanup(&self, run_id: Option<&str>) -> Result<usize, PlatformError> {

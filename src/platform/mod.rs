@@ -19,9 +19,11 @@ pub mod lxc;
 pub mod native;
 pub mod openstack;
 pub mod podman;
+pub mod privilege;
 pub mod process;
 pub mod qemu;
 pub mod requirements;
+pub mod run_ids;
 pub mod virtualbox;
 
 /// The five roles of the calculator, in start order (sub-services first).
@@ -106,6 +108,14 @@ pub trait Platform: Send + Sync {
     /// The variants the scenario asks this platform to run.
     fn variants(&self, scenario: &Scenario) -> Vec<Variant>;
 
+    /// What of `variant` the user running virtbench cannot do without root (nothing
+    /// as root): the variant itself (the runner records it "needs root" and deploys
+    /// nothing) or experiments of it (the platform leaves them out). Cheap: no
+    /// process is started. A platform that needs root altogether says so in `probe`.
+    fn needs_root(&self, _scenario: &Scenario, _variant: &Variant) -> Vec<privilege::RootOnly> {
+        Vec::new()
+    }
+
     /// Build or reuse the artifacts (timed apart from startup, cached across runs).
     async fn prepare(&self, ctx: &RunContext) -> Result<Vec<ArtifactRecord>, PlatformError>;
 
@@ -135,6 +145,12 @@ pub trait Platform: Send + Sync {
     /// (`virtbench cleanup --dry-run`). `None`: this platform cannot list its leftovers.
     async fn leftovers(&self, _run_id: Option<&str>) -> Result<Option<Vec<String>>, PlatformError> {
         Ok(None)
+    }
+
+    /// Why nothing of this platform can be left on this host at all (its tool is not
+    /// installed), for `cleanup --dry-run` to say beside an empty listing.
+    fn leftovers_impossible(&self) -> Option<String> {
+        None
     }
 }
 

@@ -9,9 +9,10 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use tokio::process::{Child, Command};
 
+use super::privilege::{self, RootOnly};
 use super::{
-    free_loopback_port, process, Availability, Deployment, Platform, PlatformError, ResourceSample,
-    RunContext, Variant, ROLES,
+    free_loopback_port, process, run_ids, Availability, Deployment, Platform, PlatformError,
+    ResourceSample, RunContext, Variant, ROLES,
 };
 use crate::artifact::calculator;
 use crate::host::procfs;
@@ -46,6 +47,13 @@ impl Platform for Native {
 
     fn variants(&self, _scenario: &Scenario) -> Vec<Variant> {
         vec![Variant::new("native", &[])]
+    }
+
+    fn needs_root(&self, _scenario: &Scenario, _variant: &Variant) -> Vec<RootOnly> {
+        if privilege::is_root() {
+            return Vec::new();
+        }
+        vec![privilege::outside_experiment()]
     }
 
     async fn prepare(&self, _ctx: &RunContext) -> Result<Vec<ArtifactRecord>, PlatformError> {
@@ -175,11 +183,12 @@ async fn beside_noise(
 
 /// Pids whose environment carries `VIRTBENCH_RUN=<run_id>` (any run when `None`).
 pub fn processes_of_run(run_id: Option<&str>) -> Vec<u32> {
-    let wanted = run_id.map(|id| format!("{RUN_ENV}={id}"));
     let prefix = format!("{RUN_ENV}=");
-    procfs::with_environ(|var| match &wanted {
-        Some(w) => var == w.as_bytes(),
-        None => var.starts_with(prefix.as_bytes()),
+    // The run's density copies (`<run id>-c<k>`) too.
+    procfs::with_environ(|var| {
+        var.strip_prefix(prefix.as_bytes())
+            .and_then(|v| std::str::from_utf8(v).ok())
+            .is_some_and(|found| run_ids::of_run(found, run_id))
     })
 }
 

@@ -77,6 +77,10 @@ impl Observer for Progress {
 
 fn summary_line(r: &PlatformResult) -> String {
     let mut parts = vec![format!("{:<24}", r.label)];
+    // A variant not deployed (it needs root, for a user who is not): say why.
+    if let (false, Some(why)) = (r.available, &r.unavailable_reason) {
+        parts.push(format!("unavailable: {why}"));
+    }
     if let Some(s) = &r.startup_ms {
         parts.push(format!("startup {}", s.describe()));
     }

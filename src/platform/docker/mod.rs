@@ -28,6 +28,7 @@ use bollard::Docker as Engine;
 use futures_util::future::join_all;
 use tokio::sync::{Mutex, OnceCell};
 
+use super::privilege::{self, RootOnly};
 use super::{Availability, Deployment, Platform, PlatformError, RunContext, Variant};
 use crate::platform::docker::image::{self as image_artifact, CalculatorImage, LABEL};
 use crate::results::ArtifactRecord;
@@ -344,7 +345,32 @@ impl Platform for Docker {
                 if let Some(d) = info.driver {
                     details.insert("storage_driver".into(), d);
                 }
+                // Who may use the engine: anyone who can open its socket is root on
+                // this host in effect (the engine runs containers as root for them).
+                let access = if privilege::is_root() {
+                    "root".to_string()
+                } else if privilege::in_group("docker") {
+                    format!("{} through the docker group", privilege::user_name())
+                } else {
+                    format!("{} (socket permissions)", privilege::user_name())
+                };
+                details.insert("access".into(), access);
                 Availability::Available { details }
+            }
+            // A student's account outside the docker group: the socket refuses it.
+            Ok(Err(e)) if !privilege::is_root() && e.to_string().contains("ermission denied") => {
+                Availability::Unavailable {
+                    reason: format!(
+                        "{e} ({} is not in the docker group this process holds)",
+                        privilege::user_name()
+                    ),
+                    fix: format!(
+                        "add the user to the docker group (`sudo adduser {} docker`, then log in \
+                         again), or {}",
+                        privilege::user_name(),
+                        privilege::RUN_AS_ROOT
+                    ),
+                }
             }
             Ok(Err(e)) => Availability::Unavailable {
                 reason: e.to_string(),
@@ -522,59 +548,48 @@ impl Platform for Docker {
                 .map(|ns| format!("network namespace {ns}")),
         );
         let (engine, _) = self.engine().await?;
-        let label = match run_id {
-            Some(id) => format!("{LABEL_RUN}={id}"),
-            None => LABEL.to_string(),
+        let labels = match run_id {
+            Some(id) => run_ids_on_engine(engine, id)
+                .await?
+                .into_iter()
+                .map(|found| format!("{LABEL_RUN}={found}"))
+                .collect(),
+            None => vec![LABEL.to_string()],
         };
-        let filters = HashMap::from([("label".to_string(), vec![label.clone()])]);
-        let containers = engine
-            .list_containers(Some(
-                ListContainersOptionsBuilder::default()
-                    .all(true)
-                    .filters(&filters)
-                    .build(),
-            ))
-            .await
-            .map_err(|e| engine_error("listing containers", &e))?;
-        for c in containers {
-            let name = c.names.unwrap_or_default().join(",");
-            out.push(format!("container {} {name}", c.id.unwrap_or_default()));
+        for label in labels {
+            out.extend(listed(engine, &label, run_id.is_some()).await?);
         }
-        let networks = engine
-            .list_networks(Some(
-                ListNetworksOptionsBuilder::default()
-                    .filters(&filters)
-                    .build(),
-            ))
-            .await
-            .map_err(|e| engine_error("listing networks", &e))?;
-        for n in networks {
-            out.push(format!("network {}", n.name.unwrap_or_default()));
-        }
-        // Experiment images carry a run label; the cached calculator image has none.
-        let run_label = match run_id {
-            Some(id) => format!("{LABEL_RUN}={id}"),
-            None => LABEL_RUN.to_string(),
-        };
-        let image_filters = HashMap::from([("label".to_string(), vec![run_label])]);
-        let images = engine
-            .list_images(Some(
-                ListImagesOptionsBuilder::default()
-                    .filters(&image_filters)
-                    .build(),
-            ))
-            .await
-            .map_err(|e| engine_error("listing images", &e))?;
-        for i in images {
-            out.push(format!("image {}", i.repo_tags.join(",")));
+        if run_id.is_none() {
+            out.extend(listed_images(engine, LABEL_RUN).await?);
         }
         Ok(Some(out))
+    }
+
+    fn needs_root(&self, scenario: &Scenario, _variant: &Variant) -> Vec<RootOnly> {
+        if privilege::is_root() {
+            return Vec::new();
+        }
+        let mut out = vec![privilege::outside_experiment()];
+        if scenario.docker.faults {
+            out.push(RootOnly::experiment(
+                "daemon kill (C7) on a private Docker engine",
+                "a second dockerd with its own data-root, exec-root and containerd",
+            ));
+        }
+        out
     }
 
     async fn cleanup(&self, run_id: Option<&str>) -> Result<usize, PlatformError> {
         let (engine, _) = self.engine().await?;
         let removed = match run_id {
-            Some(id) => remove_labelled(engine, id, true).await?,
+            // The run and its density copies, each by its exact label.
+            Some(id) => {
+                let mut n = 0;
+                for found in run_ids_on_engine(engine, id).await? {
+                    n += remove_labelled(engine, &found, true).await?;
+                }
+                n
+            }
             // Images with a run label are experiment leftovers; the cached calculator
             // image has none and is kept.
             None => {
@@ -595,6 +610,110 @@ impl Platform for Docker {
         }
         Ok(removed)
     }
+}
+
+/// The run ids on the engine's resources that belong to run `run_id`: itself and its
+/// density copies (`<run id>-c<k>`), which carry labels of their own.
+async fn run_ids_on_engine(engine: &Engine, run_id: &str) -> Result<Vec<String>, PlatformError> {
+    let filters = HashMap::from([("label".to_string(), vec![LABEL_RUN.to_string()])]);
+    let mut found: Vec<String> = Vec::new();
+    let containers = engine
+        .list_containers(Some(
+            ListContainersOptionsBuilder::default()
+                .all(true)
+                .filters(&filters)
+                .build(),
+        ))
+        .await
+        .map_err(|e| engine_error("listing containers", &e))?;
+    found.extend(
+        containers
+            .into_iter()
+            .filter_map(|c| c.labels?.remove(LABEL_RUN)),
+    );
+    let networks = engine
+        .list_networks(Some(
+            ListNetworksOptionsBuilder::default()
+                .filters(&filters)
+                .build(),
+        ))
+        .await
+        .map_err(|e| engine_error("listing networks", &e))?;
+    found.extend(
+        networks
+            .into_iter()
+            .filter_map(|n| n.labels?.remove(LABEL_RUN)),
+    );
+    let images = engine
+        .list_images(Some(
+            ListImagesOptionsBuilder::default()
+                .filters(&filters)
+                .build(),
+        ))
+        .await
+        .map_err(|e| engine_error("listing images", &e))?;
+    found.extend(
+        images
+            .into_iter()
+            .filter_map(|mut i| i.labels.remove(LABEL_RUN)),
+    );
+    Ok(super::run_ids::matching(
+        found.iter().map(String::as_str),
+        Some(run_id),
+    ))
+}
+
+/// Containers and networks labelled `label` (and images too with `images`), one line
+/// each, as `cleanup --dry-run` prints them.
+async fn listed(engine: &Engine, label: &str, images: bool) -> Result<Vec<String>, PlatformError> {
+    let mut out = Vec::new();
+    let filters = HashMap::from([("label".to_string(), vec![label.to_string()])]);
+    let containers = engine
+        .list_containers(Some(
+            ListContainersOptionsBuilder::default()
+                .all(true)
+                .filters(&filters)
+                .build(),
+        ))
+        .await
+        .map_err(|e| engine_error("listing containers", &e))?;
+    for c in containers {
+        let name = c.names.unwrap_or_default().join(",");
+        out.push(format!("container {} {name}", c.id.unwrap_or_default()));
+    }
+    let networks = engine
+        .list_networks(Some(
+            ListNetworksOptionsBuilder::default()
+                .filters(&filters)
+                .build(),
+        ))
+        .await
+        .map_err(|e| engine_error("listing networks", &e))?;
+    for n in networks {
+        out.push(format!("network {}", n.name.unwrap_or_default()));
+    }
+    if images {
+        out.extend(listed_images(engine, label).await?);
+    }
+    Ok(out)
+}
+
+/// Images labelled `label`: experiment images carry a run label; the cached calculator
+/// image has none and is kept.
+async fn listed_images(engine: &Engine, label: &str) -> Result<Vec<String>, PlatformError> {
+    let filters = HashMap::from([("label".to_string(), vec![label.to_string()])]);
+    let images = engine
+        .list_images(Some(
+            ListImagesOptionsBuilder::default()
+                .filters(&filters)
+                .build(),
+        ))
+        .await
+        .map_err(|e| engine_error("listing images", &e))?;
+    Ok(images
+        .into_iter()
+        .map(|i| format!("image {}", i.repo_tags.join(",")))
+        .collect())
 }
 
 /// Ports on 127.0.0.1: the calculator's endpoint, and in host mode one per role (in

@@ -218,24 +218,19 @@ impl Deployment for PodmanDeployment {
                 "the deployment is already torn down",
             ));
         }
-        let cgroups = {
-            let mut slot = self.cgroups.lock().expect("not poisoned");
-            if slot.is_none() {
-                let found: Option<Vec<CgroupFiles>> = self
-                    .started
-                    .iter()
-                    .map(|s| CgroupFiles::of_pid(s.pid as i64))
-                    .collect();
-                *slot = Some(found.ok_or_else(|| {
-                    PlatformError::at(
-                        "podman",
-                        "sampling",
-                        "a container's cgroup is not readable from here",
-                    )
-                })?);
-            }
-            slot.clone().expect("just set")
-        };
+        let cgroups = self.cgroups()?;
+        if cgroups.is_empty() {
+            // No cgroup of their own (rootless on cgroup v1): each container's init
+            // process (the calculator, alone in it) and its conmon, from /proc.
+            let inits: Vec<u32> = self.started.iter().map(|s| s.pid as u32).collect();
+            let conmons: Vec<u32> = self.started.iter().map(|s| s.conmon_pid as u32).collect();
+            let mem = crate::measure::resources::processes(&inits).rss_bytes;
+            let all: Vec<u32> = inits.iter().chain(&conmons).copied().collect();
+            let sample = crate::measure::resources::processes(&all);
+            *self.last_conmon_rss.lock().expect("not poisoned") =
+                Some((mem, sample.rss_bytes.saturating_sub(mem)));
+            return Ok(sample);
+        }
         // conmon sits outside the container's cgroup: counted apart.
         let roles = self.started.iter().map(|s| s.role);
         let conmons = self.started.iter().map(|s| s.conmon_pid);
@@ -293,7 +288,16 @@ impl Deployment for PodmanDeployment {
         for c in &self.plan.containers {
             d.insert(format!("address.{}", c.role), c.address.url.clone());
         }
-        d.insert("memory_source".into(), "cgroup files + conmon".into());
+        let own = self.cgroups().map_or(true, |c| !c.is_empty());
+        d.insert(
+            "memory_source".into(),
+            if own {
+                "cgroup files + conmon"
+            } else {
+                "processes (init + conmon; the containers have no cgroup of their own)"
+            }
+            .into(),
+        );
         if let Some((containers, conmon)) = *self.last_conmon_rss.lock().expect("not poisoned") {
             d.insert(
                 "last_sample.containers_bytes".into(),
@@ -312,6 +316,47 @@ impl Deployment for PodmanDeployment {
         let removed = remove_labelled(Some(&self.plan.run_id)).await?;
         tracing::debug!(run = %self.plan.run_id, removed, "podman: torn down");
         Ok(())
+    }
+}
+
+impl PodmanDeployment {
+    /// The containers' cgroups (found once): see [`own_cgroups`].
+    fn cgroups(&self) -> Result<Vec<CgroupFiles>, PlatformError> {
+        let mut slot = self.cgroups.lock().expect("not poisoned");
+        if slot.is_none() {
+            let found: Option<Vec<CgroupFiles>> = self
+                .started
+                .iter()
+                .map(|s| CgroupFiles::of_pid(s.pid as i64))
+                .collect();
+            let found = found.ok_or_else(|| {
+                PlatformError::at(
+                    "podman",
+                    "sampling",
+                    "a container's cgroup is not readable from here",
+                )
+            })?;
+            *slot = Some(own_cgroups(found));
+        }
+        Ok(slot.clone().expect("just set"))
+    }
+}
+
+/// The containers' cgroups when each has one of its own; empty when they share one
+/// (with this process, or with each other): rootless Podman on cgroup v1 cannot create
+/// cgroups, its containers stay in the user's, and reading that would count the whole
+/// session (6.5 GiB measured here for five idle calculators).
+fn own_cgroups(found: Vec<CgroupFiles>) -> Vec<CgroupFiles> {
+    let mine = CgroupFiles::of_pid(std::process::id() as i64);
+    let shared = found.iter().any(|c| Some(c) == mine.as_ref())
+        || found
+            .iter()
+            .enumerate()
+            .any(|(i, c)| found[..i].contains(c));
+    if shared {
+        Vec::new()
+    } else {
+        found
     }
 }
 
@@ -347,6 +392,9 @@ pub async fn facts(
             }
         }
     }
+    // Rootless Podman's network lives in a namespace of its own (slirp4netns to the
+    // host): its gateway is no address of the host's, where no canary can listen.
+    let gateway = gateway.filter(|g| std::net::TcpListener::bind((*g, 0)).is_ok());
     isolation::container_facts(run_id, endpoint, direct, gateway).await
 }
 

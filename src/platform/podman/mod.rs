@@ -28,6 +28,7 @@ use async_trait::async_trait;
 use tokio::sync::Mutex;
 
 use super::docker::network::{NetworkMode, Subnet};
+use super::privilege;
 use super::{Availability, Deployment, Platform, PlatformError, RunContext, Variant};
 use crate::artifact::calculator::CalculatorBinary;
 use crate::platform::docker::image::{tag_for, BINARY_PATH, LABEL, LABEL_BINARY_SHA};
@@ -36,6 +37,7 @@ use crate::scenario::Scenario;
 
 pub mod deployment;
 pub mod faults;
+pub mod rootless;
 
 pub use super::docker::{LABEL_ROLE, LABEL_RUN};
 
@@ -44,7 +46,8 @@ pub const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Process limit of each container (see the module docs).
 pub const NPROC_LIMIT: u64 = 4096;
 
-const FIX: &str = "install Podman (`apt-get install podman`); virtbench runs it rootful, as root";
+const FIX: &str = "install Podman (`apt-get install podman`); as root virtbench runs it rootful, \
+                   as another user rootless (which also needs the package uidmap)";
 
 /// Run `podman args...`; its stdout on success, else one line with the command and
 /// podman's own last error line.
@@ -94,21 +97,29 @@ pub fn json(context: &str, text: &str) -> Result<serde_json::Value, PlatformErro
     serde_json::from_str(text).map_err(PlatformError::backend(format!("podman: {context}")))
 }
 
-/// Ids (or names, for networks) of a run's resources (every virtbench one when `None`).
-async fn labelled(kind: &str, run_id: Option<&str>) -> Result<Vec<String>, PlatformError> {
+/// Ids (or names, for networks) of a run's resources, each with `" <name>"` for a
+/// container (else empty), its density copies'
+/// (`<run id>-c<k>`) included (every virtbench one when `None`).
+async fn labelled(
+    kind: &str,
+    run_id: Option<&str>,
+) -> Result<Vec<(String, String)>, PlatformError> {
+    // Every resource with a run label; the run's are picked by the label's value.
     let filter = match run_id {
-        Some(id) => format!("label={LABEL_RUN}={id}"),
+        Some(_) => format!("label={LABEL_RUN}"),
         None => format!("label={LABEL}"),
     };
-    // Podman 4 spells the network's key in lower case, the container's capitalised.
-    let (args, key): (Vec<&str>, &str) = match kind {
+    // Podman 4 spells the network's keys in lower case, the container's capitalised.
+    let (args, key, labels): (Vec<&str>, &str, &str) = match kind {
         "container" => (
             vec!["ps", "-a", "--filter", &filter, "--format", "json"],
             "Id",
+            "Labels",
         ),
         _ => (
             vec!["network", "ls", "--filter", &filter, "--format", "json"],
             "name",
+            "labels",
         ),
     };
     let text = run(&args).await?;
@@ -117,23 +128,45 @@ async fn labelled(kind: &str, run_id: Option<&str>) -> Result<Vec<String>, Platf
         .as_array()
         .into_iter()
         .flatten()
-        .filter_map(|c| c.get(key).and_then(|v| v.as_str()).map(String::from))
+        .filter(|c| {
+            let of = c
+                .get(labels)
+                .and_then(|l| l.get(LABEL_RUN))
+                .and_then(|v| v.as_str());
+            run_id.is_none() || of.is_some_and(|of| super::run_ids::of_run(of, run_id))
+        })
+        .filter_map(|c| {
+            let id = c.get(key).and_then(|v| v.as_str())?.to_string();
+            // A container's name, for the listing a user reads (its id is what rm takes).
+            let name = c
+                .get("Names")
+                .and_then(|n| n.get(0))
+                .and_then(|n| n.as_str())
+                .map(|n| format!(" {n}"))
+                .unwrap_or_default();
+            Some((id, name))
+        })
         .collect())
 }
 
 /// Names of the run's containers and networks still present (tests prove teardown by
 /// this listing).
 pub async fn leftovers(run_id: &str) -> Result<Vec<String>, PlatformError> {
-    let mut out: Vec<String> = labelled("container", Some(run_id))
+    listing(Some(run_id)).await
+}
+
+/// [`leftovers`] of a run and its density copies, or of every run when `None`.
+async fn listing(run_id: Option<&str>) -> Result<Vec<String>, PlatformError> {
+    let mut out: Vec<String> = labelled("container", run_id)
         .await?
         .into_iter()
-        .map(|id| format!("container {id}"))
+        .map(|(id, name)| format!("container {id}{name}"))
         .collect();
     out.extend(
-        labelled("network", Some(run_id))
+        labelled("network", run_id)
             .await?
             .into_iter()
-            .map(|n| format!("network {n}")),
+            .map(|(n, _)| format!("network {n}")),
     );
     Ok(out)
 }
@@ -145,14 +178,14 @@ pub async fn remove_labelled(run_id: Option<&str>) -> Result<usize, PlatformErro
     let containers = labelled("container", run_id).await?;
     if !containers.is_empty() {
         let mut args = vec!["rm", "--force", "--time", "0"];
-        args.extend(containers.iter().map(String::as_str));
+        args.extend(containers.iter().map(|(id, _)| id.as_str()));
         run(&args).await?;
         removed += containers.len();
     }
     let networks = labelled("network", run_id).await?;
     if !networks.is_empty() {
         let mut args = vec!["network", "rm", "--force"];
-        args.extend(networks.iter().map(String::as_str));
+        args.extend(networks.iter().map(|(n, _)| n.as_str()));
         run(&args).await?;
         removed += networks.len();
     }
@@ -306,6 +339,14 @@ impl Platform for Podman {
     }
 
     async fn probe(&self) -> Availability {
+        if !privilege::is_root() {
+            if let Some(missing) = rootless::missing() {
+                return Availability::Unavailable {
+                    reason: format!("rootless Podman for {}: {missing}", privilege::user_name()),
+                    fix: format!("{}; or {}", rootless::FIX, privilege::RUN_AS_ROOT),
+                };
+            }
+        }
         let attempt = run(&["info", "--format", "json"]);
         match tokio::time::timeout(PROBE_TIMEOUT, attempt).await {
             Ok(Ok(text)) => {
@@ -345,6 +386,8 @@ impl Platform for Podman {
                         "storage_driver".to_string(),
                         s(&["store", "graphDriverName"]),
                     ),
+                    // What podman itself says: rootful as root, rootless otherwise.
+                    ("rootless".to_string(), s(&["host", "security", "rootless"])),
                 ]);
                 Availability::Available { details }
             }
@@ -366,6 +409,14 @@ impl Platform for Podman {
             .iter()
             .map(|n| Variant::on_network(self.name(), n, &scenario.podman.subnet))
             .collect()
+    }
+
+    fn needs_root(&self, _scenario: &Scenario, _variant: &Variant) -> Vec<privilege::RootOnly> {
+        // Rootless Podman runs the variants; the LAN PC of the outside probe does not.
+        if privilege::is_root() {
+            return Vec::new();
+        }
+        vec![privilege::outside_experiment()]
     }
 
     async fn prepare(&self, ctx: &RunContext) -> Result<Vec<ArtifactRecord>, PlatformError> {
@@ -421,6 +472,19 @@ impl Platform for Podman {
             }
         }
         Ok(out)
+    }
+
+    async fn leftovers(&self, run_id: Option<&str>) -> Result<Option<Vec<String>>, PlatformError> {
+        if self.leftovers_impossible().is_some() {
+            return Ok(Some(Vec::new()));
+        }
+        listing(run_id).await.map(Some)
+    }
+
+    fn leftovers_impossible(&self) -> Option<String> {
+        crate::artifact::disk::which("podman")
+            .is_none()
+            .then(|| "podman is not installed: no container of it can exist".into())
     }
 
     async fn cleanup(&self, run_id: Option<&str>) -> Result<usize, PlatformError> {

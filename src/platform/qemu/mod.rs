@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use tokio::sync::Mutex;
 
+use super::privilege::{self, RootOnly};
 use super::{
     console, default_port, free_loopback_port, process, Availability, Deployment, Platform,
     PlatformError, ResourceSample, RunContext, Variant, ROLES,
@@ -192,6 +193,20 @@ impl Platform for Qemu {
             )
         });
         out
+    }
+
+    fn needs_root(&self, _scenario: &Scenario, variant: &Variant) -> Vec<RootOnly> {
+        if privilege::is_root() {
+            return Vec::new();
+        }
+        // User-mode NAT (slirp) runs as any user; a bridged VM sits on taps.
+        if variant.get("network") == Some("bridge") {
+            return vec![RootOnly::variant(
+                &variant.label,
+                "a network namespace, a bridge and a tap per VM",
+            )];
+        }
+        vec![privilege::outside_experiment()]
     }
 
     async fn prepare(&self, ctx: &RunContext) -> Result<Vec<ArtifactRecord>, PlatformError> {

@@ -396,6 +396,30 @@ impl Platform for VirtualBox {
         x.run().await
     }
 
+    async fn leftovers(&self, run_id: Option<&str>) -> Result<Option<Vec<String>>, PlatformError> {
+        let Ok(program) = self.locate(None) else {
+            return Ok(Some(Vec::new()));
+        };
+        let out = VBoxManage::new(program)
+            .with_timeout(Duration::from_secs(30))
+            .run(&vboxmanage::list_vms(), None)
+            .await
+            .map_err(vbox_err)?;
+        Ok(Some(
+            vboxmanage::parse_list_vms(&out)
+                .into_iter()
+                .filter(|vm| vboxmanage::is_run_vm(&vm.name, run_id))
+                .map(|vm| format!("vm {}", vm.name))
+                .collect(),
+        ))
+    }
+
+    fn leftovers_impossible(&self) -> Option<String> {
+        self.locate(None)
+            .err()
+            .map(|e| format!("{e}: no VirtualBox VM can exist"))
+    }
+
     async fn cleanup(&self, run_id: Option<&str>) -> Result<usize, PlatformError> {
         // Without VBoxManage nothing of ours can exist.
         let Ok(program) = self.locate(None) else {
