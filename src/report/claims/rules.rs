@@ -400,6 +400,15 @@ fn list_plain(rs: &[Named]) -> String {
         .join(", ")
 }
 
+/// How one resource of C1 is judged: its band, the method's resolution, the ratio it is
+/// estimated by (medians, or means for a rate in slices) and how its values print.
+struct Part {
+    band: Band,
+    resolution: f64,
+    ratio: RatioFn,
+    fmt: fn(f64) -> String,
+}
+
 /// One resource of C1 (memory or CPU): the VMs against native (their background cost)
 /// and against the heaviest container (containers much lighter). Returns the verdicts
 /// of the parts that could be computed, their line, their deciding ratios with what
@@ -411,16 +420,19 @@ fn c1_part(
     native: Option<&[f64]>,
     vm: &[Samples],
     ct: &[Samples],
-    band: Band,
-    resolution: f64,
-    ratio: RatioFn,
-    fmt: fn(f64) -> String,
+    how: Part,
 ) -> (
     Vec<Verdict>,
     String,
     Vec<(String, &'static str)>,
     Vec<String>,
 ) {
+    let Part {
+        band,
+        resolution,
+        ratio,
+        fmt,
+    } = how;
     let mut parts = Vec::new();
     let mut line = Vec::new();
     let mut few = Vec::new();
@@ -498,10 +510,12 @@ pub fn rule_c1(
         native.0,
         vm_mem,
         ct_mem,
-        C1_MEMORY,
-        0.0,
-        interval::ratio_of_medians,
-        fmt_bytes,
+        Part {
+            band: C1_MEMORY,
+            resolution: 0.0,
+            ratio: interval::ratio_of_medians,
+            fmt: fmt_bytes,
+        },
     );
     let mut because = mem_line;
     // "VM memory 8.10x native, 3.20x container; CPU 2.00x, 1.60x": the ratios the
@@ -522,12 +536,14 @@ pub fn rule_c1(
             native.1,
             vm_cpu,
             ct_cpu,
-            C1_CPU,
-            cpu_resolution,
-            // CPU over equal slices of the idle window: the ratio of the means is the
-            // ratio of the totals the report prints.
-            interval::ratio_of_means,
-            |s| format!("{} s", fmt_num(s)),
+            Part {
+                band: C1_CPU,
+                resolution: cpu_resolution,
+                // CPU over equal slices of the idle window: the ratio of the means is
+                // the ratio of the totals the report prints.
+                ratio: interval::ratio_of_means,
+                fmt: |s| format!("{} s", fmt_num(s)),
+            },
         );
         if cpu_parts.is_empty() {
             because.push_str(&format!("; {cpu_line}; judged on memory alone"));
