@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 use virtbench::measure::Probe;
 use virtbench::platform::openstack::client::{Client, Service};
 use virtbench::platform::openstack::clouds::{Sources, DEVCLOUD};
-use virtbench::platform::openstack::{api, OpenStack};
+use virtbench::platform::openstack::{api, cleanup, OpenStack};
 use virtbench::platform::{Availability, Platform, RunContext};
 use virtbench::scenario::Scenario;
 
@@ -99,39 +99,23 @@ async fn client() -> Client {
     Client::connect(cloud, TIMEOUT).await.unwrap()
 }
 
-/// What the run left on the cloud: servers (by name and by tag), ports, floating IPs,
-/// security groups and images tagged with the run.
+/// What the run left on the cloud, listed through the APIs with every page read: by tag
+/// (`virtbench-run-<id>`), by name (`virtbench-<id>-...`, a floating IP's description,
+/// a server's metadata), and what was created untagged since `since` with a run's
+/// name: servers, ports, floating IPs, security groups, routers, networks, images.
 async fn leftovers(run_id: &str) -> Vec<String> {
     let c = client().await;
-    let tag = api::run_tag(run_id);
-    let query = format!("?tags={}", api::q(&tag));
-    let mut left = Vec::new();
-    for s in api::servers_named(&c, &format!("^virtbench-{run_id}-"))
+    let (found, errors) = cleanup::find(&c, &cleanup::Scope::Run(run_id.into())).await;
+    assert_eq!(errors, Vec::<String>::new());
+    let mut left: Vec<String> = found.iter().map(|f| f.to_string()).collect();
+    // Nova's own tag filter as a second witness.
+    for s in api::servers_tagged(&c, &api::run_tag(run_id))
         .await
         .unwrap()
     {
-        left.push(format!("server {} ({})", s.name, s.status));
-    }
-    for s in api::servers_tagged(&c, &tag).await.unwrap() {
-        left.push(format!("tagged server {}", s.name));
-    }
-    for p in api::ports(&c, &query).await.unwrap() {
-        left.push(format!("port {} {}", p.id, p.name));
-    }
-    for f in api::floating_ips(&c, &query).await.unwrap() {
-        left.push(format!("floating IP {}", f.address));
-    }
-    for g in api::security_groups(&c, &query).await.unwrap() {
-        left.push(format!("security group {}", g.name));
-    }
-    for r in api::routers(&c, &query).await.unwrap() {
-        left.push(format!("router {}", r.name));
-    }
-    for n in api::networks(&c, &query).await.unwrap() {
-        left.push(format!("network {}", n.name));
-    }
-    for i in api::images_tagged(&c, &tag).await.unwrap() {
-        left.push(format!("image {}", i.name));
+        if !found.iter().any(|f| f.id == s.id) {
+            left.push(format!("tagged server {}", s.name));
+        }
     }
     left
 }
@@ -402,15 +386,31 @@ async fn cleanup_removes_what_a_run_left_by_tag() {
         .await
         .unwrap()
         .remove(0);
-    let port = api::create_port(&c, &net.id, &format!("virtbench-{id}-d1-forgotten"), None)
-        .await
-        .unwrap();
-    api::set_tags(&c, "ports", &port.id, &[api::TAG.into(), api::run_tag(&id)])
-        .await
-        .unwrap();
-    assert_eq!(leftovers(&id).await.len(), 1);
+    // One port tagged with the run, one with no tag at all (a create whose tag call
+    // never happened): both are the run's, by tag and by name.
+    api::create_port(
+        &c,
+        &net.id,
+        &format!("virtbench-{id}-d1-forgotten"),
+        "virtbench",
+        &[api::TAG.into(), api::run_tag(&id)],
+        None,
+    )
+    .await
+    .unwrap();
+    api::create_port(
+        &c,
+        &net.id,
+        &format!("virtbench-{id}-d2-untagged"),
+        "",
+        &[],
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(leftovers(&id).await.len(), 2);
     let removed = OpenStack::default().cleanup(Some(&id)).await.unwrap();
-    assert_eq!(removed, 1);
+    assert_eq!(removed, 2);
     assert_eq!(leftovers(&id).await, Vec::<String>::new());
 }
 
