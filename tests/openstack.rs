@@ -576,11 +576,12 @@ async fn cleanup_detaches_ha_and_dvr_router_interfaces() {
             .post(
                 Service::Network,
                 "/routers",
-                json!({"router": {"name": format!("virtbench-{id}-d1-{kind}-router"), flag: true, "tags": tags}}),
+                json!({"router": {"name": format!("virtbench-{id}-d1-{kind}-router"), flag: true}}),
             )
             .await
             .unwrap();
         let router = r["router"]["id"].as_str().unwrap().to_string();
+        api::set_tags(&c, "routers", &router, &tags).await.unwrap();
         let net = api::create_network(
             &c,
             &format!("virtbench-{id}-d1-{kind}-net"),

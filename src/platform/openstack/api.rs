@@ -92,32 +92,52 @@ async fn list<T>(
 
 /// `POST /<collection>` on Neutron with `{"<key>": fields}`; the created resource,
 /// which Neutron answers under the same key. `tags` go in the create call itself when
-/// Neutron takes them there (its `tag-creation` extension), so no resource exists
-/// untagged even for a moment; else they are set right after, and the name (which
-/// carries the run id) is what a cleanup finds the resource by meanwhile.
+/// Neutron says it takes them there (its `tag-creation` extension), so no resource
+/// exists untagged even for a moment. Releases differ in what they really do with
+/// them (the devcloud's Neutron refuses them on a network with a 400 and drops them
+/// silently on a port): a refusal is retried without, and tags missing from the
+/// answer are set right after. Meanwhile the name, which carries the run id, is what a
+/// cleanup finds the resource by.
 async fn create(
     c: &Client,
     collection: &str,
     key: &str,
-    mut fields: Value,
+    fields: Value,
     tags: &[String],
 ) -> Result<Value, ApiError> {
-    let in_create = !tags.is_empty() && c.neutron_extension("tag-creation").await;
-    if in_create {
-        fields["tags"] = json!(tags);
-    }
-    let mut v = c
-        .post(
+    let post = |fields: Value| async move {
+        c.post(
             Service::Network,
             &format!("/{collection}"),
             json!({ key: fields }),
         )
-        .await?;
-    let created = v[key].take();
-    if !in_create && !tags.is_empty() && collection != "subnets" {
+        .await
+    };
+    let mut created = if !tags.is_empty() && c.neutron_extension("tag-creation").await {
+        let mut with_tags = fields.clone();
+        with_tags["tags"] = json!(tags);
+        match post(with_tags).await {
+            Err(e) if tags_refused(&e) => post(fields).await?,
+            other => other?,
+        }
+    } else {
+        post(fields).await?
+    };
+    let created = created[key].take();
+    let has = |t: &String| {
+        created["tags"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|x| x == t))
+    };
+    if !tags.is_empty() && collection != "subnets" && !tags.iter().all(has) {
         set_tags(c, collection, &s(&created["id"]), tags).await?;
     }
     Ok(created)
+}
+
+/// Neutron's 400 for an attribute it does not take in a create call.
+fn tags_refused(e: &ApiError) -> bool {
+    e.status() == Some(reqwest::StatusCode::BAD_REQUEST) && e.to_string().contains("'tags'")
 }
 
 /// What every resource says about who made it and when: the cleanup's evidence.
