@@ -120,6 +120,10 @@ pub enum Command {
         /// List what would be removed, remove nothing.
         #[arg(long)]
         dry_run: bool,
+        /// On a shared OpenStack project: every virtbench run's leftovers, not only
+        /// those of runs made from this host by this user.
+        #[arg(long, conflicts_with = "run_id")]
+        all_runs: bool,
     },
 }
 
@@ -143,6 +147,10 @@ where
     if let Some(cloud) = &cli.os_cloud {
         // Before any thread exists: the openstack platform reads it with its sources.
         std::env::set_var(platform::openstack::clouds::OVERRIDE_VAR, cloud);
+    }
+    if let Command::Cleanup { all_runs: true, .. } = &cli.command {
+        // Likewise read by the openstack platform's cleanup.
+        std::env::set_var(platform::openstack::ALL_RUNS_VAR, "1");
     }
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -193,7 +201,9 @@ async fn dispatch(cli: Cli) -> u8 {
             connections,
             expression,
         } => load(addr, rate, duration, connections, &expression).await,
-        Command::Cleanup { run_id, dry_run } => {
+        Command::Cleanup {
+            run_id, dry_run, ..
+        } => {
             if dry_run {
                 list_leftovers(run_id.as_deref()).await
             } else {

@@ -8,6 +8,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::client::{ApiError, Body, Client, Service};
+use super::paging;
 
 /// Tag on everything virtbench creates.
 pub const TAG: &str = "virtbench";
@@ -60,8 +61,9 @@ pub fn q(v: &str) -> String {
     out
 }
 
-/// `GET path` on `service`, the array under `key` of the answer read by `record`.
-/// Every listing call is this one: OpenStack answers `{"<plural>": [...]}`.
+/// `GET path` on `service`, the array under `key` of every page of the answer read by
+/// `record`. Every listing call is this one: OpenStack answers `{"<plural>": [...]}`,
+/// with a marker to the next page when there is one ([`paging`]).
 async fn list<T>(
     c: &Client,
     service: Service,
@@ -69,26 +71,115 @@ async fn list<T>(
     key: &str,
     record: impl Fn(&Value) -> T,
 ) -> Result<Vec<T>, ApiError> {
-    let v = c.get(service, path).await?;
-    Ok(v[key]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(record)
-        .collect())
+    let mut out = Vec::new();
+    let mut page_path = path.to_string();
+    let mut seen = Vec::new();
+    for _ in 0..paging::MAX_PAGES {
+        let v = c.get(service, &page_path).await?;
+        let items = v[key].as_array().map(Vec::as_slice).unwrap_or_default();
+        out.extend(items.iter().map(&record));
+        match paging::next_marker(&v, key) {
+            // An empty page with a link, or a marker seen before, ends it: no loop.
+            Some(m) if !items.is_empty() && !seen.contains(&m) => {
+                page_path = paging::with_marker(path, &m);
+                seen.push(m);
+            }
+            _ => break,
+        }
+    }
+    Ok(out)
 }
 
 /// `POST /<collection>` on Neutron with `{"<key>": fields}`; the created resource,
-/// which Neutron answers under the same key.
-async fn create(c: &Client, collection: &str, key: &str, fields: Value) -> Result<Value, ApiError> {
-    let mut v = c
-        .post(
+/// which Neutron answers under the same key. `tags` go in the create call itself when
+/// Neutron says it takes them there (its `tag-creation` extension), so no resource
+/// exists untagged even for a moment. Releases differ in what they really do with
+/// them (the devcloud's Neutron refuses them on a network with a 400 and drops them
+/// silently on a port): a refusal is retried without, and tags missing from the
+/// answer are set right after. Meanwhile the name, which carries the run id, is what a
+/// cleanup finds the resource by.
+async fn create(
+    c: &Client,
+    collection: &str,
+    key: &str,
+    fields: Value,
+    tags: &[String],
+) -> Result<Value, ApiError> {
+    let post = |fields: Value| async move {
+        c.post(
             Service::Network,
             &format!("/{collection}"),
             json!({ key: fields }),
         )
-        .await?;
-    Ok(v[key].take())
+        .await
+    };
+    let mut created = if !tags.is_empty() && c.neutron_extension("tag-creation").await {
+        let mut with_tags = fields.clone();
+        with_tags["tags"] = json!(tags);
+        match post(with_tags).await {
+            Err(e) if tags_refused(&e) => post(fields).await?,
+            other => other?,
+        }
+    } else {
+        post(fields).await?
+    };
+    let created = created[key].take();
+    let has = |t: &String| {
+        created["tags"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|x| x == t))
+    };
+    if !tags.is_empty() && collection != "subnets" && !tags.iter().all(has) {
+        set_tags(c, collection, &s(&created["id"]), tags).await?;
+    }
+    Ok(created)
+}
+
+/// Neutron's 400 for an attribute it does not take in a create call.
+fn tags_refused(e: &ApiError) -> bool {
+    e.status() == Some(reqwest::StatusCode::BAD_REQUEST) && e.to_string().contains("'tags'")
+}
+
+/// What every resource says about who made it and when: the cleanup's evidence.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Meta {
+    pub tags: Vec<String>,
+    /// `created_at` (Neutron, Glance) or `created` (Nova), RFC 3339.
+    pub created: String,
+    /// Neutron's description; Nova's `virtbench_run` metadata; Glance's `virtbench_run`.
+    pub description: String,
+}
+
+fn meta(v: &Value) -> Meta {
+    Meta {
+        tags: v["tags"].as_array().into_iter().flatten().map(s).collect(),
+        created: v["created_at"]
+            .as_str()
+            .or_else(|| v["created"].as_str())
+            .unwrap_or_default()
+            .to_string(),
+        description: v["description"]
+            .as_str()
+            .or_else(|| v["metadata"]["virtbench_run"].as_str())
+            .or_else(|| v["virtbench_run"].as_str())
+            .unwrap_or_default()
+            .to_string(),
+    }
+}
+
+/// The device owners of a router's interfaces: a plain (legacy) router's, a
+/// distributed (DVR) router's, and an L3-HA router's. A router with any of them
+/// attached cannot be deleted (409); the HA heartbeat ports
+/// (`network:router_ha_interface`) and the gateway go with the router itself.
+pub const ROUTER_INTERFACE_OWNERS: [&str; 3] = [
+    "network:router_interface",
+    "network:router_interface_distributed",
+    "network:ha_router_replicated_interface",
+];
+
+/// Must this port be detached (`remove_router_interface`) before its router goes?
+pub fn is_router_interface(device_owner: &str) -> bool {
+    ROUTER_INTERFACE_OWNERS.contains(&device_owner)
 }
 
 fn unexpected(c: &Client, what: String) -> ApiError {
@@ -112,6 +203,8 @@ pub struct Image {
     /// Glance v2 keeps custom properties (`virtbench_sha256`) beside the fields above.
     #[serde(flatten)]
     pub properties: serde_json::Map<String, Value>,
+    #[serde(skip)]
+    pub meta: Meta,
 }
 
 impl Image {
@@ -122,7 +215,15 @@ impl Image {
 }
 
 fn image(v: &Value) -> Image {
-    record(v, "glance image")
+    Image {
+        meta: meta(v),
+        ..record(v, "glance image")
+    }
+}
+
+/// Every image the project sees (every page).
+pub async fn images(c: &Client) -> Result<Vec<Image>, ApiError> {
+    list(c, Service::Image, "/images", "images", image).await
 }
 
 pub async fn images_named(c: &Client, name: &str) -> Result<Vec<Image>, ApiError> {
@@ -203,7 +304,13 @@ pub struct Server {
     pub status: String,
     /// Nova's reason for an ERROR status ("No valid host was found. ...").
     pub fault: Option<String>,
+    /// Nova's task in progress (`image_snapshot`, `rebuilding`, `resize_prep`...), `None`
+    /// when it is done with the server.
+    pub task_state: Option<String>,
+    /// The flavor's name or id as Nova shows it (2.47+: the name, `original_name`).
+    pub flavor: String,
     pub tags: Vec<String>,
+    pub meta: Meta,
 }
 
 fn server(v: &Value) -> Server {
@@ -214,7 +321,17 @@ fn server(v: &Value) -> Server {
         fault: v["fault"]["message"]
             .as_str()
             .map(|m| m.split_whitespace().collect::<Vec<_>>().join(" ")),
+        task_state: v["OS-EXT-STS:task_state"]
+            .as_str()
+            .filter(|t| !t.is_empty())
+            .map(str::to_string),
+        flavor: v["flavor"]["original_name"]
+            .as_str()
+            .or_else(|| v["flavor"]["id"].as_str())
+            .unwrap_or_default()
+            .to_string(),
         tags: v["tags"].as_array().into_iter().flatten().map(s).collect(),
+        meta: meta(v),
     }
 }
 
@@ -225,6 +342,8 @@ pub struct ServerSpec<'a> {
     pub port_id: &'a str,
     pub user_data: &'a str,
     pub tags: &'a [String],
+    /// Recorded in the server's metadata too: who made it, even if tags were lost.
+    pub run: &'a str,
 }
 
 /// `POST /servers`: returns the id as soon as Nova accepted the request (202).
@@ -237,7 +356,7 @@ pub async fn create_server(c: &Client, spec: &ServerSpec<'_>) -> Result<String, 
         "networks": [{ "port": spec.port_id }],
         "user_data": encode(spec.user_data.as_bytes()),
         "tags": spec.tags,
-        "metadata": { "virtbench": "1" },
+        "metadata": { "virtbench": "1", "virtbench_run": spec.run },
     }});
     let v = c.post(Service::Compute, "/servers", body).await?;
     let id = s(&v["server"]["id"]);
@@ -248,6 +367,51 @@ pub async fn create_server(c: &Client, spec: &ServerSpec<'_>) -> Result<String, 
         ));
     }
     Ok(id)
+}
+
+/// Every server of the project (all pages).
+pub async fn servers(c: &Client) -> Result<Vec<Server>, ApiError> {
+    list(c, Service::Compute, "/servers/detail", "servers", server).await
+}
+
+/// Nova's most recent error about a server from its action log (a resize refused by
+/// the scheduler leaves the server ACTIVE and its fault only here): the action and
+/// the failed event's message, if the last action failed.
+pub async fn last_action_error(c: &Client, id: &str) -> Result<Option<String>, ApiError> {
+    let v = c
+        .get(
+            Service::Compute,
+            &format!("/servers/{id}/os-instance-actions"),
+        )
+        .await?;
+    let Some(last) = v["instanceActions"].as_array().and_then(|a| a.first()) else {
+        return Ok(None);
+    };
+    let action = s(&last["action"]);
+    let request = s(&last["request_id"]);
+    let message = last["message"].as_str().filter(|m| !m.is_empty());
+    let detail = c
+        .get(
+            Service::Compute,
+            &format!("/servers/{id}/os-instance-actions/{request}"),
+        )
+        .await
+        .ok();
+    let failed_event = detail.as_ref().and_then(|d| {
+        d["instanceAction"]["events"]
+            .as_array()?
+            .iter()
+            .find(|e| e["result"].as_str() == Some("Error"))
+            .map(|e| s(&e["event"]))
+    });
+    Ok(match (message, failed_event) {
+        (None, None) => None,
+        (m, e) => Some(format!(
+            "{action} failed{}{}",
+            e.map(|e| format!(" in {e}")).unwrap_or_default(),
+            m.map(|m| format!(": {m}")).unwrap_or_default()
+        )),
+    })
 }
 
 /// Servers whose name matches the regular expression `name` (Nova filters by regex).
@@ -285,34 +449,40 @@ pub struct Network {
     pub name: String,
     pub external: bool,
     pub shared: bool,
+    pub meta: Meta,
 }
 
-pub async fn networks(c: &Client, query: &str) -> Result<Vec<Network>, ApiError> {
-    let path = format!("/networks{query}");
-    list(c, Service::Network, &path, "networks", |n| Network {
+fn network(n: &Value) -> Network {
+    Network {
         id: s(&n["id"]),
         name: s(&n["name"]),
         external: n["router:external"].as_bool().unwrap_or(false),
         shared: n["shared"].as_bool().unwrap_or(false),
-    })
-    .await
+        meta: meta(n),
+    }
+}
+
+pub async fn networks(c: &Client, query: &str) -> Result<Vec<Network>, ApiError> {
+    let path = format!("/networks{query}");
+    list(c, Service::Network, &path, "networks", network).await
 }
 
 /// A network of the run's own (`network = "create"`).
-pub async fn create_network(c: &Client, name: &str) -> Result<Network, ApiError> {
+pub async fn create_network(
+    c: &Client,
+    name: &str,
+    description: &str,
+    tags: &[String],
+) -> Result<Network, ApiError> {
     let n = create(
         c,
         "networks",
         "network",
-        json!({ "name": name, "description": "virtbench" }),
+        json!({ "name": name, "description": description }),
+        tags,
     )
     .await?;
-    Ok(Network {
-        id: s(&n["id"]),
-        name: s(&n["name"]),
-        external: false,
-        shared: false,
-    })
+    Ok(network(&n))
 }
 
 /// An IPv4 subnet with DHCP, its gateway the first address (the router's).
@@ -326,7 +496,7 @@ pub async fn create_subnet(
         "network_id": network_id, "name": name, "ip_version": 4,
         "cidr": cidr, "enable_dhcp": true,
     });
-    Ok(s(&create(c, "subnets", "subnet", fields).await?["id"]))
+    Ok(s(&create(c, "subnets", "subnet", fields, &[]).await?["id"]))
 }
 
 pub async fn delete_network(c: &Client, id: &str) -> Result<bool, ApiError> {
@@ -337,32 +507,35 @@ pub async fn delete_network(c: &Client, id: &str) -> Result<bool, ApiError> {
 pub struct Router {
     pub id: String,
     pub name: String,
+    pub meta: Meta,
+}
+
+fn router(r: &Value) -> Router {
+    Router {
+        id: s(&r["id"]),
+        name: s(&r["name"]),
+        meta: meta(r),
+    }
 }
 
 /// A router, its gateway on `external_network_id` when given (floating IPs need it).
 pub async fn create_router(
     c: &Client,
     name: &str,
+    description: &str,
+    tags: &[String],
     external_network_id: Option<&str>,
 ) -> Result<Router, ApiError> {
-    let mut fields = json!({ "name": name, "description": "virtbench" });
+    let mut fields = json!({ "name": name, "description": description });
     if let Some(ext) = external_network_id {
         fields["external_gateway_info"] = json!({ "network_id": ext });
     }
-    let r = create(c, "routers", "router", fields).await?;
-    Ok(Router {
-        id: s(&r["id"]),
-        name: s(&r["name"]),
-    })
+    Ok(router(&create(c, "routers", "router", fields, tags).await?))
 }
 
 pub async fn routers(c: &Client, query: &str) -> Result<Vec<Router>, ApiError> {
     let path = format!("/routers{query}");
-    list(c, Service::Network, &path, "routers", |r| Router {
-        id: s(&r["id"]),
-        name: s(&r["name"]),
-    })
-    .await
+    list(c, Service::Network, &path, "routers", router).await
 }
 
 pub async fn add_router_interface(c: &Client, router: &str, subnet: &str) -> Result<(), ApiError> {
@@ -375,10 +548,15 @@ pub async fn add_router_interface(c: &Client, router: &str, subnet: &str) -> Res
     .map(|_| ())
 }
 
-/// Detach every interface of a router (by its ports), so it can be deleted.
+/// Detach every interface of a router, of every kind ([`ROUTER_INTERFACE_OWNERS`]:
+/// legacy, DVR, L3-HA), so it can be deleted.
 pub async fn remove_router_interfaces(c: &Client, router: &str) -> Result<(), ApiError> {
-    let query = format!("?device_id={router}&device_owner=network%3Arouter_interface");
-    for p in ports(c, &query).await? {
+    let query = format!("?device_id={router}");
+    for p in ports(c, &query)
+        .await?
+        .into_iter()
+        .filter(|p| is_router_interface(&p.device_owner))
+    {
         let r = c
             .put(
                 Service::Network,
@@ -410,10 +588,17 @@ pub struct Port {
     #[serde(rename = "fixed_ips", deserialize_with = "first_ip")]
     pub fixed_ip: Option<String>,
     pub device_id: String,
+    #[serde(deserialize_with = "text")]
+    pub device_owner: String,
+    #[serde(skip)]
+    pub meta: Meta,
 }
 
 fn port(v: &Value) -> Port {
-    record(v, "neutron port")
+    Port {
+        meta: meta(v),
+        ..record(v, "neutron port")
+    }
 }
 
 /// Tags on a Neutron resource (`ports`, `floatingips`, `networks`...): Neutron takes
@@ -439,31 +624,42 @@ pub async fn create_port(
     c: &Client,
     network_id: &str,
     name: &str,
+    description: &str,
+    tags: &[String],
     security_group: Option<&str>,
 ) -> Result<Port, ApiError> {
-    let mut fields = json!({ "network_id": network_id, "name": name, "description": "virtbench" });
+    let mut fields = json!({ "network_id": network_id, "name": name, "description": description });
     if let Some(sg) = security_group {
         fields["security_groups"] = json!([sg]);
     }
-    Ok(port(&create(c, "ports", "port", fields).await?))
+    Ok(port(&create(c, "ports", "port", fields, tags).await?))
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct SecurityGroup {
     pub id: String,
     pub name: String,
+    pub meta: Meta,
+}
+
+fn security_group(g: &Value) -> SecurityGroup {
+    SecurityGroup {
+        id: s(&g["id"]),
+        name: s(&g["name"]),
+        meta: meta(g),
+    }
 }
 
 /// A security group letting in what the lab opened: ICMP, and TCP on the calculator's
 /// ports (50000-50004) from anywhere. Egress stays Neutron's default (all allowed).
-pub async fn create_security_group(c: &Client, name: &str) -> Result<SecurityGroup, ApiError> {
-    let fields =
-        json!({ "name": name, "description": "virtbench: ICMP and the calculator's ports" });
-    let g = create(c, "security-groups", "security_group", fields).await?;
-    let sg = SecurityGroup {
-        id: s(&g["id"]),
-        name: s(&g["name"]),
-    };
+pub async fn create_security_group(
+    c: &Client,
+    name: &str,
+    description: &str,
+    tags: &[String],
+) -> Result<SecurityGroup, ApiError> {
+    let fields = json!({ "name": name, "description": description });
+    let sg = security_group(&create(c, "security-groups", "security_group", fields, tags).await?);
     for rule in [
         json!({ "protocol": "icmp" }),
         json!({ "protocol": "tcp", "port_range_min": 50000, "port_range_max": 50004 }),
@@ -473,19 +669,20 @@ pub async fn create_security_group(c: &Client, name: &str) -> Result<SecurityGro
         r["direction"] = json!("ingress");
         r["ethertype"] = json!("IPv4");
         r["remote_ip_prefix"] = json!("0.0.0.0/0");
-        create(c, "security-group-rules", "security_group_rule", r).await?;
+        create(c, "security-group-rules", "security_group_rule", r, &[]).await?;
     }
     Ok(sg)
 }
 
 pub async fn security_groups(c: &Client, query: &str) -> Result<Vec<SecurityGroup>, ApiError> {
     let path = format!("/security-groups{query}");
-    list(c, Service::Network, &path, "security_groups", |g| {
-        SecurityGroup {
-            id: s(&g["id"]),
-            name: s(&g["name"]),
-        }
-    })
+    list(
+        c,
+        Service::Network,
+        &path,
+        "security_groups",
+        security_group,
+    )
     .await
 }
 
@@ -510,6 +707,7 @@ pub struct FloatingIp {
     /// virtbench puts the owning deployment's name prefix here (floating IPs have
     /// no name).
     pub description: String,
+    pub meta: Meta,
 }
 
 fn floating_ip(f: &Value) -> FloatingIp {
@@ -517,6 +715,7 @@ fn floating_ip(f: &Value) -> FloatingIp {
         id: s(&f["id"]),
         address: s(&f["floating_ip_address"]),
         description: s(&f["description"]),
+        meta: meta(f),
     }
 }
 
@@ -525,6 +724,7 @@ pub async fn create_floating_ip(
     external_network_id: &str,
     port_id: &str,
     description: &str,
+    tags: &[String],
 ) -> Result<FloatingIp, ApiError> {
     let fields = json!({
         "floating_network_id": external_network_id,
@@ -532,7 +732,7 @@ pub async fn create_floating_ip(
         "description": description,
     });
     Ok(floating_ip(
-        &create(c, "floatingips", "floatingip", fields).await?,
+        &create(c, "floatingips", "floatingip", fields, tags).await?,
     ))
 }
 

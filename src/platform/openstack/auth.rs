@@ -76,6 +76,15 @@ pub fn token_request(cloud: &CloudConfig) -> Value {
                 "identity": { "methods": ["application_credential"], "application_credential": c },
             }})
         }
+        AuthMethod::Token { token, project } => {
+            let mut body = json!({ "auth": {
+                "identity": { "methods": ["token"], "token": { "id": token.expose() } },
+            }});
+            if let Some((p, d)) = project {
+                body["auth"]["scope"] = json!({ "project": identity(p, Some(d)) });
+            }
+            body
+        }
     }
 }
 
@@ -130,6 +139,29 @@ impl Session {
             })
             .map(|e| e.url.trim_end_matches('/').to_string())
     }
+
+    /// The one region every service is taken from when the cloud names none: the
+    /// first region (in catalog order) that has every service in `kinds` at this
+    /// interface. Without it each service would take its own first endpoint, and
+    /// compute and network could come from two regions.
+    pub fn pinned_region(&self, kinds: &[&str], interface: &str) -> Option<String> {
+        let mut regions: Vec<&str> = Vec::new();
+        for e in self.catalog.iter().flat_map(|s| &s.endpoints) {
+            if let Some(r) = e.region.as_deref() {
+                if !regions.contains(&r) {
+                    regions.push(r);
+                }
+            }
+        }
+        regions
+            .into_iter()
+            .find(|r| {
+                kinds
+                    .iter()
+                    .all(|k| self.endpoint(k, Some(r), interface).is_some())
+            })
+            .map(str::to_string)
+    }
 }
 
 #[cfg(test)]
@@ -144,6 +176,7 @@ mod tests {
             auth,
             region: None,
             interface: "public".into(),
+            tls: Default::default(),
         }
     }
 
@@ -207,5 +240,34 @@ mod tests {
         );
         assert_eq!(s.endpoint("image", None, "public"), None);
         assert!(!format!("{s:?}").contains("tok\""));
+    }
+
+    #[test]
+    fn token_request_rescopes_to_the_project() {
+        let body = token_request(&cloud(AuthMethod::Token {
+            token: Secret::new("t0k"),
+            project: Some((NameOrId::Id("pid".into()), NameOrId::Id("default".into()))),
+        }));
+        assert_eq!(body["auth"]["identity"]["methods"][0], "token");
+        assert_eq!(body["auth"]["identity"]["token"]["id"], "t0k");
+        assert_eq!(body["auth"]["scope"]["project"]["id"], "pid");
+    }
+
+    #[test]
+    fn one_region_for_every_service() {
+        // R1 lists compute first but has no network: R2 is the region with all three.
+        let body = json!({"token": {"catalog": [
+            {"type": "compute", "endpoints": [
+                {"interface": "public", "region_id": "R1", "url": "http://c1"},
+                {"interface": "public", "region_id": "R2", "url": "http://c2"}]},
+            {"type": "image", "endpoints": [
+                {"interface": "public", "region_id": "R2", "url": "http://i2"},
+                {"interface": "public", "region_id": "R1", "url": "http://i1"}]},
+            {"type": "network", "endpoints": [
+                {"interface": "public", "region_id": "R2", "url": "http://n2"}]}]}});
+        let s = session(Secret::new("tok"), &body);
+        let kinds = ["compute", "image", "network"];
+        assert_eq!(s.pinned_region(&kinds, "public").as_deref(), Some("R2"));
+        assert_eq!(s.pinned_region(&kinds, "internal"), None);
     }
 }

@@ -13,7 +13,8 @@ use serde_json::Value;
 use tokio::sync::RwLock;
 
 use super::auth::{self, Session};
-use super::clouds::{AuthMethod, CloudConfig, CloudsError};
+use super::clouds::{CloudConfig, CloudsError};
+use super::retry;
 use super::secret::{Secret, REDACTED};
 
 /// The compute microversion every Nova call asks for: 2.52 is the first with tags on
@@ -117,6 +118,7 @@ pub enum Body {
 
 struct Authed {
     session: Session,
+    region: Option<String>,
     compute: String,
     image: String,
     network: String,
@@ -126,6 +128,8 @@ pub struct Client {
     http: reqwest::Client,
     pub cloud: CloudConfig,
     authed: RwLock<Authed>,
+    /// Neutron's extension aliases, read once (what the cloud's Neutron can do).
+    neutron_extensions: tokio::sync::OnceCell<Vec<String>>,
 }
 
 impl std::fmt::Debug for Client {
@@ -140,24 +144,49 @@ impl std::fmt::Debug for Client {
 impl Client {
     /// Authenticate and resolve the endpoints; `timeout` bounds every request.
     pub async fn connect(cloud: CloudConfig, timeout: Duration) -> Result<Client, ApiError> {
-        // reqwest is built without a crypto provider (see Cargo.toml); an error here only
-        // means one is already installed, which is as good.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let http = reqwest::Client::builder()
-            .user_agent(concat!("virtbench/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(Duration::from_secs(5).min(timeout))
-            .timeout(timeout)
-            .build()
-            .map_err(|e| ApiError::Unexpected {
-                cloud: cloud.name.clone(),
-                what: format!("HTTP client: {e}"),
-            })?;
+        let http = super::tls::http_client(&cloud, timeout).map_err(|e| ApiError::Unexpected {
+            cloud: cloud.name.clone(),
+            what: e.to_string(),
+        })?;
+        for w in cloud.transport_warnings() {
+            tracing::warn!("{w}");
+        }
         let authed = authenticate(&http, &cloud).await?;
         Ok(Client {
             http,
             cloud,
             authed: RwLock::new(authed),
+            neutron_extensions: tokio::sync::OnceCell::new(),
         })
+    }
+
+    /// Does this cloud's Neutron have the extension `alias` (e.g. `tag-creation`)? An
+    /// unreadable list counts as no: the caller then takes the older way.
+    pub async fn neutron_extension(&self, alias: &str) -> bool {
+        self.neutron_extensions
+            .get_or_init(|| async {
+                match self.get(Service::Network, "/extensions").await {
+                    Ok(v) => v["extensions"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|e| e["alias"].as_str().map(str::to_string))
+                        .collect(),
+                    Err(e) => {
+                        tracing::warn!("reading Neutron's extensions: {e}");
+                        Vec::new()
+                    }
+                }
+            })
+            .await
+            .iter()
+            .any(|a| a == alias)
+    }
+
+    /// The region every service is used in: the configured one, else the one pinned
+    /// from the catalog at authentication.
+    pub async fn region(&self) -> Option<String> {
+        self.authed.read().await.region.clone()
     }
 
     pub async fn session(&self) -> Session {
@@ -207,7 +236,9 @@ impl Client {
         body: Body,
     ) -> Result<Value, ApiError> {
         let mut reauthed = false;
+        let mut attempt = 0;
         loop {
+            attempt += 1;
             let (base, token) = {
                 let a = self.authed.read().await;
                 let base = match service {
@@ -244,9 +275,32 @@ impl Client {
                 service: service.label(),
                 method: method.clone(),
                 path: path.into(),
-                detail: self.scrub(&error_chain(&e), &token),
+                detail: self.scrub(&transport_detail(&e, &self.cloud), &token),
             })?;
             let status = resp.status();
+            let wait = retry::POLICY.delay(
+                &method,
+                status,
+                attempt,
+                retry::retry_after(
+                    resp.headers()
+                        .get(header::RETRY_AFTER)
+                        .and_then(|v| v.to_str().ok()),
+                ),
+            );
+            if let Some(wait) = wait {
+                tracing::info!(
+                    service = service.label(),
+                    %method,
+                    path,
+                    status = status.as_u16(),
+                    attempt,
+                    wait_ms = wait.as_millis() as u64,
+                    "openstack call refused for now: trying again"
+                );
+                tokio::time::sleep(wait).await;
+                continue;
+            }
             tracing::debug!(
                 service = service.label(),
                 %method,
@@ -296,11 +350,7 @@ impl Client {
     /// a library ever echo them.
     fn scrub(&self, msg: &str, token: &Secret) -> String {
         let mut out = msg.to_string();
-        let secret = match &self.cloud.auth {
-            AuthMethod::Password { password, .. } => password,
-            AuthMethod::ApplicationCredential { secret, .. } => secret,
-        };
-        for s in [secret, token] {
+        for s in [self.cloud.auth.secret(), token] {
             if s.expose().len() >= 4 {
                 out = out.replace(s.expose(), REDACTED);
             }
@@ -311,10 +361,7 @@ impl Client {
 
 async fn authenticate(http: &reqwest::Client, cloud: &CloudConfig) -> Result<Authed, ApiError> {
     let path = "/auth/tokens";
-    let secret = match &cloud.auth {
-        AuthMethod::Password { password, .. } => password.clone(),
-        AuthMethod::ApplicationCredential { secret, .. } => secret.clone(),
-    };
+    let secret = cloud.auth.secret().clone();
     let scrub = |m: String| {
         if secret.expose().len() >= 4 {
             m.replace(secret.expose(), REDACTED)
@@ -333,7 +380,7 @@ async fn authenticate(http: &reqwest::Client, cloud: &CloudConfig) -> Result<Aut
             service: "keystone",
             method: Method::POST,
             path: path.into(),
-            detail: scrub(error_chain(&e)),
+            detail: scrub(transport_detail(&e, cloud)),
         })?;
     let status = resp.status();
     tracing::debug!(
@@ -367,7 +414,19 @@ async fn authenticate(http: &reqwest::Client, cloud: &CloudConfig) -> Result<Aut
     let body: Value =
         serde_json::from_str(&text).map_err(|e| unexpected(&format!("answer is not JSON: {e}")))?;
     let session = auth::session(token, &body);
-    let region = cloud.region.as_deref();
+    // One region for every service: the configured one, else the first region of the
+    // catalog that has all three.
+    let region = cloud.region.clone().or_else(|| {
+        session.pinned_region(
+            &[
+                Service::Compute.kind(),
+                Service::Image.kind(),
+                Service::Network.kind(),
+            ],
+            &cloud.interface,
+        )
+    });
+    let region = region.as_deref();
     let find = |service: Service| -> Result<String, ApiError> {
         let url = session
             .endpoint(service.kind(), region, &cloud.interface)
@@ -375,7 +434,7 @@ async fn authenticate(http: &reqwest::Client, cloud: &CloudConfig) -> Result<Aut
                 cloud: cloud.name.clone(),
                 kind: service.kind(),
                 interface: cloud.interface.clone(),
-                region: cloud.region.clone(),
+                region: region.map(str::to_string),
             })?;
         Ok(match service.version() {
             Some(v) if !url.ends_with(v) => format!("{url}{v}"),
@@ -386,8 +445,19 @@ async fn authenticate(http: &reqwest::Client, cloud: &CloudConfig) -> Result<Aut
         compute: find(Service::Compute)?,
         image: find(Service::Image)?,
         network: find(Service::Network)?,
+        region: region.map(str::to_string),
         session,
     })
+}
+
+/// A transport error on one line, with a hint when it is a certificate the host does
+/// not trust.
+fn transport_detail(e: &reqwest::Error, cloud: &CloudConfig) -> String {
+    let d = error_chain(e);
+    match super::tls::hint(&d, cloud) {
+        Some(h) => format!("{d} (hint: {h})"),
+        None => d,
+    }
 }
 
 /// An error and its causes on one line (reqwest's own message hides the cause, e.g.

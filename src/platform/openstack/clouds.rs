@@ -1,17 +1,25 @@
-//! Which cloud, and with which credentials: the way OpenStack users already have them.
+//! Which cloud, and with which credentials: the way OpenStack users already have them,
+//! read as openstacksdk (and so the `openstack` client) reads them.
 //!
-//! - a named cloud (`--os-cloud`, the scenario's `[openstack] cloud`, `OS_CLOUD`) is looked up
-//!   in `clouds.yaml`, searched in `OS_CLIENT_CONFIG_FILE`, `./clouds.yaml`,
-//!   `~/.config/openstack/clouds.yaml`, `/etc/openstack/clouds.yaml` (the first file
-//!   that has the entry wins, so a user file can add clouds to a system one);
-//! - without a name, the `OS_AUTH_URL`, `OS_USERNAME`, `OS_PASSWORD`, `OS_PROJECT_NAME`
-//!   (or `OS_PROJECT_ID`), domain, region and interface variables of an openrc file;
-//!   `OS_APPLICATION_CREDENTIAL_ID`/`_SECRET` select application-credential auth;
-//! - with neither, the devcloud's entry (`virtbench-devcloud`) when a clouds.yaml has it
-//!   (the devcloud's own `$DEVCLOUD_STATE/clouds.yaml` is searched last), so
-//!   `devcloud/up` is all a user needs.
+//! One cloud per run, chosen once, in this order:
+//! 1. `--os-cloud NAME` (the CLI sets [`OVERRIDE_VAR`]);
+//! 2. `OS_CLOUD`;
+//! 3. the scenario's `[openstack] cloud`;
+//! 4. the `OS_*` variables of an openrc file (`OS_AUTH_URL` present);
+//! 5. the devcloud's entry (`virtbench-devcloud`) when a clouds.yaml has it, so
+//!    `devcloud/up` is all a user needs.
 //!
-//! Passwords and secrets become [`Secret`]s as soon as they are read.
+//! A named cloud is looked up in `clouds.yaml`, searched in `OS_CLIENT_CONFIG_FILE`,
+//! `./clouds.yaml`, `~/.config/openstack/clouds.yaml`, `/etc/openstack/clouds.yaml` and
+//! the devcloud's state directory (the first file that has the entry wins). Its entry
+//! is merged with the same entry of `secure.yaml` (`OS_CLIENT_SECURE_FILE`, then the
+//! `secure.yaml` beside each clouds.yaml: Horizon's clouds.yaml carries no password),
+//! then fields still missing are filled from `OS_*` (a sourced openrc's `OS_PASSWORD`,
+//! as the `openstack` client's own options do). `regions:` gives the region when
+//! `region_name` does not. TLS: `cacert`, `cert`, `key`, `verify`/`insecure` and
+//! `OS_CACERT`, `OS_CERT`, `OS_KEY`, `OS_INSECURE`.
+//!
+//! Passwords, secrets and tokens become [`Secret`]s as soon as they are read.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -23,7 +31,7 @@ use super::secret::Secret;
 /// The clouds.yaml entry `devcloud/up` writes.
 pub const DEVCLOUD: &str = "virtbench-devcloud";
 
-/// Set by `virtbench --os-cloud NAME`: the cloud, over the scenario's and OS_CLOUD.
+/// Set by `virtbench --os-cloud NAME`: the cloud, over OS_CLOUD and the scenario's.
 pub const OVERRIDE_VAR: &str = "VIRTBENCH_OS_CLOUD";
 
 #[derive(Debug, thiserror::Error)]
@@ -43,9 +51,9 @@ pub enum CloudsError {
     Parse { path: PathBuf, message: String },
     #[error("{origin}: no `{field}` given")]
     Missing { origin: String, field: &'static str },
-    #[error("{origin}: auth_type {value:?} is not supported (expected password, v3password, v3applicationcredential)")]
+    #[error("{origin}: auth_type {value:?} is not supported (expected password, v3password, v3applicationcredential, token, v3token)")]
     AuthType { origin: String, value: String },
-    #[error("no cloud configured: no [openstack] cloud in the scenario, no OS_CLOUD, no OS_AUTH_URL and no {DEVCLOUD:?} entry in a clouds.yaml (searched {})", show_paths(.searched))]
+    #[error("no cloud configured: no --os-cloud, no OS_CLOUD, no [openstack] cloud in the scenario, no OS_AUTH_URL and no {DEVCLOUD:?} entry in a clouds.yaml (searched {})", show_paths(.searched))]
     NoCloud { searched: Vec<PathBuf> },
 }
 
@@ -81,6 +89,55 @@ pub enum AuthMethod {
         user: Option<(NameOrId, NameOrId)>,
         secret: Secret,
     },
+    /// An existing token (`auth_type: token`), rescoped to the project when one is given.
+    Token {
+        token: Secret,
+        project: Option<(NameOrId, NameOrId)>,
+    },
+}
+
+impl AuthMethod {
+    /// The one secret this method sends (scrubbed from every message).
+    pub fn secret(&self) -> &Secret {
+        match self {
+            AuthMethod::Password { password, .. } => password,
+            AuthMethod::ApplicationCredential { secret, .. } => secret,
+            AuthMethod::Token { token, .. } => token,
+        }
+    }
+
+    pub fn kind(&self) -> &'static str {
+        match self {
+            AuthMethod::Password { .. } => "password",
+            AuthMethod::ApplicationCredential { .. } => "application credential",
+            AuthMethod::Token { .. } => "token",
+        }
+    }
+}
+
+/// How the cloud's certificate is checked, as openstacksdk does it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tls {
+    /// A CA bundle added to the system's roots (`cacert`, `OS_CACERT`).
+    pub cacert: Option<PathBuf>,
+    /// A client certificate and its key (`cert`, `key`, `OS_CERT`, `OS_KEY`); both may
+    /// be one PEM file.
+    pub cert: Option<PathBuf>,
+    pub key: Option<PathBuf>,
+    /// `verify: false`, `insecure: true` or `OS_INSECURE=true` make it false: honoured,
+    /// and said loudly wherever the run reports its cloud.
+    pub verify: bool,
+}
+
+impl Default for Tls {
+    fn default() -> Self {
+        Tls {
+            cacert: None,
+            cert: None,
+            key: None,
+            verify: true,
+        }
+    }
 }
 
 /// One cloud, ready to authenticate against. `Debug` shows no secret.
@@ -96,22 +153,89 @@ pub struct CloudConfig {
     pub region: Option<String>,
     /// Catalog interface: public (default), internal or admin.
     pub interface: String,
+    pub tls: Tls,
+}
+
+impl CloudConfig {
+    /// The host (and port) of the auth URL: what results and the report name the cloud
+    /// by, beside its region and project (never a credential).
+    pub fn auth_host(&self) -> String {
+        let rest = self
+            .auth_url
+            .split_once("://")
+            .map(|x| x.1)
+            .unwrap_or(&self.auth_url);
+        let host = rest.split('/').next().unwrap_or(rest);
+        // A user:password@ in the URL is a credential too.
+        host.rsplit('@').next().unwrap_or(host).to_string()
+    }
+
+    /// What is unsafe about reaching this cloud, one line each: certificate checks off,
+    /// or a credential sent in clear to another machine.
+    pub fn transport_warnings(&self) -> Vec<String> {
+        let mut w = Vec::new();
+        if !self.tls.verify {
+            w.push(format!(
+                "TLS certificate verification is OFF for cloud {} ({}: verify: false / \
+                 OS_INSECURE): anyone on the path can read its {}",
+                self.name,
+                self.origin,
+                self.auth.kind()
+            ));
+        }
+        if self.auth_url.starts_with("http://") && !is_loopback_host(&self.auth_host()) {
+            w.push(format!(
+                "cloud {} authenticates over plain http:// to {}: its {} crosses the \
+                 network unencrypted",
+                self.name,
+                self.auth_host(),
+                self.auth.kind()
+            ));
+        }
+        w
+    }
+}
+
+/// `localhost`, 127.0.0.0/8 or ::1, with or without a port.
+fn is_loopback_host(host_port: &str) -> bool {
+    let host = if let Some(rest) = host_port.strip_prefix('[') {
+        rest.split(']').next().unwrap_or(rest)
+    } else {
+        host_port.split(':').next().unwrap_or(host_port)
+    };
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// Where credentials come from: the process's environment and the standard files, or
-/// given ones (tests).
-#[derive(Debug, Clone, Default)]
+/// given ones (tests). `Debug` names the variables, never their values (`OS_PASSWORD`).
+#[derive(Clone, Default)]
 pub struct Sources {
     pub env: BTreeMap<String, String>,
-    /// clouds.yaml candidates, in search order.
+    /// clouds.yaml candidates, in search order; the `secure.yaml` beside each is read too.
     pub files: Vec<PathBuf>,
+}
+
+impl std::fmt::Debug for Sources {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sources")
+            .field("env", &self.env.keys().collect::<Vec<_>>())
+            .field("files", &self.files)
+            .finish()
+    }
+}
+
+/// Variables read from the process (`Debug` of [`Sources`] shows their names only).
+fn wanted_var(k: &str) -> bool {
+    k.starts_with("OS_") || k == "HOME" || k == OVERRIDE_VAR
 }
 
 impl Sources {
     pub fn from_process() -> Sources {
-        let env: BTreeMap<String, String> = std::env::vars()
-            .filter(|(k, _)| k.starts_with("OS_") || k == "HOME" || k == OVERRIDE_VAR)
-            .collect();
+        let env: BTreeMap<String, String> =
+            std::env::vars().filter(|(k, _)| wanted_var(k)).collect();
         let mut files = Vec::new();
         if let Some(f) = env.get("OS_CLIENT_CONFIG_FILE").filter(|f| !f.is_empty()) {
             files.push(PathBuf::from(f));
@@ -136,16 +260,16 @@ impl Sources {
             .filter(|v| !v.is_empty())
     }
 
-    /// The cloud to use: `--os-cloud`, else `wanted` (the scenario's), else `OS_CLOUD`,
+    /// The cloud to use: `--os-cloud`, else `OS_CLOUD`, else `wanted` (the scenario's),
     /// else the `OS_*` variables, else the devcloud's entry when a clouds.yaml has it.
     pub fn select(&self, wanted: Option<&str>) -> Result<CloudConfig, CloudsError> {
         if let Some(name) = self.var(OVERRIDE_VAR) {
             return self.named(name);
         }
-        if let Some(name) = wanted.filter(|n| !n.is_empty()) {
+        if let Some(name) = self.var("OS_CLOUD") {
             return self.named(name);
         }
-        if let Some(name) = self.var("OS_CLOUD") {
+        if let Some(name) = wanted.filter(|n| !n.is_empty()) {
             return self.named(name);
         }
         if self.var("OS_AUTH_URL").is_some() {
@@ -157,9 +281,28 @@ impl Sources {
         }
     }
 
-    /// The entry `name` of the first clouds.yaml that has it.
-    pub fn named(&self, name: &str) -> Result<CloudConfig, CloudsError> {
-        for path in &self.files {
+    /// `secure.yaml` candidates: `OS_CLIENT_SECURE_FILE`, then the one beside each
+    /// clouds.yaml (openstacksdk searches the same directories for both).
+    fn secure_files(&self) -> Vec<PathBuf> {
+        let mut out = Vec::new();
+        if let Some(f) = self.var("OS_CLIENT_SECURE_FILE") {
+            out.push(PathBuf::from(f));
+        }
+        for f in &self.files {
+            let s = f.with_file_name("secure.yaml");
+            if !out.contains(&s) {
+                out.push(s);
+            }
+        }
+        out
+    }
+
+    /// The entry `name` of the first file in `paths` that has it, as YAML.
+    fn entry_in(
+        paths: &[PathBuf],
+        name: &str,
+    ) -> Result<Option<(PathBuf, serde_yaml::Value)>, CloudsError> {
+        for path in paths {
             let text = match std::fs::read_to_string(path) {
                 Ok(t) => t,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
@@ -170,31 +313,61 @@ impl Sources {
                     })
                 }
             };
-            let file: CloudsFile = serde_yaml::from_str(&text).map_err(|e| CloudsError::Parse {
-                path: path.clone(),
-                message: e.to_string().replace('\n', " "),
-            })?;
-            if let Some(entry) = file.clouds.get(name) {
-                let origin = format!("{}: clouds.{name}", path.display());
-                return entry.to_config(name, &origin);
+            let doc: serde_yaml::Value =
+                serde_yaml::from_str(&text).map_err(|e| CloudsError::Parse {
+                    path: path.clone(),
+                    message: e.to_string().replace('\n', " "),
+                })?;
+            if let Some(entry) = doc.get("clouds").and_then(|c| c.get(name)) {
+                return Ok(Some((path.clone(), entry.clone())));
             }
         }
-        Err(CloudsError::NotFound {
-            cloud: name.into(),
-            searched: self.files.clone(),
-        })
+        Ok(None)
     }
 
-    /// An openrc-style environment.
-    fn openrc(&self) -> Result<CloudConfig, CloudsError> {
-        let origin = "OS_* environment".to_string();
+    /// The entry `name` of the first clouds.yaml that has it, merged with its
+    /// secure.yaml counterpart, its gaps filled from `OS_*`.
+    pub fn named(&self, name: &str) -> Result<CloudConfig, CloudsError> {
+        let public = Self::entry_in(&self.files, name)?;
+        let secure = Self::entry_in(&self.secure_files(), name)?;
+        let (origin, value) = match (public, secure) {
+            (Some((p, mut v)), Some((s, sv))) => {
+                merge(&mut v, sv);
+                (
+                    format!("{}: clouds.{name} + {}", p.display(), s.display()),
+                    v,
+                )
+            }
+            (Some((p, v)), None) | (None, Some((p, v))) => {
+                (format!("{}: clouds.{name}", p.display()), v)
+            }
+            (None, None) => {
+                return Err(CloudsError::NotFound {
+                    cloud: name.into(),
+                    searched: self.files.clone(),
+                })
+            }
+        };
+        let path = PathBuf::from(origin.split(": clouds.").next().unwrap_or_default());
+        let mut entry: CloudEntry =
+            serde_yaml::from_value(value).map_err(|e| CloudsError::Parse {
+                path,
+                message: format!("clouds.{name}: {}", e.to_string().replace('\n', " ")),
+            })?;
+        entry.fill_from(&self.env_entry());
+        entry.to_config(name, &origin)
+    }
+
+    /// What the `OS_*` variables say, as a clouds.yaml entry.
+    fn env_entry(&self) -> CloudEntry {
         let get = |k: &str| self.var(k).map(str::to_string);
-        let entry = CloudEntry {
+        CloudEntry {
             auth: AuthEntry {
                 auth_url: get("OS_AUTH_URL"),
                 username: get("OS_USERNAME"),
                 user_id: get("OS_USER_ID"),
                 password: get("OS_PASSWORD"),
+                token: get("OS_TOKEN"),
                 project_name: get("OS_PROJECT_NAME").or_else(|| get("OS_TENANT_NAME")),
                 project_id: get("OS_PROJECT_ID").or_else(|| get("OS_TENANT_ID")),
                 user_domain_name: get("OS_USER_DOMAIN_NAME"),
@@ -209,18 +382,51 @@ impl Sources {
             },
             auth_type: get("OS_AUTH_TYPE"),
             region_name: get("OS_REGION_NAME"),
+            regions: Vec::new(),
             interface: get("OS_INTERFACE").or_else(|| get("OS_ENDPOINT_TYPE")),
-        };
-        let mut c = entry.to_config("OS_* environment", &origin)?;
+            cacert: get("OS_CACERT"),
+            cert: get("OS_CERT"),
+            key: get("OS_KEY"),
+            verify: None,
+            insecure: get("OS_INSECURE")
+                .map(|v| matches!(v.to_ascii_lowercase().as_str(), "1" | "true" | "yes")),
+        }
+    }
+
+    /// An openrc-style environment.
+    fn openrc(&self) -> Result<CloudConfig, CloudsError> {
+        let mut c = self
+            .env_entry()
+            .to_config("OS_* environment", "OS_* environment")?;
         c.name = "OS_* environment".into();
         Ok(c)
     }
 }
 
-#[derive(Default, Deserialize)]
-struct CloudsFile {
-    #[serde(default)]
-    clouds: BTreeMap<String, CloudEntry>,
+/// `secure` into `base`, key by key, mappings recursively, `secure` winning (as
+/// openstacksdk merges secure.yaml).
+fn merge(base: &mut serde_yaml::Value, secure: serde_yaml::Value) {
+    match (base, secure) {
+        (serde_yaml::Value::Mapping(b), serde_yaml::Value::Mapping(s)) => {
+            for (k, v) in s {
+                match b.get_mut(&k) {
+                    Some(existing) => merge(existing, v),
+                    None => {
+                        b.insert(k, v);
+                    }
+                }
+            }
+        }
+        (b, s) => *b = s,
+    }
+}
+
+/// A region in `regions:`: a bare name, or `{name: ..., values: {...}}`.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RegionEntry {
+    Name(String),
+    Full { name: String },
 }
 
 /// A clouds.yaml entry; fields virtbench does not use are ignored.
@@ -230,7 +436,14 @@ struct CloudEntry {
     auth: AuthEntry,
     auth_type: Option<String>,
     region_name: Option<String>,
+    #[serde(default)]
+    regions: Vec<RegionEntry>,
     interface: Option<String>,
+    cacert: Option<String>,
+    cert: Option<String>,
+    key: Option<String>,
+    verify: Option<bool>,
+    insecure: Option<bool>,
 }
 
 #[derive(Default, Deserialize)]
@@ -239,6 +452,7 @@ struct AuthEntry {
     username: Option<String>,
     user_id: Option<String>,
     password: Option<String>,
+    token: Option<String>,
     project_name: Option<String>,
     project_id: Option<String>,
     user_domain_name: Option<String>,
@@ -261,7 +475,64 @@ fn either(id: &Option<String>, name: &Option<String>) -> Option<NameOrId> {
     }
 }
 
+fn fill(slot: &mut Option<String>, from: &Option<String>) {
+    if slot.as_deref().is_none_or(str::is_empty) {
+        slot.clone_from(from);
+    }
+}
+
 impl CloudEntry {
+    /// Fields this entry leaves empty, taken from `env` (the `OS_*` variables). A field
+    /// the entry gives is kept; a user given by name does not get an id from the
+    /// environment (nor a project), so one identity is never mixed with another.
+    fn fill_from(&mut self, env: &CloudEntry) {
+        let (a, e) = (&mut self.auth, &env.auth);
+        fill(&mut a.auth_url, &e.auth_url);
+        if a.username.is_none() && a.user_id.is_none() {
+            fill(&mut a.username, &e.username);
+            fill(&mut a.user_id, &e.user_id);
+        }
+        if a.project_name.is_none() && a.project_id.is_none() {
+            fill(&mut a.project_name, &e.project_name);
+            fill(&mut a.project_id, &e.project_id);
+        }
+        for (slot, from) in [
+            (&mut a.password, &e.password),
+            (&mut a.token, &e.token),
+            (&mut a.user_domain_name, &e.user_domain_name),
+            (&mut a.user_domain_id, &e.user_domain_id),
+            (&mut a.project_domain_name, &e.project_domain_name),
+            (&mut a.project_domain_id, &e.project_domain_id),
+            (&mut a.domain_name, &e.domain_name),
+            (&mut a.domain_id, &e.domain_id),
+            (
+                &mut a.application_credential_secret,
+                &e.application_credential_secret,
+            ),
+        ] {
+            fill(slot, from);
+        }
+        if a.application_credential_id.is_none() && a.application_credential_name.is_none() {
+            fill(
+                &mut a.application_credential_id,
+                &e.application_credential_id,
+            );
+            fill(
+                &mut a.application_credential_name,
+                &e.application_credential_name,
+            );
+        }
+        fill(&mut self.auth_type, &env.auth_type);
+        fill(&mut self.region_name, &env.region_name);
+        fill(&mut self.interface, &env.interface);
+        fill(&mut self.cacert, &env.cacert);
+        fill(&mut self.cert, &env.cert);
+        fill(&mut self.key, &env.key);
+        if self.insecure.is_none() {
+            self.insecure = env.insecure;
+        }
+    }
+
     fn to_config(&self, name: &str, origin: &str) -> Result<CloudConfig, CloudsError> {
         let a = &self.auth;
         let missing = |field| CloudsError::Missing {
@@ -279,8 +550,13 @@ impl CloudEntry {
             .auth_type
             .clone()
             .unwrap_or_else(|| {
-                if a.application_credential_secret.is_some() {
+                if a.application_credential_secret.is_some()
+                    && a.application_credential_id.is_some()
+                        | a.application_credential_name.is_some()
+                {
                     "v3applicationcredential".into()
+                } else if a.token.is_some() && a.password.is_none() {
+                    "token".into()
                 } else {
                     "password".into()
                 }
@@ -316,6 +592,11 @@ impl CloudEntry {
                     ),
                 }
             }
+            "token" | "v3token" => AuthMethod::Token {
+                token: Secret::new(a.token.clone().ok_or_else(|| missing("token"))?),
+                project: either(&a.project_id, &a.project_name)
+                    .map(|p| (p, domain(&a.project_domain_id, &a.project_domain_name))),
+            },
             other => {
                 return Err(CloudsError::AuthType {
                     origin: origin.into(),
@@ -323,17 +604,34 @@ impl CloudEntry {
                 })
             }
         };
+        // openstacksdk: `region_name`, else the first of `regions`.
+        let region = self
+            .region_name
+            .clone()
+            .filter(|r| !r.is_empty())
+            .or_else(|| {
+                self.regions.first().map(|r| match r {
+                    RegionEntry::Name(n) | RegionEntry::Full { name: n } => n.clone(),
+                })
+            });
+        let path = |p: &Option<String>| p.clone().filter(|p| !p.is_empty()).map(PathBuf::from);
         Ok(CloudConfig {
             name: name.into(),
             origin: origin.into(),
             auth_url: v3_root(&auth_url),
             auth,
-            region: self.region_name.clone().filter(|r| !r.is_empty()),
+            region,
             interface: self
                 .interface
                 .clone()
                 .map(|i| i.trim_end_matches("URL").to_ascii_lowercase())
                 .unwrap_or_else(|| "public".into()),
+            tls: Tls {
+                cacert: path(&self.cacert),
+                cert: path(&self.cert),
+                key: path(&self.key),
+                verify: self.verify.unwrap_or(true) && !self.insecure.unwrap_or(false),
+            },
         })
     }
 }
@@ -443,11 +741,142 @@ clouds:
         let c = sources(d.path(), &[]).select(None).unwrap();
         assert_eq!(c.name, DEVCLOUD);
 
-        // --os-cloud wins over the scenario's choice.
+        // --os-cloud wins over the scenario's choice, and so does OS_CLOUD; the
+        // scenario's wins over OS_* variables.
         let c = sources(d.path(), &[(OVERRIDE_VAR, "appcred")])
             .select(Some("virtbench-devcloud"))
             .unwrap();
         assert_eq!(c.name, "appcred");
+        let c = sources(d.path(), &[("OS_CLOUD", "appcred")])
+            .select(Some("virtbench-devcloud"))
+            .unwrap();
+        assert_eq!(c.name, "appcred");
+        let c = sources(d.path(), &env).select(Some("appcred")).unwrap();
+        assert_eq!(c.name, "appcred");
+    }
+
+    /// Horizon's clouds.yaml (no password) + secure.yaml, or + a sourced openrc.
+    #[test]
+    fn secure_yaml_and_os_password_complete_a_named_cloud() {
+        let d = tempfile::tempdir().unwrap();
+        let clouds = d.path().join("clouds.yaml");
+        std::fs::write(
+            &clouds,
+            r#"
+clouds:
+  campus:
+    auth:
+      auth_url: https://keystone.campus.example:5000
+      username: alice
+      project_name: tp-cloud
+      user_domain_name: Default
+      project_domain_name: Default
+    regions: [Nord, Sud]
+    cacert: /etc/campus-ca.pem
+  campus-ac:
+    auth_type: v3applicationcredential
+    auth:
+      auth_url: https://keystone.campus.example:5000/v3
+      application_credential_id: ac-1
+    verify: false
+"#,
+        )
+        .unwrap();
+        let only_clouds = Sources {
+            env: BTreeMap::new(),
+            files: vec![clouds.clone()],
+        };
+        assert_eq!(
+            only_clouds.named("campus").unwrap_err().to_string(),
+            format!("{}: clouds.campus: no `password` given", clouds.display())
+        );
+        // The openrc's OS_PASSWORD fills it (and only the gap: the user stays alice).
+        let with_env = Sources {
+            env: [("OS_PASSWORD", "rc-pw"), ("OS_USERNAME", "bob")]
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            files: vec![clouds.clone()],
+        };
+        let c = with_env.named("campus").unwrap();
+        match &c.auth {
+            AuthMethod::Password { user, password, .. } => {
+                assert_eq!(user, &NameOrId::Name("alice".into()));
+                assert_eq!(password.expose(), "rc-pw");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(c.region.as_deref(), Some("Nord"), "the first of regions");
+        assert_eq!(
+            c.tls.cacert.as_deref(),
+            Some(Path::new("/etc/campus-ca.pem"))
+        );
+        assert!(c.tls.verify);
+        assert_eq!(c.auth_host(), "keystone.campus.example:5000");
+        assert!(c.transport_warnings().is_empty());
+        // Debug of the sources names OS_PASSWORD, never its value.
+        assert!(!format!("{with_env:?}").contains("rc-pw"));
+
+        // secure.yaml beside it: merged key by key.
+        std::fs::write(
+            d.path().join("secure.yaml"),
+            "clouds:\n  campus:\n    auth:\n      password: sec-pw\n  campus-ac:\n    auth:\n      application_credential_secret: ac-secret\n",
+        )
+        .unwrap();
+        let c = only_clouds.named("campus").unwrap();
+        assert!(
+            matches!(&c.auth, AuthMethod::Password { password, .. } if password.expose() == "sec-pw")
+        );
+        assert!(c.origin.contains("secure.yaml"), "{}", c.origin);
+        let c = only_clouds.named("campus-ac").unwrap();
+        assert!(matches!(
+            &c.auth,
+            AuthMethod::ApplicationCredential { secret, .. } if secret.expose() == "ac-secret"
+        ));
+        // verify: false is honoured, and warned about.
+        assert!(!c.tls.verify);
+        let w = c.transport_warnings();
+        assert_eq!(w.len(), 1);
+        assert!(w[0].contains("verification is OFF"), "{w:?}");
+    }
+
+    #[test]
+    fn tls_and_token_from_the_environment() {
+        let env = [
+            ("OS_AUTH_URL", "http://10.0.0.5:5000/v3"),
+            ("OS_AUTH_TYPE", "v3token"),
+            ("OS_TOKEN", "gAAAA-token"),
+            ("OS_PROJECT_ID", "p1"),
+            ("OS_INSECURE", "true"),
+            ("OS_CACERT", "/tmp/ca.pem"),
+            ("OS_CERT", "/tmp/me.pem"),
+            ("OS_KEY", "/tmp/me.key"),
+        ];
+        let s = Sources {
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            files: Vec::new(),
+        };
+        let c = s.select(None).unwrap();
+        assert!(matches!(
+            &c.auth,
+            AuthMethod::Token { token, project: Some((NameOrId::Id(p), _)) }
+                if token.expose() == "gAAAA-token" && p == "p1"
+        ));
+        assert_eq!(c.tls.cert.as_deref(), Some(Path::new("/tmp/me.pem")));
+        assert_eq!(c.tls.key.as_deref(), Some(Path::new("/tmp/me.key")));
+        assert!(!c.tls.verify);
+        // Two warnings: no verification, and a token in clear to another machine.
+        let w = c.transport_warnings();
+        assert_eq!(w.len(), 2, "{w:?}");
+        assert!(w[1].contains("plain http:// to 10.0.0.5:5000"), "{w:?}");
+        assert!(!format!("{c:?}").contains("gAAAA-token"));
+        // Plain http to loopback (the devcloud) is not warned about.
+        let d = tempfile::tempdir().unwrap();
+        let c = sources(d.path(), &[]).select(None).unwrap();
+        assert!(c.transport_warnings().is_empty());
     }
 
     #[test]

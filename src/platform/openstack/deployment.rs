@@ -32,6 +32,20 @@ struct Seen {
     ports_active: BTreeMap<String, Instant>,
     /// The first server that went to ERROR, with Nova's fault.
     error: Option<String>,
+    /// Status polls that failed, and the longest time between two that answered: a
+    /// phase boundary is uncertain by that much (said in the details, not hidden).
+    poll_failures: u32,
+    longest_gap: std::time::Duration,
+    last_answered: Option<Instant>,
+}
+
+impl Seen {
+    fn answered(&mut self, at: Instant) {
+        if let Some(prev) = self.last_answered {
+            self.longest_gap = self.longest_gap.max(at - prev);
+        }
+        self.last_answered = Some(at);
+    }
 }
 
 pub struct OpenStackDeployment {
@@ -56,6 +70,9 @@ pub struct OpenStackDeployment {
     seen: Arc<Mutex<Seen>>,
     watcher: Option<tokio::task::JoinHandle<()>>,
     qemu_pids: Mutex<Vec<u32>>,
+    /// Do not look for the instances' processes on this host: the harness run as on a
+    /// remote cloud (tests of remote mode on the devcloud).
+    pub(super) remote: bool,
 }
 
 impl OpenStackDeployment {
@@ -77,6 +94,7 @@ impl OpenStackDeployment {
             seen: Arc::default(),
             watcher: None,
             qemu_pids: Mutex::new(Vec::new()),
+            remote: false,
         }
     }
 
@@ -116,6 +134,7 @@ impl OpenStackDeployment {
                         Ok(list) => {
                             let now = Instant::now();
                             let mut s = seen.lock().unwrap_or_else(|e| e.into_inner());
+                            s.answered(now);
                             for srv in list.iter().filter(|x| servers.contains(&x.id)) {
                                 if srv.status == "ACTIVE" {
                                     s.active.entry(srv.id.clone()).or_insert(now);
@@ -129,7 +148,10 @@ impl OpenStackDeployment {
                                 }
                             }
                         }
-                        Err(e) => tracing::warn!("openstack status poll: {e}"),
+                        Err(e) => {
+                            seen.lock().unwrap_or_else(|e| e.into_inner()).poll_failures += 1;
+                            tracing::warn!("openstack status poll: {e}")
+                        }
                     }
                 }
                 if !ports_done {
@@ -141,7 +163,10 @@ impl OpenStackDeployment {
                                 s.ports_active.entry(p.id.clone()).or_insert(now);
                             }
                         }
-                        Err(e) => tracing::warn!("openstack port poll: {e}"),
+                        Err(e) => {
+                            seen.lock().unwrap_or_else(|e| e.into_inner()).poll_failures += 1;
+                            tracing::warn!("openstack port poll: {e}")
+                        }
                     }
                 }
             }
@@ -245,48 +270,22 @@ impl OpenStackDeployment {
     }
 }
 
-/// Servers, ports and floating IPs of one deployment (by name prefix) still present.
+/// What of one deployment (by its name prefix; a floating IP by its description) is
+/// still on the cloud, every list read in full.
 pub async fn leftovers(
     c: &Client,
     prefix: &str,
     run_tag: &str,
 ) -> Result<Vec<String>, PlatformError> {
-    let err = |e: super::client::ApiError| PlatformError::Failed(e.to_string());
-    let mut left = Vec::new();
-    for s in api::servers_named(c, &format!("^{prefix}"))
-        .await
-        .map_err(err)?
-    {
-        left.push(format!("server {}", s.name));
+    let scope = super::cleanup::Scope::Deployment {
+        prefix: prefix.to_string(),
+        run_tag: run_tag.to_string(),
+    };
+    let (found, errors) = super::cleanup::find(c, &scope).await;
+    if !errors.is_empty() {
+        return Err(PlatformError::Failed(errors.join("; ")));
     }
-    let query = format!("?tags={}", api::q(run_tag));
-    // Other deployments of the same run may exist (experiments): by name.
-    for p in api::ports(c, &query).await.map_err(err)? {
-        if p.name.starts_with(prefix) {
-            left.push(format!("port {}", p.name));
-        }
-    }
-    for f in api::floating_ips(c, &query).await.map_err(err)? {
-        if f.description.starts_with(prefix) {
-            left.push(format!("floating IP {}", f.address));
-        }
-    }
-    for g in api::security_groups(c, &query).await.map_err(err)? {
-        if g.name.starts_with(prefix) {
-            left.push(format!("security group {}", g.name));
-        }
-    }
-    for r in api::routers(c, &query).await.map_err(err)? {
-        if r.name.starts_with(prefix) {
-            left.push(format!("router {}", r.name));
-        }
-    }
-    for n in api::networks(c, &query).await.map_err(err)? {
-        if n.name.starts_with(prefix) {
-            left.push(format!("network {}", n.name));
-        }
-    }
-    Ok(left)
+    Ok(found.iter().map(|f| f.label.clone()).collect())
 }
 
 #[async_trait]
@@ -312,16 +311,57 @@ impl Deployment for OpenStackDeployment {
         };
         let s = self.seen.lock().unwrap_or_else(|e| e.into_inner());
         let active = s.active.values().max().copied().unwrap_or(now).min(now);
-        let port = s
-            .ports_active
-            .values()
-            .max()
-            .copied()
-            .unwrap_or(active)
-            .clamp(active, now);
+        // The ports' own ACTIVE, as observed: recorded as measured (from the accepted
+        // create), and a phase of the sequence only for the part after the servers'
+        // ACTIVE (a driver that binds ports at once makes that part zero, and the
+        // details say so rather than showing a clamped 0 as a measurement).
+        let ports_seen = s.ports_active.len();
+        let port_seen_at = (ports_seen >= self.ports.len())
+            .then(|| s.ports_active.values().max().copied())
+            .flatten();
+        let port = port_seen_at.unwrap_or(active).clamp(active, now);
         self.details.insert(
             "servers_active_at_first_answer".into(),
             format!("{}/{}", s.active.len(), self.servers.len()),
+        );
+        self.details.insert(
+            "ports_active_at_first_answer".into(),
+            format!("{ports_seen}/{}", self.ports.len()),
+        );
+        match port_seen_at {
+            Some(p) => {
+                self.details.insert(
+                    "ports_active_after_create_ms".into(),
+                    format!(
+                        "{:.0}",
+                        p.saturating_duration_since(accepted).as_secs_f64() * 1000.0
+                    ),
+                );
+                self.details.insert(
+                    "ports_active_order".into(),
+                    if p <= active {
+                        "before the servers' ACTIVE (port_active phase: 0 by order, not clamped)"
+                    } else {
+                        "after the servers' ACTIVE"
+                    }
+                    .into(),
+                );
+            }
+            None => {
+                self.details.insert(
+                    "ports_active_order".into(),
+                    "not every port ACTIVE by the first answer".into(),
+                );
+            }
+        }
+        self.details.insert(
+            "status_polls".into(),
+            format!(
+                "every {} ms; {} failed; longest gap between answered polls {:.0} ms",
+                POLL.as_millis(),
+                s.poll_failures,
+                s.longest_gap.as_secs_f64() * 1000.0
+            ),
         );
         drop(s);
         vec![
@@ -332,17 +372,12 @@ impl Deployment for OpenStackDeployment {
     }
 
     async fn sample(&self) -> Result<ResourceSample, PlatformError> {
-        let pids = {
-            let mut cached = self.qemu_pids.lock().unwrap_or_else(|e| e.into_inner());
-            if cached.len() < self.servers.len() {
-                *cached = host::qemu_pids(&self.server_ids());
-            }
-            cached.clone()
-        };
+        let pids = self.local_pids();
         if pids.is_empty() {
             return Err(PlatformError::Failed(format!(
-                "openstack: memory and CPU not observable: no QEMU process of the {} \
-                 instance(s) on this host (a remote cloud shows only the flavor's allocation)",
+                "openstack: memory and CPU not observable on a remote cloud: no QEMU \
+                 process of the {} instance(s) on this host (the flavor's allocation is \
+                 in the details)",
                 self.servers.len()
             )));
         }
@@ -359,15 +394,28 @@ impl Deployment for OpenStackDeployment {
 
     fn details(&self) -> BTreeMap<String, String> {
         let mut d = self.details.clone();
+        // Local or remote is what this host shows: the instances' QEMU processes here,
+        // or not (whatever cloud it is, wherever its state directory).
+        let pids = self.local_pids();
+        let local = !pids.is_empty();
+        d.insert(
+            "cloud_location".into(),
+            if local { "local" } else { "remote" }.into(),
+        );
+        d.insert(
+            "memory_scope".into(),
+            if local {
+                host::SCOPE.to_string()
+            } else {
+                format!(
+                    "not observable on a remote cloud (no QEMU process of its instances on \
+                     this host); allocation: {}",
+                    d.get("flavor_allocation").cloned().unwrap_or_default()
+                )
+            },
+        );
         // On a local cloud the instances' accelerator is read, not assumed: the devcloud
         // runs them under TCG where nested KVM hangs.
-        let pids = {
-            let mut cached = self.qemu_pids.lock().unwrap_or_else(|e| e.into_inner());
-            if cached.is_empty() {
-                *cached = host::qemu_pids(&self.server_ids());
-            }
-            cached.clone()
-        };
         if let Some(a) = pids.iter().find_map(|&pid| host::accelerator(pid)) {
             d.insert("accelerator".into(), a);
         }
@@ -376,6 +424,21 @@ impl Deployment for OpenStackDeployment {
 
     async fn teardown(&mut self) -> Result<(), PlatformError> {
         self.remove_all().await
+    }
+}
+
+impl OpenStackDeployment {
+    /// The QEMU processes of this deployment's instances on this host (none on a
+    /// remote cloud, or in remote mode), found once all are there.
+    pub fn local_pids(&self) -> Vec<u32> {
+        if self.remote {
+            return Vec::new();
+        }
+        let mut cached = self.qemu_pids.lock().unwrap_or_else(|e| e.into_inner());
+        if cached.len() < self.servers.len() {
+            *cached = host::qemu_pids(&self.server_ids());
+        }
+        cached.clone()
     }
 }
 

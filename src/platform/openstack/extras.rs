@@ -229,28 +229,76 @@ async fn server_status(t: &Target) -> Result<api::Server, PlatformError> {
         .map_err(failed)
 }
 
-/// Poll (every 250 ms) until the server's status is one of `want`; ERROR fails.
+/// Poll (every 250 ms) until the server's status is one of `want` with no task in
+/// progress (Nova's `task_state`: a snapshot keeps the server ACTIVE while it uploads,
+/// and the next action would get a 409). ERROR fails with Nova's fault; a server back
+/// to ACTIVE with no task while `want` is another status (a resize the scheduler
+/// refused: NoValidHost leaves the server ACTIVE, the fault only in its action log)
+/// fails with the action's error. Bounded by [`OP_TIMEOUT`].
 async fn until_status(t: &Target, want: &[&str], what: &str) -> Result<Instant, PlatformError> {
     let deadline = Instant::now() + OP_TIMEOUT;
     loop {
         let s = server_status(t).await?;
-        if want.contains(&s.status.as_str()) {
-            return Ok(Instant::now());
-        }
-        if s.status == "ERROR" {
-            return Err(PlatformError::Failed(format!(
-                "{what}: server {} went to ERROR: {}",
-                t.server_name,
-                s.fault.as_deref().unwrap_or("no fault given")
-            )));
+        match settled(&s, want) {
+            Settled::Done => return Ok(Instant::now()),
+            Settled::Waiting => {}
+            Settled::Failed => {
+                return Err(PlatformError::Failed(format!(
+                    "{what}: server {} went to ERROR: {}",
+                    t.server_name,
+                    s.fault.as_deref().unwrap_or("no fault given")
+                )))
+            }
+            Settled::EndedElsewhere => {
+                let why = api::last_action_error(&t.client, &t.server_id)
+                    .await
+                    .ok()
+                    .flatten()
+                    .unwrap_or_else(|| "no error in its action log".into());
+                return Err(PlatformError::Failed(format!(
+                    "{what}: server {} is {} again with no task, not {}: {why}",
+                    t.server_name,
+                    s.status,
+                    want.join(" or ")
+                )));
+            }
         }
         if Instant::now() > deadline {
             return Err(PlatformError::Timeout {
-                what: format!("{what}: server {} {}", t.server_name, want.join(" or ")),
+                what: format!(
+                    "{what}: server {} {} (last: {}, task {})",
+                    t.server_name,
+                    want.join(" or "),
+                    s.status,
+                    s.task_state.as_deref().unwrap_or("none")
+                ),
                 after: OP_TIMEOUT,
             });
         }
         tokio::time::sleep(super::deployment::POLL).await;
+    }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Settled {
+    Done,
+    Waiting,
+    Failed,
+    /// Back to ACTIVE, idle, when another status was awaited.
+    EndedElsewhere,
+}
+
+/// Where a server stands against the awaited statuses.
+fn settled(s: &api::Server, want: &[&str]) -> Settled {
+    let idle = s.task_state.is_none();
+    if s.status == "ERROR" {
+        Settled::Failed
+    } else if want.contains(&s.status.as_str()) && idle {
+        Settled::Done
+    } else if s.status == "ACTIVE" && idle && !want.contains(&"ACTIVE") {
+        Settled::EndedElsewhere
+    } else {
+        Settled::Waiting
     }
 }
 
@@ -296,8 +344,9 @@ async fn snapshot(
         tokio::time::sleep(super::deployment::POLL).await;
     };
     let took = start.elapsed();
-    // Nova may pause the guest while it copies the disk: wait until it is ACTIVE with
-    // no task, then count the downtime over the whole operation.
+    // Nova may pause the guest while it copies the disk, and keeps its task until the
+    // upload is done: wait until it is ACTIVE with no task, then count the downtime
+    // over the whole operation.
     until_status(t, &["ACTIVE"], "snapshot").await?;
     let end = Instant::now();
     out.insert("snapshot_ms".into(), Series::new("ms", vec![ms(took)]));
@@ -333,10 +382,9 @@ async fn restore(
     .await
     .map_err(failed)?;
     // The old guest may answer for a moment: the restore is done once Nova says
-    // ACTIVE again after REBUILD, and the calculator answers from the new disk.
-    until_status(t, &["REBUILD"], "restore (rebuild start)")
-        .await
-        .ok();
+    // ACTIVE with no task again (Nova sets the `rebuilding` task before it answers the
+    // call, so no REBUILD status can be missed), and the calculator answers from the
+    // new disk.
     let active = until_status(t, &["ACTIVE"], "restore (rebuild)").await?;
     let answered_at = answered(t, probe, startup_timeout, cancel).await?;
     // Nova may report ACTIVE well after the rebuilt guest answers (a loaded compute
@@ -460,6 +508,48 @@ async fn answered(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn waits_end_on_status_task_and_faults() {
+        let srv = |status: &str, task: Option<&str>| api::Server {
+            id: "s".into(),
+            name: "n".into(),
+            status: status.into(),
+            fault: None,
+            task_state: task.map(str::to_string),
+            flavor: String::new(),
+            tags: Vec::new(),
+            meta: Default::default(),
+        };
+        // A snapshot: ACTIVE while the image uploads is not done.
+        assert_eq!(
+            settled(&srv("ACTIVE", Some("image_uploading")), &["ACTIVE"]),
+            Settled::Waiting
+        );
+        assert_eq!(settled(&srv("ACTIVE", None), &["ACTIVE"]), Settled::Done);
+        // A resize under way, done, refused.
+        assert_eq!(
+            settled(&srv("RESIZE", Some("resize_migrating")), &["VERIFY_RESIZE"]),
+            Settled::Waiting
+        );
+        assert_eq!(
+            settled(&srv("ACTIVE", Some("resize_prep")), &["VERIFY_RESIZE"]),
+            Settled::Waiting
+        );
+        assert_eq!(
+            settled(&srv("VERIFY_RESIZE", None), &["VERIFY_RESIZE"]),
+            Settled::Done
+        );
+        assert_eq!(
+            settled(&srv("ACTIVE", None), &["VERIFY_RESIZE"]),
+            Settled::EndedElsewhere
+        );
+        assert_eq!(settled(&srv("ERROR", None), &["ACTIVE"]), Settled::Failed);
+        assert_eq!(
+            settled(&srv("REBUILD", Some("rebuilding")), &["ACTIVE"]),
+            Settled::Waiting
+        );
+    }
 
     #[test]
     fn outages_are_summed_and_an_open_one_ends_at_the_end() {

@@ -22,12 +22,17 @@
 
 pub mod api;
 pub mod auth;
+pub mod cleanup;
 pub mod client;
 pub mod clouds;
 pub mod deployment;
 pub mod extras;
 pub mod host;
+pub mod labels;
+pub mod paging;
+pub mod retry;
 pub mod secret;
+pub mod tls;
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
@@ -47,7 +52,7 @@ use crate::artifact::appliance;
 use crate::results::ArtifactRecord;
 use crate::scenario::Scenario;
 use client::{ApiError, Client};
-use clouds::Sources;
+use clouds::{CloudConfig, Sources};
 use deployment::OpenStackDeployment;
 
 /// Prefix of every resource name.
@@ -60,6 +65,10 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(300);
 const PROBE_TIMEOUT: Duration = Duration::from_secs(8);
 /// The appliance runs in 128 MiB (the qemu platform's default).
 const MIN_RAM_MIB: u64 = 128;
+
+/// Set by `virtbench cleanup --all-runs`: every virtbench run in the project, not only
+/// this host and user's.
+pub const ALL_RUNS_VAR: &str = "VIRTBENCH_CLEANUP_ALL_RUNS";
 
 const FIX: &str = "start the local cloud with `devcloud/up` (as root; see docs/devcloud.md), \
                    or set OS_CLOUD (clouds.yaml) or the OS_* variables of another cloud";
@@ -86,6 +95,14 @@ struct Prepared {
 pub struct OpenStack {
     /// Where credentials come from; the process's environment and files when `None`.
     sources: Option<Sources>,
+    /// The scenario's `[openstack] cloud`, seen by `variants` (before the run probes).
+    scenario_cloud: std::sync::Mutex<Option<String>>,
+    /// The cloud of this run, chosen once and used by probe, prepare, the backstop's
+    /// cleanup and C13 alike.
+    chosen: std::sync::Mutex<Option<CloudConfig>>,
+    /// Remote mode: never look for the instances' processes on this host, as on a
+    /// cloud elsewhere (the devcloud measured as a campus cloud would be).
+    remote: bool,
     prepared: Mutex<Option<Prepared>>,
     deploys: AtomicU32,
     /// What the C13 experiments need of each live deployment, by its endpoint (the
@@ -105,10 +122,10 @@ impl Platform for OpenStack {
         super::facts::Facts::vm("OpenStack", super::facts::Hypervisor::Cloud)
     }
 
-    /// The cloud a run would use without a scenario's choice (`OS_CLOUD`, `OS_*`, else
-    /// the devcloud's clouds.yaml entry): does it authenticate, and what is it.
+    /// The run's cloud (see [`OpenStack::cloud`]): does it authenticate, and what is it
+    /// (auth host, region, project; never a credential), with any transport warning.
     async fn probe(&self) -> Availability {
-        let cloud = match self.sources().select(None) {
+        let cloud = match self.cloud() {
             Ok(c) => c,
             Err(e) => {
                 return Availability::Unavailable {
@@ -123,22 +140,8 @@ impl Platform for OpenStack {
         let connect = Client::connect(cloud, PROBE_TIMEOUT);
         match tokio::time::timeout(PROBE_TIMEOUT, connect).await {
             Ok(Ok(c)) => {
-                let session = c.session().await;
-                let mut details = BTreeMap::from([
-                    ("cloud".to_string(), name),
-                    ("auth_url".to_string(), auth_url),
-                    ("credentials_from".to_string(), origin),
-                ]);
-                if let Some(p) = session.project_name {
-                    details.insert("project".into(), p);
-                }
-                if let Some(r) = &c.cloud.region {
-                    details.insert("region".into(), r.clone());
-                }
-                details.insert(
-                    "local_cloud".into(),
-                    host::devcloud_state().is_some().to_string(),
-                );
+                let mut details = cloud_details(&c).await;
+                details.insert("credentials_from".to_string(), origin);
                 Availability::Available { details }
             }
             // The error names the cloud, the call and the cause already.
@@ -161,6 +164,17 @@ impl Platform for OpenStack {
 
     fn variants(&self, scenario: &Scenario) -> Vec<Variant> {
         let o = &scenario.openstack;
+        // The first time the platform sees the scenario (the runner asks for the plan
+        // before it probes): its cloud takes part in the one choice of the run.
+        let mut seen = self
+            .scenario_cloud
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if seen.as_deref() != Some(o.cloud.as_str()) {
+            *seen = Some(o.cloud.clone());
+            *self.chosen.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        }
+        drop(seen);
         o.topologies
             .iter()
             .map(|t| {
@@ -185,6 +199,7 @@ impl Platform for OpenStack {
         let n = self.deploys.fetch_add(1, Ordering::Relaxed) + 1;
         let prefix = format!("{NAME_PREFIX}{}-d{n}-", ctx.run_id);
         let mut dep = OpenStackDeployment::new(p.client.clone(), prefix, api::run_tag(&ctx.run_id));
+        dep.remote = self.remote;
         dep.details = p.details.clone();
         for (k, v) in &variant.settings {
             dep.details.insert(k.clone(), v.clone());
@@ -232,7 +247,17 @@ impl Platform for OpenStack {
         ctx: &RunContext,
         deployment: &mut dyn Deployment,
     ) -> Result<BTreeMap<String, crate::stats::Series>, PlatformError> {
-        let mut out = control_plane_cost(Duration::from_secs(5)).await;
+        // The local cloud's control plane, when the instances are on this host.
+        let local = deployment
+            .details()
+            .get("cloud_location")
+            .map(String::as_str)
+            == Some("local");
+        let mut out = if local {
+            control_plane_cost(Duration::from_secs(5)).await
+        } else {
+            BTreeMap::new()
+        };
         let target = self
             .targets
             .lock()
@@ -264,28 +289,84 @@ impl Platform for OpenStack {
         Ok(out)
     }
 
-    /// Everything tagged with the run (every virtbench resource when `None`): floating
-    /// IPs, servers, ports, routers, networks, security groups, run images. A cloud that is not configured or does not
-    /// answer has nothing of ours to remove.
+    /// What runs left on the run's cloud: `Some(id)`: that run's (by tag, by name);
+    /// `None`: the runs this host and user made (their owner tag; untagged ones by
+    /// name and age), or every run with `cleanup --all-runs`. Carries on past errors
+    /// and fails at the end naming what it could not remove. A cloud that is not
+    /// configured or does not answer has nothing of ours to remove.
     async fn cleanup(&self, run_id: Option<&str>) -> Result<usize, PlatformError> {
-        let cloud = match self.sources().select(None) {
-            Ok(c) => c,
-            Err(_) => return Ok(0),
+        let Some(c) = self.cleanup_client().await? else {
+            return Ok(0);
         };
-        let c = match Client::connect(cloud, Duration::from_secs(30)).await {
-            Ok(c) => c,
-            Err(e) if e.is_unreachable() => {
-                tracing::info!("openstack cleanup: {e}");
-                return Ok(0);
-            }
-            Err(e) => return Err(failed(e)),
-        };
-        let tag = match run_id {
-            Some(id) => api::run_tag(id),
-            None => api::TAG.to_string(),
-        };
-        remove_tagged(&c, &tag).await
+        let out = cleanup::remove(&c, &scope(run_id)).await;
+        if out.failed.is_empty() {
+            Ok(out.removed)
+        } else {
+            Err(PlatformError::Failed(format!(
+                "{}: removed {}, could not remove: {}",
+                c.cloud.name,
+                out.removed,
+                out.failed.join("; ")
+            )))
+        }
     }
+
+    /// `cleanup --dry-run`: what `cleanup` would remove, one line each with why it is
+    /// claimed (by tag, by name, untagged by age).
+    async fn leftovers(&self, run_id: Option<&str>) -> Result<Option<Vec<String>>, PlatformError> {
+        let Some(c) = self.cleanup_client().await? else {
+            return Ok(Some(Vec::new()));
+        };
+        let (found, errors) = cleanup::find(&c, &scope(run_id)).await;
+        if !errors.is_empty() {
+            return Err(PlatformError::Failed(errors.join("; ")));
+        }
+        Ok(Some(
+            found
+                .iter()
+                .map(|f| format!("{}: {f}", c.cloud.name))
+                .collect(),
+        ))
+    }
+}
+
+/// The scope of a cleanup: one run, this host and user's runs, or all runs.
+fn scope(run_id: Option<&str>) -> cleanup::Scope {
+    match run_id {
+        Some(id) => cleanup::Scope::Run(id.to_string()),
+        None if std::env::var(ALL_RUNS_VAR).is_ok_and(|v| v == "1") => cleanup::Scope::AllRuns,
+        None => cleanup::mine(),
+    }
+}
+
+/// What results and the report say about the cloud in use: its name, the auth URL's
+/// host, the region every service is taken from, the project, how it authenticated,
+/// and any transport warning. Never a credential.
+async fn cloud_details(c: &Client) -> BTreeMap<String, String> {
+    let session = c.session().await;
+    let mut d = BTreeMap::from([
+        ("cloud".to_string(), c.cloud.name.clone()),
+        ("auth_host".to_string(), c.cloud.auth_host()),
+        ("auth_url".to_string(), c.cloud.auth_url.clone()),
+        ("auth_method".to_string(), c.cloud.auth.kind().to_string()),
+    ]);
+    if let Some(p) = session.project_name {
+        d.insert("project".into(), p);
+    }
+    if let Some(r) = c.region().await {
+        d.insert("region".into(), r);
+    }
+    if c.cloud.tls.cacert.is_some() {
+        d.insert(
+            "tls".into(),
+            "verified against the system's roots plus the cloud's cacert".into(),
+        );
+    }
+    let warnings = c.cloud.transport_warnings();
+    if !warnings.is_empty() {
+        d.insert("transport_warning".into(), warnings.join("; "));
+    }
+    d
 }
 
 impl OpenStack {
@@ -298,8 +379,49 @@ impl OpenStack {
         }
     }
 
+    /// Remote mode (see the field).
+    pub fn remote(mut self) -> OpenStack {
+        self.remote = true;
+        self
+    }
+
     fn sources(&self) -> Sources {
         self.sources.clone().unwrap_or_else(Sources::from_process)
+    }
+
+    /// The run's cloud, chosen once: `--os-cloud` > `OS_CLOUD` > the scenario's
+    /// `[openstack] cloud` > `OS_*` > the devcloud's entry ([`Sources::select`]).
+    pub fn cloud(&self) -> Result<CloudConfig, clouds::CloudsError> {
+        let mut chosen = self.chosen.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(c) = chosen.as_ref() {
+            return Ok(c.clone());
+        }
+        let wanted = self
+            .scenario_cloud
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let c = self.sources().select(wanted.as_deref())?;
+        tracing::info!(cloud = %c.name, origin = %c.origin, "openstack: the run's cloud");
+        *chosen = Some(c.clone());
+        Ok(c)
+    }
+
+    /// A client on the run's cloud for a cleanup; `None` when no cloud is configured
+    /// or it does not answer (nothing of ours can be there to remove).
+    async fn cleanup_client(&self) -> Result<Option<Client>, PlatformError> {
+        let cloud = match self.cloud() {
+            Ok(c) => c,
+            Err(_) => return Ok(None),
+        };
+        match Client::connect(cloud, Duration::from_secs(30)).await {
+            Ok(c) => Ok(Some(c)),
+            Err(e) if e.is_unreachable() => {
+                tracing::info!("openstack cleanup: {e}");
+                Ok(None)
+            }
+            Err(e) => Err(failed(e)),
+        }
     }
 
     async fn prepared(&self, ctx: &RunContext) -> Result<Prepared, PlatformError> {
@@ -308,9 +430,9 @@ impl OpenStack {
             return Ok(p.clone());
         }
         let o = &ctx.scenario.openstack;
+        self.variants(&ctx.scenario);
         let cloud = self
-            .sources()
-            .select(Some(&o.cloud))
+            .cloud()
             .map_err(|e| PlatformError::Failed(e.to_string()))?;
         let t = Instant::now();
         let client = Arc::new(
@@ -321,7 +443,7 @@ impl OpenStack {
         let auth_ms = t.elapsed().as_secs_f64() * 1000.0;
         let appliance = appliance::build(&ctx.cache_dir).await?;
         let mut records = appliance.records.clone();
-        let (image_id, image_record) = image(&client, &appliance.qcow2).await?;
+        let (image_id, image_record) = image(&client, &appliance.qcow2, &ctx.run_id).await?;
         records.push(image_record);
         let flavor = flavor(&client, &o.flavor).await?;
         let create = o.network == "create";
@@ -335,10 +457,8 @@ impl OpenStack {
         } else {
             None
         };
-        let session = client.session().await;
-        let mut details = BTreeMap::from([
-            ("cloud".to_string(), client.cloud.name.clone()),
-            ("auth_url".to_string(), client.cloud.auth_url.clone()),
+        let mut details = cloud_details(&client).await;
+        details.extend([
             ("auth_ms".to_string(), format!("{auth_ms:.0}")),
             ("flavor".to_string(), flavor.name.clone()),
             (
@@ -367,22 +487,8 @@ impl OpenStack {
             ("image_id".to_string(), image_id.clone()),
             ("guest_kernel".to_string(), appliance.kernel_version.clone()),
         ]);
-        if let Some(p) = session.project_name {
-            details.insert("project".into(), p);
-        }
-        if let Some(r) = &client.cloud.region {
-            details.insert("region".into(), r.clone());
-        }
         if let Some(x) = &external {
             details.insert("floating_network".into(), x.name.clone());
-        }
-        if host::devcloud_state().is_some() {
-            details.insert("memory_scope".into(), host::SCOPE.into());
-        } else {
-            details.insert(
-                "memory_scope".into(),
-                "not observable (remote cloud): see flavor_allocation".into(),
-            );
         }
         let p = Prepared {
             run_id: ctx.run_id.clone(),
@@ -412,7 +518,9 @@ async fn start(
         "all-in-one" => vec!["all"],
         _ => ROLES.to_vec(),
     };
-    let tags = vec![api::TAG.to_string(), dep.run_tag.clone()];
+    let labels = labels::Labels::for_run(&ctx.run_id);
+    let tags = labels.tags.clone();
+    let desc = labels.description.as_str();
 
     // The network each role's port goes on: the existing one, or the lab's topology
     // created now (network + subnet, a router with its gateway on the external
@@ -434,23 +542,19 @@ async fn start(
             let router = api::create_router(
                 &c,
                 &format!("{}router", dep.prefix),
+                desc,
+                &tags,
                 p.external.as_ref().map(|x| x.id.as_str()),
             )
             .await
             .map_err(failed)?;
             dep.routers.push(router.id.clone());
-            api::set_tags(&c, "routers", &router.id, &tags)
-                .await
-                .map_err(failed)?;
             let mut created = Vec::new();
             for (name, cidr) in tiers {
-                let net = api::create_network(&c, &format!("{}{name}", dep.prefix))
+                let net = api::create_network(&c, &format!("{}{name}", dep.prefix), desc, &tags)
                     .await
                     .map_err(failed)?;
                 dep.networks.push(net.id.clone());
-                api::set_tags(&c, "networks", &net.id, &tags)
-                    .await
-                    .map_err(failed)?;
                 let subnet =
                     api::create_subnet(&c, &net.id, &format!("{}{name}-subnet", dep.prefix), cidr)
                         .await
@@ -475,13 +579,10 @@ async fn start(
     // The lab's security group (ICMP + the calculator's ports): a project's default
     // group lets nothing in from outside on most clouds.
     let t = Instant::now();
-    let sg = api::create_security_group(&c, &format!("{}sg", dep.prefix))
+    let sg = api::create_security_group(&c, &format!("{}sg", dep.prefix), desc, &tags)
         .await
         .map_err(failed)?;
     dep.security_groups.push(sg.id.clone());
-    api::set_tags(&c, "security-groups", &sg.id, &tags)
-        .await
-        .map_err(failed)?;
     dep.phases.push(("security_group".into(), t.elapsed()));
 
     // Ports first: Neutron assigns the fixed IPs, so the calculator's peers are known
@@ -494,21 +595,17 @@ async fn start(
         let network_id = net_of[role].0.clone();
         let sg = sg.id.clone();
         async move {
-            let port = api::create_port(&c, &network_id, &name, Some(&sg)).await?;
-            let tagged = api::set_tags(&c, "ports", &port.id, &tags).await;
-            Ok::<_, ApiError>((port, tagged))
+            let port = api::create_port(&c, &network_id, &name, desc, &tags, Some(&sg)).await?;
+            Ok::<_, ApiError>(port)
         }
     }))
     .await;
     let mut first_error = None;
     for (role, r) in roles.iter().zip(created) {
         match r {
-            Ok((port, tagged)) => {
+            Ok(port) => {
                 let ip = port.fixed_ip.clone().unwrap_or_default();
                 dep.ports.push((role.to_string(), port.id, ip));
-                if let Err(e) = tagged {
-                    first_error.get_or_insert(e);
-                }
             }
             Err(e) => {
                 first_error.get_or_insert(e);
@@ -554,13 +651,11 @@ async fn start(
                 &ext.id,
                 &front_port,
                 &format!("{}{front}", dep.prefix),
+                &tags,
             )
             .await
             .map_err(failed)?;
             dep.floating_ips.push(fip.id.clone());
-            api::set_tags(&c, "floatingips", &fip.id, &tags)
-                .await
-                .map_err(failed)?;
             dep.phases.push(("floating_ip".into(), t.elapsed()));
             dep.details
                 .insert("floating_ip".into(), fip.address.clone());
@@ -608,6 +703,7 @@ async fn start(
                 Ok(format!("virtbench.role={role}\n"))
             };
             let tags = tags.clone();
+            let run_id = ctx.run_id.clone();
             let image_id = p.image_id.clone();
             let flavor_id = p.flavor.id.clone();
             async move {
@@ -619,6 +715,7 @@ async fn start(
                     port_id: &port_id,
                     user_data: &user_data,
                     tags: &tags,
+                    run: &run_id,
                 };
                 let id = api::create_server(&c, &spec).await.map_err(failed)?;
                 Ok::<_, PlatformError>((role.to_string(), id))
@@ -652,7 +749,11 @@ async fn start(
 /// The appliance image on Glance: an active image with the same content hash is
 /// reused; otherwise one is created and uploaded (timed), and deleted again if the
 /// upload fails.
-async fn image(c: &Client, qcow2: &Path) -> Result<(String, ArtifactRecord), PlatformError> {
+async fn image(
+    c: &Client,
+    qcow2: &Path,
+    run_id: &str,
+) -> Result<(String, ArtifactRecord), PlatformError> {
     let path = qcow2.to_path_buf();
     let (sha, data) = tokio::task::spawn_blocking(move || {
         use sha2::{Digest, Sha256};
@@ -690,6 +791,10 @@ async fn image(c: &Client, qcow2: &Path) -> Result<(String, ArtifactRecord), Pla
             "hw_disk_bus": "virtio",
             "hw_vif_model": "virtio",
             "virtbench_sha256": sha,
+            // Who is uploading: an upload cancelled midway (Ctrl-C) leaves a queued
+            // image that `cleanup` then finds by these.
+            "virtbench_run": run_id,
+            "virtbench_owner": labels::owner_tag(),
             "tags": [IMAGE_TAG],
         }),
     )
@@ -829,49 +934,6 @@ async fn external_network(c: &Client, wanted: &str) -> Result<api::Network, Plat
             names(many.iter().map(|n| n.name.as_str()))
         ))),
     }
-}
-
-/// Delete what carries `tag`, in dependency order. Returns how many were removed.
-pub async fn remove_tagged(c: &Client, tag: &str) -> Result<usize, PlatformError> {
-    let query = format!("?tags={}", api::q(tag));
-    let mut removed = 0;
-    for f in api::floating_ips(c, &query).await.map_err(failed)? {
-        removed += usize::from(api::delete_floating_ip(c, &f.id).await.map_err(failed)?);
-    }
-    let servers = api::servers_tagged(c, tag).await.map_err(failed)?;
-    for s in &servers {
-        removed += usize::from(api::delete_server(c, &s.id).await.map_err(failed)?);
-    }
-    let deadline = Instant::now() + Duration::from_secs(240);
-    while !servers.is_empty() && Instant::now() < deadline {
-        if api::servers_tagged(c, tag)
-            .await
-            .map_err(failed)?
-            .is_empty()
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-    for p in api::ports(c, &query).await.map_err(failed)? {
-        removed += usize::from(api::delete_port(c, &p.id).await.map_err(failed)?);
-    }
-    for r in api::routers(c, &query).await.map_err(failed)? {
-        api::remove_router_interfaces(c, &r.id)
-            .await
-            .map_err(failed)?;
-        removed += usize::from(api::delete_router(c, &r.id).await.map_err(failed)?);
-    }
-    for n in api::networks(c, &query).await.map_err(failed)? {
-        removed += usize::from(api::delete_network(c, &n.id).await.map_err(failed)?);
-    }
-    for g in api::security_groups(c, &query).await.map_err(failed)? {
-        removed += usize::from(api::delete_security_group(c, &g.id).await.map_err(failed)?);
-    }
-    for i in api::images_tagged(c, tag).await.map_err(failed)? {
-        removed += usize::from(api::delete_image(c, &i.id).await.map_err(failed)?);
-    }
-    Ok(removed)
 }
 
 /// What the local cloud's own services cost while the deployment idles: their summed
