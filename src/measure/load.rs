@@ -142,8 +142,30 @@ pub async fn open_loop_run(
     if total.wrong_answers > 0 {
         tracing::warn!(%addr, wrong = total.wrong_answers, "open-loop load saw wrong answers");
     }
-    let h = &total.histogram;
-    let duration_s = cfg.duration.as_secs_f64();
+    let result = summarize(
+        &total.histogram,
+        total.errors,
+        total.wrong_answers,
+        rate,
+        cfg.duration.as_secs_f64(),
+        cfg.connections,
+    );
+    tracing::debug!(?result, "open-loop load done");
+    Ok(OpenLoopRun {
+        result,
+        histogram: total.histogram,
+    })
+}
+
+/// The latency summary of one window's histogram (correct answers, microseconds).
+fn summarize(
+    h: &Histogram<u64>,
+    errors: u64,
+    wrong_answers: u64,
+    rate: f64,
+    duration_s: f64,
+    connections: usize,
+) -> LatencyResult {
     let count = h.len();
     let q = |q: f64| {
         if count == 0 {
@@ -152,7 +174,7 @@ pub async fn open_loop_run(
             h.value_at_quantile(q) as f64
         }
     };
-    let result = LatencyResult {
+    LatencyResult {
         rate_rps: rate,
         duration_s,
         achieved_rps: count as f64 / duration_s,
@@ -164,15 +186,107 @@ pub async fn open_loop_run(
         mean: if count == 0 { 0.0 } else { h.mean() },
         stddev: if count == 0 { 0.0 } else { h.stdev() },
         count,
-        errors: total.errors,
-        wrong_answers: total.wrong_answers,
-        connections: cfg.connections,
+        errors,
+        wrong_answers,
+        connections,
+    }
+}
+
+/// Length of one chunk of a converging window: its halves are compared after every
+/// even number of chunks.
+pub const CHUNK: Duration = Duration::from_secs(1);
+
+/// How a converging window ended.
+#[derive(Debug, Clone)]
+pub struct WindowEnd {
+    /// Chunks of [`CHUNK`] sent (the last may be shorter, at the window's maximum).
+    pub chunks: usize,
+    /// The halves agreed within the target (else the maximum length ran out).
+    pub converged: bool,
+    /// The last comparison of the halves, if any was made.
+    pub halves: Option<super::converge::Halves>,
+}
+
+/// An open-loop window that ends when its histogram has converged: sent in chunks of
+/// [`CHUNK`] (the first after `cfg.warmup`), and after every even number of chunks the
+/// first half of the chunks is compared with the second ([`super::converge::latency_halves`]);
+/// it ends when they agree within `target`, or at `cfg.duration` (the maximum). Each
+/// chunk is a whole open-loop run of its own: every request released is waited for
+/// before the next chunk starts, so a slow answer cannot be left out of the figure by
+/// ending early. The result is of every chunk together.
+pub async fn open_loop_converging(
+    addr: SocketAddr,
+    probes: &[Probe],
+    cfg: &OpenLoopConfig,
+    target: f64,
+) -> Result<(LatencyResult, WindowEnd), Error> {
+    let mut chunks: Vec<Histogram<u64>> = Vec::new();
+    let (mut errors, mut wrong) = (0u64, 0u64);
+    let mut sent = Duration::ZERO;
+    let mut end = WindowEnd {
+        chunks: 0,
+        converged: false,
+        halves: None,
     };
-    tracing::debug!(?result, "open-loop load done");
-    Ok(OpenLoopRun {
-        result,
-        histogram: total.histogram,
-    })
+    while sent < cfg.duration {
+        let this = CHUNK.min(cfg.duration - sent);
+        let chunk_cfg = OpenLoopConfig {
+            duration: this,
+            warmup: if chunks.is_empty() {
+                cfg.warmup
+            } else {
+                Duration::ZERO
+            },
+            ..cfg.clone()
+        };
+        let run = open_loop_run(addr, probes, &chunk_cfg).await?;
+        errors += run.result.errors;
+        wrong += run.result.wrong_answers;
+        chunks.push(run.histogram);
+        sent += this;
+        end.chunks = chunks.len();
+        if chunks.len().is_multiple_of(2) && sent < cfg.duration {
+            let k = chunks.len() / 2;
+            let halves = super::converge::latency_halves(
+                &merged(&chunks[..k])?,
+                &merged(&chunks[k..])?,
+                target,
+            );
+            let agree = halves.agree;
+            end.halves = Some(halves);
+            if agree {
+                end.converged = true;
+                break;
+            }
+        }
+    }
+    if !end.converged && chunks.len() >= 2 {
+        let k = chunks.len() / 2;
+        end.halves = Some(super::converge::latency_halves(
+            &merged(&chunks[..k])?,
+            &merged(&chunks[k..])?,
+            target,
+        ));
+    }
+    let all = merged(&chunks)?;
+    let result = summarize(
+        &all,
+        errors,
+        wrong,
+        cfg.rate_rps,
+        sent.as_secs_f64(),
+        cfg.connections,
+    );
+    Ok((result, end))
+}
+
+fn merged(hs: &[Histogram<u64>]) -> Result<Histogram<u64>, Error> {
+    let mut out = OpenStats::new().histogram;
+    for h in hs {
+        out.add(h)
+            .map_err(|e| Error::at("load", "merging histograms", format!("{e:?}")))?;
+    }
+    Ok(out)
 }
 
 /// Release request indices at their intended times from an OS thread (see module doc).
@@ -304,29 +418,56 @@ pub async fn closed_loop(
     probes: &[Probe],
     cfg: &ClosedLoopConfig,
 ) -> Result<ThroughputResult, Error> {
+    closed_loop_until(addr, probes, cfg, &|_| false)
+        .await
+        .map(|(t, _)| t)
+}
+
+/// Correct answers are counted in the second they arrive; the controller reads a
+/// second this long after it ended, so that a worker that took its answer just
+/// before the boundary has counted it.
+const SLICE_LAG: Duration = Duration::from_millis(20);
+
+/// [`closed_loop`] that may end before `cfg.duration`: after each full second, `stop`
+/// is given the answers per second so far and ends the run at that second if it says
+/// so (sequential stopping: the spread of the per-second throughput reached its
+/// target). Returns the result and whether `stop` ended it. A run ended early counts
+/// the whole seconds before the stop only.
+pub async fn closed_loop_until(
+    addr: SocketAddr,
+    probes: &[Probe],
+    cfg: &ClosedLoopConfig,
+    stop: &(dyn Fn(&[f64]) -> bool + Sync),
+) -> Result<(ThroughputResult, bool), Error> {
+    use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
     check_common(probes, cfg.duration, cfg.connections, cfg.timeout)?;
     let clients = connect_all(addr, cfg.connections, cfg.timeout).await?;
     let probes: Arc<[Probe]> = probes.into();
     let duration_s = cfg.duration.as_secs_f64();
     // One slot per started second; only full seconds become samples.
     let slices = cfg.duration.as_secs_f64().ceil().max(1.0) as usize;
+    let per_slice: Arc<[AtomicU64]> = (0..slices).map(|_| AtomicU64::new(0)).collect();
+    // The end, as microseconds after the start: the controller may bring it forward.
+    let end_us = Arc::new(AtomicU64::new(cfg.duration.as_micros() as u64));
 
     let start = Instant::now();
-    let end = start + cfg.duration;
+    let end_of = move |end_us: &AtomicU64| start + Duration::from_micros(end_us.load(Relaxed));
     // A JoinSet aborts its tasks when dropped: a caller that drops this future (cancel)
     // stops the load at once instead of leaving it running against a torn-down target.
     let mut workers = JoinSet::new();
     for (w, client) in clients.into_iter().enumerate() {
         let probes = Arc::clone(&probes);
+        let per_slice = Arc::clone(&per_slice);
+        let end_us = Arc::clone(&end_us);
         let timeout = cfg.timeout;
         workers.spawn(async move {
             let mut client = client;
-            let mut per_slice = vec![0u64; slices];
             let (mut errors, mut wrong) = (0u64, 0u64);
             let mut first_error: Option<String> = None;
             let mut k = w;
             loop {
                 let now = Instant::now();
+                let end = end_of(&end_us);
                 if now >= end {
                     break;
                 }
@@ -338,14 +479,14 @@ pub async fn closed_loop(
                 let done = Instant::now();
                 // Answers after the end don't count, and a request cut by the end is
                 // not an error.
-                if done >= end {
+                if done >= end_of(&end_us) {
                     break;
                 }
                 let transport_error = outcome.is_err();
                 match classify(outcome, probe) {
                     Outcome::Correct => {
                         let s = (done - start).as_secs() as usize;
-                        per_slice[s.min(slices - 1)] += 1;
+                        per_slice[s.min(slices - 1)].fetch_add(1, Relaxed);
                     }
                     Outcome::Wrong => wrong += 1,
                     Outcome::Error(e) => {
@@ -359,16 +500,30 @@ pub async fn closed_loop(
                     tokio::time::sleep_until((Instant::now() + ERROR_BACKOFF).min(end)).await;
                 }
             }
-            (per_slice, errors, wrong, first_error)
+            (errors, wrong, first_error)
         });
     }
 
-    let mut per_slice = vec![0u64; slices];
+    // Never at the last full second: the run ends there anyway.
+    let full = duration_s.floor() as usize;
+    let mut stopped_at = None;
+    for k in 1..full {
+        tokio::time::sleep_until(start + Duration::from_secs(k as u64) + SLICE_LAG).await;
+        let so_far: Vec<f64> = per_slice[..k]
+            .iter()
+            .map(|c| c.load(Relaxed) as f64)
+            .collect();
+        if stop(&so_far) {
+            end_us.store(k as u64 * 1_000_000, Relaxed);
+            stopped_at = Some(k);
+            break;
+        }
+    }
+
     let (mut errors, mut wrong_answers) = (0u64, 0u64);
     let mut first_error = None;
     while let Some(w) = workers.join_next().await {
-        let (slice, e, wr, fe) = w.map_err(|e| Error::at("load", "worker task", e.to_string()))?;
-        per_slice.iter_mut().zip(slice).for_each(|(a, b)| *a += b);
+        let (e, wr, fe) = w.map_err(|e| Error::at("load", "worker task", e.to_string()))?;
         errors += e;
         wrong_answers += wr;
         first_error = first_error.or(fe);
@@ -376,8 +531,13 @@ pub async fn closed_loop(
     if let Some(e) = &first_error {
         tracing::warn!(%addr, errors, first = %e, "closed-loop load saw errors");
     }
-    let count: u64 = per_slice.iter().sum();
-    let full = duration_s.floor() as usize;
+    let per_slice: Vec<u64> = per_slice.iter().map(|c| c.load(Relaxed)).collect();
+    let (duration_s, full) = match stopped_at {
+        Some(k) => (k as f64, k),
+        None => (duration_s, full),
+    };
+    let counted = &per_slice[..(duration_s.ceil() as usize).clamp(1, slices)];
+    let count: u64 = counted.iter().sum();
     let samples: Vec<f64> = if full == 0 {
         vec![count as f64 / duration_s]
     } else {
@@ -393,7 +553,7 @@ pub async fn closed_loop(
         wrong_answers,
     };
     tracing::debug!(?result, "closed-loop load done");
-    Ok(result)
+    Ok((result, stopped_at.is_some()))
 }
 
 fn check_common(
