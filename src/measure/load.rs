@@ -70,6 +70,68 @@ pub async fn open_loop_run(
     probes: &[Probe],
     cfg: &OpenLoopConfig,
 ) -> Result<OpenLoopRun, Error> {
+    open_loop_inner(addr, probes, cfg, None)
+        .await
+        .map(|(r, _)| r)
+}
+
+/// Per-chunk tallies of a converging window: a chunk is complete when every request
+/// released in it has an outcome.
+struct Chunks {
+    histograms: Vec<Histogram<u64>>,
+    finished: Vec<u64>,
+    expected: Vec<u64>,
+}
+
+impl Chunks {
+    /// The chunks of a window of `total_s` seconds (warm-up included) at `rate`, and
+    /// how many requests the scheduler releases in each (its own arithmetic, so the
+    /// counts match it exactly).
+    fn new(rate: f64, warmup_s: f64, total_s: f64) -> Chunks {
+        let chunk_s = CHUNK.as_secs_f64();
+        let n = (((total_s - warmup_s) / chunk_s).ceil() as usize).max(1);
+        let mut expected = vec![0u64; n];
+        let mut i: u64 = 0;
+        loop {
+            let offset = i as f64 / rate;
+            if offset >= total_s {
+                break;
+            }
+            if offset >= warmup_s {
+                expected[Self::index(offset, warmup_s, n)] += 1;
+            }
+            i += 1;
+        }
+        Chunks {
+            histograms: (0..n).map(|_| OpenStats::new().histogram).collect(),
+            finished: vec![0; n],
+            expected,
+        }
+    }
+
+    fn index(offset: f64, warmup_s: f64, n: usize) -> usize {
+        (((offset - warmup_s) / CHUNK.as_secs_f64()) as usize).min(n - 1)
+    }
+
+    /// Chunks complete from the first on, in a row.
+    fn complete(&self) -> usize {
+        self.finished
+            .iter()
+            .zip(&self.expected)
+            .take_while(|(f, e)| f >= e)
+            .count()
+    }
+}
+
+/// The open loop, and when `converge` gives a target, the controller of a converging
+/// window ([`open_loop_converging`]).
+async fn open_loop_inner(
+    addr: SocketAddr,
+    probes: &[Probe],
+    cfg: &OpenLoopConfig,
+    converge: Option<f64>,
+) -> Result<(OpenLoopRun, Option<WindowEnd>), Error> {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
     if !(cfg.rate_rps.is_finite() && cfg.rate_rps > 0.0) {
         return Err(bad_config("rate_rps", cfg.rate_rps));
     }
@@ -80,11 +142,25 @@ pub async fn open_loop_run(
     let rate = cfg.rate_rps;
     let warmup_s = cfg.warmup.as_secs_f64();
     let total_s = warmup_s + cfg.duration.as_secs_f64();
+    let chunks =
+        converge.map(|_| Arc::new(std::sync::Mutex::new(Chunks::new(rate, warmup_s, total_s))));
+    let n_chunks = chunks
+        .as_ref()
+        .map_or(0, |c| c.lock().expect("chunks").expected.len());
+    let stop = Arc::new(AtomicBool::new(false));
+    let released = Arc::new(AtomicU64::new(0));
 
     let start = Instant::now();
     let hard_deadline = start + cfg.warmup + cfg.duration + cfg.timeout;
     let (tx, rx) = mpsc::unbounded_channel::<u64>();
-    let scheduler = spawn_scheduler(start.into_std(), rate, total_s, tx)?;
+    let scheduler = spawn_scheduler(
+        start.into_std(),
+        rate,
+        total_s,
+        tx,
+        Arc::clone(&stop),
+        Arc::clone(&released),
+    )?;
     let rx = Arc::new(Mutex::new(rx));
 
     // A JoinSet aborts its tasks when dropped: a caller that drops this future (cancel)
@@ -93,6 +169,7 @@ pub async fn open_loop_run(
     for client in clients {
         let rx = Arc::clone(&rx);
         let probes = Arc::clone(&probes);
+        let chunks = chunks.clone();
         let timeout = cfg.timeout;
         workers.spawn(async move {
             let mut stats = OpenStats::new();
@@ -118,11 +195,56 @@ pub async fn open_loop_run(
                 };
                 let done = Instant::now();
                 if offset >= warmup_s {
-                    stats.record(outcome, probe, done.saturating_duration_since(intended));
+                    let latency = done.saturating_duration_since(intended);
+                    let correct = stats.record(outcome, probe, latency);
+                    if let Some(c) = &chunks {
+                        let mut c = c.lock().expect("chunks");
+                        let k = Chunks::index(offset, warmup_s, c.finished.len());
+                        if let Some(us) = correct {
+                            c.histograms[k].saturating_record(us);
+                        }
+                        c.finished[k] += 1;
+                    }
                 }
             }
             stats
         });
+    }
+
+    // The controller of a converging window: after every even number of complete
+    // chunks, compare the halves; stop releasing requests once they agree. Requests
+    // already released are all waited for below, so ending early drops no slow answer.
+    let mut end = None;
+    if let (Some(target), Some(chunks)) = (converge, &chunks) {
+        let mut checked = 0;
+        let mut window_end = WindowEnd {
+            chunks: n_chunks,
+            converged: false,
+            halves: None,
+        };
+        let last = start + Duration::from_secs_f64(total_s);
+        while Instant::now() < last {
+            tokio::time::sleep(CHECK_EVERY).await;
+            let c = chunks.lock().expect("chunks");
+            let k = c.complete();
+            if k >= 2 && k.is_multiple_of(2) && k > checked && k < n_chunks {
+                checked = k;
+                let halves = super::converge::latency_halves(
+                    &merged(&c.histograms[..k / 2])?,
+                    &merged(&c.histograms[k / 2..k])?,
+                    target,
+                );
+                let agree = halves.agree;
+                window_end.halves = Some(halves);
+                if agree {
+                    stop.store(true, Relaxed);
+                    window_end.converged = true;
+                    window_end.chunks = k;
+                    break;
+                }
+            }
+        }
+        end = Some(window_end);
     }
 
     let mut total = OpenStats::new();
@@ -136,26 +258,52 @@ pub async fn open_loop_run(
         .await
         .ok();
 
+    // A window that ran its whole length: its halves as they finally are.
+    if let (Some(e), Some(chunks)) = (end.as_mut(), &chunks) {
+        if !e.converged && n_chunks >= 2 {
+            let c = chunks.lock().expect("chunks");
+            let k = n_chunks / 2;
+            e.halves = Some(super::converge::latency_halves(
+                &merged(&c.histograms[..k])?,
+                &merged(&c.histograms[k..])?,
+                converge.unwrap_or_default(),
+            ));
+        }
+    }
+
     if let Some(e) = &total.first_error {
         tracing::warn!(%addr, errors = total.errors, first = %e, "open-loop load saw errors");
     }
     if total.wrong_answers > 0 {
         tracing::warn!(%addr, wrong = total.wrong_answers, "open-loop load saw wrong answers");
     }
+    // A window stopped early lasted as long as the requests it released after the
+    // warm-up (the schedule's own time).
+    let measured_s = if stop.load(Relaxed) {
+        (released.load(Relaxed) as f64 / rate - warmup_s).max(1.0 / rate)
+    } else {
+        cfg.duration.as_secs_f64()
+    };
     let result = summarize(
         &total.histogram,
         total.errors,
         total.wrong_answers,
         rate,
-        cfg.duration.as_secs_f64(),
+        measured_s,
         cfg.connections,
     );
     tracing::debug!(?result, "open-loop load done");
-    Ok(OpenLoopRun {
-        result,
-        histogram: total.histogram,
-    })
+    Ok((
+        OpenLoopRun {
+            result,
+            histogram: total.histogram,
+        },
+        end,
+    ))
 }
+
+/// How often the controller of a converging window looks at its chunks.
+const CHECK_EVERY: Duration = Duration::from_millis(100);
 
 /// The latency summary of one window's histogram (correct answers, microseconds).
 fn summarize(
@@ -192,14 +340,15 @@ fn summarize(
     }
 }
 
-/// Length of one chunk of a converging window: its halves are compared after every
-/// even number of chunks.
+/// Length of one chunk of a converging window, by intended send time: its halves are
+/// compared each time an even number of chunks is complete.
 pub const CHUNK: Duration = Duration::from_secs(1);
 
 /// How a converging window ended.
 #[derive(Debug, Clone)]
 pub struct WindowEnd {
-    /// Chunks of [`CHUNK`] sent (the last may be shorter, at the window's maximum).
+    /// Chunks of [`CHUNK`] compared when the halves agreed; else every chunk of the
+    /// window (the last may be shorter).
     pub chunks: usize,
     /// The halves agreed within the target (else the maximum length ran out).
     pub converged: bool,
@@ -207,77 +356,23 @@ pub struct WindowEnd {
     pub halves: Option<super::converge::Halves>,
 }
 
-/// An open-loop window that ends when its histogram has converged: sent in chunks of
-/// [`CHUNK`] (the first after `cfg.warmup`), and after every even number of chunks the
-/// first half of the chunks is compared with the second ([`super::converge::latency_halves`]);
-/// it ends when they agree within `target`, or at `cfg.duration` (the maximum). Each
-/// chunk is a whole open-loop run of its own: every request released is waited for
-/// before the next chunk starts, so a slow answer cannot be left out of the figure by
-/// ending early. The result is of every chunk together.
+/// An open-loop window that ends when its histogram has converged: its requests are
+/// tallied in chunks of [`CHUNK`] by their intended send time (after `cfg.warmup`), and
+/// each time an even number of chunks is complete (every request released in them has
+/// an outcome), the first half of those chunks is compared with the second
+/// ([`super::converge::latency_halves`]); once they agree within `target` the schedule
+/// stops releasing requests, at most at `cfg.duration`. One schedule and one set of
+/// connections throughout: every request released is waited for, so ending early
+/// cannot leave a slow answer out of the figure, and the result is of every request of
+/// the window.
 pub async fn open_loop_converging(
     addr: SocketAddr,
     probes: &[Probe],
     cfg: &OpenLoopConfig,
     target: f64,
 ) -> Result<(LatencyResult, WindowEnd), Error> {
-    let mut chunks: Vec<Histogram<u64>> = Vec::new();
-    let (mut errors, mut wrong) = (0u64, 0u64);
-    let mut sent = Duration::ZERO;
-    let mut end = WindowEnd {
-        chunks: 0,
-        converged: false,
-        halves: None,
-    };
-    while sent < cfg.duration {
-        let this = CHUNK.min(cfg.duration - sent);
-        let chunk_cfg = OpenLoopConfig {
-            duration: this,
-            warmup: if chunks.is_empty() {
-                cfg.warmup
-            } else {
-                Duration::ZERO
-            },
-            ..cfg.clone()
-        };
-        let run = open_loop_run(addr, probes, &chunk_cfg).await?;
-        errors += run.result.errors;
-        wrong += run.result.wrong_answers;
-        chunks.push(run.histogram);
-        sent += this;
-        end.chunks = chunks.len();
-        if chunks.len().is_multiple_of(2) && sent < cfg.duration {
-            let k = chunks.len() / 2;
-            let halves = super::converge::latency_halves(
-                &merged(&chunks[..k])?,
-                &merged(&chunks[k..])?,
-                target,
-            );
-            let agree = halves.agree;
-            end.halves = Some(halves);
-            if agree {
-                end.converged = true;
-                break;
-            }
-        }
-    }
-    if !end.converged && chunks.len() >= 2 {
-        let k = chunks.len() / 2;
-        end.halves = Some(super::converge::latency_halves(
-            &merged(&chunks[..k])?,
-            &merged(&chunks[k..])?,
-            target,
-        ));
-    }
-    let all = merged(&chunks)?;
-    let result = summarize(
-        &all,
-        errors,
-        wrong,
-        cfg.rate_rps,
-        sent.as_secs_f64(),
-        cfg.connections,
-    );
-    Ok((result, end))
+    let (run, end) = open_loop_inner(addr, probes, cfg, Some(target)).await?;
+    Ok((run.result, end.expect("a converging window has an end")))
 }
 
 fn merged(hs: &[Histogram<u64>]) -> Result<Histogram<u64>, Error> {
@@ -295,7 +390,10 @@ fn spawn_scheduler(
     rate: f64,
     total_s: f64,
     tx: mpsc::UnboundedSender<u64>,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    released: Arc<std::sync::atomic::AtomicU64>,
 ) -> Result<std::thread::JoinHandle<()>, Error> {
+    use std::sync::atomic::Ordering::Relaxed;
     std::thread::Builder::new()
         .name("virtbench-sched".into())
         .spawn(move || {
@@ -315,10 +413,12 @@ fn spawn_scheduler(
                 if at > now {
                     std::thread::sleep(at - now);
                 }
-                if tx.send(i).is_err() {
+                // A converging window that has converged releases nothing more.
+                if stop.load(Relaxed) || tx.send(i).is_err() {
                     break;
                 }
                 i += 1;
+                released.store(i, Relaxed);
             }
         })
         .map_err(|e| Error::at("load", "starting the scheduler thread", e.to_string()))
@@ -346,11 +446,18 @@ impl OpenStats {
         }
     }
 
-    fn record(&mut self, outcome: Result<Answer, HttpError>, probe: &Probe, latency: Duration) {
+    /// Count one outcome; the latency recorded, microseconds, if it was correct.
+    fn record(
+        &mut self,
+        outcome: Result<Answer, HttpError>,
+        probe: &Probe,
+        latency: Duration,
+    ) -> Option<u64> {
         match classify(outcome, probe) {
             Outcome::Correct => {
                 let us = (latency.as_micros() as u64).max(1);
                 self.histogram.saturating_record(us);
+                return Some(us);
             }
             Outcome::Wrong => self.wrong_answers += 1,
             Outcome::Error(e) => {
@@ -360,6 +467,7 @@ impl OpenStats {
                 }
             }
         }
+        None
     }
 
     fn merge(&mut self, other: OpenStats) -> Result<(), Error> {
