@@ -2,8 +2,8 @@
 //! the decision taken after every sample, which runs between measured samples and so
 //! lengthens the run without touching a figure.
 //!
-//! - `stopping/startup_after_{3,8}`: `Plan::after` with the spread rule (a bootstrap of
-//!   the median, 2000 resamples) on 3 and 8 startup samples: once per deployment;
+//! - `stopping/startup_after_{3,7}`: `Plan::after` with the spread rule (a bootstrap of
+//!   the median, 2000 resamples) on 3 and 7 startup samples: once per deployment;
 //! - `stopping/decided_after_5`: the same with a `DecidedAgainst` rule (bootstrap of a
 //!   ratio of medians);
 //! - `stopping/latency_halves_10_chunks`: merging ten one-second histograms of 200
@@ -47,7 +47,7 @@ fn stopping(c: &mut Criterion) {
     c.bench_function("stopping/startup_after_3", |b| {
         b.iter(|| plan.after(&spread, &point(&samples[..3]), Duration::ZERO))
     });
-    c.bench_function("stopping/startup_after_8", |b| {
+    c.bench_function("stopping/startup_after_7", |b| {
         b.iter(|| plan.after(&spread, &point(&samples[..7]), Duration::ZERO))
     });
     let decided: Arc<dyn StopRule> = Arc::new(DecidedAgainst {
