@@ -238,6 +238,9 @@ async fn measure(
         platforms,
         out,
         observer,
+        // The scenario's spread target and budget alone: the claims' thresholds are
+        // not handed down yet (run::stop::DecidedAgainst takes them; docs/stopping.md).
+        stop: None,
     };
     match run::run(opts).await {
         Ok(o) => {

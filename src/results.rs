@@ -165,6 +165,60 @@ pub struct PlatformResult {
     /// it. Empty when run as root. The claims these would have decided stay undecided.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub needs_root: Vec<String>,
+    /// Per measured figure, how many samples it took and what stopped it (keys:
+    /// [`stop_key`]). Empty in files written before sequential stopping.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub stopping: BTreeMap<String, Stopping>,
+}
+
+/// Keys of [`PlatformResult::stopping`]: the figure's field in this file.
+pub mod stop_key {
+    pub const STARTUP: &str = "startup_ms";
+    /// The idle window (memory and CPU together: one window gives both).
+    pub const IDLE: &str = "idle";
+    pub const THROUGHPUT: &str = "max_throughput_rps";
+
+    /// One open-loop window: `latency_us@<rate>` (the rate as in `latency_us`).
+    pub fn latency(rate_rps: f64) -> String {
+        format!("latency_us@{rate_rps}")
+    }
+}
+
+/// Why a figure stopped being repeated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StopReason {
+    /// The interval of the deciding ratio lies wholly on one side of a rule's threshold.
+    Decided,
+    /// The figure's own spread came under the scenario's target.
+    Spread,
+    /// The budget (repetitions, seconds or window length) was spent first.
+    Budget,
+    /// Fixed-count mode: the scenario's count or window, whatever the spread.
+    Fixed,
+}
+
+/// How one figure was stopped.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Stopping {
+    /// Samples taken: deployments (startup), samples (idle), one-second slices
+    /// (throughput) or chunks of the window (latency).
+    pub n: usize,
+    pub reason: StopReason,
+    /// The 95 % bootstrap interval of the figure's median where the figure is a median
+    /// of samples (startup, throughput); absent for windows.
+    #[serde(default)]
+    pub interval: Option<crate::stats::interval::Interval>,
+    /// The relative spread the figure reached (same measure as `target`).
+    #[serde(default)]
+    pub spread: Option<f64>,
+    /// The scenario's target spread (`stopping.target`).
+    pub target: f64,
+    /// Seconds spent on this figure.
+    pub spent_s: f64,
+    /// What was compared, in words ("p50 812/820 us, p99 1.9/2.0 ms between halves").
+    #[serde(default)]
+    pub detail: String,
 }
 
 /// N copies of one variant side by side, for growing N.

@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 use crate::error::Error;
 use crate::measure::{load, resources, startup, Probe};
 use crate::platform::{self, Availability, Deployment, Platform, Variant};
-use crate::results::{CpuIdle, PlatformResult, RunResults, ScenarioRecord};
+use crate::results::{stop_key, CpuIdle, PlatformResult, RunResults, ScenarioRecord, StopReason};
 use crate::scenario::{Scenario, ScenarioError, PLATFORMS};
 use crate::stats::Series;
 
@@ -24,6 +24,7 @@ pub mod context;
 pub mod density;
 pub mod events;
 pub mod progress;
+pub mod stop;
 pub mod timing;
 
 #[cfg(test)]
@@ -67,6 +68,10 @@ pub struct RunOptions {
     /// Told everything the run does: [`progress::Progress`] for `run`, the classroom
     /// demo's table for `demo`.
     pub observer: Arc<dyn Observer>,
+    /// Rules that may stop a figure's repetitions besides the scenario's spread target
+    /// (e.g. [`stop::DecidedAgainst`] built from a claim's threshold); `None`: the
+    /// spread target and the budget alone (docs/stopping.md).
+    pub stop: Option<Arc<dyn stop::StopRule>>,
 }
 
 pub struct RunOutcome {
@@ -137,6 +142,11 @@ pub(crate) async fn run_on(
         }
     })?;
     let progress = &*opts.observer;
+    let mut rules: Vec<Arc<dyn stop::StopRule>> = opts.stop.iter().cloned().collect();
+    rules.push(Arc::new(stop::Spread {
+        target: scenario.stopping.target,
+    }));
+    let rule = stop::AnyOf(rules);
     let plan: Vec<Planned> = platforms
         .iter()
         .filter(|p| scenario.platforms.iter().any(|s| s == p.name()))
@@ -214,6 +224,7 @@ pub(crate) async fn run_on(
                     &ctx,
                     &details,
                     progress,
+                    &rule,
                     &mut ledger,
                 ))
                 .catch_unwind()
@@ -367,6 +378,7 @@ async fn measure_platform(
     ctx: &RunContext,
     details: &BTreeMap<String, String>,
     progress: &dyn Observer,
+    rule: &dyn stop::StopRule,
     ledger: &mut Ledger,
 ) -> Vec<PlatformResult> {
     progress.on(&Event::Step {
@@ -410,7 +422,7 @@ async fn measure_platform(
             out.push(r);
             continue;
         }
-        if let Err(e) = measure_variant(p, ctx, &variant, &mut r, progress, ledger).await {
+        if let Err(e) = measure_variant(p, ctx, &variant, &mut r, progress, rule, ledger).await {
             r.error = Some(e.to_string());
         }
         progress.on(&Event::VariantFinished { result: &r });
@@ -476,6 +488,7 @@ async fn measure_variant(
     variant: &Variant,
     r: &mut PlatformResult,
     progress: &dyn Observer,
+    rule: &dyn stop::StopRule,
     ledger: &mut Ledger,
 ) -> Result<(), StepError> {
     let s = &ctx.scenario;
@@ -485,7 +498,11 @@ async fn measure_variant(
         .iter()
         .map(|e| Probe::for_expression(e).expect("scenario validation evaluated every expression"))
         .collect();
-    let reps = s.startup.repetitions;
+    // Fresh deployments until the plan says the startup figure is known well enough
+    // (or its budget is spent, or the fixed count is reached).
+    let plan = stop::Plan::startup(s);
+    let reps = plan.max as u32;
+    let began = Instant::now();
     let mut startup = Vec::new();
     let mut phases: BTreeMap<String, Vec<f64>> = BTreeMap::new();
     let mut kept: Option<Box<dyn Deployment>> = None;
@@ -535,8 +552,21 @@ async fn measure_variant(
             }
         }
         r.details.extend(dep.details());
-        if i + 1 == reps {
+        let spent = began.elapsed();
+        let at = stop::Point {
+            platform: p.name(),
+            label: &variant.label,
+            figure: stop_key::STARTUP,
+            samples: &startup,
+        };
+        let enough = plan.after(rule, &at, spent);
+        if let Some(e) = enough {
+            r.stopping.insert(
+                stop_key::STARTUP.into(),
+                stop::record(&startup, e, s.stopping.target, spent),
+            );
             kept = Some(dep);
+            break;
         } else {
             ledger
                 .time(Phase::Teardown, dep.teardown())
@@ -549,8 +579,8 @@ async fn measure_variant(
         .into_iter()
         .map(|(k, v)| (k, Series::new("ms", v)))
         .collect();
-    let mut dep = kept.expect("at least one repetition");
-    let measured = measure_ready(p, ctx, dep.as_mut(), &probes, r, progress, ledger).await;
+    let mut dep = kept.expect("the plan stops at its maximum at the latest");
+    let measured = measure_ready(p, ctx, dep.as_mut(), r, progress, rule, ledger).await;
     // A line to tell the teardown from the steps before it (tests interrupt it).
     tracing::info!("{}: tearing the deployment down", variant.label);
     let down = ledger
@@ -674,12 +704,20 @@ async fn measure_ready(
     p: &dyn Platform,
     ctx: &RunContext,
     dep: &mut dyn Deployment,
-    probes: &[Probe],
     r: &mut PlatformResult,
     progress: &dyn Observer,
+    rule: &dyn stop::StopRule,
     ledger: &mut Ledger,
 ) -> Result<(), StepError> {
     let s = &ctx.scenario;
+    let probes: &[Probe] = &s
+        .workload
+        .expressions
+        .iter()
+        .map(|e| Probe::for_expression(e).expect("scenario validation evaluated every expression"))
+        .collect::<Vec<_>>();
+    let fixed = s.stopping.is_fixed();
+    let target = s.stopping.target;
     let interval = Duration::from_millis(s.idle.interval_ms);
     let addr = dep.endpoint();
 
@@ -701,16 +739,42 @@ async fn measure_ready(
     progress.on(&step(Step::Idle {
         window_s: s.idle.window_s,
     }));
-    let idle = ledger
+    // Sequential: the window ends once its two halves agree on memory and CPU rate
+    // (`idle.window_s` at most); fixed: the whole `idle.window_s`.
+    let idle_began = Instant::now();
+    let (idle, steady) = ledger
         .time(
             Phase::Idle,
             cancellable(
                 &ctx.cancel,
-                resources::window(&*dep, Duration::from_secs_f64(s.idle.window_s), interval),
+                resources::window_until(
+                    &*dep,
+                    Duration::from_secs_f64(s.idle.window_s),
+                    interval,
+                    |w| {
+                        let h = crate::measure::converge::idle_halves(w, target);
+                        (!fixed && h.agree).then_some(h)
+                    },
+                ),
             ),
         )
         .await
         .map_err(failed_at("idle window"))?;
+    let halves = steady
+        .clone()
+        .unwrap_or_else(|| crate::measure::converge::idle_halves(&idle, target));
+    r.stopping.insert(
+        stop_key::IDLE.into(),
+        crate::results::Stopping {
+            n: idle.rss_bytes.len(),
+            reason: window_reason(fixed, steady.is_some()),
+            interval: None,
+            spread: halves.spread.is_finite().then_some(halves.spread),
+            target,
+            spent_s: idle_began.elapsed().as_secs_f64(),
+            detail: halves.detail,
+        },
+    );
     r.memory_breakdown = ledger.time(Phase::Idle, dep.memory_breakdown()).await;
     r.memory_idle_bytes = Some(Series::new("bytes", idle.rss_bytes.clone()));
     let figure = |figure| Event::Figure {
@@ -750,22 +814,45 @@ async fn measure_ready(
             timeout: Duration::from_millis(s.load.timeout_ms),
         };
         let mut w = resources::Window::default();
-        let lat = ledger
+        let window_began = Instant::now();
+        // Sequential: the window ends once its histogram has converged
+        // (`load.duration_s` at most); fixed: one window of `load.duration_s`.
+        let window = async {
+            if fixed {
+                load::open_loop(addr, probes, &cfg).await.map(|l| (l, None))
+            } else {
+                load::open_loop_converging(addr, probes, &cfg, target)
+                    .await
+                    .map(|(l, end)| (l, Some(end)))
+            }
+        };
+        let (lat, end) = ledger
             .time(
                 Phase::Load,
                 cancellable(
                     &ctx.cancel,
-                    resources::sample_until(
-                        &*dep,
-                        interval,
-                        &mut w,
-                        load::open_loop(addr, probes, &cfg),
-                    ),
+                    resources::sample_until(&*dep, interval, &mut w, window),
                 ),
             )
             .await
             .map_err(failed_at("sampling under load"))?
             .map_err(failed_at("open-loop load"))?;
+        let halves = end.as_ref().and_then(|e| e.halves.clone());
+        r.stopping.insert(
+            stop_key::latency(rate),
+            crate::results::Stopping {
+                n: end.as_ref().map_or(1, |e| e.chunks),
+                reason: window_reason(fixed, end.as_ref().is_some_and(|e| e.converged)),
+                interval: None,
+                spread: halves.as_ref().map(|h| h.spread),
+                target,
+                spent_s: window_began.elapsed().as_secs_f64(),
+                detail: halves.map_or_else(
+                    || format!("one window of {} s", s.load.duration_s),
+                    |h| h.detail,
+                ),
+            },
+        );
         // Every request of the window costs CPU, warm-up included: count them all.
         let sent =
             lat.count + lat.errors + lat.wrong_answers + (rate * s.load.warmup_s).round() as u64;
@@ -796,14 +883,59 @@ async fn measure_ready(
             connections: s.throughput.connections,
             timeout: Duration::from_millis(s.load.timeout_ms),
         };
-        let t = ledger
+        // Sequential: after each full second, the per-second throughput so far is put
+        // to the rule (spread target, or a claim's threshold); fixed: never.
+        let plan = stop::Plan {
+            fixed,
+            min: crate::stats::interval::MIN_SAMPLES,
+            max: usize::MAX,
+            budget: Duration::MAX,
+        };
+        let at = |samples: &[f64]| {
+            let at = stop::Point {
+                platform: p.name(),
+                label: &label,
+                figure: stop_key::THROUGHPUT,
+                samples,
+            };
+            (!fixed)
+                .then(|| plan.after(rule, &at, Duration::ZERO))
+                .flatten()
+        };
+        let began = Instant::now();
+        let stop_here = |x: &[f64]| at(x).is_some();
+        let (t, stopped) = ledger
             .time(Phase::Load, async {
                 tokio::select! {
-                    t = load::closed_loop(addr, probes, &cfg) => t.map_err(failed_at("closed-loop load")),
+                    t = load::closed_loop_until(addr, probes, &cfg, &stop_here) => t.map_err(failed_at("closed-loop load")),
                     _ = ctx.cancel.cancelled() => Err(failed_at("closed-loop load")(Error::Cancelled)),
                 }
             })
             .await?;
+        let samples = &t.per_second.samples;
+        let enough = match (fixed, stopped) {
+            (true, _) => stop::Enough {
+                reason: StopReason::Fixed,
+                spread: None,
+                detail: format!("one run of {} s", s.throughput.duration_s),
+            },
+            // What the rule said at the stop; an answer counted late (a worker
+            // descheduled past the second's end) can change the samples since.
+            (false, true) => at(samples).unwrap_or_else(|| stop::Enough {
+                reason: StopReason::Spread,
+                spread: None,
+                detail: "stopped by the rule on the seconds seen at the time".into(),
+            }),
+            (false, false) => stop::Enough {
+                reason: StopReason::Budget,
+                spread: None,
+                detail: format!("the whole {} s", s.throughput.duration_s),
+            },
+        };
+        r.stopping.insert(
+            stop_key::THROUGHPUT.into(),
+            stop::record(samples, enough, target, began.elapsed()),
+        );
         progress.on(&figure(Figure::Throughput { rps: t.rps }));
         r.max_throughput_rps = Some(t);
     }
@@ -814,6 +946,16 @@ async fn measure_ready(
         .await
         .map_err(failed_at("extras"))?;
     Ok(())
+}
+
+/// Why a window ended: its halves agreed, or it ran its whole length (the budget), or
+/// the scenario fixed its length.
+fn window_reason(fixed: bool, agreed: bool) -> StopReason {
+    match (fixed, agreed) {
+        (true, _) => StopReason::Fixed,
+        (false, true) => StopReason::Spread,
+        (false, false) => StopReason::Budget,
+    }
 }
 
 fn failed_result(

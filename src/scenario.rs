@@ -82,6 +82,9 @@ pub struct Scenario {
     pub throughput: Throughput,
     #[serde(default)]
     pub experiments: Experiments,
+    /// When a measured figure has enough samples (docs/stopping.md).
+    #[serde(default)]
+    pub stopping: Stopping,
     /// The density experiment: N copies side by side. Absent: not run.
     #[serde(default)]
     pub density: Option<Density>,
@@ -142,6 +145,34 @@ section! {
         pub repetitions: u32 = 5,
         /// Give up on one deployment after this long.
         pub timeout_s: f64 = 120.0,
+    }
+}
+
+section! {
+    /// When to stop repeating a measured figure. "sequential": each figure (startup,
+    /// the idle window, each load window, the throughput run) goes on until its own
+    /// spread is below `target`, or a rule given by the caller decides it, or its
+    /// budget is spent: `startup.repetitions` deployments or `budget_s` seconds for
+    /// startup (at least 3 deployments), the scenario's window lengths for the
+    /// windows. "fixed": exactly `startup.repetitions` deployments and the full
+    /// windows, as runs before sequential stopping did (for comparisons with them).
+    pub struct Stopping {
+        pub mode: String = "sequential".into(),
+        /// Relative spread at which a figure is known well enough: the half-width of
+        /// the 95 % interval of its median over the median (startup, throughput), the
+        /// difference between the two halves of a window (p50 and p99 of a load
+        /// window, memory and CPU rate of the idle window).
+        pub target: f64 = 0.05,
+        /// Seconds of startup deployments after which no new one is started (once
+        /// the minimum of 3 is reached).
+        pub budget_s: f64 = 60.0,
+    }
+}
+
+impl Stopping {
+    /// The fixed-count mode of runs before sequential stopping.
+    pub fn is_fixed(&self) -> bool {
+        self.mode == "fixed"
     }
 }
 
@@ -435,6 +466,20 @@ impl Scenario {
             return Err(bad("startup.repetitions", "0".into(), "must be at least 1"));
         }
         positive(&self.startup.timeout_s, "startup.timeout_s", path)?;
+        one_of(
+            std::slice::from_ref(&self.stopping.mode),
+            &["sequential", "fixed"],
+            "stopping.mode",
+            path,
+        )?;
+        if !(self.stopping.target > 0.0 && self.stopping.target < 1.0) {
+            return Err(bad(
+                "stopping.target",
+                self.stopping.target.to_string(),
+                "expected a fraction of the median between 0 and 1 (0.05 = 5 %)",
+            ));
+        }
+        positive(&self.stopping.budget_s, "stopping.budget_s", path)?;
         positive(&self.idle.window_s, "idle.window_s", path)?;
         if self.idle.interval_ms == 0 {
             return Err(bad("idle.interval_ms", "0".into(), "must be at least 1"));
@@ -773,6 +818,27 @@ mod tests {
         let s = parse(MIN).unwrap();
         assert_eq!(s.workload.expressions, vec!["(5+3)/2"]);
         assert_eq!(s.startup.repetitions, 5);
+    }
+
+    #[test]
+    fn stopping_is_sequential_by_default_and_checked() {
+        let s = parse(MIN).unwrap();
+        assert!(!s.stopping.is_fixed());
+        assert_eq!(s.stopping.target, 0.05);
+        assert!(parse(&format!("{MIN}[stopping]\nmode = \"fixed\"\n"))
+            .unwrap()
+            .stopping
+            .is_fixed());
+        let e = parse(&format!("{MIN}[stopping]\nmode = \"forever\"\n")).unwrap_err();
+        assert!(
+            e.starts_with("s.toml:4: field `stopping.mode` = \"forever\""),
+            "{e}"
+        );
+        let e = parse(&format!("{MIN}[stopping]\ntarget = 5\n")).unwrap_err();
+        assert!(
+            e.starts_with("s.toml:4: field `stopping.target` = 5"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -598,3 +598,70 @@ fn closed_loop_next_to_wrk() {
     );
     eprintln!("wrk output:\n{text}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_converging_window_stops_releasing_once_its_halves_agree() {
+    let (addr, served) = serve(|_, _| async { Reply::Delay(Duration::from_millis(2)) }).await;
+    // A target every pair of halves meets (a relative difference is at most 1): the
+    // window must end at its first comparison, two chunks of 200 answers in.
+    let (r, end) = load::open_loop_converging(addr, &[probe()], &open(200.0, 8000, 0, 4), 0.999)
+        .await
+        .unwrap();
+    eprintln!("{r:?} {end:?}");
+    assert!(end.converged, "{end:?}");
+    assert_eq!(end.chunks, 2);
+    assert!(end.halves.as_ref().is_some_and(|h| h.agree));
+    assert!(r.duration_s < 8.0, "{r:?}");
+    // Every request released was waited for and counted: the figure is of them all.
+    assert_eq!((r.errors, r.wrong_answers), (0, 0), "{r:?}");
+    assert_eq!(r.count, (r.duration_s * 200.0).round() as u64, "{r:?}");
+    assert_eq!(served.load(Ordering::SeqCst), r.count);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_window_whose_halves_differ_runs_its_whole_length() {
+    // The first 300 answers take 2 ms, the rest 20 ms: no two halves agree within 5 %.
+    let (addr, _) =
+        serve(
+            |n, _| async move { Reply::Delay(Duration::from_millis(if n < 300 { 2 } else { 20 })) },
+        )
+        .await;
+    let (r, end) = load::open_loop_converging(addr, &[probe()], &open(200.0, 4000, 0, 8), 0.05)
+        .await
+        .unwrap();
+    assert!(!end.converged, "{end:?}");
+    assert_eq!(end.chunks, 4);
+    assert!(end.halves.as_ref().is_some_and(|h| !h.agree), "{end:?}");
+    assert_eq!((r.duration_s, r.count, r.errors), (4.0, 800, 0), "{r:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closed_loop_told_to_stop_counts_the_seconds_before_the_stop_only() {
+    let (addr, _) = serve(|_, _| async { Reply::Right }).await;
+    let cfg = ClosedLoopConfig {
+        duration: Duration::from_secs(5),
+        connections: 2,
+        timeout: Duration::from_secs(2),
+    };
+    let (r, stopped) = load::closed_loop_until(addr, &[probe()], &cfg, &|s| s.len() >= 2)
+        .await
+        .unwrap();
+    assert!(stopped);
+    assert_eq!(
+        (r.duration_s, r.per_second.samples.len()),
+        (2.0, 2),
+        "{r:?}"
+    );
+    assert_eq!(r.per_second.samples.iter().sum::<f64>() as u64, r.count);
+    assert!((r.rps - r.count as f64 / 2.0).abs() < 1e-9);
+    // Never told: the whole run, as `closed_loop`.
+    let cfg = ClosedLoopConfig {
+        duration: Duration::from_secs(2),
+        ..cfg
+    };
+    let (r, stopped) = load::closed_loop_until(addr, &[probe()], &cfg, &|_| false)
+        .await
+        .unwrap();
+    assert!(!stopped);
+    assert_eq!(r.per_second.samples.len(), 2);
+}

@@ -70,6 +70,68 @@ pub async fn open_loop_run(
     probes: &[Probe],
     cfg: &OpenLoopConfig,
 ) -> Result<OpenLoopRun, Error> {
+    open_loop_inner(addr, probes, cfg, None)
+        .await
+        .map(|(r, _)| r)
+}
+
+/// Per-chunk tallies of a converging window: a chunk is complete when every request
+/// released in it has an outcome.
+struct Chunks {
+    histograms: Vec<Histogram<u64>>,
+    finished: Vec<u64>,
+    expected: Vec<u64>,
+}
+
+impl Chunks {
+    /// The chunks of a window of `total_s` seconds (warm-up included) at `rate`, and
+    /// how many requests the scheduler releases in each (its own arithmetic, so the
+    /// counts match it exactly).
+    fn new(rate: f64, warmup_s: f64, total_s: f64) -> Chunks {
+        let chunk_s = CHUNK.as_secs_f64();
+        let n = (((total_s - warmup_s) / chunk_s).ceil() as usize).max(1);
+        let mut expected = vec![0u64; n];
+        let mut i: u64 = 0;
+        loop {
+            let offset = i as f64 / rate;
+            if offset >= total_s {
+                break;
+            }
+            if offset >= warmup_s {
+                expected[Self::index(offset, warmup_s, n)] += 1;
+            }
+            i += 1;
+        }
+        Chunks {
+            histograms: (0..n).map(|_| OpenStats::new().histogram).collect(),
+            finished: vec![0; n],
+            expected,
+        }
+    }
+
+    fn index(offset: f64, warmup_s: f64, n: usize) -> usize {
+        (((offset - warmup_s) / CHUNK.as_secs_f64()) as usize).min(n - 1)
+    }
+
+    /// Chunks complete from the first on, in a row.
+    fn complete(&self) -> usize {
+        self.finished
+            .iter()
+            .zip(&self.expected)
+            .take_while(|(f, e)| f >= e)
+            .count()
+    }
+}
+
+/// The open loop, and when `converge` gives a target, the controller of a converging
+/// window ([`open_loop_converging`]).
+async fn open_loop_inner(
+    addr: SocketAddr,
+    probes: &[Probe],
+    cfg: &OpenLoopConfig,
+    converge: Option<f64>,
+) -> Result<(OpenLoopRun, Option<WindowEnd>), Error> {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
     if !(cfg.rate_rps.is_finite() && cfg.rate_rps > 0.0) {
         return Err(bad_config("rate_rps", cfg.rate_rps));
     }
@@ -80,11 +142,25 @@ pub async fn open_loop_run(
     let rate = cfg.rate_rps;
     let warmup_s = cfg.warmup.as_secs_f64();
     let total_s = warmup_s + cfg.duration.as_secs_f64();
+    let chunks =
+        converge.map(|_| Arc::new(std::sync::Mutex::new(Chunks::new(rate, warmup_s, total_s))));
+    let n_chunks = chunks
+        .as_ref()
+        .map_or(0, |c| c.lock().expect("chunks").expected.len());
+    let stop = Arc::new(AtomicBool::new(false));
+    let released = Arc::new(AtomicU64::new(0));
 
     let start = Instant::now();
     let hard_deadline = start + cfg.warmup + cfg.duration + cfg.timeout;
     let (tx, rx) = mpsc::unbounded_channel::<u64>();
-    let scheduler = spawn_scheduler(start.into_std(), rate, total_s, tx)?;
+    let scheduler = spawn_scheduler(
+        start.into_std(),
+        rate,
+        total_s,
+        tx,
+        Arc::clone(&stop),
+        Arc::clone(&released),
+    )?;
     let rx = Arc::new(Mutex::new(rx));
 
     // A JoinSet aborts its tasks when dropped: a caller that drops this future (cancel)
@@ -93,6 +169,7 @@ pub async fn open_loop_run(
     for client in clients {
         let rx = Arc::clone(&rx);
         let probes = Arc::clone(&probes);
+        let chunks = chunks.clone();
         let timeout = cfg.timeout;
         workers.spawn(async move {
             let mut stats = OpenStats::new();
@@ -118,11 +195,56 @@ pub async fn open_loop_run(
                 };
                 let done = Instant::now();
                 if offset >= warmup_s {
-                    stats.record(outcome, probe, done.saturating_duration_since(intended));
+                    let latency = done.saturating_duration_since(intended);
+                    let correct = stats.record(outcome, probe, latency);
+                    if let Some(c) = &chunks {
+                        let mut c = c.lock().expect("chunks");
+                        let k = Chunks::index(offset, warmup_s, c.finished.len());
+                        if let Some(us) = correct {
+                            c.histograms[k].saturating_record(us);
+                        }
+                        c.finished[k] += 1;
+                    }
                 }
             }
             stats
         });
+    }
+
+    // The controller of a converging window: after every even number of complete
+    // chunks, compare the halves; stop releasing requests once they agree. Requests
+    // already released are all waited for below, so ending early drops no slow answer.
+    let mut end = None;
+    if let (Some(target), Some(chunks)) = (converge, &chunks) {
+        let mut checked = 0;
+        let mut window_end = WindowEnd {
+            chunks: n_chunks,
+            converged: false,
+            halves: None,
+        };
+        let last = start + Duration::from_secs_f64(total_s);
+        while Instant::now() < last {
+            tokio::time::sleep(CHECK_EVERY).await;
+            let c = chunks.lock().expect("chunks");
+            let k = c.complete();
+            if k >= 2 && k.is_multiple_of(2) && k > checked && k < n_chunks {
+                checked = k;
+                let halves = super::converge::latency_halves(
+                    &merged(&c.histograms[..k / 2])?,
+                    &merged(&c.histograms[k / 2..k])?,
+                    target,
+                );
+                let agree = halves.agree;
+                window_end.halves = Some(halves);
+                if agree {
+                    stop.store(true, Relaxed);
+                    window_end.converged = true;
+                    window_end.chunks = k;
+                    break;
+                }
+            }
+        }
+        end = Some(window_end);
     }
 
     let mut total = OpenStats::new();
@@ -136,14 +258,62 @@ pub async fn open_loop_run(
         .await
         .ok();
 
+    // A window that ran its whole length: its halves as they finally are.
+    if let (Some(e), Some(chunks)) = (end.as_mut(), &chunks) {
+        if !e.converged && n_chunks >= 2 {
+            let c = chunks.lock().expect("chunks");
+            let k = n_chunks / 2;
+            e.halves = Some(super::converge::latency_halves(
+                &merged(&c.histograms[..k])?,
+                &merged(&c.histograms[k..])?,
+                converge.unwrap_or_default(),
+            ));
+        }
+    }
+
     if let Some(e) = &total.first_error {
         tracing::warn!(%addr, errors = total.errors, first = %e, "open-loop load saw errors");
     }
     if total.wrong_answers > 0 {
         tracing::warn!(%addr, wrong = total.wrong_answers, "open-loop load saw wrong answers");
     }
-    let h = &total.histogram;
-    let duration_s = cfg.duration.as_secs_f64();
+    // A window stopped early lasted as long as the requests it released after the
+    // warm-up (the schedule's own time).
+    let measured_s = if stop.load(Relaxed) {
+        (released.load(Relaxed) as f64 / rate - warmup_s).max(1.0 / rate)
+    } else {
+        cfg.duration.as_secs_f64()
+    };
+    let result = summarize(
+        &total.histogram,
+        total.errors,
+        total.wrong_answers,
+        rate,
+        measured_s,
+        cfg.connections,
+    );
+    tracing::debug!(?result, "open-loop load done");
+    Ok((
+        OpenLoopRun {
+            result,
+            histogram: total.histogram,
+        },
+        end,
+    ))
+}
+
+/// How often the controller of a converging window looks at its chunks.
+const CHECK_EVERY: Duration = Duration::from_millis(100);
+
+/// The latency summary of one window's histogram (correct answers, microseconds).
+fn summarize(
+    h: &Histogram<u64>,
+    errors: u64,
+    wrong_answers: u64,
+    rate: f64,
+    duration_s: f64,
+    connections: usize,
+) -> LatencyResult {
     let count = h.len();
     let q = |q: f64| {
         if count == 0 {
@@ -152,7 +322,7 @@ pub async fn open_loop_run(
             h.value_at_quantile(q) as f64
         }
     };
-    let result = LatencyResult {
+    LatencyResult {
         rate_rps: rate,
         duration_s,
         achieved_rps: count as f64 / duration_s,
@@ -164,15 +334,54 @@ pub async fn open_loop_run(
         mean: if count == 0 { 0.0 } else { h.mean() },
         stddev: if count == 0 { 0.0 } else { h.stdev() },
         count,
-        errors: total.errors,
-        wrong_answers: total.wrong_answers,
-        connections: cfg.connections,
-    };
-    tracing::debug!(?result, "open-loop load done");
-    Ok(OpenLoopRun {
-        result,
-        histogram: total.histogram,
-    })
+        errors,
+        wrong_answers,
+        connections,
+    }
+}
+
+/// Length of one chunk of a converging window, by intended send time: its halves are
+/// compared each time an even number of chunks is complete.
+pub const CHUNK: Duration = Duration::from_secs(1);
+
+/// How a converging window ended.
+#[derive(Debug, Clone)]
+pub struct WindowEnd {
+    /// Chunks of [`CHUNK`] compared when the halves agreed; else every chunk of the
+    /// window (the last may be shorter).
+    pub chunks: usize,
+    /// The halves agreed within the target (else the maximum length ran out).
+    pub converged: bool,
+    /// The last comparison of the halves, if any was made.
+    pub halves: Option<super::converge::Halves>,
+}
+
+/// An open-loop window that ends when its histogram has converged: its requests are
+/// tallied in chunks of [`CHUNK`] by their intended send time (after `cfg.warmup`), and
+/// each time an even number of chunks is complete (every request released in them has
+/// an outcome), the first half of those chunks is compared with the second
+/// ([`super::converge::latency_halves`]); once they agree within `target` the schedule
+/// stops releasing requests, at most at `cfg.duration`. One schedule and one set of
+/// connections throughout: every request released is waited for, so ending early
+/// cannot leave a slow answer out of the figure, and the result is of every request of
+/// the window.
+pub async fn open_loop_converging(
+    addr: SocketAddr,
+    probes: &[Probe],
+    cfg: &OpenLoopConfig,
+    target: f64,
+) -> Result<(LatencyResult, WindowEnd), Error> {
+    let (run, end) = open_loop_inner(addr, probes, cfg, Some(target)).await?;
+    Ok((run.result, end.expect("a converging window has an end")))
+}
+
+fn merged(hs: &[Histogram<u64>]) -> Result<Histogram<u64>, Error> {
+    let mut out = OpenStats::new().histogram;
+    for h in hs {
+        out.add(h)
+            .map_err(|e| Error::at("load", "merging histograms", format!("{e:?}")))?;
+    }
+    Ok(out)
 }
 
 /// Release request indices at their intended times from an OS thread (see module doc).
@@ -181,7 +390,10 @@ fn spawn_scheduler(
     rate: f64,
     total_s: f64,
     tx: mpsc::UnboundedSender<u64>,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    released: Arc<std::sync::atomic::AtomicU64>,
 ) -> Result<std::thread::JoinHandle<()>, Error> {
+    use std::sync::atomic::Ordering::Relaxed;
     std::thread::Builder::new()
         .name("virtbench-sched".into())
         .spawn(move || {
@@ -201,10 +413,12 @@ fn spawn_scheduler(
                 if at > now {
                     std::thread::sleep(at - now);
                 }
-                if tx.send(i).is_err() {
+                // A converging window that has converged releases nothing more.
+                if stop.load(Relaxed) || tx.send(i).is_err() {
                     break;
                 }
                 i += 1;
+                released.store(i, Relaxed);
             }
         })
         .map_err(|e| Error::at("load", "starting the scheduler thread", e.to_string()))
@@ -232,11 +446,18 @@ impl OpenStats {
         }
     }
 
-    fn record(&mut self, outcome: Result<Answer, HttpError>, probe: &Probe, latency: Duration) {
+    /// Count one outcome; the latency recorded, microseconds, if it was correct.
+    fn record(
+        &mut self,
+        outcome: Result<Answer, HttpError>,
+        probe: &Probe,
+        latency: Duration,
+    ) -> Option<u64> {
         match classify(outcome, probe) {
             Outcome::Correct => {
                 let us = (latency.as_micros() as u64).max(1);
                 self.histogram.saturating_record(us);
+                return Some(us);
             }
             Outcome::Wrong => self.wrong_answers += 1,
             Outcome::Error(e) => {
@@ -246,6 +467,7 @@ impl OpenStats {
                 }
             }
         }
+        None
     }
 
     fn merge(&mut self, other: OpenStats) -> Result<(), Error> {
@@ -304,29 +526,56 @@ pub async fn closed_loop(
     probes: &[Probe],
     cfg: &ClosedLoopConfig,
 ) -> Result<ThroughputResult, Error> {
+    closed_loop_until(addr, probes, cfg, &|_| false)
+        .await
+        .map(|(t, _)| t)
+}
+
+/// Correct answers are counted in the second they arrive; the controller reads a
+/// second this long after it ended, so that a worker that took its answer just
+/// before the boundary has counted it.
+const SLICE_LAG: Duration = Duration::from_millis(20);
+
+/// [`closed_loop`] that may end before `cfg.duration`: after each full second, `stop`
+/// is given the answers per second so far and ends the run at that second if it says
+/// so (sequential stopping: the spread of the per-second throughput reached its
+/// target). Returns the result and whether `stop` ended it. A run ended early counts
+/// the whole seconds before the stop only.
+pub async fn closed_loop_until(
+    addr: SocketAddr,
+    probes: &[Probe],
+    cfg: &ClosedLoopConfig,
+    stop: &(dyn Fn(&[f64]) -> bool + Sync),
+) -> Result<(ThroughputResult, bool), Error> {
+    use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
     check_common(probes, cfg.duration, cfg.connections, cfg.timeout)?;
     let clients = connect_all(addr, cfg.connections, cfg.timeout).await?;
     let probes: Arc<[Probe]> = probes.into();
     let duration_s = cfg.duration.as_secs_f64();
     // One slot per started second; only full seconds become samples.
     let slices = cfg.duration.as_secs_f64().ceil().max(1.0) as usize;
+    let per_slice: Arc<[AtomicU64]> = (0..slices).map(|_| AtomicU64::new(0)).collect();
+    // The end, as microseconds after the start: the controller may bring it forward.
+    let end_us = Arc::new(AtomicU64::new(cfg.duration.as_micros() as u64));
 
     let start = Instant::now();
-    let end = start + cfg.duration;
+    let end_of = move |end_us: &AtomicU64| start + Duration::from_micros(end_us.load(Relaxed));
     // A JoinSet aborts its tasks when dropped: a caller that drops this future (cancel)
     // stops the load at once instead of leaving it running against a torn-down target.
     let mut workers = JoinSet::new();
     for (w, client) in clients.into_iter().enumerate() {
         let probes = Arc::clone(&probes);
+        let per_slice = Arc::clone(&per_slice);
+        let end_us = Arc::clone(&end_us);
         let timeout = cfg.timeout;
         workers.spawn(async move {
             let mut client = client;
-            let mut per_slice = vec![0u64; slices];
             let (mut errors, mut wrong) = (0u64, 0u64);
             let mut first_error: Option<String> = None;
             let mut k = w;
             loop {
                 let now = Instant::now();
+                let end = end_of(&end_us);
                 if now >= end {
                     break;
                 }
@@ -338,14 +587,14 @@ pub async fn closed_loop(
                 let done = Instant::now();
                 // Answers after the end don't count, and a request cut by the end is
                 // not an error.
-                if done >= end {
+                if done >= end_of(&end_us) {
                     break;
                 }
                 let transport_error = outcome.is_err();
                 match classify(outcome, probe) {
                     Outcome::Correct => {
                         let s = (done - start).as_secs() as usize;
-                        per_slice[s.min(slices - 1)] += 1;
+                        per_slice[s.min(slices - 1)].fetch_add(1, Relaxed);
                     }
                     Outcome::Wrong => wrong += 1,
                     Outcome::Error(e) => {
@@ -359,16 +608,30 @@ pub async fn closed_loop(
                     tokio::time::sleep_until((Instant::now() + ERROR_BACKOFF).min(end)).await;
                 }
             }
-            (per_slice, errors, wrong, first_error)
+            (errors, wrong, first_error)
         });
     }
 
-    let mut per_slice = vec![0u64; slices];
+    // Never at the last full second: the run ends there anyway.
+    let full = duration_s.floor() as usize;
+    let mut stopped_at = None;
+    for k in 1..full {
+        tokio::time::sleep_until(start + Duration::from_secs(k as u64) + SLICE_LAG).await;
+        let so_far: Vec<f64> = per_slice[..k]
+            .iter()
+            .map(|c| c.load(Relaxed) as f64)
+            .collect();
+        if stop(&so_far) {
+            end_us.store(k as u64 * 1_000_000, Relaxed);
+            stopped_at = Some(k);
+            break;
+        }
+    }
+
     let (mut errors, mut wrong_answers) = (0u64, 0u64);
     let mut first_error = None;
     while let Some(w) = workers.join_next().await {
-        let (slice, e, wr, fe) = w.map_err(|e| Error::at("load", "worker task", e.to_string()))?;
-        per_slice.iter_mut().zip(slice).for_each(|(a, b)| *a += b);
+        let (e, wr, fe) = w.map_err(|e| Error::at("load", "worker task", e.to_string()))?;
         errors += e;
         wrong_answers += wr;
         first_error = first_error.or(fe);
@@ -376,8 +639,13 @@ pub async fn closed_loop(
     if let Some(e) = &first_error {
         tracing::warn!(%addr, errors, first = %e, "closed-loop load saw errors");
     }
-    let count: u64 = per_slice.iter().sum();
-    let full = duration_s.floor() as usize;
+    let per_slice: Vec<u64> = per_slice.iter().map(|c| c.load(Relaxed)).collect();
+    let (duration_s, full) = match stopped_at {
+        Some(k) => (k as f64, k),
+        None => (duration_s, full),
+    };
+    let counted = &per_slice[..(duration_s.ceil() as usize).clamp(1, slices)];
+    let count: u64 = counted.iter().sum();
     let samples: Vec<f64> = if full == 0 {
         vec![count as f64 / duration_s]
     } else {
@@ -393,7 +661,7 @@ pub async fn closed_loop(
         wrong_answers,
     };
     tracing::debug!(?result, "closed-loop load done");
-    Ok(result)
+    Ok((result, stopped_at.is_some()))
 }
 
 fn check_common(

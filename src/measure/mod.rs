@@ -2,6 +2,7 @@
 //! answer), load (open-loop latency, closed-loop throughput) and host resources.
 
 pub mod answer;
+pub mod converge;
 pub mod fault;
 pub mod http;
 pub mod isolation;

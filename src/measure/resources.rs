@@ -91,7 +91,7 @@ pub struct Window {
 }
 
 impl Window {
-    fn push(&mut self, at: Duration, s: ResourceSample) {
+    pub fn push(&mut self, at: Duration, s: ResourceSample) {
         self.rss_bytes.push(s.rss_bytes as f64);
         if let Some(p) = s.pss_bytes {
             self.pss_bytes.push(p as f64);
@@ -143,6 +143,36 @@ pub async fn window(
     let mut w = Window::default();
     sample_until(deployment, interval, &mut w, tokio::time::sleep(length)).await?;
     Ok(w)
+}
+
+/// Sample `deployment` every `interval` until `steady` says the window is enough (it
+/// is asked after each sample) or `max` has passed; returns the window and the last
+/// answer of `steady`. The idle window of sequential stopping (docs/stopping.md).
+pub async fn window_until<T>(
+    deployment: &(impl Sampled + ?Sized),
+    max: Duration,
+    interval: Duration,
+    steady: impl Fn(&Window) -> Option<T>,
+) -> Result<(Window, Option<T>), Error> {
+    let start = Instant::now();
+    let mut w = Window::default();
+    let mut tick = tokio::time::interval(interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let end = tokio::time::Instant::from_std(start + max);
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep_until(end) => {
+                w.push(start.elapsed(), deployment.sample().await?);
+                return Ok((w, None));
+            }
+            _ = tick.tick() => {
+                w.push(start.elapsed(), deployment.sample().await?);
+                if let Some(t) = steady(&w) {
+                    return Ok((w, Some(t)));
+                }
+            }
+        }
+    }
 }
 
 /// Sample every `interval` until `until` completes, then once more; returns its output.

@@ -90,5 +90,29 @@ fn summary_line(r: &PlatformResult) -> String {
     if let Some(l) = r.latency_us.last() {
         parts.push(format!("p99 {:.0} us @ {} req/s", l.p99, l.rate_rps));
     }
-    parts.join("  ")
+    let mut line = parts.join("  ");
+    if !r.stopping.is_empty() {
+        line.push_str(&format!("\n{:<11}stopped: {}", "", stopped(r)));
+    }
+    line
+}
+
+/// What stopped each figure of a variant: "startup n=3 spread 2.1 s, idle n=9 spread
+/// 2.0 s, ..." (the reasons of docs/stopping.md).
+fn stopped(r: &PlatformResult) -> String {
+    use crate::results::StopReason;
+    r.stopping
+        .iter()
+        .map(|(k, s)| {
+            let why = match s.reason {
+                StopReason::Decided => "decided",
+                StopReason::Spread => "spread",
+                StopReason::Budget => "budget",
+                StopReason::Fixed => "fixed",
+            };
+            let name = k.trim_end_matches("_ms").trim_start_matches("max_");
+            format!("{name} n={} {why} {:.1} s", s.n, s.spent_s)
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }

@@ -75,9 +75,16 @@ impl Ran {
 
     /// The second (working) platform was measured and the results were written.
     fn assert_second_measured(&self) {
+        self.assert_second_measured_with(2)
+    }
+
+    fn assert_second_measured_with(&self, startups: usize) {
         let r = self.result(SECOND);
         assert!(r.error.is_none(), "{:?}", r.error);
-        assert_eq!(r.startup_ms.as_ref().map(|s| s.samples.len()), Some(2));
+        assert_eq!(
+            r.startup_ms.as_ref().map(|s| s.samples.len()),
+            Some(startups)
+        );
         assert_eq!(r.latency_us.len(), 1);
         assert!(r.extras.contains_key("fake_extra_ms"));
         assert_eq!(self.cleanups(SECOND), 1);
@@ -93,9 +100,17 @@ impl Ran {
 }
 
 async fn run_fakes(first: Script) -> Ran {
+    run_fakes_with(first, SCENARIO, None).await
+}
+
+async fn run_fakes_with(
+    first: Script,
+    scenario_text: &str,
+    stop: Option<Arc<dyn stop::StopRule>>,
+) -> Ran {
     let dir = tempfile::tempdir().unwrap();
     let scenario = dir.path().join("fake.toml");
-    std::fs::write(&scenario, SCENARIO).unwrap();
+    std::fs::write(&scenario, scenario_text).unwrap();
     let journal = Journal::default();
     let fakes: Vec<Box<dyn Platform>> = vec![
         Box::new(Fake {
@@ -114,6 +129,7 @@ async fn run_fakes(first: Script) -> Ran {
         platforms: None,
         out: dir.path().join("reports"),
         observer: Arc::new(Quiet),
+        stop,
     };
     let outcome = run_on(opts, fakes).await.expect("the run itself completes");
     Ran {
@@ -336,4 +352,133 @@ async fn cancelling_mid_run_tears_down_and_writes_what_was_measured() {
             .is_some_and(|w| w.contains("interrupted")));
         ran.assert_written();
     }
+}
+
+/// A scenario for sequential stopping: up to 6 startups, windows long enough to be
+/// cut short, a target no real series of timings reaches (so only the given rule or
+/// the budget ends a figure).
+const SEQUENTIAL: &str = r#"
+name = "fake"
+platforms = ["native", "docker"]
+[startup]
+repetitions = 6
+timeout_s = 10
+[stopping]
+target = 0.000000001
+[idle]
+window_s = 0.3
+interval_ms = 50
+[load]
+rates_rps = [20]
+duration_s = 0.3
+warmup_s = 0
+connections = 1
+timeout_ms = 2000
+[throughput]
+duration_s = 1
+connections = 1
+"#;
+
+/// Enough once a figure has `n` samples: decides like a claim's threshold would, but
+/// on the count alone, so the test does not depend on timings.
+struct EnoughAt(usize);
+
+impl stop::StopRule for EnoughAt {
+    fn check(&self, at: &stop::Point<'_>) -> Option<stop::Enough> {
+        (at.figure == stop_key::STARTUP && at.samples.len() >= self.0).then(|| stop::Enough {
+            reason: StopReason::Decided,
+            spread: None,
+            detail: format!("{} samples", self.0),
+        })
+    }
+}
+
+fn startup_stop(ran: &Ran, name: &str) -> crate::results::Stopping {
+    ran.result(name).stopping[stop_key::STARTUP].clone()
+}
+
+#[tokio::test]
+async fn a_rule_given_by_the_caller_stops_startup_and_every_deployment_goes() {
+    let ran = run_fakes_with(Script::default(), SEQUENTIAL, Some(Arc::new(EnoughAt(4)))).await;
+    for name in [FIRST, SECOND] {
+        let r = ran.result(name);
+        assert!(r.error.is_none(), "{:?}", r.error);
+        assert_eq!(r.startup_ms.as_ref().unwrap().samples.len(), 4);
+        let st = startup_stop(&ran, name);
+        assert_eq!((st.n, st.reason), (4, StopReason::Decided));
+        assert_eq!(st.interval.unwrap().n, 4);
+        assert_eq!(ran.journal.count(&format!("{name}: deployed")), 4);
+        assert!(ran.all_torn_down(name));
+    }
+    ran.assert_written();
+}
+
+#[tokio::test]
+async fn without_a_rule_that_says_enough_the_budget_ends_startup() {
+    let ran = run_fakes_with(Script::default(), SEQUENTIAL, None).await;
+    let st = startup_stop(&ran, FIRST);
+    assert_eq!((st.n, st.reason), (6, StopReason::Budget), "{st:?}");
+    assert_eq!(ran.journal.count(&format!("{FIRST}: deployed")), 6);
+    assert!(ran.all_torn_down(FIRST));
+    // Every figure says what stopped it.
+    let r = ran.result(FIRST);
+    let keys: Vec<&str> = r.stopping.keys().map(String::as_str).collect();
+    assert_eq!(
+        keys,
+        ["idle", "latency_us@20", "max_throughput_rps", "startup_ms"]
+    );
+    // The throughput run of one second has no second to stop after: its budget.
+    assert_eq!(r.stopping["max_throughput_rps"].reason, StopReason::Budget);
+}
+
+#[tokio::test]
+async fn a_decided_against_rule_from_plain_data_stops_at_the_minimum() {
+    // The fake's startups are milliseconds: against a baseline of 1000 s each, the
+    // ratio is wholly below 1 from the third sample on.
+    let rule = stop::DecidedAgainst {
+        figure: stop_key::STARTUP.into(),
+        platform: None,
+        baseline_platform: "a slow baseline".into(),
+        baseline: vec![1e6, 1e6, 1e6],
+        threshold: 1.0,
+        resolution: 0.0,
+    };
+    let ran = run_fakes_with(Script::default(), SEQUENTIAL, Some(Arc::new(rule))).await;
+    let st = startup_stop(&ran, FIRST);
+    assert_eq!((st.n, st.reason), (3, StopReason::Decided), "{st:?}");
+    assert!(st.detail.contains("wholly below 1x"), "{}", st.detail);
+}
+
+#[tokio::test]
+async fn fixed_mode_takes_the_count_and_the_whole_windows() {
+    let fixed = SEQUENTIAL.replace("target = 0.000000001", "mode = \"fixed\"");
+    let ran = run_fakes_with(Script::default(), &fixed, Some(Arc::new(EnoughAt(3)))).await;
+    let r = ran.result(FIRST);
+    assert_eq!(r.startup_ms.as_ref().unwrap().samples.len(), 6);
+    for (k, st) in &r.stopping {
+        assert_eq!(st.reason, StopReason::Fixed, "{k}: {st:?}");
+    }
+    assert_eq!(r.stopping.len(), 4);
+}
+
+#[tokio::test]
+async fn a_failed_deployment_in_the_middle_of_sequential_startup_leaves_nothing() {
+    let ran = run_fakes_with(
+        Script {
+            sample_fails_from: Some(1),
+            ..Script::default()
+        },
+        SEQUENTIAL,
+        Some(Arc::new(EnoughAt(3))),
+    )
+    .await;
+    assert!(
+        ran.error(FIRST).contains("settling"),
+        "{}",
+        ran.error(FIRST)
+    );
+    assert_eq!(startup_stop(&ran, FIRST).n, 3);
+    assert!(ran.all_torn_down(FIRST));
+    assert_eq!(ran.cleanups(FIRST), 1);
+    ran.assert_second_measured_with(3);
 }
