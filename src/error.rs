@@ -37,6 +37,11 @@ pub enum Error {
     /// A failure the harness found itself, said in one line.
     #[error("{0}")]
     Failed(String),
+    /// The deployment's host resources cannot be read from this host (a remote cloud's
+    /// instances): a state of the figure, not a failure of the run. The runner skips
+    /// the memory and CPU figures and measures the rest.
+    #[error("not observable: {0}")]
+    NotObservable(String),
     /// More context on an error from below ("snapshot VM: ...").
     #[error("{context}: {source}")]
     Context {

@@ -728,6 +728,15 @@ async fn measure_ready(
         label: &label,
         step,
     };
+    // A deployment whose resources this host cannot read (a remote cloud's instances)
+    // is measured without them: no settle, idle window or CPU per request; its
+    // latency, throughput and experiments as everywhere else.
+    if let Err(Error::NotObservable(why)) = dep.sample().await {
+        tracing::info!(%label, %why, "host resources not observable: measuring the rest");
+        r.details
+            .insert("resources_not_observable".into(), why.clone());
+        return measure_unobservable(p, ctx, dep, r, progress, probes).await;
+    }
     progress.on(&step(Step::Settling));
     let settled = ledger
         .time(
@@ -943,6 +952,58 @@ async fn measure_ready(
     progress.on(&step(Step::Extras));
     r.extras = ledger
         .time(Phase::Extras, cancellable(&ctx.cancel, p.extras(ctx, dep)))
+        .await
+        .map_err(failed_at("extras"))?;
+    Ok(())
+}
+
+/// What is measured of a deployment whose host resources cannot be read: each load
+/// window (fixed length: its convergence is about the host side too, and the halves
+/// are not the point here), the closed-loop throughput, and the experiments.
+async fn measure_unobservable(
+    p: &dyn Platform,
+    ctx: &RunContext,
+    dep: &mut dyn Deployment,
+    r: &mut PlatformResult,
+    progress: &dyn Observer,
+    probes: &[Probe],
+) -> Result<(), StepError> {
+    let s = &ctx.scenario;
+    let addr = dep.endpoint();
+    for &rate in &s.load.rates_rps {
+        let cfg = load::OpenLoopConfig {
+            rate_rps: rate,
+            duration: Duration::from_secs_f64(s.load.duration_s),
+            warmup: Duration::from_secs_f64(s.load.warmup_s),
+            connections: s.load.connections,
+            timeout: Duration::from_millis(s.load.timeout_ms),
+        };
+        let lat = cancellable(&ctx.cancel, load::open_loop(addr, probes, &cfg))
+            .await
+            .map_err(failed_at("open-loop load"))?;
+        progress.on(&Event::Figure {
+            platform: p.name(),
+            label: &r.label,
+            figure: Figure::Latency {
+                rate_rps: rate,
+                p50_us: lat.p50,
+                p99_us: lat.p99,
+            },
+        });
+        r.latency_us.push(lat);
+    }
+    if s.throughput.duration_s > 0.0 {
+        let cfg = load::ClosedLoopConfig {
+            duration: Duration::from_secs_f64(s.throughput.duration_s),
+            connections: s.throughput.connections,
+            timeout: Duration::from_millis(s.load.timeout_ms),
+        };
+        let t = cancellable(&ctx.cancel, load::closed_loop(addr, probes, &cfg))
+            .await
+            .map_err(failed_at("closed-loop load"))?;
+        r.max_throughput_rps = Some(t);
+    }
+    r.extras = cancellable(&ctx.cancel, p.extras(ctx, dep))
         .await
         .map_err(failed_at("extras"))?;
     Ok(())

@@ -53,6 +53,8 @@ pub struct Script {
     pub dies_before_ready: bool,
     /// `sample` fails from this call on (1-based): a measurement that fails.
     pub sample_fails_from: Option<usize>,
+    /// `sample` says the resources are not observable (a remote cloud's instances).
+    pub not_observable: bool,
     pub extras: Act,
     pub teardown: Act,
     /// The backstop cleanup fails.
@@ -219,6 +221,9 @@ impl Deployment for FakeDeployment {
 
     async fn sample(&self) -> Result<ResourceSample, PlatformError> {
         let n = self.samples.fetch_add(1, Ordering::SeqCst) + 1;
+        if self.script.not_observable {
+            return Err(PlatformError::NotObservable("scripted remote".into()));
+        }
         if self.script.sample_fails_from.is_some_and(|from| n >= from) {
             return Err(PlatformError::Failed("sample failed as scripted".into()));
         }

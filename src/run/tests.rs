@@ -202,6 +202,30 @@ async fn a_deployment_that_dies_before_answering_fails_fast_and_is_torn_down() {
     assert_eq!(ran.journal.count(&format!("{FIRST}: teardown")), 1);
 }
 
+/// A deployment whose host resources cannot be read (a remote cloud) is not a failure:
+/// its latency, throughput and experiments are measured, memory and CPU are absent and
+/// the result says why.
+#[tokio::test]
+async fn a_deployment_with_unobservable_resources_is_measured_without_them() {
+    let remote = Script {
+        not_observable: true,
+        ..Default::default()
+    };
+    let ran = run_fakes(remote).await;
+    assert!(!ran.outcome.failed, "{:?}", ran.result(FIRST).error);
+    let first = ran.result(FIRST);
+    assert!(first.error.is_none(), "{:?}", first.error);
+    assert!(first.memory_idle_bytes.is_none());
+    assert!(first.cpu_idle_seconds.is_none());
+    assert!(!first.latency_us.is_empty(), "latency still measured");
+    assert!(first
+        .details
+        .get("resources_not_observable")
+        .is_some_and(|w| w.contains("scripted remote")));
+    assert!(ran.all_torn_down(FIRST));
+    ran.assert_second_measured();
+}
+
 #[tokio::test]
 async fn a_failed_measurement_tears_the_kept_deployment_down() {
     // The first samples are the settling wait's.

@@ -374,8 +374,8 @@ impl Deployment for OpenStackDeployment {
     async fn sample(&self) -> Result<ResourceSample, PlatformError> {
         let pids = self.local_pids();
         if pids.is_empty() {
-            return Err(PlatformError::Failed(format!(
-                "openstack: memory and CPU not observable on a remote cloud: no QEMU \
+            return Err(PlatformError::NotObservable(format!(
+                "openstack: memory and CPU of a remote cloud's instances: no QEMU \
                  process of the {} instance(s) on this host (the flavor's allocation is \
                  in the details)",
                 self.servers.len()
