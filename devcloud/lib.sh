@@ -44,7 +44,7 @@ ETC="$DEVCLOUD_STATE/etc"
 # Packages from Debian that `up` installs when missing.
 APT_PACKAGES=(mariadb-server rabbitmq-server libvirt-daemon libvirt-daemon-driver-qemu
   libvirt-clients libvirt-dev dnsmasq-base qemu-system-x86 qemu-utils pkg-config gcc
-  python3-venv python3-dev iproute2 iptables)
+  python3-venv python3-dev iproute2 iptables socat openssl)
 
 # What the venv holds (versions of the OpenStack services fixed here, their
 # libraries pinned by the constraints file).
