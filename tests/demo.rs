@@ -153,7 +153,7 @@ fn the_demo_fills_its_table_and_gives_verdicts_on_a_real_terminal() {
     for v in &verdicts {
         let verdict = v.split_once(' ').map(|(_, rest)| rest).unwrap_or_default();
         assert!(
-            ["supported", "contradicted", "mixed"]
+            ["supported", "contradicted", "mixed", "undecided"]
                 .iter()
                 .any(|w| verdict.starts_with(w)),
             "{v}"

@@ -25,7 +25,12 @@ const SETTLE: Duration = Duration::from_secs(2);
 /// The variant a platform's sweep deploys: QEMU's first one-VM variant (q35 first, as
 /// the scenario lists it), else the platform's first variant.
 pub fn variant(p: &dyn Platform, scenario: &Scenario) -> Option<Variant> {
-    let all = p.variants(scenario);
+    // Never a variant this user cannot deploy (a bridged VM without root).
+    let all: Vec<Variant> = p
+        .variants(scenario)
+        .into_iter()
+        .filter(|v| !p.needs_root(scenario, v).iter().any(|n| n.whole_variant))
+        .collect();
     all.iter()
         .find(|v| v.get("topology") == Some("all-in-one"))
         .or(all.first())
