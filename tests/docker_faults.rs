@@ -100,8 +100,10 @@ async fn daemon_kill_on_a_private_engine_leaves_the_users_engine_alone() {
     assert_eq!(netns, Vec::<String>::new());
     assert!(!dir.exists());
 
+    // C7 reads the engine as installed: the default configuration's trial alone (the
+    // live-restore and containerd trials are their own `fault_<trial>_*` rows).
     let survived = &series["daemon_kill_survived"];
-    assert_eq!((survived.unit.as_str(), survived.summary.n), ("ratio", 2));
+    assert_eq!((survived.unit.as_str(), survived.summary.n), ("ratio", 1));
     for trial in [
         "dockerd_kill",
         "dockerd_kill_live_restore",

@@ -143,10 +143,12 @@ fn claims_cover_c1_to_c15_with_specific_reasons() {
     // Figures the fixture holds decide these; its only VM ran under TCG, so the
     // VM-vs-container verdicts are emulated-only ones.
     assert_eq!(verdict("C4"), SupportedEmulatedOnly);
-    assert_eq!(
-        verdict("C2"),
-        MixedEmulatedOnly,
-        "TCG CPU per request is far above the container's"
+    // C2's CPU per request has two load windows in the fixture: too few for an
+    // interval, so that part (and C2) is undecided, its memory part already decided.
+    assert!(
+        matches!(verdict("C2"), Undecided(ref why) if why.contains("n=2")),
+        "{:?}",
+        verdict("C2")
     );
     assert_eq!(
         verdict("C5"),
@@ -274,8 +276,11 @@ fn claims_come_first_and_link_to_their_evidence() {
     assert!(at("<section id=\"claims\"") < at("<section id=\"context\""));
     let glance = section(&page, "glance");
     // Counted by plain outcome, emulated-only verdicts included: the counts add up to 15.
-    assert!(glance.contains("7 supported, 0 contradicted, 2 mixed, 6 not measured"));
-    assert!(glance.contains("of which 3 on emulated VMs only"));
+    assert!(
+        glance.contains("7 supported, 0 contradicted, 1 mixed, 1 undecided, 6 not measured"),
+        "{glance}"
+    );
+    assert!(glance.contains("of which 2 on emulated VMs only"));
     for c in claims::evaluate(&r) {
         let row_start = glance
             .find(&format!("<tr id=\"claim-{}\">", c.id))
@@ -355,8 +360,9 @@ fn details_are_folded_and_artifacts_listed_once_per_platform() {
         "the shared docker image is listed once"
     );
     assert!(artifacts.contains("all 2 variants"));
-    // Printing opens what the screen folds, without script.
-    assert!(page.contains("details::details-content"));
+    // Printing opens the claims the screen folds, without script; the per-variant
+    // details stay folded in print.
+    assert!(page.contains("details.claim::details-content"));
     assert!(page.contains("size: A4"));
 }
 
