@@ -257,12 +257,23 @@ cpus = 1
     );
     let lxc = find("lxc");
     assert!(!lxc.available && lxc.needs_root.len() == 1, "{lxc:?}");
-    let podman = find("podman/bridge");
     if rootless {
+        let podman = find("podman/bridge");
         assert!(podman.available && podman.error.is_none(), "{podman:?}");
         assert_eq!(
             podman.details.get("rootless").map(String::as_str),
             Some("true")
+        );
+    } else {
+        // A fresh machine without uidmap: the platform's row says what rootless lacks.
+        let podman = find("podman");
+        assert!(
+            !podman.available
+                && podman
+                    .unavailable_reason
+                    .as_deref()
+                    .is_some_and(|w| w.contains("uidmap")),
+            "{podman:?}"
         );
     }
     // The report says what needed root (the reasons it lists for what did not run).
