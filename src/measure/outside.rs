@@ -163,62 +163,39 @@ impl Outside {
         Ok(())
     }
 
+    /// Insert a FORWARD rule tagged with the run id (`matches`, then `-j target`),
+    /// remembered so that [`Outside::destroy`] (and `cleanup`, by the tag) removes it.
+    async fn insert_rule(&mut self, matches: &[&str], target: &str) -> Result<(), Error> {
+        let tag = format!("{RULE_TAG}{}", self.run_id);
+        let spec: Vec<String> = std::iter::once("FORWARD")
+            .chain(matches.iter().copied())
+            .chain(["-m", "comment", "--comment", &tag, "-j", target])
+            .map(str::to_string)
+            .collect();
+        let args: Vec<&str> = std::iter::once("-I")
+            .chain(spec.iter().map(String::as_str))
+            .collect();
+        run("iptables", &args).await?;
+        self.rules.push(spec);
+        Ok(())
+    }
+
     /// Let the host forward between the LAN PC and `iface` (both the run's own).
     pub async fn allow_forward(&mut self, iface: &str) -> Result<(), Error> {
-        let tag = format!("{RULE_TAG}{}", self.run_id);
-        for (i, o) in [(&self.host_if, iface), (&iface.to_string(), &self.host_if)] {
-            let spec: Vec<String> = [
-                "FORWARD",
-                "-i",
-                i,
-                "-o",
-                o,
-                "-m",
-                "comment",
-                "--comment",
-                &tag,
-                "-j",
-                "ACCEPT",
-            ]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-            let mut args = vec!["-I".to_string()];
-            args.extend(spec.iter().cloned());
-            let args: Vec<&str> = args.iter().map(String::as_str).collect();
-            run("iptables", &args).await?;
-            self.rules.push(spec);
-        }
-        Ok(())
+        let host_if = self.host_if.clone();
+        self.insert_rule(&["-i", &host_if, "-o", iface], "ACCEPT")
+            .await?;
+        self.insert_rule(&["-i", iface, "-o", &host_if], "ACCEPT")
+            .await
     }
 
     /// Reject, at the host, what the LAN PC sends to `dst` (an address the host does
     /// not reach locally): the attempt is made, and nothing leaves the machine.
     async fn reject_forward_to(&mut self, dst: Ipv4Addr) -> Result<(), Error> {
-        let tag = format!("{RULE_TAG}{}", self.run_id);
+        let host_if = self.host_if.clone();
         let dst = format!("{dst}/32");
-        let spec: Vec<String> = [
-            "FORWARD",
-            "-i",
-            &self.host_if,
-            "-d",
-            &dst,
-            "-m",
-            "comment",
-            "--comment",
-            &tag,
-            "-j",
-            "REJECT",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        let mut args = vec!["-I".to_string()];
-        args.extend(spec.iter().cloned());
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        run("iptables", &args).await?;
-        self.rules.push(spec);
-        Ok(())
+        self.insert_rule(&["-i", &host_if, "-d", &dst], "REJECT")
+            .await
     }
 
     /// Route `dst` from the LAN PC through the host.
