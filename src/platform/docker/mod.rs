@@ -717,21 +717,17 @@ async fn listed_images(engine: &Engine, label: &str) -> Result<Vec<String>, Plat
 }
 
 /// Ports on 127.0.0.1: the calculator's endpoint, and in host mode one per role (in
-/// ROLES order). Listeners are held until all are chosen so no port is picked twice.
+/// ROLES order), each distinct. They come from `free_loopback_port`, below the kernel's
+/// ephemeral range: a port from that range (what binding port 0 gave) was taken as the
+/// source port of some other connection between being picked and the container
+/// binding it (seen in CI: "127.0.0.1:34661 ... Address already in use").
 pub fn pick_ports(
     mode: &NetworkMode,
     pinned: Option<u16>,
 ) -> Result<(u16, Vec<u16>), PlatformError> {
-    let mut held = Vec::new();
-    let mut next = || -> Result<u16, PlatformError> {
-        let l = std::net::TcpListener::bind(("127.0.0.1", 0))
-            .map_err(PlatformError::io("docker: finding a free 127.0.0.1 port"))?;
-        let port = l
-            .local_addr()
-            .map_err(PlatformError::io("docker: local address"))?
-            .port();
-        held.push(l);
-        Ok(port)
+    let next = || -> Result<u16, PlatformError> {
+        crate::platform::free_loopback_port()
+            .map_err(PlatformError::io("docker: finding a free 127.0.0.1 port"))
     };
     let calc = match pinned {
         Some(p) => p,
