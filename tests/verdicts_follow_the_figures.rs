@@ -87,12 +87,14 @@ struct Case {
     want: &'static str,
 }
 
+/// Every VM's idle PSS (the memory the verdicts judge) set to a factor of the heaviest
+/// container's.
 fn vm_memory(r: &mut RunResults, factor_of_heaviest_container: f64) {
     let ct = largest(r, Isolation::Container, |p| {
-        p.memory_idle_bytes.as_ref().map(|s| s.summary.median)
+        p.memory_idle_pss_bytes.as_ref().map(|s| s.summary.median)
     });
     let native = largest(r, Isolation::Process, |p| {
-        p.memory_idle_bytes.as_ref().map(|s| s.summary.median)
+        p.memory_idle_pss_bytes.as_ref().map(|s| s.summary.median)
     });
     let v = (ct * factor_of_heaviest_container).min(if factor_of_heaviest_container < 1.0 {
         native * 0.9
@@ -100,7 +102,7 @@ fn vm_memory(r: &mut RunResults, factor_of_heaviest_container: f64) {
         f64::MAX
     });
     each(r, Isolation::Vm, |p| {
-        p.memory_idle_bytes = Some(five(v, "bytes"));
+        p.memory_idle_pss_bytes = Some(five(v, "bytes"));
     });
 }
 

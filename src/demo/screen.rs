@@ -99,7 +99,7 @@ fn header(style: Style) -> Vec<String> {
         " ".repeat(MARK),
         pad_right("platform / variant", LABEL),
         pad_left("startup", CELL),
-        pad_left("idle mem", CELL),
+        pad_left("idle PSS", CELL),
         pad_left("p50", CELL),
         pad_left("p99", CELL),
         pad_left("req/s", CELL),
@@ -109,7 +109,7 @@ fn header(style: Style) -> Vec<String> {
         " ".repeat(MARK),
         pad_right("claims →", LABEL),
         pad_left(&claims_of("startup_ms"), CELL),
-        pad_left(&claims_of("memory_idle_bytes"), CELL),
+        pad_left(&claims_of("memory_idle_pss_bytes"), CELL),
         pad_left(&claims_of("latency_us"), 2 * CELL),
         pad_left(&claims_of("max_throughput_rps"), CELL),
     );

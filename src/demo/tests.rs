@@ -126,7 +126,7 @@ fn the_table_fills_in_as_figures_arrive_at_80_columns() {
     assert!(screen.contains(&"· docker/bridge".into()), "{text}");
     assert!(
         screen.contains(
-            &"  platform / variant         startup  idle mem       p50       p99     req/s".into()
+            &"  platform / variant         startup  idle PSS       p50       p99     req/s".into()
         ),
         "{text}"
     );

@@ -468,16 +468,17 @@ pub fn phase_name(key: &str) -> String {
     }
 }
 
-/// Host memory per platform: idle and under load, RSS and PSS where measured.
+/// Host memory per platform: idle and under load, PSS (judged) and RSS / cgroup.
 pub fn memory(r: &RunResults) -> Option<Chart> {
     let mut bars = Vec::new();
     for p in view::measured(r) {
         let colour = view::colour(r, &p.label);
         let series = [
-            ("idle RSS", &p.memory_idle_bytes, 0.0),
-            ("idle PSS", &p.memory_idle_pss_bytes, 0.3),
-            ("loaded RSS", &p.memory_load_bytes, 0.5),
-            ("loaded PSS", &p.memory_load_pss_bytes, 0.7),
+            // PSS first: the figure the verdicts judge.
+            ("idle PSS", &p.memory_idle_pss_bytes, 0.0),
+            ("loaded PSS", &p.memory_load_pss_bytes, 0.3),
+            ("idle RSS / cgroup", &p.memory_idle_bytes, 0.5),
+            ("loaded RSS / cgroup", &p.memory_load_bytes, 0.7),
         ];
         for (name, s, shade) in series {
             if let Some(s) = with_samples(s) {

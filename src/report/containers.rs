@@ -321,8 +321,8 @@ pub fn section(r: &RunResults) -> String {
             Box::new(|p| view::median(&p.startup_ms).map(fmt_ms)),
         ),
         (
-            "Idle host memory (median RSS)".into(),
-            Box::new(|p| view::median(&p.memory_idle_bytes).map(fmt_bytes)),
+            "Idle host memory (median PSS)".into(),
+            Box::new(|p| view::median(&p.memory_idle_pss_bytes).map(fmt_bytes)),
         ),
         (
             match rate {

@@ -313,10 +313,11 @@ pub fn summary_sentences(r: &RunResults) -> (Vec<String>, Vec<String>) {
             }
         }
     }
-    let mem = |p: &PlatformResult| view::median(&p.memory_idle_bytes);
+    // PSS: the one memory definition the verdicts use.
+    let mem = |p: &PlatformResult| view::median(&p.memory_idle_pss_bytes);
     match (best_of(r, Kind::Container, mem), best_of(r, Kind::Vm, mem)) {
         (Some((cl, cv)), Some((vl, vv))) if cv > 0.0 => out.push(format!(
-            "While idle, the lightest VM ({vl}) held {} of host memory, {} the lightest container's ({cl}, {}).",
+            "While idle, the lightest VM ({vl}) held {} of host memory (PSS), {} the lightest container's ({cl}, {}).",
             fmt_bytes(vv),
             fmt_ratio(vv / cv),
             fmt_bytes(cv)
@@ -326,7 +327,7 @@ pub fn summary_sentences(r: &RunResults) -> (Vec<String>, Vec<String>) {
                 .filter_map(|p| mem(p).map(|v| format!("{} {}", view::display(p), fmt_bytes(v))))
                 .collect();
             if !all.is_empty() {
-                out.push(format!("Idle host memory: {}.", all.join(", ")));
+                out.push(format!("Idle host memory (PSS): {}.", all.join(", ")));
             }
         }
     }
@@ -633,7 +634,7 @@ fn memory(out: &mut String, r: &RunResults, charts: &[Chart]) {
         "memory",
         "Memory: what the host pays, idle and under load",
     );
-    out.push_str("<p>Sampled from outside the platform: RSS and PSS of every process of the deployment (hypervisor processes for VMs), or for containers the cgroup usage plus the shims and docker-proxy; the engine's daemons, shared by every container, are counted apart (below).</p>\n");
+    out.push_str("<p>Sampled from outside the platform, two columns. <b>PSS</b> (proportional set size, from <code>/proc/PID/smaps_rollup</code>) of every process the deployment owns: the calculators, the hypervisor processes of a VM (guest RAM included), a container's processes with its shims, docker-proxy, conmon or lxc monitor. It is measured the same way on every platform and is the figure every verdict judges. <b>RSS / cgroup</b>: RSS of those processes, or for containers the cgroup usage (minus inactive file cache) plus the shims: it counts page cache and shared libraries differently per platform, so it is shown, never judged. The engine's daemons, shared by every container, are counted apart (below).</p>\n");
     match charts.iter().find(|c| c.id == "chart-memory") {
         Some(c) => out.push_str(&figure(c)),
         None => out.push_str(&nothing(r, "host memory")),
@@ -642,16 +643,21 @@ fn memory(out: &mut String, r: &RunResults, charts: &[Chart]) {
         out,
         r,
         (
-            "Figures per variant: idle and loaded memory, RSS and PSS",
+            "Figures per variant: idle and loaded memory, PSS (judged) and RSS / cgroup",
             "",
         ),
-        &["Idle RSS", "Idle PSS", "Loaded RSS", "Loaded PSS"],
+        &[
+            "Idle PSS",
+            "Loaded PSS",
+            "Idle RSS / cgroup",
+            "Loaded RSS / cgroup",
+        ],
         |p| {
             vec![[
-                &p.memory_idle_bytes,
                 &p.memory_idle_pss_bytes,
-                &p.memory_load_bytes,
                 &p.memory_load_pss_bytes,
+                &p.memory_idle_bytes,
+                &p.memory_load_bytes,
             ]
             .into_iter()
             .map(|s| td(cell(s.as_ref())))

@@ -84,8 +84,9 @@ fn summary_line(r: &PlatformResult) -> String {
     if let Some(s) = &r.startup_ms {
         parts.push(format!("startup {}", s.describe()));
     }
-    if let Some(m) = &r.memory_idle_bytes {
-        parts.push(format!("idle RSS {:.1} MiB", m.median() / 1048576.0));
+    // PSS: the memory figure the verdicts judge (the same definition on every platform).
+    if let Some(m) = &r.memory_idle_pss_bytes {
+        parts.push(format!("idle PSS {:.1} MiB", m.median() / 1048576.0));
     }
     if let Some(l) = r.latency_us.last() {
         parts.push(format!("p99 {:.0} us @ {} req/s", l.p99, l.rate_rps));

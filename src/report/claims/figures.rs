@@ -17,8 +17,13 @@ use crate::stats::{fmt_num, Series};
 /// The figures shown beside a claim and its outcome.
 pub(super) type Judged = (Vec<Figure>, Outcome);
 
+/// The one memory definition every verdict uses: PSS of every process the deployment
+/// owns (hypervisor processes, containers' processes, their shims, conmon, lxc
+/// monitors), measured the same way on every platform. The other column (RSS, or a
+/// container's cgroup usage) counts page cache and shared libraries differently per
+/// platform: it is shown in the memory section, never judged.
 fn idle_memory(p: &PlatformResult) -> Option<f64> {
-    view::median(&p.memory_idle_bytes)
+    view::median(&p.memory_idle_pss_bytes)
 }
 
 /// The samples of a series that has any.
@@ -37,7 +42,7 @@ fn sampled(
 }
 
 fn idle_memory_samples(p: &PlatformResult) -> Option<Vec<f64>> {
-    samples_of(p.memory_idle_bytes.as_ref())
+    samples_of(p.memory_idle_pss_bytes.as_ref())
 }
 
 /// Idle CPU per slice of the idle window, where the window's total is above the
@@ -111,12 +116,14 @@ fn density_figs(ps: &[&PlatformResult]) -> Vec<Figure> {
 }
 
 pub(super) fn c1(run: &Run) -> Judged {
-    let mut figs = series_figs(&run.all, "idle memory", |p| p.memory_idle_bytes.as_ref());
+    let mut figs = series_figs(&run.all, "idle memory (PSS)", |p| {
+        p.memory_idle_pss_bytes.as_ref()
+    });
     figs.extend(idle_cpu_figs(&run.all));
     figs.extend(density_figs(&run.all));
     let vm_mem = run.judged_vms(idle_memory);
     let ct_mem = named(&run.cts, idle_memory);
-    if let Some(why) = run.sides_missing(&vm_mem.values, &ct_mem, "idle memory") {
+    if let Some(why) = run.sides_missing(&vm_mem.values, &ct_mem, "idle memory (PSS)") {
         return (figs, not_measured(why));
     }
     let native_mem = run.natives.iter().find_map(|p| idle_memory_samples(p));
@@ -124,7 +131,7 @@ pub(super) fn c1(run: &Run) -> Judged {
         let why = if run.natives.is_empty() {
             run.kind_missing(Kind::Native)
         } else {
-            "native processes did not record idle memory".into()
+            "native processes did not record idle memory (PSS)".into()
         };
         return (figs, not_measured(format!("no baseline: {why}")));
     }
@@ -146,9 +153,11 @@ pub(super) fn c1(run: &Run) -> Judged {
 pub(super) fn c2(run: &Run) -> Judged {
     let cpu1k = |p: &PlatformResult| view::median(&p.cpu_seconds_per_1k_requests);
     let cpu1k_samples = |p: &PlatformResult| samples_of(p.cpu_seconds_per_1k_requests.as_ref());
-    let mut figs = series_figs(&run.all, "idle memory", |p| p.memory_idle_bytes.as_ref());
-    figs.extend(series_figs(&run.all, "loaded memory", |p| {
-        p.memory_load_bytes.as_ref()
+    let mut figs = series_figs(&run.all, "idle memory (PSS)", |p| {
+        p.memory_idle_pss_bytes.as_ref()
+    });
+    figs.extend(series_figs(&run.all, "loaded memory (PSS)", |p| {
+        p.memory_load_pss_bytes.as_ref()
     }));
     figs.extend(series_figs(&run.all, "CPU per 1,000 requests", |p| {
         p.cpu_seconds_per_1k_requests.as_ref()
@@ -156,7 +165,7 @@ pub(super) fn c2(run: &Run) -> Judged {
     figs.extend(density_figs(&run.all));
     let vm_mem = run.judged_vms(idle_memory);
     let ct_mem = named(&run.cts, idle_memory);
-    if let Some(why) = run.sides_missing(&vm_mem.values, &ct_mem, "idle memory") {
+    if let Some(why) = run.sides_missing(&vm_mem.values, &ct_mem, "idle memory (PSS)") {
         return (figs, not_measured(why));
     }
     let vm_cpu = run.judged_vms(cpu1k);

@@ -939,3 +939,37 @@ fn every_band_a_rule_applies_is_stated_in_the_catalogue() {
     let rows = evaluate(&fixture());
     assert!(rows.iter().all(|r| !r.thresholds.is_empty()));
 }
+
+/// One memory definition: C1 and C2 judge PSS. The RSS / cgroup column counts page
+/// cache and shared libraries differently per platform; moving it, even to the
+/// opposite of the claim, must not move the verdicts, and a platform without PSS
+/// drops out of the memory comparison instead of being judged on RSS.
+#[test]
+fn memory_verdicts_judge_pss_not_rss() {
+    let before = evaluate(&fixture());
+    let mut r = fixture();
+    for p in &mut r.platforms {
+        if p.memory_idle_bytes.is_some() {
+            p.memory_idle_bytes = Some(Series::new("bytes", vec![1.0, 1.0, 1.0]));
+            p.memory_load_bytes = Some(Series::new("bytes", vec![1.0, 1.0, 1.0]));
+        }
+    }
+    let after = evaluate(&r);
+    for id in ["C1", "C2"] {
+        assert_eq!(
+            verdict_of(&before, id).verdict,
+            verdict_of(&after, id).verdict,
+            "{id} moved with RSS"
+        );
+    }
+    let mut r = fixture();
+    for p in &mut r.platforms {
+        p.memory_idle_pss_bytes = None;
+    }
+    let c1 = evaluate(&r);
+    assert!(
+        matches!(verdict_of(&c1, "C1").verdict, Verdict::NotMeasured(_)),
+        "{:?}",
+        verdict_of(&c1, "C1").verdict
+    );
+}
