@@ -221,6 +221,29 @@ enum Show {
     Demo { open: bool },
 }
 
+/// C4's rule as a stop rule: a VM variant's startups stop once their ratio to the
+/// slowest container's lies wholly in one of C4's bands. The thresholds come from the
+/// claims catalogue, the kinds from each platform's own facts.
+fn startup_decided() -> std::sync::Arc<dyn run::stop::StopRule> {
+    use crate::platform::facts::Isolation;
+    let of = |kind: Isolation| -> Vec<String> {
+        crate::platform::all()
+            .iter()
+            .filter(|p| p.facts().isolation == kind)
+            .map(|p| p.name().to_string())
+            .collect()
+    };
+    let band = crate::report::claims::C4_STARTUP;
+    std::sync::Arc::new(run::stop::DecidedInBand::new(
+        "C4",
+        crate::results::stop_key::STARTUP,
+        of(Isolation::Vm),
+        of(Isolation::Container),
+        (band.contradict_at, band.support_at),
+        0.0,
+    ))
+}
+
 async fn measure(
     scenario: PathBuf,
     platforms: Option<Vec<String>>,
@@ -238,9 +261,9 @@ async fn measure(
         platforms,
         out,
         observer,
-        // The scenario's spread target and budget alone: the claims' thresholds are
-        // not handed down yet (run::stop::DecidedAgainst takes them; docs/stopping.md).
-        stop: None,
+        // Beside the scenario's spread target: a VM's startups stop once C4's verdict
+        // on them is decided (docs/stopping.md).
+        stop: Some(startup_decided()),
     };
     match run::run(opts).await {
         Ok(o) => {

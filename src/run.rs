@@ -167,6 +167,8 @@ pub(crate) async fn run_on(
     let mut failed = false;
     for p in &platforms {
         if !scenario.platforms.iter().any(|s| s == p.name()) || cancel.is_cancelled() {
+            // Not measured: rules waiting for this platform's figures wait no longer.
+            stop::StopRule::platform_done(&rule, p.name());
             continue;
         }
         progress.on(&Event::Step {
@@ -188,6 +190,7 @@ pub(crate) async fn run_on(
                 progress.on(&Event::VariantFinished { result: &r });
                 results.push(r);
                 failed = true;
+                stop::StopRule::platform_done(&rule, p.name());
                 progress.on(&Event::PlatformFinished {
                     platform: p.name(),
                     so_far: &results,
@@ -269,6 +272,7 @@ pub(crate) async fn run_on(
                 results.extend(rs);
             }
         }
+        stop::StopRule::platform_done(&rule, p.name());
         progress.on(&Event::PlatformFinished {
             platform: p.name(),
             so_far: &results,
@@ -561,6 +565,7 @@ async fn measure_variant(
         };
         let enough = plan.after(rule, &at, spent);
         if let Some(e) = enough {
+            rule.finished(&at);
             r.stopping.insert(
                 stop_key::STARTUP.into(),
                 stop::record(&startup, e, s.stopping.target, spent),

@@ -43,6 +43,13 @@ pub struct Enough {
 /// reached; `None` to go on (the budget still ends it).
 pub trait StopRule: Send + Sync {
     fn check(&self, at: &Point<'_>) -> Option<Enough>;
+
+    /// A figure stopped with these samples: rules that compare against earlier
+    /// figures of the run ([`DecidedInBand`]) keep them.
+    fn finished(&self, _at: &Point<'_>) {}
+
+    /// Every variant of `platform` is done (measured, failed or unavailable).
+    fn platform_done(&self, _platform: &str) {}
 }
 
 /// The relative spread of a median: the half-width of its 95 % bootstrap interval over
@@ -132,6 +139,123 @@ impl StopRule for DecidedAgainst {
     }
 }
 
+/// Stop a figure of a judged platform (a VM) once its ratio to the reference measured
+/// earlier in the same run (the slowest variant of the baseline platforms, the
+/// containers) lies wholly in one band of a claim's rule: at or above `support_at`, at
+/// or below `contradict_at`, or strictly between (ratios read with higher values
+/// speaking for the claim). Where more samples cannot move the verdict, they only cost
+/// time. The reference must be final: the rule decides only once every baseline
+/// platform of the run has finished ([`StopRule::platform_done`]); the runner measures
+/// platforms in their order, containers before VMs, so for the default order it is.
+/// Built by the caller from a claim's thresholds (`report::claims`), handed down as
+/// plain data.
+#[derive(Debug)]
+pub struct DecidedInBand {
+    /// Which claim, for the record's detail ("C4").
+    pub claim: String,
+    pub figure: String,
+    /// Platforms whose variants are judged (and stopped) by this rule.
+    pub judged: Vec<String>,
+    /// Platforms whose slowest variant is the reference.
+    pub baselines: Vec<String>,
+    pub contradict_at: f64,
+    pub support_at: f64,
+    /// Nothing is divided by a median at or below this (the method's resolution).
+    pub resolution: f64,
+    seen: std::sync::Mutex<Seen>,
+}
+
+#[derive(Debug, Default)]
+struct Seen {
+    /// (label, samples) of every finished figure of a baseline platform.
+    references: Vec<(String, Vec<f64>)>,
+    done: Vec<String>,
+}
+
+impl DecidedInBand {
+    pub fn new(
+        claim: &str,
+        figure: &str,
+        judged: Vec<String>,
+        baselines: Vec<String>,
+        (contradict_at, support_at): (f64, f64),
+        resolution: f64,
+    ) -> DecidedInBand {
+        DecidedInBand {
+            claim: claim.into(),
+            figure: figure.into(),
+            judged,
+            baselines,
+            contradict_at,
+            support_at,
+            resolution,
+            seen: Default::default(),
+        }
+    }
+
+    /// The slowest baseline variant, once every baseline platform has finished.
+    fn reference(&self) -> Option<(String, Vec<f64>)> {
+        let seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        if !self.baselines.iter().all(|b| seen.done.contains(b)) {
+            return None;
+        }
+        seen.references
+            .iter()
+            .filter(|(_, v)| !v.is_empty())
+            .max_by(|a, b| {
+                let m = |v: &[f64]| interval::median(v).map_or(f64::NAN, |i| i.estimate);
+                m(&a.1).total_cmp(&m(&b.1))
+            })
+            .cloned()
+    }
+}
+
+impl StopRule for DecidedInBand {
+    fn check(&self, at: &Point<'_>) -> Option<Enough> {
+        if at.figure != self.figure || !self.judged.iter().any(|j| j == at.platform) {
+            return None;
+        }
+        let (ref_label, reference) = self.reference()?;
+        let r = interval::ratio_of_medians(at.samples, &reference, self.resolution)?;
+        if r.n < MIN_SAMPLES {
+            return None;
+        }
+        let (c, s) = (self.contradict_at, self.support_at);
+        let band = if r.lo >= s {
+            format!("wholly at or above {s}x")
+        } else if r.hi <= c {
+            format!("wholly at or below {c}x")
+        } else if r.lo > c && r.hi < s {
+            format!("wholly between {c}x and {s}x")
+        } else {
+            return None;
+        };
+        Some(Enough {
+            reason: StopReason::Decided,
+            spread: Some(relative_spread(&r)),
+            detail: format!(
+                "{}: {} / {ref_label} = {} {band}",
+                self.claim,
+                at.label,
+                r.describe("x")
+            ),
+        })
+    }
+
+    fn finished(&self, at: &Point<'_>) {
+        if at.figure == self.figure && self.baselines.iter().any(|b| b == at.platform) {
+            let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+            seen.references
+                .push((at.label.to_string(), at.samples.to_vec()));
+        }
+    }
+
+    fn platform_done(&self, platform: &str) {
+        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        seen.done.push(platform.to_string());
+    }
+}
+
 /// The first of several rules that says "enough".
 #[derive(Clone, Default)]
 pub struct AnyOf(pub Vec<Arc<dyn StopRule>>);
@@ -139,6 +263,14 @@ pub struct AnyOf(pub Vec<Arc<dyn StopRule>>);
 impl StopRule for AnyOf {
     fn check(&self, at: &Point<'_>) -> Option<Enough> {
         self.0.iter().find_map(|r| r.check(at))
+    }
+
+    fn finished(&self, at: &Point<'_>) {
+        self.0.iter().for_each(|r| r.finished(at));
+    }
+
+    fn platform_done(&self, platform: &str) {
+        self.0.iter().for_each(|r| r.platform_done(platform));
     }
 }
 
@@ -470,5 +602,61 @@ mod tests {
         assert_eq!(r.spent_s, 1.5);
         let json = serde_json::to_string(&r).unwrap();
         assert!(json.contains("\"reason\":\"spread\""), "{json}");
+    }
+
+    fn c4() -> DecidedInBand {
+        DecidedInBand::new(
+            "C4",
+            STARTUP,
+            vec!["qemu".into()],
+            vec!["docker".into(), "lxc".into()],
+            (1.0, 5.0),
+            0.0,
+        )
+    }
+
+    #[test]
+    fn a_vm_stops_once_its_ratio_to_the_slowest_container_is_in_one_band() {
+        let rule = c4();
+        let vm = [1200.0, 1250.0, 1150.0];
+        // No reference yet: nothing decided, whatever the VM's figures.
+        assert_eq!(rule.check(&at("qemu", STARTUP, &vm)), None);
+        rule.finished(&at("docker", STARTUP, &[400.0, 420.0, 410.0]));
+        rule.platform_done("docker");
+        // lxc has not finished: the slowest container may still change.
+        assert_eq!(rule.check(&at("qemu", STARTUP, &vm)), None);
+        rule.finished(&at("lxc", STARTUP, &[50.0, 48.0, 52.0]));
+        rule.platform_done("lxc");
+        // 1200 / 410 (docker, the slowest) = 2.9x: between 1x and 5x, and the
+        // interval stays there.
+        let e = rule.check(&at("qemu", STARTUP, &vm)).expect("decided");
+        assert_eq!(e.reason, StopReason::Decided);
+        assert!(e.detail.contains("between 1x and 5x"), "{}", e.detail);
+        assert!(e.detail.contains("docker"), "{}", e.detail);
+        // Far above 5x: decided above.
+        let slow = [9000.0, 9100.0, 8900.0];
+        let e = rule.check(&at("qemu", STARTUP, &slow)).expect("decided");
+        assert!(e.detail.contains("at or above 5x"), "{}", e.detail);
+        // Straddling 5x: go on.
+        assert_eq!(
+            rule.check(&at("qemu", STARTUP, &[1500.0, 2500.0, 3500.0])),
+            None
+        );
+        // Another figure, a container, or too few samples: not this rule's.
+        assert_eq!(rule.check(&at("qemu", "idle", &slow)), None);
+        assert_eq!(rule.check(&at("docker", STARTUP, &slow)), None);
+        assert_eq!(rule.check(&at("qemu", STARTUP, &slow[..2])), None);
+    }
+
+    #[test]
+    fn an_unmeasured_baseline_platform_does_not_hold_the_rule_back() {
+        let rule = c4();
+        rule.finished(&at("docker", STARTUP, &[400.0, 420.0, 410.0]));
+        rule.platform_done("docker");
+        // lxc unavailable or not selected: the runner still says it is done.
+        rule.platform_done("lxc");
+        assert!(rule
+            .check(&at("qemu", STARTUP, &[9000.0, 9100.0, 8900.0]))
+            .is_some());
     }
 }

@@ -25,6 +25,7 @@ mod tests;
 pub use rules::{
     rule_c1, rule_c10, rule_c11, rule_c12, rule_c13, rule_c14, rule_c15, rule_c2, rule_c3, rule_c4,
     rule_c5, rule_c6, rule_c7, rule_c8, rule_c9, Band, Exposure, Forward, Health, Named, Samples,
+    C4_STARTUP,
 };
 
 use crate::results::RunResults;
