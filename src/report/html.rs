@@ -480,6 +480,7 @@ fn context(out: &mut String, r: &RunResults) {
         ),
     );
     out.push_str("</tbody></table>\n</details>\n");
+    out.push_str(&super::stopping::fold(r));
 
     out.push_str("<h3>Platforms</h3>\n");
     let kv = |m: &std::collections::BTreeMap<String, String>| {

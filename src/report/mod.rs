@@ -13,6 +13,7 @@ pub mod faults;
 pub mod html;
 pub mod idle;
 pub mod reach;
+pub mod stopping;
 pub mod view;
 
 #[derive(Debug, thiserror::Error)]
