@@ -147,7 +147,7 @@ pub struct PlatformResult {
     /// in `memory_idle_bytes`) and its fixed cost shared by every instance (not in it).
     #[serde(default)]
     pub memory_breakdown: Option<MemoryBreakdown>,
-    /// Host CPU seconds per 1,000 requests, one sample per load run.
+    /// Host CPU seconds per 1,000 requests sent, one sample per slice of each load window.
     pub cpu_seconds_per_1k_requests: Option<Series>,
     /// One entry per open-loop rate of the scenario.
     #[serde(default)]

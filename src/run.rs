@@ -868,11 +868,29 @@ async fn measure_ready(
                 ),
             },
         );
-        // Every request of the window costs CPU, warm-up included: count them all.
-        let sent =
-            lat.count + lat.errors + lat.wrong_answers + (rate * s.load.warmup_s).round() as u64;
-        if sent > 0 {
-            cpu_per_1k.push(w.cpu_seconds() / sent as f64 * 1000.0);
+        // CPU per 1,000 requests, one sample per slice of the window (about a fifth
+        // of it): the open loop sends `rate` requests a second whatever the answers,
+        // warm-up included, so a slice of `len` seconds carries `rate * len` of them.
+        // One sample per window (n = the number of rates) could never decide a
+        // verdict (issue 19: intervals need at least 3).
+        let slice = (w.span() / 5).max(interval);
+        let slices: Vec<f64> = w
+            .cpu_slices(slice)
+            .into_iter()
+            .filter(|(_, len)| rate * len.as_secs_f64() >= 1.0)
+            .map(|(cpu, len)| cpu / (rate * len.as_secs_f64()) * 1000.0)
+            .collect();
+        if slices.is_empty() {
+            // A window too short to slice: the whole window, every request counted.
+            let sent = lat.count
+                + lat.errors
+                + lat.wrong_answers
+                + (rate * s.load.warmup_s).round() as u64;
+            if sent > 0 {
+                cpu_per_1k.push(w.cpu_seconds() / sent as f64 * 1000.0);
+            }
+        } else {
+            cpu_per_1k.extend(slices);
         }
         load_window.rss_bytes.extend(w.rss_bytes);
         load_window.pss_bytes.extend(w.pss_bytes);

@@ -118,13 +118,20 @@ impl Window {
 
     /// CPU seconds spent in consecutive slices of about `slice` each (the spread).
     pub fn cpu_per_slice(&self, slice: Duration) -> Vec<f64> {
+        self.cpu_slices(slice).into_iter().map(|(c, _)| c).collect()
+    }
+
+    /// CPU seconds and length of consecutive slices of at least `slice` each (a slice
+    /// ends at the first sample past it, so lengths differ by up to one interval).
+    pub fn cpu_slices(&self, slice: Duration) -> Vec<(f64, Duration)> {
         let mut out = Vec::new();
         let Some(&(mut t0, mut c0)) = self.cpu.first() else {
             return out;
         };
         for &(t, c) in &self.cpu[1..] {
-            if t.saturating_sub(t0) >= slice {
-                out.push((c - c0).max(0.0));
+            let len = t.saturating_sub(t0);
+            if len >= slice {
+                out.push(((c - c0).max(0.0), len));
                 t0 = t;
                 c0 = c;
             }

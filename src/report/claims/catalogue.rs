@@ -172,7 +172,7 @@ pub(super) const CLAIMS: [Claim; 15] = [
         rule: "Supported when every VM's idle memory (PSS of every process the deployment owns, on every platform) is at least 3x the heaviest container's AND its CPU per 1,000 requests at most 2x the container's (\"small CPU overhead\"); contradicted when memory ratio ≤ 1 and CPU ratio ≥ 5; mixed otherwise. VMs under emulation (QEMU TCG, from the accelerator each result records) stand for the VM side only when no hardware-assisted VM has the figure; the verdict then reads \"…, emulated VM only\".",
         thresholds: &[
             band("idle memory, VM against the heaviest container", rules::C2_MEMORY, times, MUCH_MEMORY, Basis::Choice),
-            band("CPU per 1,000 requests, VM against the heaviest container", rules::C2_CPU, times, "\"its CPU overhead is small\": we read \"small\" as at most 2x a container's; 5x or more is not small (a choice). With one load window (n=1) there is no interval and the part stays undecided.", Basis::Choice),
+            band("CPU per 1,000 requests, VM against the heaviest container", rules::C2_CPU, times, "\"its CPU overhead is small\": we read \"small\" as at most 2x a container's; 5x or more is not small (a choice). Its samples are slices of the load windows (about five per rate); with fewer than 3 there is no interval and the part stays undecided.", Basis::Choice),
         ],
         references: &[REF_FELTER_KVM],
         note: Some("Bytes on the wire per request are not observable from the host in this harness; network cost is judged on latency in C9/C10."),
