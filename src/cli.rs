@@ -91,6 +91,14 @@ pub enum Command {
         #[arg(long, default_value = "html")]
         format: crate::report::compare::Format,
     },
+    /// Whether verdicts hold from run to run: for the results of several runs of the
+    /// same scenario, each claim's verdict per run and whether they agree, and the
+    /// run-to-run spread of every deciding figure (Markdown on standard output).
+    Stability {
+        /// results.json of two or more runs.
+        #[arg(required = true, num_args = 2..)]
+        results: Vec<PathBuf>,
+    },
     /// Send load to a calculator already running on this host (loopback only): closed
     /// loop by default, open loop at --rate. Prints the figures as JSON.
     Load {
@@ -193,6 +201,7 @@ async fn dispatch(cli: Cli) -> u8 {
             out,
             format,
         } => report(results, out, format),
+        Command::Stability { results } => stability(results),
         Command::Appliance { out } => appliance(out).await,
         Command::Load {
             addr,
@@ -377,6 +386,21 @@ async fn doctor(scenario: &std::path::Path) -> u8 {
         );
     }
     print_missing("tests", &tests);
+    EXIT_OK
+}
+
+fn stability(paths: Vec<PathBuf>) -> u8 {
+    let mut runs = Vec::new();
+    for p in &paths {
+        match crate::report::read_results(p) {
+            Ok(r) => runs.push(r),
+            Err(e) => {
+                eprintln!("virtbench: {e}");
+                return EXIT_BAD_INPUT;
+            }
+        }
+    }
+    print!("{}", crate::report::stability::render(&runs));
     EXIT_OK
 }
 

@@ -13,6 +13,7 @@ pub mod faults;
 pub mod html;
 pub mod idle;
 pub mod reach;
+pub mod stability;
 pub mod stopping;
 pub mod view;
 
