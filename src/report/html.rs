@@ -635,7 +635,7 @@ fn memory(out: &mut String, r: &RunResults, charts: &[Chart]) {
         "memory",
         "Memory: what the host pays, idle and under load",
     );
-    out.push_str("<p>Sampled from outside the platform, two columns. <b>PSS</b> (proportional set size, from <code>/proc/PID/smaps_rollup</code>) of every process the deployment owns: the calculators, the hypervisor processes of a VM (guest RAM included), a container's processes with its shims, docker-proxy, conmon or lxc monitor. It is measured the same way on every platform and is the figure every verdict judges. <b>RSS / cgroup</b>: RSS of those processes, or for containers the cgroup usage (minus inactive file cache) plus the shims: it counts page cache and shared libraries differently per platform, so it is shown, never judged. The engine's daemons, shared by every container, are counted apart (below).</p>\n");
+    out.push_str("<p>Sampled from outside: <b>PSS</b> of every process the deployment owns (a VM's hypervisor, guest RAM included; a container's processes with its shims, proxy, conmon or monitor), the same on every platform and the figure the verdicts judge; beside it RSS, or a container's cgroup usage, which counts page cache differently per platform (not judged). The engine's shared daemons are counted apart (below).</p>\n");
     match charts.iter().find(|c| c.id == "chart-memory") {
         Some(c) => out.push_str(&figure(c)),
         None => out.push_str(&nothing(r, "host memory")),
@@ -1059,7 +1059,7 @@ fn glance(out: &mut String, rows: &[ClaimRow]) {
             ),
             Verdict::Undecided(why) => (
                 format!(
-                    "{} <span class=\"ci\">(undecided at this n)</span>",
+                    "{} <span class=\"ci no-print\">(undecided at this n)</span>",
                     esc(&c.headline)
                 ),
                 why.as_str(),
