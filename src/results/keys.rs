@@ -41,6 +41,11 @@ pub const RESIZE_LIVE_OK: &str = "resize_live_ok";
 pub const RESIZE_OK: &str = "resize_ok";
 pub const RESIZE_DEMANDED_STOP: &str = "resize_demanded_stop";
 pub const RESIZE_GUEST_KEPT_RUNNING: &str = "resize_guest_kept_running";
+/// C13 on a hosted hypervisor (QEMU): each part of a live resize as its own outcome,
+/// 0 with the reason as the note when it did not happen (a machine without CPU
+/// hotplug, a guest without a balloon driver).
+pub const RESIZE_MEMORY_OK: &str = "resize_memory_ok";
+pub const RESIZE_CPUS_OK: &str = "resize_cpus_ok";
 
 /// C3: isolation facts of the calculator's process.
 pub const ISOLATION_SHARED_KERNEL: &str = "isolation_shared_kernel";
