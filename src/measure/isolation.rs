@@ -231,11 +231,22 @@ pub fn facts(
     host: &HostView,
     canaries: &[Canary],
 ) -> BTreeMap<String, Series> {
-    let mut out = BTreeMap::new();
     let shared = match (&answer.boot_id, &host.boot_id) {
         (Some(a), Some(h)) => Some(a == h),
         _ => None,
     };
+    facts_on_kernel(answer, host, canaries, shared)
+}
+
+/// [`facts`] with the shared-kernel fact told otherwise than by the boot id (`None`:
+/// unknown), for a runtime that gives its workload a boot id of its own (LXC).
+pub fn facts_on_kernel(
+    answer: &ProbeAnswer,
+    host: &HostView,
+    canaries: &[Canary],
+    shared: Option<bool>,
+) -> BTreeMap<String, Series> {
+    let mut out = BTreeMap::new();
     let private = |theirs: &Option<String>, ours: &Option<String>| match shared? {
         false => Some(true),
         true => Some(theirs.as_ref()? != ours.as_ref()?),
@@ -276,6 +287,44 @@ pub fn facts(
         put(c.key, answer.reached(c.dial).map(flag));
     }
     out
+}
+
+/// Does the workload run on this kernel, told by its namespaces instead of its boot
+/// id: a process of this kernel (in this /proc) lives in both the pid and the net
+/// namespace the workload answered. Namespace inode numbers are this kernel's own; the
+/// init namespaces carry the same numbers on every kernel, so a workload in the
+/// harness's own namespaces tells nothing (`None`). `None` too when no other process's
+/// namespaces could be read (not root).
+pub fn runs_on_this_kernel(answer: &ProbeAnswer, host: &HostView) -> Option<bool> {
+    let (pid_ns, net_ns) = (answer.pid_ns.as_ref()?, answer.net_ns.as_ref()?);
+    if Some(pid_ns) == host.pid_ns.as_ref() || Some(net_ns) == host.net_ns.as_ref() {
+        return None;
+    }
+    let me = std::process::id().to_string();
+    let mut readable = false;
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .filter(|n| n.bytes().all(|b| b.is_ascii_digit()))
+        else {
+            continue;
+        };
+        if pid == me {
+            continue;
+        }
+        let ns = |kind: &str| {
+            std::fs::read_link(format!("/proc/{pid}/ns/{kind}"))
+                .ok()
+                .map(|p| p.to_string_lossy().into_owned())
+        };
+        let Some(pid_of) = ns("pid") else { continue };
+        readable = true;
+        if &pid_of == pid_ns && ns("net").as_ref() == Some(net_ns) {
+            return Some(true);
+        }
+    }
+    readable.then_some(false)
 }
 
 /// [`ask`] then [`facts`] against this process's view.
@@ -487,6 +536,23 @@ mod tests {
         );
         assert!(!f.contains_key(keys::ISOLATION_SHARED_KERNEL));
         assert!(!f.contains_key(keys::ISOLATION_NET_NAMESPACE_PRIVATE));
+    }
+
+    #[test]
+    fn a_workload_in_the_harness_namespaces_tells_nothing_by_namespaces() {
+        let me = HostView::of_harness();
+        let mut answer = ProbeAnswer::parse(NATIVE).unwrap();
+        answer.pid_ns = me.pid_ns.clone();
+        answer.net_ns = me.net_ns.clone();
+        assert_eq!(runs_on_this_kernel(&answer, &me), None);
+        // Namespaces no process of this kernel lives in: another kernel's.
+        answer.pid_ns = Some("pid:[1]".into());
+        answer.net_ns = Some("net:[1]".into());
+        assert_eq!(runs_on_this_kernel(&answer, &me), Some(false));
+        // Told otherwise, the shared kernel decides the other facts as the boot id does.
+        let f = facts_on_kernel(&answer, &me, &[], Some(true));
+        assert_eq!(median(&f, keys::ISOLATION_SHARED_KERNEL), 1.0);
+        assert_eq!(median(&f, keys::ISOLATION_PID_NAMESPACE_PRIVATE), 1.0);
     }
 
     #[test]
