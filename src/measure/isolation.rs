@@ -48,6 +48,8 @@ pub struct ProbeAnswer {
     pub pid: Option<u32>,
     pub processes: Option<usize>,
     pub cap_eff_count: Option<u32>,
+    /// `CapEff` as a bit set (bit n = capability n).
+    pub cap_eff: Option<u64>,
     pub net_ns: Option<String>,
     pub pid_ns: Option<String>,
     /// `(address, outcome)` per canary, e.g. `connected`, `refused`, `timeout`.
@@ -76,6 +78,7 @@ impl ProbeAnswer {
                 "pid" => a.pid = Some(value.parse().map_err(|_| bad())?),
                 "processes" => a.processes = Some(value.parse().map_err(|_| bad())?),
                 "cap_eff_count" => a.cap_eff_count = Some(value.parse().map_err(|_| bad())?),
+                "cap_eff" => a.cap_eff = Some(u64::from_str_radix(value, 16).map_err(|_| bad())?),
                 "net_ns" => a.net_ns = Some(value.into()),
                 "pid_ns" => a.pid_ns = Some(value.into()),
                 "canary" => {
@@ -279,6 +282,16 @@ pub fn facts_on_kernel(
         keys::ISOLATION_CAPABILITIES,
         answer.cap_eff_count.map(|n| count(n as usize)),
     );
+    // CAP_SYS_ADMIN on the host's own kernel: mount, namespaces, most of what a
+    // container escape needs. On another kernel it is that kernel's, not the host's.
+    put(
+        keys::ISOLATION_HOST_CAP_SYS_ADMIN,
+        match (shared, answer.cap_eff) {
+            (Some(true), Some(bits)) => Some(flag((bits >> CAP_SYS_ADMIN) & 1 == 1)),
+            (Some(false), _) => Some(flag(false)),
+            _ => None,
+        },
+    );
     put(
         keys::ISOLATION_WORKLOAD_PID,
         answer.pid.map(|p| count(p as usize)),
@@ -326,6 +339,9 @@ pub fn runs_on_this_kernel(answer: &ProbeAnswer, host: &HostView) -> Option<bool
     }
     readable.then_some(false)
 }
+
+/// The capability's number (linux/capability.h).
+const CAP_SYS_ADMIN: u32 = 21;
 
 /// [`ask`] then [`facts`] against this process's view.
 pub async fn probe_facts(
@@ -497,6 +513,7 @@ mod tests {
         assert_eq!(median(&f, keys::ISOLATION_HOST_PROCESSES_VISIBLE), 136.0);
         assert_eq!(median(&f, keys::ISOLATION_CAPABILITIES), 41.0);
         assert_eq!(median(&f, keys::ISOLATION_WORKLOAD_PID), 4242.0);
+        assert_eq!(median(&f, keys::ISOLATION_HOST_CAP_SYS_ADMIN), 1.0);
     }
 
     #[test]
@@ -512,6 +529,11 @@ mod tests {
         assert_eq!(median(&f, keys::ISOLATION_NET_NAMESPACE_PRIVATE), 1.0);
         assert_eq!(median(&f, keys::ISOLATION_HOST_PROCESSES_VISIBLE), 0.0);
         assert_eq!(median(&f, keys::ISOLATION_PROCESSES_VISIBLE), 1.0);
+        assert_eq!(median(&f, keys::ISOLATION_HOST_CAP_SYS_ADMIN), 1.0);
+        // Docker's default set (CapEff a80425fb) has no CAP_SYS_ADMIN.
+        let default = text.replace("cap_eff=000001ffffffffff", "cap_eff=00000000a80425fb");
+        let f = facts(&ProbeAnswer::parse(&default).unwrap(), &host(), &[]);
+        assert_eq!(median(&f, keys::ISOLATION_HOST_CAP_SYS_ADMIN), 0.0);
         // `--net=host`: the network is the host's, and the probe says so.
         let text = text.replace("net:[7]", "net:[1]");
         let f = facts(&ProbeAnswer::parse(&text).unwrap(), &host(), &[]);
@@ -528,6 +550,8 @@ mod tests {
         assert_eq!(median(&f, keys::ISOLATION_PID_NAMESPACE_PRIVATE), 1.0);
         assert_eq!(median(&f, keys::ISOLATION_NET_NAMESPACE_PRIVATE), 1.0);
         assert_eq!(median(&f, keys::ISOLATION_HOST_PROCESSES_VISIBLE), 0.0);
+        // Root in a VM holds every capability of its own kernel, none of the host's.
+        assert_eq!(median(&f, keys::ISOLATION_HOST_CAP_SYS_ADMIN), 0.0);
         // Unknown on either side: no fact.
         let f = facts(
             &ProbeAnswer::parse(&text).unwrap(),

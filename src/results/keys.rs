@@ -53,6 +53,9 @@ pub const ISOLATION_PID_NAMESPACE_PRIVATE: &str = "isolation_pid_namespace_priva
 pub const ISOLATION_NET_NAMESPACE_PRIVATE: &str = "isolation_net_namespace_private";
 pub const ISOLATION_HOST_PROCESSES_VISIBLE: &str = "isolation_host_processes_visible";
 pub const ISOLATION_CAPABILITIES: &str = "isolation_capabilities";
+/// C3: 1 when the workload holds CAP_SYS_ADMIN on the host's own kernel (shared
+/// kernel and the bit set in its CapEff), 0 on another kernel or without it.
+pub const ISOLATION_HOST_CAP_SYS_ADMIN: &str = "isolation_host_cap_sys_admin";
 /// Processes the workload's /proc lists, and its own PID there (1: first of its kind).
 pub const ISOLATION_PROCESSES_VISIBLE: &str = "isolation_processes_visible";
 pub const ISOLATION_WORKLOAD_PID: &str = "isolation_workload_pid";

@@ -695,8 +695,9 @@ pub struct QemuDeployment {
 
 impl QemuDeployment {
     /// Isolation facts asked of the front VM's service (C3), with canaries on host loopback
-    /// and on the host's address on the VM's network (bridge: our veth's; NAT: slirp's
-    /// 10.0.2.2, which QEMU connects to host loopback), and reachability (C9): at the
+    /// (NAT: dialled at slirp's 10.0.2.2, which QEMU connects to host loopback; bridge:
+    /// at 127.0.0.1, the guest's own) and on the host's address on the VM's network
+    /// (bridge: our veth's; NAT: 10.0.2.2 again), and reachability (C9): at the
     /// guest's own address (NAT: slirp's 10.0.2.15, which the host has no route to; bridge:
     /// the VM's address on our bridge, the endpoint) and, under NAT, through the forwarded
     /// 127.0.0.1 port.
@@ -708,10 +709,15 @@ impl QemuDeployment {
         use crate::results::keys;
         let (bridge, endpoint) = (self.bridge.as_ref(), self.endpoint);
         let canaries = if endpoint.ip().is_loopback() {
+            // A service bound to the host's 127.0.0.1 only, dialled as the guest must:
+            // slirp's 10.0.2.2 is the host's loopback (the guest's own 127.0.0.1 is
+            // its own kernel's, which says nothing of the host). Whether it opens is
+            // the loopback fact; the same dial is the host's address on the VM's
+            // network, the bridge fact.
             let lo = Canary::listen(
                 keys::ISOLATION_REACHES_HOST_LOOPBACK,
                 Ipv4Addr::LOCALHOST.into(),
-                None,
+                Some(args::NAT_HOST_IP.into()),
             )?;
             let via_slirp = lo.also_as(
                 keys::ISOLATION_REACHES_HOST_BRIDGE,

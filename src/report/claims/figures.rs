@@ -170,7 +170,7 @@ pub(super) fn c2(run: &Run) -> Judged {
 }
 
 /// The isolation facts C3 shows, in this order.
-pub(super) const ISOLATION_FACTS: [&str; 9] = [
+pub(super) const ISOLATION_FACTS: [&str; 10] = [
     keys::ISOLATION_SHARED_KERNEL,
     keys::ISOLATION_PID_NAMESPACE_PRIVATE,
     keys::ISOLATION_NET_NAMESPACE_PRIVATE,
@@ -178,6 +178,7 @@ pub(super) const ISOLATION_FACTS: [&str; 9] = [
     keys::ISOLATION_PROCESSES_VISIBLE,
     keys::ISOLATION_WORKLOAD_PID,
     keys::ISOLATION_CAPABILITIES,
+    keys::ISOLATION_HOST_CAP_SYS_ADMIN,
     keys::ISOLATION_REACHES_HOST_LOOPBACK,
     keys::ISOLATION_REACHES_HOST_BRIDGE,
 ];
@@ -206,6 +207,10 @@ pub(super) fn c3(run: &Run) -> Judged {
             exposure(
                 "sees host processes",
                 keys::ISOLATION_HOST_PROCESSES_VISIBLE,
+            ),
+            exposure(
+                "holds CAP_SYS_ADMIN on the host's kernel",
+                keys::ISOLATION_HOST_CAP_SYS_ADMIN,
             ),
             exposure(
                 "opens a service on the host's loopback",
