@@ -342,7 +342,9 @@ fn c13_rules() {
     let os_failed = resize("openstack", false, None);
     let vb_stop = resize("virtualbox", false, Some(true));
     let qemu_live = resize("qemu", true, Some(false));
-    let v = |c: &Resize, h: &Resize| rule_c13(&[c.clone()], &[h.clone()], None).verdict;
+    let v = |c: &Resize, h: &Resize| {
+        rule_c13(std::slice::from_ref(c), std::slice::from_ref(h), None).verdict
+    };
     assert_eq!(v(&os_ok, &vb_stop), Verdict::Supported);
     assert_eq!(v(&os_failed, &qemu_live), Verdict::Contradicted);
     // What this host measures: both resize a running VM.
@@ -350,12 +352,12 @@ fn c13_rules() {
     assert_eq!(v(&os_failed, &vb_stop), Verdict::Mixed);
     // A hosted attempt that neither resized nor asked for a stop says nothing.
     let o = rule_c13(
-        &[os_ok.clone()],
+        std::slice::from_ref(&os_ok),
         &[resize("qemu", false, Some(false))],
         None,
     );
     assert!(is_nm(&o), "{o:?}");
-    assert!(is_nm(&rule_c13(&[], &[vb_stop.clone()], None)));
+    assert!(is_nm(&rule_c13(&[], std::slice::from_ref(&vb_stop), None)));
     // The stand-in and the guest's restart are said.
     let mut restarted = os_ok.clone();
     restarted.kept_running = Some(false);
