@@ -750,6 +750,9 @@ pub(super) fn c13(run: &Run) -> Judged {
         for r in cloud.iter().chain(&hosted) {
             why.push(format!("measured half: {}", r.describe()));
         }
+        if let Some(s) = stand_in.filter(|_| !hosted.is_empty()) {
+            why.push(s);
+        }
         not_measured(why.join("; "))
     };
     (figs, o)
