@@ -48,6 +48,8 @@ pub struct ProbeAnswer {
     pub pid: Option<u32>,
     pub processes: Option<usize>,
     pub cap_eff_count: Option<u32>,
+    /// `CapEff` as a bit set (bit n = capability n).
+    pub cap_eff: Option<u64>,
     pub net_ns: Option<String>,
     pub pid_ns: Option<String>,
     /// `(address, outcome)` per canary, e.g. `connected`, `refused`, `timeout`.
@@ -76,6 +78,7 @@ impl ProbeAnswer {
                 "pid" => a.pid = Some(value.parse().map_err(|_| bad())?),
                 "processes" => a.processes = Some(value.parse().map_err(|_| bad())?),
                 "cap_eff_count" => a.cap_eff_count = Some(value.parse().map_err(|_| bad())?),
+                "cap_eff" => a.cap_eff = Some(u64::from_str_radix(value, 16).map_err(|_| bad())?),
                 "net_ns" => a.net_ns = Some(value.into()),
                 "pid_ns" => a.pid_ns = Some(value.into()),
                 "canary" => {
@@ -231,11 +234,22 @@ pub fn facts(
     host: &HostView,
     canaries: &[Canary],
 ) -> BTreeMap<String, Series> {
-    let mut out = BTreeMap::new();
     let shared = match (&answer.boot_id, &host.boot_id) {
         (Some(a), Some(h)) => Some(a == h),
         _ => None,
     };
+    facts_on_kernel(answer, host, canaries, shared)
+}
+
+/// [`facts`] with the shared-kernel fact told otherwise than by the boot id (`None`:
+/// unknown), for a runtime that gives its workload a boot id of its own (LXC).
+pub fn facts_on_kernel(
+    answer: &ProbeAnswer,
+    host: &HostView,
+    canaries: &[Canary],
+    shared: Option<bool>,
+) -> BTreeMap<String, Series> {
+    let mut out = BTreeMap::new();
     let private = |theirs: &Option<String>, ours: &Option<String>| match shared? {
         false => Some(true),
         true => Some(theirs.as_ref()? != ours.as_ref()?),
@@ -268,6 +282,16 @@ pub fn facts(
         keys::ISOLATION_CAPABILITIES,
         answer.cap_eff_count.map(|n| count(n as usize)),
     );
+    // CAP_SYS_ADMIN on the host's own kernel: mount, namespaces, most of what a
+    // container escape needs. On another kernel it is that kernel's, not the host's.
+    put(
+        keys::ISOLATION_HOST_CAP_SYS_ADMIN,
+        match (shared, answer.cap_eff) {
+            (Some(true), Some(bits)) => Some(flag((bits >> CAP_SYS_ADMIN) & 1 == 1)),
+            (Some(false), _) => Some(flag(false)),
+            _ => None,
+        },
+    );
     put(
         keys::ISOLATION_WORKLOAD_PID,
         answer.pid.map(|p| count(p as usize)),
@@ -277,6 +301,47 @@ pub fn facts(
     }
     out
 }
+
+/// Does the workload run on this kernel, told by its namespaces instead of its boot
+/// id: a process of this kernel (in this /proc) lives in both the pid and the net
+/// namespace the workload answered. Namespace inode numbers are this kernel's own; the
+/// init namespaces carry the same numbers on every kernel, so a workload in the
+/// harness's own namespaces tells nothing (`None`). `None` too when no other process's
+/// namespaces could be read (not root).
+pub fn runs_on_this_kernel(answer: &ProbeAnswer, host: &HostView) -> Option<bool> {
+    let (pid_ns, net_ns) = (answer.pid_ns.as_ref()?, answer.net_ns.as_ref()?);
+    if Some(pid_ns) == host.pid_ns.as_ref() || Some(net_ns) == host.net_ns.as_ref() {
+        return None;
+    }
+    let me = std::process::id().to_string();
+    let mut readable = false;
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .filter(|n| n.bytes().all(|b| b.is_ascii_digit()))
+        else {
+            continue;
+        };
+        if pid == me {
+            continue;
+        }
+        let ns = |kind: &str| {
+            std::fs::read_link(format!("/proc/{pid}/ns/{kind}"))
+                .ok()
+                .map(|p| p.to_string_lossy().into_owned())
+        };
+        let Some(pid_of) = ns("pid") else { continue };
+        readable = true;
+        if &pid_of == pid_ns && ns("net").as_ref() == Some(net_ns) {
+            return Some(true);
+        }
+    }
+    readable.then_some(false)
+}
+
+/// The capability's number (linux/capability.h).
+const CAP_SYS_ADMIN: u32 = 21;
 
 /// [`ask`] then [`facts`] against this process's view.
 pub async fn probe_facts(
@@ -448,6 +513,7 @@ mod tests {
         assert_eq!(median(&f, keys::ISOLATION_HOST_PROCESSES_VISIBLE), 136.0);
         assert_eq!(median(&f, keys::ISOLATION_CAPABILITIES), 41.0);
         assert_eq!(median(&f, keys::ISOLATION_WORKLOAD_PID), 4242.0);
+        assert_eq!(median(&f, keys::ISOLATION_HOST_CAP_SYS_ADMIN), 1.0);
     }
 
     #[test]
@@ -463,6 +529,11 @@ mod tests {
         assert_eq!(median(&f, keys::ISOLATION_NET_NAMESPACE_PRIVATE), 1.0);
         assert_eq!(median(&f, keys::ISOLATION_HOST_PROCESSES_VISIBLE), 0.0);
         assert_eq!(median(&f, keys::ISOLATION_PROCESSES_VISIBLE), 1.0);
+        assert_eq!(median(&f, keys::ISOLATION_HOST_CAP_SYS_ADMIN), 1.0);
+        // Docker's default set (CapEff a80425fb) has no CAP_SYS_ADMIN.
+        let default = text.replace("cap_eff=000001ffffffffff", "cap_eff=00000000a80425fb");
+        let f = facts(&ProbeAnswer::parse(&default).unwrap(), &host(), &[]);
+        assert_eq!(median(&f, keys::ISOLATION_HOST_CAP_SYS_ADMIN), 0.0);
         // `--net=host`: the network is the host's, and the probe says so.
         let text = text.replace("net:[7]", "net:[1]");
         let f = facts(&ProbeAnswer::parse(&text).unwrap(), &host(), &[]);
@@ -479,6 +550,8 @@ mod tests {
         assert_eq!(median(&f, keys::ISOLATION_PID_NAMESPACE_PRIVATE), 1.0);
         assert_eq!(median(&f, keys::ISOLATION_NET_NAMESPACE_PRIVATE), 1.0);
         assert_eq!(median(&f, keys::ISOLATION_HOST_PROCESSES_VISIBLE), 0.0);
+        // Root in a VM holds every capability of its own kernel, none of the host's.
+        assert_eq!(median(&f, keys::ISOLATION_HOST_CAP_SYS_ADMIN), 0.0);
         // Unknown on either side: no fact.
         let f = facts(
             &ProbeAnswer::parse(&text).unwrap(),
@@ -487,6 +560,23 @@ mod tests {
         );
         assert!(!f.contains_key(keys::ISOLATION_SHARED_KERNEL));
         assert!(!f.contains_key(keys::ISOLATION_NET_NAMESPACE_PRIVATE));
+    }
+
+    #[test]
+    fn a_workload_in_the_harness_namespaces_tells_nothing_by_namespaces() {
+        let me = HostView::of_harness();
+        let mut answer = ProbeAnswer::parse(NATIVE).unwrap();
+        answer.pid_ns = me.pid_ns.clone();
+        answer.net_ns = me.net_ns.clone();
+        assert_eq!(runs_on_this_kernel(&answer, &me), None);
+        // Namespaces no process of this kernel lives in: another kernel's.
+        answer.pid_ns = Some("pid:[1]".into());
+        answer.net_ns = Some("net:[1]".into());
+        assert_eq!(runs_on_this_kernel(&answer, &me), Some(false));
+        // Told otherwise, the shared kernel decides the other facts as the boot id does.
+        let f = facts_on_kernel(&answer, &me, &[], Some(true));
+        assert_eq!(median(&f, keys::ISOLATION_SHARED_KERNEL), 1.0);
+        assert_eq!(median(&f, keys::ISOLATION_PID_NAMESPACE_PRIVATE), 1.0);
     }
 
     #[test]

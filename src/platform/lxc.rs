@@ -591,16 +591,22 @@ impl Platform for Lxc {
             .ok()
             .map(|s| IpAddr::V4(s.gateway()));
         let canaries = isolation::Canary::host_pair(gateway)?;
-        let mut out = isolation::probe_facts(endpoint, &canaries).await?;
+        let answer = isolation::ask(endpoint, &canaries).await?;
+        let host = isolation::HostView::of_harness();
         // LXC mounts a fresh random boot id over /proc/sys/kernel/random/boot_id in
         // every container (a bind mount of the host's is overridden: tried), so the
-        // probe's shared-kernel test, which compares boot ids, would answer "another
-        // kernel" for a container that runs on this one. Not measurable here: left out.
-        if out
-            .remove(crate::results::keys::ISOLATION_SHARED_KERNEL)
-            .is_some()
-        {
-            tracing::debug!("lxc: boot id is LXC's own, shared-kernel fact left out");
+        // boot id would answer "another kernel" for a container that runs on this one.
+        // The kernel is told by the namespaces instead: a process of this kernel lives
+        // in the pid and net namespaces the container answered.
+        let shared = isolation::runs_on_this_kernel(&answer, &host);
+        let mut out = isolation::facts_on_kernel(&answer, &host, &canaries, shared);
+        if let Some(s) = out.remove(crate::results::keys::ISOLATION_SHARED_KERNEL) {
+            out.insert(
+                crate::results::keys::ISOLATION_SHARED_KERNEL.into(),
+                s.with_note(
+                    "told by namespaces: LXC gives each container a boot id of its own; a process of the host's kernel lives in the container's pid and net namespaces",
+                ),
+            );
         }
         out.insert(
             crate::results::keys::REACH_GUEST_DIRECT.into(),

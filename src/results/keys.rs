@@ -41,6 +41,11 @@ pub const RESIZE_LIVE_OK: &str = "resize_live_ok";
 pub const RESIZE_OK: &str = "resize_ok";
 pub const RESIZE_DEMANDED_STOP: &str = "resize_demanded_stop";
 pub const RESIZE_GUEST_KEPT_RUNNING: &str = "resize_guest_kept_running";
+/// C13 on a hosted hypervisor (QEMU): each part of a live resize as its own outcome,
+/// 0 with the reason as the note when it did not happen (a machine without CPU
+/// hotplug, a guest without a balloon driver).
+pub const RESIZE_MEMORY_OK: &str = "resize_memory_ok";
+pub const RESIZE_CPUS_OK: &str = "resize_cpus_ok";
 
 /// C3: isolation facts of the calculator's process.
 pub const ISOLATION_SHARED_KERNEL: &str = "isolation_shared_kernel";
@@ -48,6 +53,9 @@ pub const ISOLATION_PID_NAMESPACE_PRIVATE: &str = "isolation_pid_namespace_priva
 pub const ISOLATION_NET_NAMESPACE_PRIVATE: &str = "isolation_net_namespace_private";
 pub const ISOLATION_HOST_PROCESSES_VISIBLE: &str = "isolation_host_processes_visible";
 pub const ISOLATION_CAPABILITIES: &str = "isolation_capabilities";
+/// C3: 1 when the workload holds CAP_SYS_ADMIN on the host's own kernel (shared
+/// kernel and the bit set in its CapEff), 0 on another kernel or without it.
+pub const ISOLATION_HOST_CAP_SYS_ADMIN: &str = "isolation_host_cap_sys_admin";
 /// Processes the workload's /proc lists, and its own PID there (1: first of its kind).
 pub const ISOLATION_PROCESSES_VISIBLE: &str = "isolation_processes_visible";
 pub const ISOLATION_WORKLOAD_PID: &str = "isolation_workload_pid";

@@ -98,6 +98,7 @@ async fn probe_boot(kernel: &Path, dir: &Path) -> Result<Probed, PlatformError> 
         console_log: log.clone(),
         qmp_socket: None,
         netns: None,
+        resizable: None,
     };
     let started = Instant::now();
     let mut child = tokio::process::Command::new("qemu-system-x86_64")

@@ -145,7 +145,22 @@ pub struct VmSpec {
     pub qmp_socket: Option<PathBuf>,
     /// Network namespace to run QEMU in (bridged mode: its tap lives there).
     pub netns: Option<String>,
+    /// Room to change the running guest's size (C13's resize): `None` for every
+    /// measured deployment, which stays the fixed machine it was.
+    pub resizable: Option<Resizable>,
 }
+
+/// What a running guest may be resized to: CPUs up to `max_cpus` (hotplug: `-smp
+/// cpus,maxcpus=N`, `device_add` through QMP) and memory through a virtio-balloon
+/// device (`balloon` through QMP), both without stopping it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Resizable {
+    pub max_cpus: u32,
+}
+
+/// The balloon device's id (QMP `balloon` finds the device by itself; the id names it
+/// in the logs).
+pub const BALLOON_ID: &str = "balloon0";
 
 /// QEMU option values are comma-separated lists: a literal comma is doubled.
 pub fn escape_commas(s: &str) -> String {
@@ -161,12 +176,11 @@ pub fn qemu_args(spec: &VmSpec) -> Vec<OsString> {
     if spec.accel == Accel::Kvm {
         push(&["-cpu", "host"]);
     }
-    push(&[
-        "-m",
-        &spec.memory_mib.to_string(),
-        "-smp",
-        &spec.cpus.to_string(),
-    ]);
+    let smp = match spec.resizable {
+        Some(r) => format!("{},maxcpus={}", spec.cpus, r.max_cpus.max(spec.cpus)),
+        None => spec.cpus.to_string(),
+    };
+    push(&["-m", &spec.memory_mib.to_string(), "-smp", &smp]);
     // A panicking guest (panic=-1) reboots: exit instead, so the host notices.
     push(&["-no-reboot"]);
     let log = spec.console_log.to_string_lossy();
@@ -214,6 +228,12 @@ pub fn qemu_args(spec: &VmSpec) -> Vec<OsString> {
                 &format!("type=1,serial={}", escape_commas(smbios_serial)),
             ]);
         }
+    }
+    if spec.resizable.is_some() {
+        push(&[
+            "-device",
+            &format!("{},id={BALLOON_ID}", spec.machine.virtio("virtio-balloon")),
+        ]);
     }
     match &spec.net {
         Net::None => {}
@@ -324,6 +344,7 @@ mod tests {
             console_log: "/w/sum,1.log".into(),
             qmp_socket: Some("/w/sum.qmp".into()),
             netns: None,
+            resizable: None,
         }
     }
 
@@ -483,6 +504,28 @@ mod tests {
         );
         assert_eq!(Machine::parse("microvm"), Some(m));
         assert_eq!(Machine::parse("pc"), None);
+    }
+
+    #[test]
+    fn a_resizable_guest_gets_hotplug_room_and_a_balloon() {
+        let mut s = spec(
+            Boot::Kernel {
+                kernel: "k".into(),
+                initrd: "i".into(),
+                append: String::new(),
+            },
+            Net::None,
+        );
+        assert!(!joined(&s).contains("balloon"));
+        s.resizable = Some(Resizable { max_cpus: 2 });
+        let line = joined(&s);
+        assert!(line.contains("-m 128 -smp 1,maxcpus=2 "), "{line}");
+        assert!(
+            line.contains("-device virtio-balloon-pci,id=balloon0"),
+            "{line}"
+        );
+        s.machine = Machine::Microvm { acpi: true };
+        assert!(joined(&s).contains("-device virtio-balloon-device,id=balloon0"));
     }
 
     #[test]

@@ -129,6 +129,7 @@ pub async fn snapshots(
         console_log: dir.join("snapshot.console.log"),
         qmp_socket: Some(qmp_socket.clone()),
         netns: None,
+        resizable: None,
     };
     let mut vm = Vm::spawn("all", &spec, &dir.join("snapshot.qemu.log"))?;
     let result = snapshot_cycles(&mut vm, &qmp_socket, &overlay, port, cancel).await;

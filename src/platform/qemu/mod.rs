@@ -12,6 +12,7 @@ pub mod args;
 pub mod bridge;
 pub mod extras;
 pub mod qmp;
+pub mod resize;
 pub mod tsc;
 pub mod vm;
 
@@ -274,6 +275,26 @@ impl Platform for Qemu {
                 PlatformError::Failed("qemu extras: handed another platform's deployment".into())
             })?;
         let mut out = dep.facts(&ctx.run_id).await?;
+        // C13's live resize, once per run: on the first q35 variant, on a VM of its own.
+        let first_q35 = self
+            .variants(&ctx.scenario)
+            .into_iter()
+            .find(|v| v.get("machine").unwrap_or("q35") == "q35");
+        if first_q35.is_some_and(|v| v.label == dep.variant) {
+            match self.live_resize(ctx).await {
+                Ok(m) => out.extend(m),
+                Err(PlatformError::Cancelled) => return Err(PlatformError::Cancelled),
+                Err(e) => {
+                    // The VM never answered: nothing was resized, and the reason is data.
+                    tracing::warn!("qemu resize experiment failed: {e}");
+                    out.insert(
+                        crate::results::keys::RESIZE_OK.into(),
+                        crate::measure::isolation::flag(false)
+                            .with_note(format!("the resize VM did not come up: {e}")),
+                    );
+                }
+            }
+        }
         let target = self
             .variants(&ctx.scenario)
             .into_iter()
@@ -385,6 +406,31 @@ impl Prepared {
 }
 
 impl Qemu {
+    /// [`resize::resize`] on a q35 VM of the run's own, in a directory of its own.
+    async fn live_resize(
+        &self,
+        ctx: &RunContext,
+    ) -> Result<BTreeMap<String, crate::stats::Series>, PlatformError> {
+        let p = self.prepared(ctx).await?;
+        let n = self.deploys.fetch_add(1, Ordering::Relaxed) + 1;
+        let dir = ctx.work_dir.join(format!("qemu-resize-{n}"));
+        std::fs::create_dir_all(&dir)
+            .map_err(PlatformError::io(format!("creating {}", dir.display())))?;
+        let vm = resize::ResizeVm {
+            kernel: p.stock.kernel.clone(),
+            initramfs: p.stock.initramfs.clone(),
+            release: p.stock.version.clone(),
+            machine: args::Machine::Q35,
+            accel: p.accel.accel,
+            memory_mib: ctx.scenario.qemu.memory_mib,
+            cpus: ctx.scenario.qemu.cpus,
+            name: format!("{NAME_PREFIX}{}-x{n}-resize", ctx.run_id),
+        };
+        let out = resize::resize(&vm, &ctx.cache_dir, &dir, &ctx.cancel).await;
+        let _ = std::fs::remove_dir_all(&dir);
+        out
+    }
+
     async fn prepared(&self, ctx: &RunContext) -> Result<Prepared, PlatformError> {
         let mut slot = self.prepared.lock().await;
         let q = &ctx.scenario.qemu;
@@ -591,6 +637,7 @@ impl Plan {
                 console_log: dir.join(format!("{role}.console.log")),
                 qmp_socket: Some(qmp_path(&dir, &ctx.run_id, n, role)),
                 netns: bridge.map(|b| b.netns.clone()),
+                resizable: None,
             };
             vms.push((role.to_string(), spec));
         }
@@ -648,8 +695,9 @@ pub struct QemuDeployment {
 
 impl QemuDeployment {
     /// Isolation facts asked of the front VM's service (C3), with canaries on host loopback
-    /// and on the host's address on the VM's network (bridge: our veth's; NAT: slirp's
-    /// 10.0.2.2, which QEMU connects to host loopback), and reachability (C9): at the
+    /// (NAT: dialled at slirp's 10.0.2.2, which QEMU connects to host loopback; bridge:
+    /// at 127.0.0.1, the guest's own) and on the host's address on the VM's network
+    /// (bridge: our veth's; NAT: 10.0.2.2 again), and reachability (C9): at the
     /// guest's own address (NAT: slirp's 10.0.2.15, which the host has no route to; bridge:
     /// the VM's address on our bridge, the endpoint) and, under NAT, through the forwarded
     /// 127.0.0.1 port.
@@ -661,10 +709,15 @@ impl QemuDeployment {
         use crate::results::keys;
         let (bridge, endpoint) = (self.bridge.as_ref(), self.endpoint);
         let canaries = if endpoint.ip().is_loopback() {
+            // A service bound to the host's 127.0.0.1 only, dialled as the guest must:
+            // slirp's 10.0.2.2 is the host's loopback (the guest's own 127.0.0.1 is
+            // its own kernel's, which says nothing of the host). Whether it opens is
+            // the loopback fact; the same dial is the host's address on the VM's
+            // network, the bridge fact.
             let lo = Canary::listen(
                 keys::ISOLATION_REACHES_HOST_LOOPBACK,
                 Ipv4Addr::LOCALHOST.into(),
-                None,
+                Some(args::NAT_HOST_IP.into()),
             )?;
             let via_slirp = lo.also_as(
                 keys::ISOLATION_REACHES_HOST_BRIDGE,

@@ -179,7 +179,7 @@ pub(super) fn c2(run: &Run) -> Judged {
 }
 
 /// The isolation facts C3 shows, in this order.
-pub(super) const ISOLATION_FACTS: [&str; 9] = [
+pub(super) const ISOLATION_FACTS: [&str; 10] = [
     keys::ISOLATION_SHARED_KERNEL,
     keys::ISOLATION_PID_NAMESPACE_PRIVATE,
     keys::ISOLATION_NET_NAMESPACE_PRIVATE,
@@ -187,6 +187,7 @@ pub(super) const ISOLATION_FACTS: [&str; 9] = [
     keys::ISOLATION_PROCESSES_VISIBLE,
     keys::ISOLATION_WORKLOAD_PID,
     keys::ISOLATION_CAPABILITIES,
+    keys::ISOLATION_HOST_CAP_SYS_ADMIN,
     keys::ISOLATION_REACHES_HOST_LOOPBACK,
     keys::ISOLATION_REACHES_HOST_BRIDGE,
 ];
@@ -215,6 +216,10 @@ pub(super) fn c3(run: &Run) -> Judged {
             exposure(
                 "sees host processes",
                 keys::ISOLATION_HOST_PROCESSES_VISIBLE,
+            ),
+            exposure(
+                "holds CAP_SYS_ADMIN on the host's kernel",
+                keys::ISOLATION_HOST_CAP_SYS_ADMIN,
             ),
             exposure(
                 "opens a service on the host's loopback",
@@ -653,14 +658,44 @@ pub(super) fn c12(run: &Run) -> Judged {
     (figs, o)
 }
 
+/// One platform's resize of a running VM as it recorded it: `resize_ok` with
+/// `resize_demanded_stop` where written (OpenStack, QEMU), else VirtualBox's
+/// `resize_live_ok` (1 = resized while running, 0 = refused because it was running).
+fn resize_of(p: &PlatformResult) -> Option<rules::Resize> {
+    let ok = p.extras.get(keys::RESIZE_OK).filter(|s| s.summary.n > 0);
+    let (resized, demanded_stop, note) = match ok {
+        Some(s) => (
+            s.summary.median >= 0.5,
+            extra(p, keys::RESIZE_DEMANDED_STOP).map(|v| v >= 0.5),
+            s.note.clone(),
+        ),
+        None => {
+            let live = extra(p, keys::RESIZE_LIVE_OK)?;
+            let note = p
+                .extras
+                .get(keys::RESIZE_LIVE_OK)
+                .and_then(|s| s.note.clone());
+            (live >= 0.5, Some(live < 0.5), note)
+        }
+    };
+    Some(rules::Resize {
+        label: view::display(p),
+        resized,
+        demanded_stop,
+        kept_running: extra(p, keys::RESIZE_GUEST_KEPT_RUNNING).map(|v| v >= 0.5),
+        downtime_ms: extra(p, keys::RESIZE_DOWNTIME_MS),
+        note,
+    })
+}
+
 pub(super) fn c13(run: &Run) -> Judged {
-    // A cloud's resize against a hosted hypervisor's.
-    let live = |h: Hypervisor| {
+    let resizes = |h: facts::Hypervisor| -> Vec<rules::Resize> {
         run.r
             .platforms
             .iter()
             .filter(|p| p.available && view::hypervisor(p) == Some(h))
-            .find_map(|p| extra(p, keys::RESIZE_LIVE_OK))
+            .filter_map(resize_of)
+            .collect()
     };
     let mut figs = Vec::new();
     for (key, what) in [
@@ -675,53 +710,59 @@ pub(super) fn c13(run: &Run) -> Judged {
     ] {
         figs.extend(series_figs(&run.vm_and_ct, what, |p| p.extras.get(key)));
     }
-    let (os, vb) = (live(Hypervisor::Cloud), live(Hypervisor::Hosted));
-    let o = match (os, vb) {
-        (Some(_), Some(_)) => rules::rule_c13(os, vb),
-        _ => {
-            let mut why = Vec::new();
-            if os.is_none() {
-                why.push(run.hypervisor_missing(Hypervisor::Cloud));
-            }
-            if vb.is_none() {
-                why.push(run.hypervisor_missing(Hypervisor::Hosted));
-            }
-            // The half that was measured is said, not hidden behind the other's absence:
-            // a class sees what OpenStack did even where VirtualBox cannot run.
-            if let Some(live) = os {
-                let cloud = run
-                    .r
-                    .platforms
-                    .iter()
-                    .find(|p| p.available && view::hypervisor(p) == Some(Hypervisor::Cloud));
-                let down = cloud.and_then(|p| extra(p, keys::RESIZE_DOWNTIME_MS));
-                let title = cloud
-                    .and_then(|p| facts::of(&p.name))
-                    .map_or("the cloud", |f| f.title);
-                let failure = cloud
-                    .and_then(|p| p.extras.get(keys::RESIZE_OK))
-                    .and_then(|s| s.note.clone())
-                    .map(|n| format!(" (failed: {n})"))
-                    .unwrap_or_default();
-                let kept = cloud
-                    .and_then(|p| extra(p, keys::RESIZE_GUEST_KEPT_RUNNING))
-                    .map(|k| {
-                        if k >= 0.5 {
-                            ", the guest kept running (same boot id)"
-                        } else {
-                            ", the guest was restarted (a new boot id: the console drops)"
-                        }
-                    })
-                    .unwrap_or_default();
-                why.push(format!(
-                    "measured half: {title} resized a running VM in {:.0}% of attempts{failure}{kept}{}",
-                    live * 100.0,
-                    down.map(|d| format!(", service down {} meanwhile", fmt_ms(d)))
-                        .unwrap_or_default()
-                ));
-            }
-            not_measured(why.join("; "))
+    for (key, what) in [
+        (keys::RESIZE_MEMORY_OK, "memory changed while running"),
+        (keys::RESIZE_CPUS_OK, "CPUs changed while running"),
+    ] {
+        figs.extend(run.vm_and_ct.iter().filter_map(|p| {
+            let s = p.extras.get(key).filter(|s| s.summary.n > 0)?;
+            let yes = if s.summary.median >= 0.5 { "yes" } else { "no" };
+            let note = s
+                .note
+                .as_ref()
+                .map(|n| format!(" ({n})"))
+                .unwrap_or_default();
+            Some(fig(p, format!("{what}: {yes}{note}")))
+        }));
+    }
+    let cloud = resizes(facts::Hypervisor::Cloud);
+    let virtualbox = resizes(facts::Hypervisor::Hosted);
+    // The hosted half is VirtualBox's where it ran. Where it cannot, QEMU stands in: a
+    // hypervisor hosted on this Linux as VirtualBox is on its host, asked the same
+    // thing of a running guest (the catalogue states this choice).
+    let (hosted, stand_in) = if virtualbox.is_empty() {
+        (
+            resizes(facts::Hypervisor::Direct),
+            Some(format!(
+                "hosted side: QEMU stands in for VirtualBox ({})",
+                run.hypervisor_missing(facts::Hypervisor::Hosted)
+            )),
+        )
+    } else {
+        (virtualbox, None)
+    };
+    let o = if !cloud.is_empty() && !hosted.is_empty() {
+        rules::rule_c13(&cloud, &hosted, stand_in.as_deref())
+    } else {
+        let mut why = Vec::new();
+        if cloud.is_empty() {
+            why.push(run.hypervisor_missing(facts::Hypervisor::Cloud));
         }
+        if hosted.is_empty() {
+            why.push(format!(
+                "{}; no QEMU resize recorded either",
+                run.hypervisor_missing(facts::Hypervisor::Hosted)
+            ));
+        }
+        // The half that was measured is said, not hidden behind the other's absence:
+        // a class sees what OpenStack or QEMU did even where the other cannot run.
+        for r in cloud.iter().chain(&hosted) {
+            why.push(format!("measured half: {}", r.describe()));
+        }
+        if let Some(s) = stand_in.filter(|_| !hosted.is_empty()) {
+            why.push(s);
+        }
+        not_measured(why.join("; "))
     };
     (figs, o)
 }

@@ -1136,30 +1136,117 @@ pub fn rule_c12(commit: Option<usize>, build: Option<usize>) -> Outcome {
     }
 }
 
-/// C13: fraction of attempts in which a running VM was resized without stopping it
-/// (a refusal counts 0 only when the platform refused because the VM was running).
-pub fn rule_c13(openstack_live: Option<f64>, virtualbox_live: Option<f64>) -> Outcome {
-    let (Some(os), Some(vb)) = (openstack_live, virtualbox_live) else {
-        return not_measured("live resize needs both OpenStack and VirtualBox");
-    };
-    let because = format!(
-        "OpenStack resized a running VM in {}% of attempts, VirtualBox in {}%",
-        fmt_num(os * 100.0),
-        fmt_num(vb * 100.0)
-    );
-    let headline = format!(
-        "live resize: OpenStack {}%, VirtualBox {}%",
-        fmt_num(os * 100.0),
-        fmt_num(vb * 100.0)
-    );
-    let v = if os > 0.0 && vb == 0.0 {
+/// One platform's attempt at resizing a running VM, as it recorded it (C13).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Resize {
+    pub label: String,
+    /// The new size took effect (for QEMU: at least one of memory and CPUs).
+    pub resized: bool,
+    /// The platform refused because the VM was running (stop it first).
+    pub demanded_stop: Option<bool>,
+    /// The same guest ran across it (same boot id); `Some(false)`: it was restarted.
+    pub kept_running: Option<bool>,
+    pub downtime_ms: Option<f64>,
+    /// What was done or why not, as the platform recorded it.
+    pub note: Option<String>,
+}
+
+impl Resize {
+    /// Resized without being asked to stop first.
+    fn live(&self) -> bool {
+        self.resized && self.demanded_stop != Some(true)
+    }
+
+    pub(super) fn describe(&self) -> String {
+        let mut s = match (self.resized, self.demanded_stop) {
+            (_, Some(true)) => format!("{}: refused while running (stop it first)", self.label),
+            (true, _) => format!("{}: resized a running VM without a stop", self.label),
+            (false, _) => format!("{}: not resized", self.label),
+        };
+        match self.kept_running {
+            Some(true) => s.push_str(", the guest kept running (same boot id)"),
+            Some(false) => {
+                s.push_str(", the guest was restarted (a new boot id: the console drops)")
+            }
+            None => {}
+        }
+        if let Some(d) = self.downtime_ms {
+            s.push_str(&format!(", service down {}", fmt_ms(d)));
+        }
+        if let Some(n) = &self.note {
+            s.push_str(&format!(" ({n})"));
+        }
+        s
+    }
+}
+
+/// C13: "OpenStack can resize a running VM; VirtualBox must stop it first". Two halves,
+/// each judged on what the platforms did: the cloud half speaks for the claim when
+/// every cloud resized a running VM without a stop (a restart of the guest is the
+/// claim's own "the console drops"), against it when none did; the hosted half speaks
+/// for it when every hosted hypervisor refused because the VM was running, against it
+/// when every one resized it live. `stand_in` says which hypervisor stood for the
+/// hosted side and why (QEMU where VirtualBox cannot run). A hosted attempt that
+/// neither resized nor asked for a stop says nothing of the claim: no verdict.
+pub fn rule_c13(cloud: &[Resize], hosted: &[Resize], stand_in: Option<&str>) -> Outcome {
+    if cloud.is_empty() || hosted.is_empty() {
+        return not_measured(
+            "a resize of a running VM on both a cloud and a hosted hypervisor is needed",
+        );
+    }
+    let all = |v: &[Resize], f: fn(&Resize) -> bool| v.iter().all(f);
+    let cloud_part = if all(cloud, Resize::live) {
         Verdict::Supported
-    } else if os == 0.0 && vb > 0.0 {
+    } else if !cloud.iter().any(Resize::live) {
         Verdict::Contradicted
     } else {
         Verdict::Mixed
     };
-    outcome(v, headline, because)
+    let stopped = |r: &Resize| r.demanded_stop == Some(true);
+    let mut because = cloud
+        .iter()
+        .chain(hosted)
+        .map(Resize::describe)
+        .collect::<Vec<_>>();
+    if let Some(s) = stand_in {
+        because.push(s.to_string());
+    }
+    let because = because.join("; ");
+    let silent: Vec<&Resize> = hosted.iter().filter(|r| !r.live() && !stopped(r)).collect();
+    if !silent.is_empty() {
+        return not_measured(format!(
+            "the hosted hypervisor neither resized the running VM nor demanded a stop, which says nothing of the claim: {because}"
+        ));
+    }
+    let hosted_part = if all(hosted, stopped) {
+        Verdict::Supported
+    } else if all(hosted, Resize::live) {
+        Verdict::Contradicted
+    } else {
+        Verdict::Mixed
+    };
+    let word = |v: &[Resize]| {
+        if all(v, Resize::live) {
+            "resized live"
+        } else if v.iter().all(stopped) {
+            "demanded a stop"
+        } else if !v.iter().any(Resize::live) {
+            "failed"
+        } else {
+            "some resized"
+        }
+    };
+    let hosted_name = hosted
+        .iter()
+        .map(|r| r.label.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let headline = format!(
+        "running VM resized: cloud {}; hosted ({hosted_name}) {}",
+        word(cloud),
+        word(hosted)
+    );
+    outcome(combine(&[cloud_part, hosted_part]), headline, because)
 }
 
 /// C14: every VM and container variant computes the same correct answers.

@@ -325,15 +325,55 @@ fn c12_rules() {
     assert!(is_nm(&rule_c12(None, None)));
 }
 
+fn resize(label: &str, resized: bool, stop: Option<bool>) -> Resize {
+    Resize {
+        label: label.into(),
+        resized,
+        demanded_stop: stop,
+        kept_running: None,
+        downtime_ms: None,
+        note: None,
+    }
+}
+
 #[test]
 fn c13_rules() {
-    assert_eq!(rule_c13(Some(1.0), Some(0.0)).verdict, Verdict::Supported);
-    assert_eq!(
-        rule_c13(Some(0.0), Some(1.0)).verdict,
-        Verdict::Contradicted
+    let os_ok = resize("openstack", true, Some(false));
+    let os_failed = resize("openstack", false, None);
+    let vb_stop = resize("virtualbox", false, Some(true));
+    let qemu_live = resize("qemu", true, Some(false));
+    let v = |c: &Resize, h: &Resize| {
+        rule_c13(std::slice::from_ref(c), std::slice::from_ref(h), None).verdict
+    };
+    assert_eq!(v(&os_ok, &vb_stop), Verdict::Supported);
+    assert_eq!(v(&os_failed, &qemu_live), Verdict::Contradicted);
+    // What this host measures: both resize a running VM.
+    assert_eq!(v(&os_ok, &qemu_live), Verdict::Mixed);
+    assert_eq!(v(&os_failed, &vb_stop), Verdict::Mixed);
+    // A hosted attempt that neither resized nor asked for a stop says nothing.
+    let o = rule_c13(
+        std::slice::from_ref(&os_ok),
+        &[resize("qemu", false, Some(false))],
+        None,
     );
-    assert_eq!(rule_c13(Some(1.0), Some(1.0)).verdict, Verdict::Mixed);
-    assert!(is_nm(&rule_c13(None, Some(0.0))));
+    assert!(is_nm(&o), "{o:?}");
+    assert!(is_nm(&rule_c13(&[], std::slice::from_ref(&vb_stop), None)));
+    // The stand-in and the guest's restart are said.
+    let mut restarted = os_ok.clone();
+    restarted.kept_running = Some(false);
+    restarted.downtime_ms = Some(6600.0);
+    let o = rule_c13(
+        &[restarted],
+        &[qemu_live],
+        Some("hosted side: QEMU stands in for VirtualBox"),
+    );
+    assert!(o.because.contains("the console drops"), "{}", o.because);
+    assert!(o.because.contains("QEMU stands in"), "{}", o.because);
+    assert!(
+        o.headline.contains("hosted (qemu) resized live"),
+        "{}",
+        o.headline
+    );
 }
 
 #[test]
@@ -465,8 +505,8 @@ fn headlines_are_short_and_keep_the_deciding_figure() {
     let o = rule_c14(&[h("qemu", 990, 10, 0)], &[h("docker", 1000, 0, 0)]);
     assert_eq!(o.headline, "2 of 2 answered, 0 wrong, ≤ 1.00% failed");
     assert_eq!(
-        rule_c13(None, None).headline,
-        "live resize needs both OpenStack and VirtualBox"
+        rule_c13(&[], &[], None).headline,
+        "a resize of a running VM on both a cloud and a hosted hypervisor is needed"
     );
     // C1's deciding figures are ratios to native and to the heaviest container.
     let o = c1(
