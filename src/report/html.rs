@@ -95,7 +95,7 @@ footer { margin-top: 40px; font-size: .82rem; color: var(--muted); border-top: 1
 @media print {
   body { max-width: none; padding: 0; font-size: 9.5pt; }
   nav, .no-print { display: none; }
-  h2 { break-after: avoid; page-break-after: avoid; margin-top: 18px; }
+  h2 { break-after: avoid; page-break-after: avoid; margin-top: 12px; }
   tr, figure.chart, .summary { break-inside: avoid; page-break-inside: avoid; }
   /* A claim may run onto the next page (kept whole, each left half a page blank). */
   details.claim > summary { break-after: avoid; page-break-after: avoid; }
@@ -113,10 +113,14 @@ footer { margin-top: 40px; font-size: .82rem; color: var(--muted); border-top: 1
   svg.chart { max-height: 95mm; }
   /* The first page holds every verdict: the claim's few words may wrap, the deciding
      figure gets the room. */
-  table.glance { font-size: 8pt; width: 100%; }
+  table.glance { font-size: 7.5pt; width: 100%; }
+  /* The first screen's sentences and caveats, compact so the glance stays on page 1. */
+  .summary p, p.caveat { font-size: 8.5pt; margin: 2px 0; }
   table.glance td.one { white-space: normal; width: 34%; }
   table.glance td:nth-child(4) { width: 40%; }
   a { color: inherit; text-decoration: none; }
+  /* The header already prints the run, revision, start and wall time. */
+  footer { display: none; }
   details > summary { list-style: none; padding-left: 0; }
   details > summary::-webkit-details-marker { display: none; }
 }
