@@ -411,6 +411,15 @@ async fn measure_platform(
             artifacts: artifacts.clone(),
             ..Default::default()
         };
+        // A variant this host or user cannot run (podman/rootless without an
+        // unprivileged user): recorded unavailable with its reason, nothing deployed.
+        if let Some(why) = p.variant_unavailable(&ctx.scenario, &variant) {
+            r.available = false;
+            r.unavailable_reason = Some(why);
+            progress.on(&Event::VariantFinished { result: &r });
+            out.push(r);
+            continue;
+        }
         // A user who is not root: what needs root is recorded, a root-only variant
         // is not deployed (platform::privilege).
         let root_only = p.needs_root(&ctx.scenario, &variant);

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use futures_util::future::join_all;
 
-use super::{json, podman, remove_labelled, run, LABEL_ROLE, LABEL_RUN, NPROC_LIMIT};
+use super::{json, podman_on, remove_labelled, Engine, LABEL_ROLE, LABEL_RUN, NPROC_LIMIT};
 use crate::measure::isolation;
 use crate::platform::docker::deployment::{ContainerPlan, Plan};
 use crate::platform::docker::image::LABEL;
@@ -86,6 +86,7 @@ pub fn create_args(plan: &Plan, c: &ContainerPlan, image: &str, nofile: u64) -> 
 /// A running deployment.
 #[derive(Debug)]
 pub struct PodmanDeployment {
+    engine: Engine,
     plan: Plan,
     started: Vec<Started>,
     phases: Vec<(String, Duration)>,
@@ -97,12 +98,14 @@ pub struct PodmanDeployment {
 /// Create the network and the containers, start them; on failure remove everything
 /// the run created before returning the error.
 pub async fn deploy(
+    engine: Engine,
     plan: Plan,
     image: &str,
     cancel: &tokio_util::sync::CancellationToken,
 ) -> Result<PodmanDeployment, PlatformError> {
-    match create_and_start(&plan, image, cancel).await {
+    match create_and_start(&engine, &plan, image, cancel).await {
         Ok((started, phases)) => Ok(PodmanDeployment {
+            engine,
             plan,
             started,
             phases,
@@ -112,7 +115,7 @@ pub async fn deploy(
         }),
         Err(e) => {
             tracing::warn!(run = %plan.run_id, error = %e, "podman: deployment failed, removing what it created");
-            if let Err(clean) = remove_labelled(Some(&plan.run_id)).await {
+            if let Err(clean) = remove_labelled(&engine, Some(&plan.run_id)).await {
                 tracing::error!(error = %clean, "podman: cleanup after the failed deployment failed");
             }
             Err(e)
@@ -121,23 +124,27 @@ pub async fn deploy(
 }
 
 async fn create_and_start(
+    engine: &Engine,
     plan: &Plan,
     image: &str,
     cancel: &tokio_util::sync::CancellationToken,
 ) -> Result<(Vec<Started>, Vec<(String, Duration)>), PlatformError> {
     let t0 = Instant::now();
     for (name, subnet) in &plan.networks {
-        podman(&[
-            "network".into(),
-            "create".into(),
-            "--label".into(),
-            format!("{LABEL}=1"),
-            "--label".into(),
-            format!("{LABEL_RUN}={}", plan.run_id),
-            "--subnet".into(),
-            subnet.to_string(),
-            name.clone(),
-        ])
+        podman(
+            engine,
+            &[
+                "network".into(),
+                "create".into(),
+                "--label".into(),
+                format!("{LABEL}=1"),
+                "--label".into(),
+                format!("{LABEL_RUN}={}", plan.run_id),
+                "--subnet".into(),
+                subnet.to_string(),
+                name.clone(),
+            ],
+        )
         .await?;
     }
     if cancel.is_cancelled() {
@@ -147,7 +154,7 @@ async fn create_and_start(
     let creates = plan
         .containers
         .iter()
-        .map(|c| podman_owned(create_args(plan, c, image, nofile)));
+        .map(|c| podman_owned(engine, create_args(plan, c, image, nofile)));
     for result in join_all(creates).await {
         result?;
     }
@@ -158,24 +165,31 @@ async fn create_and_start(
     let t1 = Instant::now();
     let mut args = vec!["start".to_string()];
     args.extend(plan.containers.iter().map(|c| c.name.clone()));
-    podman(&args).await?;
+    podman(engine, &args).await?;
     let start = t1.elapsed();
-    let started = inspect(plan).await?;
+    let started = inspect(engine, plan).await?;
     Ok((
         started,
         vec![("create".into(), created), ("start".into(), start)],
     ))
 }
 
-async fn podman_owned(args: Vec<String>) -> Result<String, PlatformError> {
-    podman(&args).await
+async fn podman_owned(engine: &Engine, args: Vec<String>) -> Result<String, PlatformError> {
+    podman(engine, &args).await
+}
+
+async fn podman(engine: &Engine, args: &[String]) -> Result<String, PlatformError> {
+    podman_on(engine, args, None).await
 }
 
 /// Ids, init pids and conmon pids of the plan's containers.
-async fn inspect(plan: &Plan) -> Result<Vec<Started>, PlatformError> {
+async fn inspect(engine: &Engine, plan: &Plan) -> Result<Vec<Started>, PlatformError> {
     let mut args = vec!["inspect".to_string(), "--format".into(), "json".into()];
     args.extend(plan.containers.iter().map(|c| c.name.clone()));
-    let found = json("inspecting the run's containers", &podman(&args).await?)?;
+    let found = json(
+        "inspecting the run's containers",
+        &podman(engine, &args).await?,
+    )?;
     let found = found.as_array().cloned().unwrap_or_default();
     plan.containers
         .iter()
@@ -252,7 +266,9 @@ impl Deployment for PodmanDeployment {
             .find(|s| !crate::host::procfs::exists(s.pid as u32))?;
         let name =
             crate::platform::docker::deployment::resource_name(&self.plan.run_id, Some(dead.role));
-        let last = std::process::Command::new("podman")
+        let last = self
+            .engine
+            .command()
             .args(["logs", "--tail", "1", &name])
             .output()
             .ok()
@@ -270,6 +286,11 @@ impl Deployment for PodmanDeployment {
     fn details(&self) -> BTreeMap<String, String> {
         let mut d = BTreeMap::new();
         d.insert("network".into(), self.plan.mode.name().into());
+        // Which engine ran it: the probe's `rootless` is virtbench's own user's.
+        if let Engine::Rootless(u) = &self.engine {
+            d.insert("rootless".into(), "true".into());
+            d.insert("rootless_user".into(), u.name.clone());
+        }
         // Bridge: the published 127.0.0.1 port; host: the host's own stack.
         let access = match self.plan.mode {
             NetworkMode::Bridge { .. } => crate::measure::outside::Access::Forwarded,
@@ -313,7 +334,7 @@ impl Deployment for PodmanDeployment {
             return Ok(());
         }
         self.torn_down = true;
-        let removed = remove_labelled(Some(&self.plan.run_id)).await?;
+        let removed = remove_labelled(&self.engine, Some(&self.plan.run_id)).await?;
         tracing::debug!(run = %self.plan.run_id, removed, "podman: torn down");
         Ok(())
     }
@@ -364,9 +385,14 @@ fn own_cgroups(found: Vec<CgroupFiles>) -> Vec<CgroupFiles> {
 /// sees from inside, whether its own address answers from the host, and what a LAN PC
 /// reaches.
 pub async fn facts(
+    engine: &Engine,
     run_id: &str,
     endpoint: SocketAddr,
 ) -> Result<BTreeMap<String, Series>, PlatformError> {
+    let run = |args: &[&str]| {
+        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        async move { podman_on(engine, &args, None).await }
+    };
     let text = run(&[
         "ps",
         "--filter",
