@@ -611,3 +611,25 @@ async fn cleanup(run_id: Option<&str>, platforms: Vec<Box<dyn platform::Platform
     }
     code
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cleanup_platforms_narrow_the_list_and_refuse_an_unknown_name() {
+        assert_eq!(
+            cleanup_platforms(None).map(|p| p.len()).ok(),
+            Some(platform::all().len())
+        );
+        let chosen = cleanup_platforms(Some(vec!["lxc".into(), "native".into()])).ok();
+        let names: Option<Vec<&str>> = chosen
+            .as_ref()
+            .map(|p| p.iter().map(|p| p.name()).collect());
+        assert_eq!(names, Some(vec!["native", "lxc"]));
+        assert_eq!(
+            cleanup_platforms(Some(vec!["kubernetes".into()])).err(),
+            Some(EXIT_BAD_INPUT)
+        );
+    }
+}

@@ -1,11 +1,21 @@
-//! `virtbench cleanup --dry-run --run-id X` and `cleanup --run-id X`, on real leftovers:
-//! a run X, its density copy X-c1 and another run Y each deploy for real on native,
-//! Docker, Podman and LXC, and X-c1 and Y create a bridged QEMU network namespace and X
-//! an outside namespace, the way the platforms do; then the harness "dies": the
-//! deployments are forgotten, never torn down, as after `kill -9`. The dry run must
-//! list exactly X's and X-c1's resources by name, the cleanup remove exactly those,
-//! and Y's must stay until its own cleanup. As root (LXC, namespaces); Docker, Podman
-//! and LXC must be there: the test fails otherwise, unless `VIRTBENCH_SKIP_LEFTOVERS=1`.
+//! `virtbench cleanup --dry-run --run-id X` and `cleanup --run-id X`, on real leftovers.
+//!
+//! 1. A run X, its density copy X-c1 and another run Y each deploy for real on native,
+//!    Docker, Podman and LXC, and X-c1 and Y create a bridged QEMU network namespace and
+//!    X an outside namespace, the way the platforms do; then the harness "dies": the
+//!    deployments are forgotten, never torn down. The dry run must list exactly X's and
+//!    X-c1's resources by name, the cleanup remove exactly those, and Y's must stay
+//!    until its own cleanup.
+//! 2. Real `virtbench run`s killed with SIGKILL in each phase (startup, idle, load,
+//!    experiments; Docker also in the density sweep's second copy) on native, Docker,
+//!    Podman, LXC and QEMU, side by side: the dry run of each lists exactly what the
+//!    host holds of it (found with the host's own tools), its cleanup removes exactly
+//!    that, and the other killed runs' resources all survive it. VirtualBox cannot be
+//!    installed here: the dry run must say why nothing of it can exist. (OpenStack's
+//!    leftovers are checked by tests/openstack.rs and by the OpenStack interrupt test.)
+//!
+//! As root (LXC, namespaces); every platform above must be there: the test fails
+//! otherwise, unless `VIRTBENCH_SKIP_LEFTOVERS=1`.
 
 use std::collections::BTreeSet;
 use std::future::Future;
@@ -22,6 +32,10 @@ mod common;
 
 /// The platforms whose leftovers this test makes (in `platform::all()` names).
 const MADE: [&str; 5] = ["native", "docker", "podman", "lxc", "qemu"];
+
+/// One test of this file at a time: side by side on two cores, `podman info` took
+/// longer than the probe waits.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 fn skipped() -> bool {
     std::env::var("VIRTBENCH_SKIP_LEFTOVERS").as_deref() == Ok("1")
@@ -163,6 +177,7 @@ async fn dry_run_lists_exactly_the_runs_leftovers_and_cleanup_removes_only_them(
         eprintln!("skipped: VIRTBENCH_SKIP_LEFTOVERS=1");
         return;
     }
+    let _one = SERIAL.lock().await;
     let x = common::context("leftovers", "x", scenario(1));
     let copy_dir = x.work_dir.join("density-c1");
     std::fs::create_dir_all(&copy_dir).unwrap();
@@ -288,9 +303,14 @@ fn inventory(run: &str) -> BTreeSet<String> {
             })
         });
         let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
-        let vm = comm.starts_with("qemu-system")
-            && String::from_utf8_lossy(&cmdline).contains(&format!("vb-{run}-"));
+        // argv[0]: a VM names itself (`-name ...,process=`), so its comm is not qemu's.
+        let cmdline = String::from_utf8_lossy(&cmdline);
+        let vm = cmdline
+            .split('\0')
+            .next()
+            .unwrap_or("")
+            .contains("qemu-system")
+            && cmdline.contains(&format!("vb-{run}-"));
         if native || vm {
             out.insert(format!("pid {pid}"));
         }
@@ -445,6 +465,10 @@ async fn run_and_kill(scenario_text: String, marker: &'static str, delay_ms: u64
         }
     }
     tokio::time::sleep(std::time::Duration::from_millis(delay_ms)).await;
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the run ended before the kill ({marker:?}): {seen:#?}"
+    );
     child.start_kill().unwrap(); // SIGKILL: no teardown, no backstop
     child.wait().await.unwrap();
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
@@ -506,9 +530,15 @@ async fn killed_in_every_phase(platform: &'static str) {
         .collect();
     let runs = futures_util::future::join_all(phases.iter().map(|(k, (phase, marker, delay))| {
         let text = killed_scenario(platform, k + 1);
+        // QEMU's experiments (NAT: no namespace, no canary) end within a second here.
+        let delay = if platform == "qemu" && *phase == "extras" {
+            100
+        } else {
+            *delay
+        };
         async move {
             let t0 = std::time::Instant::now();
-            let id = run_and_kill(text, marker, *delay).await;
+            let id = run_and_kill(text, marker, delay).await;
             eprintln!(
                 "{platform}: run {id} killed in {phase} after {:.1} s",
                 t0.elapsed().as_secs_f64()
@@ -564,12 +594,35 @@ async fn runs_killed_in_each_phase_leave_only_what_the_dry_run_lists() {
         eprintln!("skipped: VIRTBENCH_SKIP_LEFTOVERS=1");
         return;
     }
+    let _one = SERIAL.lock().await;
+    // Every platform at once (each run has its own subnet and names): the file's time
+    // is the longest platform's, not their sum.
     let only = std::env::var("VIRTBENCH_LEFTOVERS_ONLY").ok();
-    for platform in MADE {
-        if only.as_deref().is_some_and(|o| o != platform) {
-            continue;
+    let platforms = MADE.iter().filter(|p| {
+        only.as_deref()
+            .is_none_or(|o| o.split(',').any(|o| o == **p))
+    });
+    // A thread and a runtime per platform: one platform's checks run blocking
+    // commands, which must not hold up another's reading of its runs' progress.
+    let threads: Vec<_> = platforms
+        .map(|p| {
+            std::thread::spawn(move || {
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap()
+                    .block_on(killed_in_every_phase(p))
+            })
+        })
+        .collect();
+    let mut failed = None;
+    for t in threads {
+        if let Err(panic) = t.join() {
+            failed = Some(panic);
         }
-        killed_in_every_phase(platform).await;
+    }
+    if let Some(panic) = failed {
+        std::panic::resume_unwind(panic);
     }
     // VirtualBox cannot be installed here: the dry run must say why nothing can exist.
     let (lines, _) = cleanup(&["--dry-run", "--platforms", "virtualbox"]);
