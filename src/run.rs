@@ -590,6 +590,9 @@ async fn measure_variant(
         .collect();
     let mut dep = kept.expect("the plan stops at its maximum at the latest");
     let measured = measure_ready(p, ctx, dep.as_mut(), r, progress, rule, ledger).await;
+    // Again after the windows: details of the last sample (`last_sample.*`, the split
+    // of memory between containers and their monitors) exist only once sampled.
+    r.details.extend(dep.details());
     // A line to tell the teardown from the steps before it (tests interrupt it).
     tracing::info!("{}: tearing the deployment down", variant.label);
     let down = ledger

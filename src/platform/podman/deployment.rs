@@ -92,6 +92,11 @@ pub struct PodmanDeployment {
     phases: Vec<(String, Duration)>,
     cgroups: std::sync::Mutex<Option<Vec<CgroupFiles>>>,
     last_conmon_rss: std::sync::Mutex<Option<(u64, u64)>>,
+    /// RSS of the containers' init processes plus their conmons at the last sample:
+    /// how rootless memory is read, kept for rootful too so the two compare alike.
+    last_processes_rss: std::sync::Mutex<Option<u64>>,
+    /// The engine's own `podman info` details when it is not virtbench's own user's.
+    engine_details: BTreeMap<String, String>,
     torn_down: bool,
 }
 
@@ -111,6 +116,8 @@ pub async fn deploy(
             phases,
             cgroups: std::sync::Mutex::new(None),
             last_conmon_rss: std::sync::Mutex::new(None),
+            last_processes_rss: std::sync::Mutex::new(None),
+            engine_details: BTreeMap::new(),
             torn_down: false,
         }),
         Err(e) => {
@@ -233,17 +240,19 @@ impl Deployment for PodmanDeployment {
             ));
         }
         let cgroups = self.cgroups()?;
+        // Each container's init process (the calculator, alone in it) and its conmon,
+        // from /proc.
+        let inits: Vec<u32> = self.started.iter().map(|s| s.pid as u32).collect();
+        let conmons: Vec<u32> = self.started.iter().map(|s| s.conmon_pid as u32).collect();
+        let all: Vec<u32> = inits.iter().chain(&conmons).copied().collect();
+        let by_process = crate::measure::resources::processes(&all);
+        *self.last_processes_rss.lock().expect("not poisoned") = Some(by_process.rss_bytes);
         if cgroups.is_empty() {
-            // No cgroup of their own (rootless on cgroup v1): each container's init
-            // process (the calculator, alone in it) and its conmon, from /proc.
-            let inits: Vec<u32> = self.started.iter().map(|s| s.pid as u32).collect();
-            let conmons: Vec<u32> = self.started.iter().map(|s| s.conmon_pid as u32).collect();
+            // No cgroup of their own (rootless on cgroup v1): the processes are it.
             let mem = crate::measure::resources::processes(&inits).rss_bytes;
-            let all: Vec<u32> = inits.iter().chain(&conmons).copied().collect();
-            let sample = crate::measure::resources::processes(&all);
             *self.last_conmon_rss.lock().expect("not poisoned") =
-                Some((mem, sample.rss_bytes.saturating_sub(mem)));
-            return Ok(sample);
+                Some((mem, by_process.rss_bytes.saturating_sub(mem)));
+            return Ok(by_process);
         }
         // conmon sits outside the container's cgroup: counted apart.
         let roles = self.started.iter().map(|s| s.role);
@@ -284,7 +293,7 @@ impl Deployment for PodmanDeployment {
     }
 
     fn details(&self) -> BTreeMap<String, String> {
-        let mut d = BTreeMap::new();
+        let mut d = self.engine_details.clone();
         d.insert("network".into(), self.plan.mode.name().into());
         // Which engine ran it: the probe's `rootless` is virtbench's own user's.
         if let Engine::Rootless(u) = &self.engine {
@@ -319,6 +328,9 @@ impl Deployment for PodmanDeployment {
             }
             .into(),
         );
+        if let Some(rss) = *self.last_processes_rss.lock().expect("not poisoned") {
+            d.insert("last_sample.processes_rss_bytes".into(), rss.to_string());
+        }
         if let Some((containers, conmon)) = *self.last_conmon_rss.lock().expect("not poisoned") {
             d.insert(
                 "last_sample.containers_bytes".into(),
@@ -341,6 +353,13 @@ impl Deployment for PodmanDeployment {
 }
 
 impl PodmanDeployment {
+    /// The engine's own details (`podman info`), written over the probe's in the
+    /// results: a rootless user's engine is not the one the probe asked.
+    pub fn with_engine_details(mut self, details: BTreeMap<String, String>) -> Self {
+        self.engine_details = details;
+        self
+    }
+
     /// The containers' cgroups (found once): see [`own_cgroups`].
     fn cgroups(&self) -> Result<Vec<CgroupFiles>, PlatformError> {
         let mut slot = self.cgroups.lock().expect("not poisoned");

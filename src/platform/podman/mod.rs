@@ -303,7 +303,10 @@ fn engines_to_clean() -> Vec<Engine> {
                 .lines()
                 .filter_map(|n| rootless::lookup(&passwd, n.trim()))
                 .filter(|u| u.uid != 0)
-                .map(Engine::Rootless),
+                .map(Engine::Rootless)
+                // Its Podman needs the runtime directory even to list (after a reboot
+                // no login may have made it yet).
+                .filter(|e| e.ensure_runtime_dir().is_ok()),
         );
     }
     out
@@ -445,11 +448,50 @@ pub async fn ensure_image(
     })
 }
 
+/// What `podman info --format json` says of an engine, as the probe's details.
+fn info_details(text: &str) -> Result<BTreeMap<String, String>, PlatformError> {
+    let info = json("info", text)?;
+    let s = |path: &[&str]| {
+        let mut v = &info;
+        for p in path {
+            v = v.get(p).unwrap_or(&serde_json::Value::Null);
+        }
+        match v {
+            serde_json::Value::String(s) => s.clone(),
+            serde_json::Value::Null => String::new(),
+            other => other.to_string(),
+        }
+    };
+    let details = BTreeMap::from([
+        ("version".to_string(), s(&["version", "Version"])),
+        (
+            "network_backend".to_string(),
+            s(&["host", "networkBackend"]),
+        ),
+        ("cgroup_version".to_string(), s(&["host", "cgroupVersion"])),
+        ("cgroup_manager".to_string(), s(&["host", "cgroupManager"])),
+        (
+            "oci_runtime".to_string(),
+            s(&["host", "ociRuntime", "name"]),
+        ),
+        (
+            "storage_driver".to_string(),
+            s(&["store", "graphDriverName"]),
+        ),
+        // What podman itself says: rootful as root, rootless otherwise.
+        ("rootless".to_string(), s(&["host", "security", "rootless"])),
+    ]);
+    Ok(details)
+}
+
 /// The podman platform.
 #[derive(Default)]
 pub struct Podman {
     /// The calculator image per store ([`Engine::key`]).
     images: Mutex<BTreeMap<String, PodmanImage>>,
+    /// `podman info` of each rootless user's engine (by [`Engine::key`]): the probe's
+    /// details are root's engine's.
+    engine_info: Mutex<BTreeMap<String, BTreeMap<String, String>>>,
     /// The run whose conmon-kill trial already ran (once per run, like docker's C7).
     faults_of: Mutex<Option<String>>,
 }
@@ -513,8 +555,8 @@ impl Platform for Podman {
         let attempt = run(&["info", "--format", "json"]);
         match tokio::time::timeout(PROBE_TIMEOUT, attempt).await {
             Ok(Ok(text)) => {
-                let info = match json("info", &text) {
-                    Ok(v) => v,
+                let details = match info_details(&text) {
+                    Ok(d) => d,
                     Err(e) => {
                         return Availability::Unavailable {
                             reason: e.to_string(),
@@ -522,36 +564,6 @@ impl Platform for Podman {
                         }
                     }
                 };
-                let s = |path: &[&str]| {
-                    let mut v = &info;
-                    for p in path {
-                        v = v.get(p).unwrap_or(&serde_json::Value::Null);
-                    }
-                    match v {
-                        serde_json::Value::String(s) => s.clone(),
-                        serde_json::Value::Null => String::new(),
-                        other => other.to_string(),
-                    }
-                };
-                let details = BTreeMap::from([
-                    ("version".to_string(), s(&["version", "Version"])),
-                    (
-                        "network_backend".to_string(),
-                        s(&["host", "networkBackend"]),
-                    ),
-                    ("cgroup_version".to_string(), s(&["host", "cgroupVersion"])),
-                    ("cgroup_manager".to_string(), s(&["host", "cgroupManager"])),
-                    (
-                        "oci_runtime".to_string(),
-                        s(&["host", "ociRuntime", "name"]),
-                    ),
-                    (
-                        "storage_driver".to_string(),
-                        s(&["store", "graphDriverName"]),
-                    ),
-                    // What podman itself says: rootful as root, rootless otherwise.
-                    ("rootless".to_string(), s(&["host", "security", "rootless"])),
-                ]);
                 Availability::Available { details }
             }
             Ok(Err(e)) => Availability::Unavailable {
@@ -611,6 +623,8 @@ impl Platform for Podman {
         for v in self.variants(&ctx.scenario) {
             if let Ok(engine @ Engine::Rootless(_)) = Self::engine(&ctx.scenario, &v) {
                 engine.ensure_runtime_dir()?;
+                let info = info_details(&run_on(&engine, &["info", "--format", "json"]).await?)?;
+                self.engine_info.lock().await.insert(engine.key(), info);
                 out.push(self.image(ctx, &engine).await?.record());
             }
         }
@@ -653,8 +667,15 @@ impl Platform for Podman {
         let image = self.image(ctx, &engine).await?;
         let (host_port, role_ports) = super::docker::pick_ports(&mode, None)?;
         let plan = super::docker::deployment::plan(&ctx.run_id, mode, host_port, &role_ports)?;
+        let info = self
+            .engine_info
+            .lock()
+            .await
+            .get(&engine.key())
+            .cloned()
+            .unwrap_or_default();
         let d = deployment::deploy(engine, plan, &image.tag, &ctx.cancel).await?;
-        Ok(Box::new(d))
+        Ok(Box::new(d.with_engine_details(info)))
     }
 
     async fn extras(
