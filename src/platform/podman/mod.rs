@@ -1,14 +1,17 @@
 //! The podman platform: the five services in five containers of the same `FROM scratch`
 //! image as docker's (the static calculator as `/calculator`), run by Podman, the
-//! daemonless engine (rootful, as root here). Driven through the `podman` CLI with JSON
-//! output: each call is its own process, as a user would run it, and there is no
-//! service to start (Podman's REST API needs `podman system service` running, which is
-//! exactly the daemon Podman does without).
+//! daemonless engine (rootful as root, rootless for any other user). Driven through the
+//! `podman` CLI with JSON output: each call is its own process, as a user would run it,
+//! and there is no service to start (Podman's REST API needs `podman system service`
+//! running, which is exactly the daemon Podman does without).
 //!
 //! Variants (scenario `[podman] networks`):
 //! - `podman/bridge`: a network of the run's own (scenario subnet, static addresses),
 //!   the calculator's port published on 127.0.0.1 only (NAT + port forwarding);
-//! - `podman/host`: the host's network, each role on a free loopback port.
+//! - `podman/host`: the host's network, each role on a free loopback port;
+//! - `podman/rootless` (as root, `[podman] rootless = true`): the bridge variant under
+//!   an ordinary user's rootless Podman ([`Engine::Rootless`], slirp4netns), beside the
+//!   rootful ones: the difference is one the class asks about.
 //!
 //! Names, addresses and command lines are docker's plan (same image, same topology),
 //! so the two engines differ only in what runs them. Every container and network is
