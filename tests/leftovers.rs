@@ -8,9 +8,11 @@
 //!    until its own cleanup.
 //! 2. Real `virtbench run`s killed with SIGKILL in each phase (startup, idle, load,
 //!    experiments; Docker also in the density sweep's second copy) on native, Docker,
-//!    Podman, LXC and QEMU, side by side: the dry run of each lists exactly what the
-//!    host holds of it (found with the host's own tools), its cleanup removes exactly
-//!    that, and the other killed runs' resources all survive it. VirtualBox cannot be
+//!    Podman, LXC and QEMU, side by side (`podman/rootless`, root driving an ordinary
+//!    user's rootless Podman, too when `VIRTBENCH_LEFTOVERS_ONLY` names it): the dry
+//!    run of each lists exactly what the host holds of it (found with the host's own
+//!    tools), its cleanup removes exactly that, and the other killed runs' resources
+//!    all survive it. VirtualBox cannot be
 //!    installed here: the dry run must say why nothing of it can exist. (OpenStack's
 //!    leftovers are checked by tests/openstack.rs and by the OpenStack interrupt test.)
 //!
@@ -268,6 +270,29 @@ async fn dry_run_lists_exactly_the_runs_leftovers_and_cleanup_removes_only_them(
     .await;
 }
 
+/// The ordinary user whose rootless Podman the `podman/rootless` runs use (the one
+/// tests/student.rs makes).
+const ROOTLESS_USER: &str = "vbstudent";
+
+fn uid_of(user: &str) -> String {
+    Command::new("id")
+        .args(["-u", user])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default()
+}
+
+/// The rootless user, made as tests/student.rs makes it when absent (a test may).
+fn rootless_user() {
+    if uid_of(ROOTLESS_USER).is_empty() {
+        let out = Command::new("useradd")
+            .args(["--create-home", "--groups", "docker", ROOTLESS_USER])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "useradd: {out:?}");
+    }
+}
+
 /// The phases a run is killed in, each with the progress line that starts it and how
 /// long to wait after that line before `kill -9` (to land inside the phase's work, with
 /// whatever of it exists then).
@@ -334,6 +359,17 @@ fn inventory(run: &str) -> BTreeSet<String> {
         ] {
             out.extend(lines(engine, args).into_iter().filter(|n| ours(n)));
         }
+    }
+    // The ordinary user's rootless Podman store, as that user lists it.
+    let home = format!("HOME=/home/{ROOTLESS_USER}");
+    let runtime = format!("XDG_RUNTIME_DIR=/run/user/{}", uid_of(ROOTLESS_USER));
+    for args in [
+        &["ps", "-a", "--format", "{{.Names}}"][..],
+        &["network", "ls", "--format", "{{.Name}}"][..],
+    ] {
+        let mut full = vec!["-u", ROOTLESS_USER, "--", "env", &home, &runtime, "podman"];
+        full.extend(args);
+        out.extend(lines("runuser", &full).into_iter().filter(|n| ours(n)));
     }
     if let Ok(dir) = std::fs::read_dir("/var/lib/virtbench/lxc") {
         out.extend(
@@ -424,7 +460,7 @@ fn assert_lists_exactly(run: &str, what: &str) -> BTreeSet<String> {
 
 /// One `virtbench run` of `scenario_text`, killed with SIGKILL `delay_ms` after its
 /// progress shows `marker`; its run id.
-async fn run_and_kill(scenario_text: String, marker: &'static str, delay_ms: u64) -> String {
+async fn run_and_kill(scenario_text: String, marker: String, delay_ms: u64) -> String {
     use tokio::io::AsyncBufReadExt;
     let dir = tempfile::tempdir().unwrap();
     let scenario = dir.path().join("killed.toml");
@@ -458,7 +494,7 @@ async fn run_and_kill(scenario_text: String, marker: &'static str, delay_ms: u64
                 .and_then(|r| r.split(':').next())
                 .map(str::to_string);
         }
-        let hit = line.contains(marker);
+        let hit = line.contains(&marker);
         seen.push(line);
         if hit {
             break;
@@ -508,6 +544,12 @@ fn killed_scenario(platform: &str, k: usize) -> String {
              [density]\nplatforms = [\"docker\"]\ncounts = [1, 2]\n"
         ),
         "podman" => format!("[podman]\nnetworks = [\"bridge\"]\nsubnet = \"10.240.{k}.0/24\"\n"),
+        // Root's rootful variant first, then the same under the ordinary user's
+        // rootless Podman: these runs are killed in the rootless one's phases.
+        "podman/rootless" => format!(
+            "[podman]\nnetworks = [\"bridge\"]\nsubnet = \"10.243.{k}.0/24\"\n\
+             rootless = true\nrootless_user = \"{ROOTLESS_USER}\"\n"
+        ),
         "lxc" => format!("[lxc]\nsubnet = \"10.241.{k}.0/24\"\n"),
         "qemu" => {
             "[qemu]\ntopologies = [\"all-in-one\"]\nboot = [\"kernel\"]\nnetworks = [\"nat\"]\n\
@@ -516,7 +558,8 @@ fn killed_scenario(platform: &str, k: usize) -> String {
         }
         _ => String::new(),
     };
-    format!("name = \"killed-{platform}-{k}\"\nplatforms = [\"{platform}\"]\n{KILLED_BASE}{own}")
+    let engine = platform.split('/').next().unwrap_or(platform);
+    format!("name = \"killed-{engine}-{k}\"\nplatforms = [\"{engine}\"]\n{KILLED_BASE}{own}")
 }
 
 /// `platform` killed once in each phase, the runs side by side: after each kill the
@@ -535,6 +578,11 @@ async fn killed_in_every_phase(platform: &'static str) {
             100
         } else {
             *delay
+        };
+        // The rootless variant's own phases (it runs after the rootful one).
+        let marker = match platform {
+            "podman/rootless" => format!("{platform}{marker}"),
+            _ => marker.to_string(),
         };
         async move {
             let t0 = std::time::Instant::now();
@@ -615,6 +663,15 @@ async fn runs_killed_in_each_phase_leave_only_what_the_dry_run_lists() {
             })
         })
         .collect();
+    // `podman/rootless` (root driving an ordinary user's rootless Podman) on request
+    // only: its runs doubled the file's time on this 2-core host (389 s against 192 s).
+    if only
+        .as_deref()
+        .is_some_and(|o| o.split(',').any(|o| o == "podman/rootless"))
+    {
+        rootless_user();
+        killed_in_every_phase("podman/rootless").await;
+    }
     let mut failed = None;
     for t in threads {
         if let Err(panic) = t.join() {

@@ -44,8 +44,10 @@ pub mod rootless;
 
 pub use super::docker::{LABEL_ROLE, LABEL_RUN};
 
-/// `probe` gives up after this long.
-pub const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
+/// `probe` gives up after this long: `podman info` is a process of its own that opens
+/// the store, and with several podman processes starting on a busy 2-core host it took
+/// over 10 s (seen in tests/leftovers.rs, nine runs side by side).
+pub const PROBE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Process limit of each container (see the module docs).
 pub const NPROC_LIMIT: u64 = 4096;
 
