@@ -132,6 +132,9 @@ pub enum Command {
         /// those of runs made from this host by this user.
         #[arg(long, conflicts_with = "run_id")]
         all_runs: bool,
+        /// Comma-separated platforms to list or clean (default: every one).
+        #[arg(long, value_delimiter = ',')]
+        platforms: Option<Vec<String>>,
     },
 }
 
@@ -211,12 +214,19 @@ async fn dispatch(cli: Cli) -> u8 {
             expression,
         } => load(addr, rate, duration, connections, &expression).await,
         Command::Cleanup {
-            run_id, dry_run, ..
+            run_id,
+            dry_run,
+            platforms,
+            ..
         } => {
+            let chosen = match cleanup_platforms(platforms) {
+                Ok(p) => p,
+                Err(code) => return code,
+            };
             if dry_run {
-                list_leftovers(run_id.as_deref()).await
+                list_leftovers(run_id.as_deref(), chosen).await
             } else {
-                cleanup(run_id.as_deref()).await
+                cleanup(run_id.as_deref(), chosen).await
             }
         }
     }
@@ -368,6 +378,11 @@ async fn doctor(scenario: &std::path::Path) -> u8 {
                 }
                 for l in lines {
                     println!("{:<10} needs root   {l}", "");
+                }
+                for v in p.variants(&scenario) {
+                    if let Some(why) = p.variant_unavailable(&scenario, &v) {
+                        println!("{:<10} unavailable  {why}", "");
+                    }
                 }
             }
             Availability::Unavailable { reason, fix } => {
@@ -570,13 +585,37 @@ fn scratch_dirs(run_id: Option<&str>) -> Vec<PathBuf> {
         .unwrap_or_default()
 }
 
+/// The platforms `cleanup --platforms` names (every one when `None`); an unknown name
+/// is bad input.
+fn cleanup_platforms(names: Option<Vec<String>>) -> Result<Vec<Box<dyn platform::Platform>>, u8> {
+    let all = platform::all();
+    let Some(names) = names else {
+        return Ok(all);
+    };
+    if let Some(bad) = names
+        .iter()
+        .find(|n| !all.iter().any(|p| p.name() == n.as_str()))
+    {
+        let known: Vec<&str> = all.iter().map(|p| p.name()).collect();
+        eprintln!(
+            "virtbench: cleanup: --platforms: unknown platform {bad:?} (expected one of {})",
+            known.join(", ")
+        );
+        return Err(EXIT_BAD_INPUT);
+    }
+    Ok(all
+        .into_iter()
+        .filter(|p| names.iter().any(|n| n == p.name()))
+        .collect())
+}
+
 /// `cleanup --dry-run`: what each platform would remove, one line each.
-async fn list_leftovers(run_id: Option<&str>) -> u8 {
+async fn list_leftovers(run_id: Option<&str>, platforms: Vec<Box<dyn platform::Platform>>) -> u8 {
     let mut code = EXIT_OK;
     for dir in scratch_dirs(run_id) {
         println!("{:<10} scratch directory {}", "run", dir.display());
     }
-    for p in platform::all() {
+    for p in platforms {
         match p.leftovers(run_id).await {
             Ok(Some(items)) if items.is_empty() => match p.leftovers_impossible() {
                 Some(why) => println!("{:<10} nothing left: {why}", p.name()),
@@ -600,7 +639,7 @@ async fn list_leftovers(run_id: Option<&str>) -> u8 {
     code
 }
 
-async fn cleanup(run_id: Option<&str>) -> u8 {
+async fn cleanup(run_id: Option<&str>, platforms: Vec<Box<dyn platform::Platform>>) -> u8 {
     let mut code = EXIT_OK;
     let scratch = scratch_dirs(run_id);
     let removed = scratch
@@ -608,7 +647,7 @@ async fn cleanup(run_id: Option<&str>) -> u8 {
         .filter(|d| std::fs::remove_dir_all(d).is_ok())
         .count();
     println!("{:<10} removed {removed} scratch directories", "run");
-    for p in platform::all() {
+    for p in platforms {
         match p.cleanup(run_id).await {
             Ok(n) => println!("{:<10} removed {n}", p.name()),
             Err(e) => {
@@ -618,4 +657,26 @@ async fn cleanup(run_id: Option<&str>) -> u8 {
         }
     }
     code
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cleanup_platforms_narrow_the_list_and_refuse_an_unknown_name() {
+        assert_eq!(
+            cleanup_platforms(None).map(|p| p.len()).ok(),
+            Some(platform::all().len())
+        );
+        let chosen = cleanup_platforms(Some(vec!["lxc".into(), "native".into()])).ok();
+        let names: Option<Vec<&str>> = chosen
+            .as_ref()
+            .map(|p| p.iter().map(|p| p.name()).collect());
+        assert_eq!(names, Some(vec!["native", "lxc"]));
+        assert_eq!(
+            cleanup_platforms(Some(vec!["kubernetes".into()])).err(),
+            Some(EXIT_BAD_INPUT)
+        );
+    }
 }

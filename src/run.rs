@@ -415,6 +415,15 @@ async fn measure_platform(
             artifacts: artifacts.clone(),
             ..Default::default()
         };
+        // A variant this host or user cannot run (podman/rootless without an
+        // unprivileged user): recorded unavailable with its reason, nothing deployed.
+        if let Some(why) = p.variant_unavailable(&ctx.scenario, &variant) {
+            r.available = false;
+            r.unavailable_reason = Some(why);
+            progress.on(&Event::VariantFinished { result: &r });
+            out.push(r);
+            continue;
+        }
         // A user who is not root: what needs root is recorded, a root-only variant
         // is not deployed (platform::privilege).
         let root_only = p.needs_root(&ctx.scenario, &variant);
@@ -586,6 +595,9 @@ async fn measure_variant(
         .collect();
     let mut dep = kept.expect("the plan stops at its maximum at the latest");
     let measured = measure_ready(p, ctx, dep.as_mut(), r, progress, rule, ledger).await;
+    // Again after the windows: details of the last sample (`last_sample.*`, the split
+    // of memory between containers and their monitors) exist only once sampled.
+    r.details.extend(dep.details());
     // A line to tell the teardown from the steps before it (tests interrupt it).
     tracing::info!("{}: tearing the deployment down", variant.label);
     let down = ledger

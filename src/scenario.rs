@@ -269,6 +269,11 @@ section! {
         pub subnet: String = "10.216.0.0/24".into(),
         /// Podman's side of C7: `kill -9` the calculator container's conmon under load.
         pub faults: bool = false,
+        /// As root, also `podman/rootless`: an unprivileged user's rootless Podman beside
+        /// the rootful variants (for another user every variant is rootless already).
+        pub rootless: bool = false,
+        /// That user (else `SUDO_USER`); never root, never created by virtbench.
+        pub rootless_user: String = String::new(),
     }
 }
 

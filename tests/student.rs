@@ -293,3 +293,135 @@ cpus = 1
         );
     }
 }
+
+/// Root runs `podman/rootless` beside rootful as the student (`[podman] rootless_user`):
+/// both measured, the rootless one by the student's own Podman (results say
+/// `rootless=true`, whose, and its engine's details); with no user named and no
+/// SUDO_USER the variant is unavailable with why and the fix, and nothing deployed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn root_measures_rootless_podman_beside_rootful_as_an_ordinary_user() {
+    if skipped() {
+        eprintln!("skipped: VIRTBENCH_SKIP_STUDENT=1");
+        return;
+    }
+    // SAFETY: geteuid has no preconditions.
+    assert_eq!(
+        unsafe { libc::geteuid() },
+        0,
+        "this test creates a user: run it as root (VIRTBENCH_SKIP_STUDENT=1 to skip)"
+    );
+    student();
+    let tmp = tempfile::tempdir().unwrap();
+    let base = r#"name = "rootless"
+platforms = ["podman"]
+[workload]
+expressions = ["(5+3)/2"]
+[startup]
+repetitions = 1
+timeout_s = 90
+[stopping]
+mode = "fixed"
+[idle]
+window_s = 1
+interval_ms = 200
+[load]
+rates_rps = [50]
+duration_s = 1
+warmup_s = 0.2
+connections = 2
+timeout_ms = 2000
+[throughput]
+duration_s = 1
+connections = 2
+[experiments]
+noise_windows = 1
+[podman]
+networks = ["bridge"]
+subnet = "10.242.0.0/24"
+rootless = true
+"#;
+    let run = |name: &str, text: String| {
+        let scenario = tmp.path().join(format!("{name}.toml"));
+        std::fs::write(&scenario, text).unwrap();
+        let out = tmp.path().join(name);
+        let status = Command::new(env!("CARGO_BIN_EXE_virtbench"))
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .env_remove("SUDO_USER")
+            .arg("run")
+            .arg(&scenario)
+            .arg("--out")
+            .arg(&out)
+            .status()
+            .unwrap();
+        let text = std::fs::read_to_string(out.join("latest/results.json")).unwrap();
+        (
+            status.code(),
+            serde_json::from_str::<serde_json::Value>(&text).unwrap(),
+        )
+    };
+    let find = |r: &serde_json::Value, label: &str| -> serde_json::Value {
+        r["platforms"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["label"] == label)
+            .unwrap_or_else(|| panic!("no {label} in {r}"))
+            .clone()
+    };
+
+    let (code, r) = run("named", format!("{base}rootless_user = \"{USER}\"\n"));
+    assert_eq!(code, Some(0), "{r}");
+    let rootful = find(&r, "podman/bridge");
+    let rootless = find(&r, "podman/rootless");
+    assert_eq!(rootful["details"]["rootless"], "false", "{rootful}");
+    assert_eq!(rootless["details"]["rootless"], "true", "{rootless}");
+    assert_eq!(rootless["details"]["rootless_user"], USER, "{rootless}");
+    for p in [&rootful, &rootless] {
+        assert!(p["error"].is_null(), "{p}");
+        assert!(
+            p["startup_ms"]["summary"]["median"].as_f64().is_some(),
+            "{p}"
+        );
+        assert!(
+            p["memory_idle_bytes"]["summary"]["median"]
+                .as_f64()
+                .is_some(),
+            "{p}"
+        );
+        assert!(
+            p["details"]["last_sample.processes_rss_bytes"].is_string(),
+            "{p}"
+        );
+    }
+    // Nothing of the run in either store afterwards.
+    let run_id = r["run_id"].as_str().unwrap().to_string();
+    let dry = Command::new(env!("CARGO_BIN_EXE_virtbench"))
+        .args([
+            "cleanup",
+            "--dry-run",
+            "--platforms",
+            "podman",
+            "--run-id",
+            &run_id,
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8(dry.stdout).unwrap().trim(),
+        "podman     nothing left"
+    );
+
+    let (code, r) = run("nobody", base.to_string());
+    assert_eq!(code, Some(0), "{r}");
+    let v = find(&r, "podman/rootless");
+    assert_eq!(v["available"], false, "{v}");
+    let why = v["unavailable_reason"].as_str().unwrap();
+    assert!(
+        why.starts_with("variant podman/rootless: no unprivileged user")
+            && why.contains("fix: ")
+            && why.contains("rootless_user"),
+        "{why}"
+    );
+    assert!(v["startup_ms"].is_null(), "{v}");
+    assert!(find(&r, "podman/bridge")["error"].is_null());
+}

@@ -371,6 +371,22 @@ pub fn namespaces(run_id: Option<&str>) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// The FORWARD rules tagged for the LAN PCs of `run_id` (any run when `None`), as
+/// `iptables -S` prints them: a run killed with its LAN PC up leaves them.
+pub async fn rules(run_id: Option<&str>) -> Vec<String> {
+    let tag = format!("{RULE_TAG}{}", run_id.unwrap_or(""));
+    run("iptables", &["-S", "FORWARD"])
+        .await
+        .map(|rules| {
+            rules
+                .lines()
+                .filter(|l| l.contains(&tag))
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// Remove the LAN PCs (namespaces `vbo-<run id>`, any run when `None`), their host veth
 /// ends and iptables rules left by a crashed run. Returns how many namespaces went.
 pub async fn cleanup(run_id: Option<&str>) -> Result<usize, Error> {

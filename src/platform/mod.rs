@@ -116,6 +116,13 @@ pub trait Platform: Send + Sync {
         Vec::new()
     }
 
+    /// Why `variant` cannot run for this user on this host though the platform can (one
+    /// line with the fix; `None`: it can). The runner records it unavailable and deploys
+    /// nothing; doctor prints it. Cheap: no process is started.
+    fn variant_unavailable(&self, _scenario: &Scenario, _variant: &Variant) -> Option<String> {
+        None
+    }
+
     /// Build or reuse the artifacts (timed apart from startup, cached across runs).
     async fn prepare(&self, ctx: &RunContext) -> Result<Vec<ArtifactRecord>, PlatformError>;
 

@@ -125,6 +125,13 @@ impl Platform for Native {
                 .into_iter()
                 .map(|ns| format!("network namespace {ns}")),
         );
+        // The LAN PC's rules: listed here, where its namespace is (cleanup removes both).
+        out.extend(
+            outside::rules(run_id)
+                .await
+                .into_iter()
+                .map(|r| format!("iptables rule {r}")),
+        );
         Ok(Some(out))
     }
 }

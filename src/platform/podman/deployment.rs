@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use futures_util::future::join_all;
 
-use super::{json, podman, remove_labelled, run, LABEL_ROLE, LABEL_RUN, NPROC_LIMIT};
+use super::{json, podman_on, remove_labelled, Engine, LABEL_ROLE, LABEL_RUN, NPROC_LIMIT};
 use crate::measure::isolation;
 use crate::platform::docker::deployment::{ContainerPlan, Plan};
 use crate::platform::docker::image::LABEL;
@@ -86,33 +86,43 @@ pub fn create_args(plan: &Plan, c: &ContainerPlan, image: &str, nofile: u64) -> 
 /// A running deployment.
 #[derive(Debug)]
 pub struct PodmanDeployment {
+    engine: Engine,
     plan: Plan,
     started: Vec<Started>,
     phases: Vec<(String, Duration)>,
     cgroups: std::sync::Mutex<Option<Vec<CgroupFiles>>>,
     last_conmon_rss: std::sync::Mutex<Option<(u64, u64)>>,
+    /// RSS of the containers' init processes plus their conmons at the last sample:
+    /// how rootless memory is read, kept for rootful too so the two compare alike.
+    last_processes_rss: std::sync::Mutex<Option<u64>>,
+    /// The engine's own `podman info` details when it is not virtbench's own user's.
+    engine_details: BTreeMap<String, String>,
     torn_down: bool,
 }
 
 /// Create the network and the containers, start them; on failure remove everything
 /// the run created before returning the error.
 pub async fn deploy(
+    engine: Engine,
     plan: Plan,
     image: &str,
     cancel: &tokio_util::sync::CancellationToken,
 ) -> Result<PodmanDeployment, PlatformError> {
-    match create_and_start(&plan, image, cancel).await {
+    match create_and_start(&engine, &plan, image, cancel).await {
         Ok((started, phases)) => Ok(PodmanDeployment {
+            engine,
             plan,
             started,
             phases,
             cgroups: std::sync::Mutex::new(None),
             last_conmon_rss: std::sync::Mutex::new(None),
+            last_processes_rss: std::sync::Mutex::new(None),
+            engine_details: BTreeMap::new(),
             torn_down: false,
         }),
         Err(e) => {
             tracing::warn!(run = %plan.run_id, error = %e, "podman: deployment failed, removing what it created");
-            if let Err(clean) = remove_labelled(Some(&plan.run_id)).await {
+            if let Err(clean) = remove_labelled(&engine, Some(&plan.run_id)).await {
                 tracing::error!(error = %clean, "podman: cleanup after the failed deployment failed");
             }
             Err(e)
@@ -121,23 +131,27 @@ pub async fn deploy(
 }
 
 async fn create_and_start(
+    engine: &Engine,
     plan: &Plan,
     image: &str,
     cancel: &tokio_util::sync::CancellationToken,
 ) -> Result<(Vec<Started>, Vec<(String, Duration)>), PlatformError> {
     let t0 = Instant::now();
     for (name, subnet) in &plan.networks {
-        podman(&[
-            "network".into(),
-            "create".into(),
-            "--label".into(),
-            format!("{LABEL}=1"),
-            "--label".into(),
-            format!("{LABEL_RUN}={}", plan.run_id),
-            "--subnet".into(),
-            subnet.to_string(),
-            name.clone(),
-        ])
+        podman(
+            engine,
+            &[
+                "network".into(),
+                "create".into(),
+                "--label".into(),
+                format!("{LABEL}=1"),
+                "--label".into(),
+                format!("{LABEL_RUN}={}", plan.run_id),
+                "--subnet".into(),
+                subnet.to_string(),
+                name.clone(),
+            ],
+        )
         .await?;
     }
     if cancel.is_cancelled() {
@@ -147,7 +161,7 @@ async fn create_and_start(
     let creates = plan
         .containers
         .iter()
-        .map(|c| podman_owned(create_args(plan, c, image, nofile)));
+        .map(|c| podman_owned(engine, create_args(plan, c, image, nofile)));
     for result in join_all(creates).await {
         result?;
     }
@@ -158,24 +172,31 @@ async fn create_and_start(
     let t1 = Instant::now();
     let mut args = vec!["start".to_string()];
     args.extend(plan.containers.iter().map(|c| c.name.clone()));
-    podman(&args).await?;
+    podman(engine, &args).await?;
     let start = t1.elapsed();
-    let started = inspect(plan).await?;
+    let started = inspect(engine, plan).await?;
     Ok((
         started,
         vec![("create".into(), created), ("start".into(), start)],
     ))
 }
 
-async fn podman_owned(args: Vec<String>) -> Result<String, PlatformError> {
-    podman(&args).await
+async fn podman_owned(engine: &Engine, args: Vec<String>) -> Result<String, PlatformError> {
+    podman(engine, &args).await
+}
+
+async fn podman(engine: &Engine, args: &[String]) -> Result<String, PlatformError> {
+    podman_on(engine, args, None).await
 }
 
 /// Ids, init pids and conmon pids of the plan's containers.
-async fn inspect(plan: &Plan) -> Result<Vec<Started>, PlatformError> {
+async fn inspect(engine: &Engine, plan: &Plan) -> Result<Vec<Started>, PlatformError> {
     let mut args = vec!["inspect".to_string(), "--format".into(), "json".into()];
     args.extend(plan.containers.iter().map(|c| c.name.clone()));
-    let found = json("inspecting the run's containers", &podman(&args).await?)?;
+    let found = json(
+        "inspecting the run's containers",
+        &podman(engine, &args).await?,
+    )?;
     let found = found.as_array().cloned().unwrap_or_default();
     plan.containers
         .iter()
@@ -219,17 +240,19 @@ impl Deployment for PodmanDeployment {
             ));
         }
         let cgroups = self.cgroups()?;
+        // Each container's init process (the calculator, alone in it) and its conmon,
+        // from /proc.
+        let inits: Vec<u32> = self.started.iter().map(|s| s.pid as u32).collect();
+        let conmons: Vec<u32> = self.started.iter().map(|s| s.conmon_pid as u32).collect();
+        let all: Vec<u32> = inits.iter().chain(&conmons).copied().collect();
+        let by_process = crate::measure::resources::processes(&all);
+        *self.last_processes_rss.lock().expect("not poisoned") = Some(by_process.rss_bytes);
         if cgroups.is_empty() {
-            // No cgroup of their own (rootless on cgroup v1): each container's init
-            // process (the calculator, alone in it) and its conmon, from /proc.
-            let inits: Vec<u32> = self.started.iter().map(|s| s.pid as u32).collect();
-            let conmons: Vec<u32> = self.started.iter().map(|s| s.conmon_pid as u32).collect();
+            // No cgroup of their own (rootless on cgroup v1): the processes are it.
             let mem = crate::measure::resources::processes(&inits).rss_bytes;
-            let all: Vec<u32> = inits.iter().chain(&conmons).copied().collect();
-            let sample = crate::measure::resources::processes(&all);
             *self.last_conmon_rss.lock().expect("not poisoned") =
-                Some((mem, sample.rss_bytes.saturating_sub(mem)));
-            return Ok(sample);
+                Some((mem, by_process.rss_bytes.saturating_sub(mem)));
+            return Ok(by_process);
         }
         // conmon sits outside the container's cgroup: counted apart.
         let roles = self.started.iter().map(|s| s.role);
@@ -252,7 +275,9 @@ impl Deployment for PodmanDeployment {
             .find(|s| !crate::host::procfs::exists(s.pid as u32))?;
         let name =
             crate::platform::docker::deployment::resource_name(&self.plan.run_id, Some(dead.role));
-        let last = std::process::Command::new("podman")
+        let last = self
+            .engine
+            .command()
             .args(["logs", "--tail", "1", &name])
             .output()
             .ok()
@@ -268,8 +293,13 @@ impl Deployment for PodmanDeployment {
     }
 
     fn details(&self) -> BTreeMap<String, String> {
-        let mut d = BTreeMap::new();
+        let mut d = self.engine_details.clone();
         d.insert("network".into(), self.plan.mode.name().into());
+        // Which engine ran it: the probe's `rootless` is virtbench's own user's.
+        if let Engine::Rootless(u) = &self.engine {
+            d.insert("rootless".into(), "true".into());
+            d.insert("rootless_user".into(), u.name.clone());
+        }
         // Bridge: the published 127.0.0.1 port; host: the host's own stack.
         let access = match self.plan.mode {
             NetworkMode::Bridge { .. } => crate::measure::outside::Access::Forwarded,
@@ -298,6 +328,9 @@ impl Deployment for PodmanDeployment {
             }
             .into(),
         );
+        if let Some(rss) = *self.last_processes_rss.lock().expect("not poisoned") {
+            d.insert("last_sample.processes_rss_bytes".into(), rss.to_string());
+        }
         if let Some((containers, conmon)) = *self.last_conmon_rss.lock().expect("not poisoned") {
             d.insert(
                 "last_sample.containers_bytes".into(),
@@ -313,13 +346,20 @@ impl Deployment for PodmanDeployment {
             return Ok(());
         }
         self.torn_down = true;
-        let removed = remove_labelled(Some(&self.plan.run_id)).await?;
+        let removed = remove_labelled(&self.engine, Some(&self.plan.run_id)).await?;
         tracing::debug!(run = %self.plan.run_id, removed, "podman: torn down");
         Ok(())
     }
 }
 
 impl PodmanDeployment {
+    /// The engine's own details (`podman info`), written over the probe's in the
+    /// results: a rootless user's engine is not the one the probe asked.
+    pub fn with_engine_details(mut self, details: BTreeMap<String, String>) -> Self {
+        self.engine_details = details;
+        self
+    }
+
     /// The containers' cgroups (found once): see [`own_cgroups`].
     fn cgroups(&self) -> Result<Vec<CgroupFiles>, PlatformError> {
         let mut slot = self.cgroups.lock().expect("not poisoned");
@@ -364,9 +404,14 @@ fn own_cgroups(found: Vec<CgroupFiles>) -> Vec<CgroupFiles> {
 /// sees from inside, whether its own address answers from the host, and what a LAN PC
 /// reaches.
 pub async fn facts(
+    engine: &Engine,
     run_id: &str,
     endpoint: SocketAddr,
 ) -> Result<BTreeMap<String, Series>, PlatformError> {
+    let run = |args: &[&str]| {
+        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        async move { podman_on(engine, &args, None).await }
+    };
     let text = run(&[
         "ps",
         "--filter",
