@@ -946,3 +946,371 @@ async fn campus_cloud_over_tls_with_an_application_credential_in_remote_mode() {
             .collect::<Vec<_>>(),
     );
 }
+
+// ---- The built binary on the devcloud as a campus cloud -------------------------------
+//
+// `virtbench` itself, as a student runs it: a clouds.yaml + secure.yaml pair of the
+// test's own holding two clouds (`campus`: the devcloud's TLS + application-credential
+// entry; `unreachable`: the same with an auth URL where nothing listens), the scenario
+// naming `unreachable`, OS_CLOUD naming the one to use, remote mode forced with
+// `VIRTBENCH_OPENSTACK_REMOTE=1`, the run's log read at info to stop it at a phase.
+
+/// The binary's scenario: one all-in-one deployment on the lab's created topology,
+/// short windows; C13 only where asked (`lifecycle`).
+fn binary_scenario(dir: &Path, lifecycle: bool) -> PathBuf {
+    let text = format!(
+        r#"name = "openstack-binary"
+platforms = ["openstack"]
+[workload]
+expressions = ["(5+3)/2"]
+[startup]
+repetitions = 1
+timeout_s = 300
+[idle]
+window_s = 2
+interval_ms = 200
+[load]
+rates_rps = [50]
+duration_s = 3
+warmup_s = 0.5
+connections = 2
+timeout_ms = 3000
+[throughput]
+duration_s = 2
+connections = 4
+[experiments]
+noise_windows = 1
+[openstack]
+cloud = "unreachable"
+access = "floating-ip"
+topologies = ["all-in-one"]
+network = "create"
+subnet = "10.5.37.0/24"
+calculator_subnet = "10.5.38.0/24"
+flavor = "virtbench.tiny"
+lifecycle = {lifecycle}
+"#
+    );
+    let path = dir.join(format!("openstack-binary-{lifecycle}.toml"));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// Two clouds in one clouds.yaml (+ secure.yaml): `campus` and `unreachable`.
+fn two_clouds(dir: &Path) -> PathBuf {
+    own_clouds_yaml(dir, "campus", None);
+    let read = |f: &str| -> serde_yaml::Value {
+        serde_yaml::from_str(&std::fs::read_to_string(dir.join(f)).unwrap()).unwrap()
+    };
+    for f in ["clouds.yaml", "secure.yaml"] {
+        let mut doc = read(f);
+        let mut bad = doc["clouds"]["campus"].clone();
+        if f == "clouds.yaml" {
+            // A port where nothing listens on this host: refused at once.
+            bad["auth"]["auth_url"] = "https://127.0.0.1:9/v3".into();
+        }
+        doc["clouds"]
+            .as_mapping_mut()
+            .unwrap()
+            .insert("unreachable".into(), bad);
+        std::fs::write(dir.join(f), serde_yaml::to_string(&doc).unwrap()).unwrap();
+    }
+    dir.join("clouds.yaml")
+}
+
+/// The binary with OS_CLOUD=`cloud`, its clouds.yaml the test's, nothing of this
+/// process's OS_* environment, remote mode, info logs.
+fn virtbench(clouds_yaml: &Path, cloud: &str) -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_virtbench"));
+    for (k, _) in std::env::vars() {
+        if k.starts_with("OS_") || k == "VIRTBENCH_OS_CLOUD" {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("OS_CLIENT_CONFIG_FILE", clouds_yaml)
+        .env("OS_CLOUD", cloud)
+        .env(virtbench::platform::openstack::REMOTE_VAR, "1")
+        .env("RUST_LOG", "virtbench=info");
+    cmd
+}
+
+fn output(mut cmd: std::process::Command) -> (Option<i32>, String) {
+    let out = cmd.output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code(), text)
+}
+
+/// Run the binary; when a stderr line contains `marker`, wait `after` and send
+/// `signal`. Returns the exit code, what it wrote and the run id.
+fn run_until(
+    mut cmd: std::process::Command,
+    marker: &str,
+    after: std::time::Duration,
+    signal: i32,
+) -> (Option<i32>, String, String) {
+    use std::io::BufRead;
+    let mut child = cmd
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stderr = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut all = String::new();
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            all.push_str(&line);
+            all.push('\n');
+            let _ = tx.send(line);
+        }
+        all
+    });
+    // A bound on waiting for the phase, not a timing assertion.
+    let deadline = Instant::now() + std::time::Duration::from_secs(600);
+    let mut run_id = String::new();
+    let mut seen = String::new();
+    loop {
+        let Ok(line) = rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) else {
+            let _ = child.kill();
+            let status = child.wait().unwrap();
+            panic!("no line with {marker:?} from the run ({status}); it wrote:\n{seen}");
+        };
+        seen.push_str(&line);
+        seen.push('\n');
+        if let Some(rest) = line.split("virtbench run ").nth(1) {
+            if run_id.is_empty() {
+                run_id = rest.split(':').next().unwrap().trim().to_string();
+            }
+        }
+        if line.contains(marker) {
+            break;
+        }
+    }
+    std::thread::sleep(after);
+    assert_eq!(unsafe { libc::kill(child.id() as i32, signal) }, 0);
+    let status = child.wait().unwrap();
+    let all = reader.join().unwrap();
+    assert!(!run_id.is_empty(), "{all}");
+    (status.code(), all, run_id)
+}
+
+/// OS_CLOUD picks the cloud for doctor, run and cleanup, over the scenario's `cloud`,
+/// with two clouds configured: doctor reports the one named; a whole run (remote mode)
+/// measures startup, latency and throughput on it with memory "not observable"; a run
+/// killed (-9) midway leaves resources that a cleanup on the other cloud does not
+/// touch and a cleanup on the named cloud removes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn os_cloud_picks_the_cloud_for_doctor_run_and_cleanup() {
+    let _serial = SERIAL.lock().await;
+    if !cloud_or_skip().await {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let clouds = two_clouds(dir.path());
+    let scenario = binary_scenario(dir.path(), false);
+
+    // doctor, once per cloud (the scenario names the unreachable one).
+    let mut doctor = virtbench(&clouds, "campus");
+    doctor.arg("doctor").arg(&scenario);
+    let (_, said) = output(doctor);
+    let line = said
+        .lines()
+        .find(|l| l.starts_with("openstack "))
+        .unwrap_or_else(|| panic!("{said}"));
+    eprintln!("OS_CLOUD=campus doctor: {line}");
+    assert!(line.contains("available"), "{line}");
+    assert!(line.contains("cloud=campus "), "{line}");
+    assert!(line.contains("auth_host=127.0.0.1:36010"), "{line}");
+    let mut doctor = virtbench(&clouds, "unreachable");
+    doctor.arg("doctor").arg(&scenario);
+    let (_, said) = output(doctor);
+    let line = said
+        .lines()
+        .find(|l| l.starts_with("openstack "))
+        .unwrap_or_else(|| panic!("{said}"));
+    eprintln!("OS_CLOUD=unreachable doctor: {line}");
+    assert!(line.contains("unavailable"), "{line}");
+    assert!(line.contains("unreachable"), "{line}");
+
+    // A whole run on campus.
+    let out = dir.path().join("reports");
+    let mut run = virtbench(&clouds, "campus");
+    run.args(["run", "--no-open", "--platforms", "openstack"])
+        .arg(&scenario)
+        .arg("--out")
+        .arg(&out);
+    let (code, said) = output(run);
+    assert_eq!(code, Some(0), "{said}");
+    let run_id = said
+        .split("virtbench run ")
+        .nth(1)
+        .and_then(|r| r.split(':').next())
+        .unwrap_or_else(|| panic!("{said}"))
+        .trim()
+        .to_string();
+    let results: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(out.join(&run_id).join("results.json")).unwrap(),
+    )
+    .unwrap();
+    let v = &results["platforms"][0];
+    eprintln!(
+        "OS_CLOUD=campus run {run_id} (remote mode): {}",
+        serde_json::to_string_pretty(&json!({
+            "label": v["label"],
+            "error": v["error"],
+            "startup_ms": v["startup_ms"]["samples"],
+            "startup_phases_ms": v["startup_phases_ms"].as_object().map(|m| m
+                .iter()
+                .map(|(k, s)| (k.clone(), s["samples"].clone()))
+                .collect::<serde_json::Map<_, _>>()),
+            "latency_us": v["latency_us"].as_array().map(|l| l
+                .iter()
+                .map(|r| json!({"rate": r["rate_rps"], "p50": r["p50"], "p99": r["p99"], "errors": r["errors"]}))
+                .collect::<Vec<_>>()),
+            "max_throughput_rps": v["max_throughput_rps"],
+            "memory_idle_bytes": v["memory_idle_bytes"],
+            "details": v["details"],
+        }))
+        .unwrap()
+    );
+    assert_eq!(v["error"], serde_json::Value::Null, "{v}");
+    assert_eq!(v["details"]["cloud"], "campus", "{v}");
+    assert_eq!(v["details"]["auth_host"], "127.0.0.1:36010", "{v}");
+    assert_eq!(v["details"]["cloud_location"], "remote", "{v}");
+    assert!(v["startup_ms"]["samples"][0].as_f64().unwrap() > 0.0, "{v}");
+    assert!(!v["latency_us"].as_array().unwrap().is_empty(), "{v}");
+    assert!(v["max_throughput_rps"].is_object(), "{v}");
+    assert!(v["memory_idle_bytes"].is_null(), "{v}");
+    assert!(
+        v["details"]["resources_not_observable"]
+            .as_str()
+            .is_some_and(|s| s.contains("remote")),
+        "{v}"
+    );
+    assert_eq!(leftovers(&run_id).await, Vec::<String>::new());
+
+    // Killed midway: what it left is on campus; cleanup on the other cloud leaves it,
+    // cleanup on campus removes it.
+    let (_, said, killed) = run_until(
+        {
+            let mut c = virtbench(&clouds, "campus");
+            c.args(["run", "--no-open", "--platforms", "openstack"])
+                .arg(&scenario)
+                .arg("--out")
+                .arg(&out);
+            c
+        },
+        "openstack phase: server_create",
+        std::time::Duration::from_millis(300),
+        libc::SIGKILL,
+    );
+    let left = tagged_or_named(&killed).await;
+    assert!(!left.is_empty(), "a run killed at its servers left nothing?\n{said}");
+    let mut cleanup = virtbench(&clouds, "unreachable");
+    cleanup.args(["cleanup", "--run-id", &killed]);
+    let (code, said) = output(cleanup);
+    eprintln!("OS_CLOUD=unreachable cleanup: {code:?} {said}");
+    assert_eq!(tagged_or_named(&killed).await.len(), left.len(), "{said}");
+    let mut cleanup = virtbench(&clouds, "campus");
+    cleanup.args(["cleanup", "--run-id", &killed]);
+    let (code, said) = output(cleanup);
+    eprintln!("OS_CLOUD=campus cleanup: {code:?} {said}");
+    assert_eq!(code, Some(0), "{said}");
+    assert_eq!(leftovers(&killed).await, Vec::<String>::new(), "{said}");
+}
+
+/// A run of the binary stopped at each OpenStack phase leaves nothing (by tag, by name,
+/// and anything created since the test began): SIGINT (the run's own teardown and
+/// backstop; exit 130) or kill -9 followed by `virtbench cleanup --run-id`. Each phase
+/// gets one of the two in turn; `VIRTBENCH_TEST_OPENSTACK_BOTH_SIGNALS=1` (read only
+/// by this test) gives every phase both. The image-upload phase is reached by deleting
+/// the cached appliance image first (the next run uploads it again).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_stopped_at_each_phase_leaves_nothing() {
+    let _serial = SERIAL.lock().await;
+    if !cloud_or_skip().await {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let clouds = two_clouds(dir.path());
+    let both = std::env::var("VIRTBENCH_TEST_OPENSTACK_BOTH_SIGNALS").as_deref() == Ok("1");
+    let phases = [
+        ("image upload", false),
+        ("network (router", false),
+        ("security_group", false),
+        ("ports", false),
+        ("floating_ip", false),
+        ("server_create", false),
+        ("boot (servers created", false),
+        ("snapshot (C13)", true),
+    ];
+    let c = client().await;
+    let mut summary = Vec::new();
+    for (i, (phase, lifecycle)) in phases.iter().enumerate() {
+        let signals: Vec<i32> = if both {
+            vec![libc::SIGINT, libc::SIGKILL]
+        } else if i % 2 == 0 {
+            vec![libc::SIGKILL]
+        } else {
+            vec![libc::SIGINT]
+        };
+        for signal in signals {
+            if *phase == "image upload" {
+                for img in api::images(&c).await.unwrap() {
+                    if img
+                        .meta
+                        .tags
+                        .iter()
+                        .any(|t| t == virtbench::platform::openstack::IMAGE_TAG)
+                    {
+                        api::delete_image(&c, &img.id).await.unwrap();
+                    }
+                }
+            }
+            *SINCE.lock().unwrap() = Some(chrono::Utc::now());
+            let scenario = binary_scenario(dir.path(), *lifecycle);
+            let mut cmd = virtbench(&clouds, "campus");
+            cmd.args(["run", "--no-open", "--platforms", "openstack"])
+                .arg(&scenario)
+                .arg("--out")
+                .arg(dir.path().join("reports"));
+            let (code, said, id) = run_until(
+                cmd,
+                &format!("openstack phase: {phase}"),
+                std::time::Duration::from_millis(300),
+                signal,
+            );
+            let name = if signal == libc::SIGINT {
+                "SIGINT"
+            } else {
+                "kill -9"
+            };
+            let before = tagged_or_named(&id).await;
+            if signal == libc::SIGINT {
+                assert_eq!(code, Some(130), "{phase}, {name}:\n{said}");
+            } else {
+                let mut cleanup = virtbench(&clouds, "campus");
+                cleanup.args(["cleanup", "--run-id", &id]);
+                let (code, out) = output(cleanup);
+                assert_eq!(code, Some(0), "{phase}, {name}: cleanup said\n{out}");
+            }
+            let left = leftovers(&id).await;
+            summary.push(format!(
+                "{phase} / {name}: {} of the run's found before any cleanup command, {} left",
+                before.len(),
+                left.len()
+            ));
+            eprintln!("{}", summary.last().unwrap());
+            assert_eq!(left, Vec::<String>::new(), "{phase}, {name}:\n{said}");
+        }
+    }
+    eprintln!("stopped at each phase:\n{}", summary.join("\n"));
+}

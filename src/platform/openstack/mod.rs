@@ -808,7 +808,6 @@ async fn image(
             ));
         }
     }
-    phase("image upload", &name);
     let t = Instant::now();
     let img = api::create_image(
         c,
@@ -829,6 +828,9 @@ async fn image(
     )
     .await
     .map_err(failed)?;
+    // Logged once the image record exists: an upload stopped from here on leaves a
+    // queued image (claimed by its `virtbench_run` property).
+    phase("image upload", &name);
     let uploaded = async {
         api::upload_image(c, &img.id, bytes::Bytes::from(data)).await?;
         // Glance may still be importing: wait for active.
