@@ -309,6 +309,7 @@ async fn snapshot(
 ) -> Result<String, PlatformError> {
     let c = &t.client;
     let name = format!("{}snapshot", t.prefix);
+    super::phase("snapshot (C13)", &t.prefix);
     let start = Instant::now();
     let v = api::server_action(
         c,
@@ -373,6 +374,7 @@ async fn restore(
     cancel: &CancellationToken,
     out: &mut BTreeMap<String, Series>,
 ) -> Result<(), PlatformError> {
+    super::phase("restore (C13)", &t.prefix);
     let start = Instant::now();
     api::server_action(
         &t.client,
@@ -416,6 +418,7 @@ async fn resize(
     cancel: &CancellationToken,
     out: &mut BTreeMap<String, Series>,
 ) -> Result<(), PlatformError> {
+    super::phase("resize (C13)", &t.prefix);
     let c = &t.client;
     let bigger = api::flavors(c)
         .await

@@ -70,6 +70,18 @@ const MIN_RAM_MIB: u64 = 128;
 /// this host and user's.
 pub const ALL_RUNS_VAR: &str = "VIRTBENCH_CLEANUP_ALL_RUNS";
 
+/// `VIRTBENCH_OPENSTACK_REMOTE=1`: measure the cloud as a remote one even when its
+/// instances run on this host (the devcloud standing in for a campus cloud: no
+/// host-side memory, CPU or control-plane figures). Read at each deploy.
+pub const REMOTE_VAR: &str = "VIRTBENCH_OPENSTACK_REMOTE";
+
+/// Each step that creates something on the cloud is logged (at info, `RUST_LOG=
+/// virtbench=info`) as `openstack phase: NAME` before it starts: what a run was doing
+/// when it stopped, and where the interrupt tests stop a run.
+pub(crate) fn phase(name: &str, of: &str) {
+    tracing::info!("openstack phase: {name} ({of})");
+}
+
 const FIX: &str = "start the local cloud with `devcloud/up` (as root; see docs/devcloud.md), \
                    or set OS_CLOUD (clouds.yaml) or the OS_* variables of another cloud";
 
@@ -199,8 +211,15 @@ impl Platform for OpenStack {
         let n = self.deploys.fetch_add(1, Ordering::Relaxed) + 1;
         let prefix = format!("{NAME_PREFIX}{}-d{n}-", ctx.run_id);
         let mut dep = OpenStackDeployment::new(p.client.clone(), prefix, api::run_tag(&ctx.run_id));
-        dep.remote = self.remote;
+        let forced = std::env::var(REMOTE_VAR).is_ok_and(|v| v == "1");
+        dep.remote = self.remote || forced;
         dep.details = p.details.clone();
+        if forced {
+            dep.details.insert(
+                "remote_mode".into(),
+                format!("{REMOTE_VAR}=1: instances not looked for on this host"),
+            );
+        }
         for (k, v) in &variant.settings {
             dep.details.insert(k.clone(), v.clone());
         }
@@ -533,6 +552,7 @@ async fn start(
             }
         }
         None => {
+            phase("network (router, networks, subnets)", &dep.prefix);
             let t = Instant::now();
             let o = &ctx.scenario.openstack;
             let mut tiers = vec![("net", o.subnet.as_str())];
@@ -578,6 +598,7 @@ async fn start(
 
     // The lab's security group (ICMP + the calculator's ports): a project's default
     // group lets nothing in from outside on most clouds.
+    phase("security_group", &dep.prefix);
     let t = Instant::now();
     let sg = api::create_security_group(&c, &format!("{}sg", dep.prefix), desc, &tags)
         .await
@@ -587,6 +608,7 @@ async fn start(
 
     // Ports first: Neutron assigns the fixed IPs, so the calculator's peers are known
     // before any instance exists.
+    phase("ports", &dep.prefix);
     let t = Instant::now();
     let created = futures_util::future::join_all(roles.iter().map(|role| {
         let c = c.clone();
@@ -645,6 +667,7 @@ async fn start(
     // at once, and the association is part of what startup measures.
     let endpoint_ip = match &p.external {
         Some(ext) => {
+            phase("floating_ip", &dep.prefix);
             let t = Instant::now();
             let fip = api::create_floating_ip(
                 &c,
@@ -677,6 +700,7 @@ async fn start(
         .map(|r| Ok(format!("{r}={}:{}", ip_of(r)?, default_port(r))))
         .collect::<Result<Vec<_>, PlatformError>>();
     // Sub-services first (together), then the calculator with their addresses.
+    phase("server_create", &dep.prefix);
     let t = Instant::now();
     let (subs, last): (Vec<&str>, Vec<&str>) = roles.iter().partition(|r| **r != front);
     for batch in [subs, last] {
@@ -743,6 +767,10 @@ async fn start(
     dep.details
         .insert("instances".into(), dep.servers.len().to_string());
     dep.watch();
+    phase(
+        "boot (servers created, waiting for ACTIVE and the first answer)",
+        &dep.prefix,
+    );
     Ok(())
 }
 
@@ -800,6 +828,9 @@ async fn image(
     )
     .await
     .map_err(failed)?;
+    // Logged once the image record exists: an upload stopped from here on leaves a
+    // queued image (claimed by its `virtbench_run` property).
+    phase("image upload", &name);
     let uploaded = async {
         api::upload_image(c, &img.id, bytes::Bytes::from(data)).await?;
         // Glance may still be importing: wait for active.
