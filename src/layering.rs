@@ -214,7 +214,10 @@ fn no_platform_is_named_outside_platform() {
         let test_only = rel
             .file_name()
             .is_some_and(|n| n == "tests.rs" || n == "fake.rs" || n == "layering.rs");
-        if rel.starts_with("platform") || test_only {
+        // results/legacy.rs: the facts of files written before results recorded them,
+        // a frozen record of the past keyed by the names those files carry.
+        let legacy = rel == Path::new("results/legacy.rs");
+        if rel.starts_with("platform") || test_only || legacy {
             continue;
         }
         let mut text = shipped_code(&std::fs::read_to_string(&f).unwrap());

@@ -467,3 +467,60 @@ fn containers_section_quotes_the_lab_table_and_marks_rkt_discontinued() {
     assert!(page.contains("Not measurable here: a community is not a property of this host"));
     assert!(page.contains("<strong>Measured:</strong>"));
 }
+
+/// A results.json written before results recorded their platforms' facts (the
+/// checked-in real default run has none) renders with the facts inferred from the
+/// names, once, in `results::legacy`; the same file with those facts recorded renders
+/// byte for byte the same page.
+#[test]
+fn a_file_without_recorded_facts_renders_as_one_with_them() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/default-run.json");
+    let old = report::read_results(std::path::Path::new(path)).unwrap();
+    assert!(old.platforms.iter().all(|p| p.facts.is_none()), "an old file");
+    assert!(old.platforms.iter().all(|p| p.facts().is_some()), "inferred");
+    let mut recorded = old.clone();
+    for p in &mut recorded.platforms {
+        p.facts = p.facts().cloned();
+    }
+    let text = serde_json::to_string(&recorded).unwrap();
+    assert!(text.contains("\"facts\":{\"title\":"), "the field is written");
+    let back: RunResults = serde_json::from_str(&text).unwrap();
+    assert_eq!(html::render(&back), html::render(&old));
+}
+
+/// The report classifies, orders and colours by the recorded facts, not by the name:
+/// a container platform under a name no version knew is still a container.
+#[test]
+fn recorded_facts_win_over_the_name() {
+    let mut r = fixture();
+    for p in &mut r.platforms {
+        p.facts = p.facts().cloned();
+    }
+    let before = html::render(&r);
+    let renamed = r.platforms[1].name.clone();
+    for p in r.platforms.iter_mut().filter(|p| p.name == renamed) {
+        p.name = format!("{renamed}-next");
+    }
+    assert!(r.platforms.iter().any(|p| p.name.ends_with("-next")));
+    let page = html::render(&r);
+    // Same kinds, colours and verdicts: only the raw name differs where it is printed.
+    assert_eq!(
+        page.matches("class=\"verdict").count(),
+        before.matches("class=\"verdict").count()
+    );
+    let kinds = |r: &RunResults| -> Vec<String> {
+        r.platforms
+            .iter()
+            .map(|p| format!("{:?}", report::view::kind(p)))
+            .collect()
+    };
+    let mut orig = fixture();
+    for p in &mut orig.platforms {
+        p.facts = p.facts().cloned();
+    }
+    assert_eq!(kinds(&r), kinds(&orig));
+    assert_eq!(
+        report::view::colour(&r, &r.platforms[1].label),
+        report::view::colour(&orig, &orig.platforms[1].label)
+    );
+}

@@ -9,7 +9,7 @@ use super::context::{
 use super::rules::{self, not_measured, Named, Samples};
 use super::{Figure, Health, Outcome, Verdict};
 use crate::measure::outside::Access;
-use crate::platform::facts::{self, Hypervisor};
+use crate::results::facts::Hypervisor;
 use crate::report::view::{self, fmt_bytes, fmt_ms, fmt_us, Kind};
 use crate::results::{keys, PlatformResult};
 use crate::stats::{fmt_num, Series};
@@ -696,8 +696,8 @@ pub(super) fn c13(run: &Run) -> Judged {
                     .find(|p| p.available && view::hypervisor(p) == Some(Hypervisor::Cloud));
                 let down = cloud.and_then(|p| extra(p, keys::RESIZE_DOWNTIME_MS));
                 let title = cloud
-                    .and_then(|p| facts::of(&p.name))
-                    .map_or("the cloud", |f| f.title);
+                    .and_then(|p| p.facts())
+                    .map_or("the cloud", |f| &*f.title);
                 let failure = cloud
                     .and_then(|p| p.extras.get(keys::RESIZE_OK))
                     .and_then(|s| s.note.clone())
