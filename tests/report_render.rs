@@ -474,16 +474,28 @@ fn containers_section_quotes_the_lab_table_and_marks_rkt_discontinued() {
 /// byte for byte the same page.
 #[test]
 fn a_file_without_recorded_facts_renders_as_one_with_them() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/default-run.json");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/default-run.json"
+    );
     let old = report::read_results(std::path::Path::new(path)).unwrap();
-    assert!(old.platforms.iter().all(|p| p.facts.is_none()), "an old file");
-    assert!(old.platforms.iter().all(|p| p.facts().is_some()), "inferred");
+    assert!(
+        old.platforms.iter().all(|p| p.facts.is_none()),
+        "an old file"
+    );
+    assert!(
+        old.platforms.iter().all(|p| p.facts().is_some()),
+        "inferred"
+    );
     let mut recorded = old.clone();
     for p in &mut recorded.platforms {
         p.facts = p.facts().cloned();
     }
     let text = serde_json::to_string(&recorded).unwrap();
-    assert!(text.contains("\"facts\":{\"title\":"), "the field is written");
+    assert!(
+        text.contains("\"facts\":{\"title\":"),
+        "the field is written"
+    );
     let back: RunResults = serde_json::from_str(&text).unwrap();
     assert_eq!(html::render(&back), html::render(&old));
 }

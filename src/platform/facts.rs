@@ -6,8 +6,8 @@
 
 // The kinds are results' types: they are recorded with each result, and the report
 // reads them from there without knowing platforms.
-pub use crate::results::facts::{Hypervisor, Isolation};
 use crate::results::facts::PlatformFacts;
+pub use crate::results::facts::{Hypervisor, Isolation};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Facts {

@@ -39,19 +39,74 @@ use Isolation::{Container, Process, Vm};
 
 /// name -> facts, in the runner's order of that time.
 pub static PLATFORMS: [(&str, PlatformFacts); 7] = [
-    ("native", facts("native processes", Process, None, None, None, 0, None)),
+    (
+        "native",
+        facts("native processes", Process, None, None, None, 0, None),
+    ),
     (
         "docker",
-        facts("Docker", Container, None, Some("docker-image"), Some("dockerd_kill"), 1, Some(1)),
+        facts(
+            "Docker",
+            Container,
+            None,
+            Some("docker-image"),
+            Some("dockerd_kill"),
+            1,
+            Some(1),
+        ),
     ),
     (
         "podman",
-        facts("Podman", Container, None, Some("podman-image"), Some("conmon_kill"), 2, None),
+        facts(
+            "Podman",
+            Container,
+            None,
+            Some("podman-image"),
+            Some("conmon_kill"),
+            2,
+            None,
+        ),
     ),
-    ("lxc", facts("LXC", Container, None, Some("calculator-binary"), None, 3, Some(0))),
-    ("qemu", facts("QEMU", Vm, Some(Hypervisor::Direct), None, None, 4, None)),
-    ("virtualbox", facts("VirtualBox", Vm, Some(Hypervisor::Hosted), None, None, 5, None)),
-    ("openstack", facts("OpenStack", Vm, Some(Hypervisor::Cloud), None, None, 6, None)),
+    (
+        "lxc",
+        facts(
+            "LXC",
+            Container,
+            None,
+            Some("calculator-binary"),
+            None,
+            3,
+            Some(0),
+        ),
+    ),
+    (
+        "qemu",
+        facts("QEMU", Vm, Some(Hypervisor::Direct), None, None, 4, None),
+    ),
+    (
+        "virtualbox",
+        facts(
+            "VirtualBox",
+            Vm,
+            Some(Hypervisor::Hosted),
+            None,
+            None,
+            5,
+            None,
+        ),
+    ),
+    (
+        "openstack",
+        facts(
+            "OpenStack",
+            Vm,
+            Some(Hypervisor::Cloud),
+            None,
+            None,
+            6,
+            None,
+        ),
+    ),
 ];
 
 /// The facts a file written before the field existed had for platform `name`.

@@ -5,8 +5,8 @@
 
 use super::rules::Named;
 use super::{Figure, Health, Outcome, Verdict};
-use crate::results::facts::{Hypervisor, Isolation};
 use crate::report::view::{self, Kind};
+use crate::results::facts::{Hypervisor, Isolation};
 use crate::results::{PlatformResult, RunResults};
 use crate::stats::Series;
 

@@ -9,8 +9,8 @@ use super::context::{
 use super::rules::{self, not_measured, Named, Samples};
 use super::{Figure, Health, Outcome, Verdict};
 use crate::measure::outside::Access;
-use crate::results::facts::Hypervisor;
 use crate::report::view::{self, fmt_bytes, fmt_ms, fmt_us, Kind};
+use crate::results::facts::Hypervisor;
 use crate::results::{keys, PlatformResult};
 use crate::stats::{fmt_num, Series};
 
@@ -345,7 +345,7 @@ pub(super) fn c7(run: &Run) -> Judged {
         .filter_map(|row| {
             Some(Figure {
                 platform: view::display(row.platform),
-                text: crate::report::faults::trial_sentence(row.platform, &row.trial)?,
+                text: crate::report::sections::faults::trial_sentence(row.platform, &row.trial)?,
             })
         })
         .collect();

@@ -6,8 +6,8 @@
 
 use std::fmt::Write as _;
 
-use super::charts::{self, Chart};
-use super::view::{self, esc, fmt_ms};
+use crate::report::charts::{self, Chart};
+use crate::report::view::{self, esc, fmt_ms};
 use crate::results::{PlatformResult, RunResults};
 use crate::stats::Series;
 
@@ -213,7 +213,7 @@ pub fn section(r: &RunResults, all: &[Chart]) -> String {
         out.push_str("</div>\n");
     }
     match all.iter().find(|c| c.id == "chart-faults") {
-        Some(c) => out.push_str(&super::html::figure(c)),
+        Some(c) => out.push_str(&crate::report::widgets::figure(c)),
         None => out.push_str("<p class=\"nm\">Not measured: no kill test ran in this run (scenario <code>[docker] faults</code>, <code>[podman] faults</code>, <code>[experiments] service_kill</code>).</p>\n"),
     }
     let rows = charts::fault_rows(r);
@@ -223,7 +223,7 @@ pub fn section(r: &RunResults, all: &[Chart]) -> String {
     }
     // Per-trial details are evidence, read on demand: the sentence and the chart above
     // carry the verdict (the page stays a few screens long).
-    super::html::fold(
+    crate::report::widgets::fold(
         &mut out,
         "numbers",
         "Every trial: what kept running, when service came back, and each failure's reason",

@@ -6,7 +6,7 @@
 
 use std::fmt::Write as _;
 
-use super::view::{self, esc, fmt_bytes, fmt_ms, fmt_us};
+use crate::report::view::{self, esc, fmt_bytes, fmt_ms, fmt_us};
 use crate::results::facts::{Isolation, PlatformFacts};
 use crate::results::{keys, PlatformResult, RunResults};
 use crate::stats::fmt_num;
@@ -195,7 +195,7 @@ fn isolation(ps: &[&PlatformResult], rt: &str) -> Result<String, String> {
         if let Some((_, kept)) = first(ps, rt, |p| extra(p, &format!("fault_{t}_survived"))) {
             parts.push(format!(
                 "{}: the calculator {} (see Faults)",
-                super::charts::fault_trial_name(t),
+                crate::report::charts::fault_trial_name(t),
                 if kept >= 0.5 {
                     "kept answering"
                 } else {
@@ -312,7 +312,7 @@ pub fn section(r: &RunResults) -> String {
             .find(|p| p.name == rt && !p.available)
             .and_then(|p| p.unavailable_reason.clone())
     };
-    super::html::fold(
+    crate::report::widgets::fold(
         &mut out,
         "numbers",
         "<strong>Side by side</strong>: startup, memory, CPU, latency and throughput of each runtime",
@@ -322,7 +322,7 @@ pub fn section(r: &RunResults) -> String {
         let _ = write!(out, "<th>{}</th>", rt_name(rt));
     }
     out.push_str("</tr></thead><tbody>\n");
-    let rate = super::charts::rates(r).first().copied();
+    let rate = crate::report::charts::rates(r).first().copied();
     type Cell = Box<dyn Fn(&PlatformResult) -> Option<String>>;
     let rows: Vec<(String, Cell)> = vec![
         (
@@ -370,7 +370,7 @@ pub fn section(r: &RunResults) -> String {
     out.push_str("</tbody></table>\n</details>\n");
 
     // The lab's table is long (quoted and translated); folded like every detail.
-    super::html::fold(
+    crate::report::widgets::fold(
         &mut out,
         "numbers",
         "<strong>The lab report's comparison, line by line</strong> (LXC, Docker, rkt; quoted, translated, measured)",
