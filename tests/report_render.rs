@@ -2,7 +2,7 @@
 //! every section, one inline SVG per chart, all 15 claims, no external URL, and escapes
 //! whatever text the results carry.
 
-use virtbench::report::{self, charts, claims, html};
+use virtbench::report::{self, claims, html};
 use virtbench::results::RunResults;
 
 fn fixture() -> RunResults {
@@ -47,7 +47,7 @@ fn page_has_every_section_and_one_svg_per_chart() {
             "section {id} missing"
         );
     }
-    let charts = charts::all(&r);
+    let charts = report::sections::all(&r);
     // startup, phases, memory, cpu idle, cpu per 1k, latency x 2 rates, throughput, artifacts
     assert_eq!(
         charts.len(),
@@ -242,7 +242,10 @@ fn sparse_and_empty_figures_render_as_not_measured() {
     let page = html::render(&r);
     assert!(page.contains("guest did not answer within 120 s"));
     assert!(page.contains("no samples (the measurement failed)"));
-    assert_eq!(page.matches("<svg").count(), charts::all(&r).len());
+    assert_eq!(
+        page.matches("<svg").count(),
+        report::sections::all(&r).len()
+    );
     let csv = virtbench::report::csv::render(&r);
     assert!(csv
         .lines()
@@ -451,7 +454,7 @@ fn faults_section_has_the_error_rate_chart_and_the_reasons() {
     assert!(page.contains("<a href=\"#faults\">Faults</a>"));
     assert!(page.contains("kill -9 dockerd (docker): the calculator kept answering"));
     // Three strips: one per trial.
-    let faults = charts::faults(&r).expect("fault chart");
+    let faults = report::sections::faults::chart(&r).expect("fault chart");
     assert_eq!(faults.svg.matches("kill -9").count(), 3);
 }
 

@@ -14,7 +14,7 @@ use std::fmt::Write as _;
 
 use super::view::{esc, fmt_ms};
 use super::widgets::{fold, section};
-use super::{charts, claims, sections};
+use super::{claims, sections};
 use crate::results::RunResults;
 use crate::stats::fmt_num;
 
@@ -135,7 +135,7 @@ footer { margin-top: 40px; font-size: .82rem; color: var(--muted); border-top: 1
 
 pub fn render(results: &RunResults) -> String {
     let r = results;
-    let charts = charts::all(r);
+    let charts = sections::all(r);
     let claim_rows = claims::evaluate(r);
     let mut out = String::with_capacity(256 * 1024);
     let _ = write!(

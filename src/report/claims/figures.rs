@@ -339,7 +339,7 @@ pub(super) fn c7(run: &Run) -> Judged {
         rules::rule_c7(&survived)
     };
     // Every engine trial in words (docker's private engine, podman's conmon).
-    let figs = crate::report::charts::fault_rows_of(&run.cts)
+    let figs = crate::report::sections::faults::fault_rows_of(&run.cts)
         .into_iter()
         .filter(|row| !row.trial.starts_with("mul_kill"))
         .filter_map(|row| {

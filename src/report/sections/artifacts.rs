@@ -1,9 +1,17 @@
 //! The artifacts section: what each platform runs from, its chart and table.
 
 #![allow(unused_imports)]
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+
+use crate::report::charts::{
+    bars_height, draw_row_label, hbars, iqr, label_style, layout_rows, lighten, make_chart,
+    render_svg, rgb, tick, tick_ms, tick_us, with_samples, Bar, Chart, FONT, LABEL_AREA, WIDTH,
+};
+use crate::report::view::MIB;
 use std::fmt::Write as _;
 
-use crate::report::charts::{self, Chart};
 use crate::report::claims::{self, ClaimRow, Verdict};
 use crate::report::view::{
     self, css_colour, describe, esc, fmt_bytes, fmt_ms, fmt_ratio, fmt_us, Kind,
@@ -68,4 +76,38 @@ pub(crate) fn artifacts(out: &mut String, r: &RunResults, charts: &[Chart]) {
         );
     }
     out.push_str("</tbody></table>\n</details>\n</section>\n");
+}
+
+/// Artifact sizes per platform (binary, image, kernel, disks), each file once per
+/// platform however many variants run from it.
+pub fn chart(r: &RunResults) -> Option<Chart> {
+    let mut bars: Vec<Bar> = Vec::new();
+    for s in view::shared_artifacts(r) {
+        let k = bars.iter().filter(|b| b.group == s.platform).count();
+        let mut text = format!("{} {}", s.artifact.name, fmt_bytes(s.artifact.bytes as f64));
+        if !s.everywhere {
+            let labels: Vec<&str> = s.variants.iter().map(|p| p.label.as_str()).collect();
+            text.push_str(&format!(" ({})", labels.join(", ")));
+        }
+        bars.push(Bar {
+            group: s.platform.to_string(),
+            colour: view::colour(r, &s.variants[0].label),
+            shade: (k as f64 * 0.22).min(0.7),
+            value: s.artifact.bytes as f64,
+            whisker: None,
+            text,
+        });
+    }
+    if bars.is_empty() {
+        return None;
+    }
+    let title = "Artifacts each platform runs from (size on disk)";
+    Some(make_chart(
+        "chart-artifacts",
+        title,
+        "Each bar is one file or image a platform needs, as stored on this host. Longer bars \
+         are more to build, store and move between machines.",
+        bars_height(&bars),
+        |root| hbars(root, "MiB", &bars, MIB),
+    ))
 }

@@ -195,7 +195,7 @@ fn isolation(ps: &[&PlatformResult], rt: &str) -> Result<String, String> {
         if let Some((_, kept)) = first(ps, rt, |p| extra(p, &format!("fault_{t}_survived"))) {
             parts.push(format!(
                 "{}: the calculator {} (see Faults)",
-                crate::report::charts::fault_trial_name(t),
+                super::faults::fault_trial_name(t),
                 if kept >= 0.5 {
                     "kept answering"
                 } else {
@@ -322,7 +322,7 @@ pub fn section(r: &RunResults) -> String {
         let _ = write!(out, "<th>{}</th>", rt_name(rt));
     }
     out.push_str("</tr></thead><tbody>\n");
-    let rate = crate::report::charts::rates(r).first().copied();
+    let rate = super::latency::rates(r).first().copied();
     type Cell = Box<dyn Fn(&PlatformResult) -> Option<String>>;
     let rows: Vec<(String, Cell)> = vec![
         (

@@ -3,7 +3,6 @@
 #![allow(unused_imports)]
 use std::fmt::Write as _;
 
-use crate::report::charts::{self, Chart};
 use crate::report::claims::{self, ClaimRow, Verdict};
 use crate::report::view::{
     self, css_colour, describe, esc, fmt_bytes, fmt_ms, fmt_ratio, fmt_us, Kind,

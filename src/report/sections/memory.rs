@@ -1,9 +1,17 @@
 //! The memory section: its charts and its table of figures.
 
 #![allow(unused_imports)]
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+
+use crate::report::charts::{
+    bars_height, draw_row_label, hbars, iqr, label_style, layout_rows, lighten, make_chart,
+    render_svg, rgb, tick, tick_ms, tick_us, with_samples, Bar, Chart, FONT, LABEL_AREA, WIDTH,
+};
+use crate::report::view::MIB;
 use std::fmt::Write as _;
 
-use crate::report::charts::{self, Chart};
 use crate::report::claims::{self, ClaimRow, Verdict};
 use crate::report::view::{
     self, css_colour, describe, esc, fmt_bytes, fmt_ms, fmt_ratio, fmt_us, Kind,
@@ -53,4 +61,44 @@ pub(crate) fn memory(out: &mut String, r: &RunResults, charts: &[Chart]) {
     );
     out.push_str(&crate::report::idle::breakdown_table(r));
     out.push_str("</details>\n</section>\n");
+}
+
+/// Host memory per platform: idle and under load, PSS (judged) and RSS / cgroup.
+pub fn chart(r: &RunResults) -> Option<Chart> {
+    let mut bars = Vec::new();
+    for p in view::measured(r) {
+        let colour = view::colour(r, &p.label);
+        let series = [
+            // PSS first: the figure the verdicts judge.
+            ("idle PSS", &p.memory_idle_pss_bytes, 0.0),
+            ("loaded PSS", &p.memory_load_pss_bytes, 0.3),
+            ("idle RSS / cgroup", &p.memory_idle_bytes, 0.5),
+            ("loaded RSS / cgroup", &p.memory_load_bytes, 0.7),
+        ];
+        for (name, s, shade) in series {
+            if let Some(s) = with_samples(s) {
+                bars.push(Bar {
+                    group: view::display(p),
+                    colour,
+                    shade,
+                    value: s.summary.median,
+                    whisker: iqr(s),
+                    text: format!("{name} {}", fmt_bytes(s.summary.median)),
+                });
+            }
+        }
+    }
+    if bars.is_empty() {
+        return None;
+    }
+    let title = "Host memory of the whole deployment, idle and under load";
+    Some(make_chart(
+        "chart-memory",
+        title,
+        "Bars are medians of the samples, whiskers the IQR. RSS counts every page a process \
+         maps; PSS shares pages among the processes that map them (closer to the real cost). \
+         Longer bars cost the host more memory.",
+        bars_height(&bars),
+        |root| hbars(root, "MiB", &bars, MIB),
+    ))
 }

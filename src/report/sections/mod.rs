@@ -15,3 +15,22 @@ pub mod memory;
 pub mod startup;
 pub mod summary;
 pub mod throughput;
+
+use super::charts::Chart;
+use crate::results::RunResults;
+
+/// Every chart of the page, in the page's order.
+pub fn all(r: &RunResults) -> Vec<Chart> {
+    let mut out = Vec::new();
+    out.extend(startup::chart(r));
+    out.extend(startup::phases_chart(r));
+    out.extend(memory::chart(r));
+    out.extend(density::chart(r));
+    out.extend(cpu::idle_chart(r));
+    out.extend(cpu::per_1k_chart(r));
+    out.extend(latency::charts(r));
+    out.extend(throughput::chart(r));
+    out.extend(artifacts::chart(r));
+    out.extend(faults::chart(r));
+    out
+}

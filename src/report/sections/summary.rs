@@ -3,7 +3,6 @@
 #![allow(unused_imports)]
 use std::fmt::Write as _;
 
-use crate::report::charts::{self, Chart};
 use crate::report::claims::{self, ClaimRow, Verdict};
 use crate::report::view::{
     self, css_colour, describe, esc, fmt_bytes, fmt_ms, fmt_ratio, fmt_us, Kind,
@@ -97,7 +96,7 @@ pub(crate) fn summary_sentences(r: &RunResults) -> (Vec<String>, Vec<String>) {
             }
         }
     }
-    if let Some(&rate) = charts::rates(r).first() {
+    if let Some(&rate) = super::latency::rates(r).first() {
         let mut parts = Vec::new();
         for (k, name) in [
             (Kind::Native, "as plain processes"),

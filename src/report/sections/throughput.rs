@@ -1,9 +1,17 @@
 //! The throughput section: its chart and its table of figures.
 
 #![allow(unused_imports)]
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+
+use crate::report::charts::{
+    bars_height, draw_row_label, hbars, iqr, label_style, layout_rows, lighten, make_chart,
+    render_svg, rgb, tick, tick_ms, tick_us, with_samples, Bar, Chart, FONT, LABEL_AREA, WIDTH,
+};
+use crate::report::view::MIB;
 use std::fmt::Write as _;
 
-use crate::report::charts::{self, Chart};
 use crate::report::claims::{self, ClaimRow, Verdict};
 use crate::report::view::{
     self, css_colour, describe, esc, fmt_bytes, fmt_ms, fmt_ratio, fmt_us, Kind,
@@ -52,4 +60,38 @@ pub(crate) fn throughput(out: &mut String, r: &RunResults, charts: &[Chart]) {
         },
     );
     out.push_str("</details>\n</section>\n");
+}
+
+/// Closed-loop maximum throughput per platform.
+pub fn chart(r: &RunResults) -> Option<Chart> {
+    let bars: Vec<Bar> = view::measured(r)
+        .filter_map(|p| {
+            let t = p.max_throughput_rps.as_ref()?;
+            Some(Bar {
+                group: view::display(p),
+                colour: view::colour(r, &p.label),
+                shade: 0.0,
+                value: t.rps,
+                whisker: iqr(&t.per_second),
+                text: format!(
+                    "{} requests/s ({} connections)",
+                    fmt_num(t.rps),
+                    t.connections
+                ),
+            })
+        })
+        .collect();
+    if bars.is_empty() {
+        return None;
+    }
+    let title = "Maximum throughput (closed loop)";
+    Some(make_chart(
+        "chart-throughput",
+        title,
+        "Bars are correct answers per second with every connection sending its next request \
+         as soon as the previous one is answered; whiskers are the IQR over one-second \
+         slices. Longer is better.",
+        bars_height(&bars),
+        |root| hbars(root, "requests per second", &bars, 1.0),
+    ))
 }
