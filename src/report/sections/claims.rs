@@ -1,18 +1,10 @@
 //! The claims: the verdicts at a glance on the first screen, the evidence sections' contents, each claim in full, and figures from elsewhere.
 
-#![allow(unused_imports)]
 use std::fmt::Write as _;
 
 use crate::report::claims::{self, ClaimRow, Verdict};
-use crate::report::view::{
-    self, css_colour, describe, esc, fmt_bytes, fmt_ms, fmt_ratio, fmt_us, Kind,
-};
-use crate::report::widgets::{
-    cell, figure, figures, figures_table, fold, not_measured, nothing, num, platform_cell,
-    platform_names, section, swatch, td, NOT_MEASURED,
-};
-use crate::results::{keys, PlatformResult, RunResults};
-use crate::stats::{fmt_num, Series};
+use crate::report::view::esc;
+use crate::report::widgets::{section, NOT_MEASURED};
 
 /// Sections that hold evidence, in page order, with their short names for the contents
 /// and for the first screen's links.

@@ -1,18 +1,10 @@
 //! The section "This host and this run": the host, then one folded block per platform with its variants' settings and details.
 
-#![allow(unused_imports)]
 use std::fmt::Write as _;
 
-use crate::report::claims::{self, ClaimRow, Verdict};
-use crate::report::view::{
-    self, css_colour, describe, esc, fmt_bytes, fmt_ms, fmt_ratio, fmt_us, Kind,
-};
-use crate::report::widgets::{
-    cell, figure, figures, figures_table, fold, not_measured, nothing, num, platform_cell,
-    platform_names, section, swatch, td, NOT_MEASURED,
-};
+use crate::report::view::{self, esc, fmt_bytes, fmt_ms, Kind};
+use crate::report::widgets::{fold, platform_cell, platform_names, section, swatch};
 use crate::results::{keys, PlatformResult, RunResults};
-use crate::stats::{fmt_num, Series};
 
 /// Where the figures were taken: the host, then one folded block per platform with its
 /// variants' settings and details. Read when a figure needs its context, not before.

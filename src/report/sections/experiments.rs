@@ -1,18 +1,10 @@
 //! The section of per-platform experiments (commit, clone, snapshot...).
 
-#![allow(unused_imports)]
 use std::fmt::Write as _;
 
-use crate::report::claims::{self, ClaimRow, Verdict};
-use crate::report::view::{
-    self, css_colour, describe, esc, fmt_bytes, fmt_ms, fmt_ratio, fmt_us, Kind,
-};
-use crate::report::widgets::{
-    cell, figure, figures, figures_table, fold, not_measured, nothing, num, platform_cell,
-    platform_names, section, swatch, td, NOT_MEASURED,
-};
-use crate::results::{keys, PlatformResult, RunResults};
-use crate::stats::{fmt_num, Series};
+use crate::report::view::{self, describe, esc};
+use crate::report::widgets::{platform_cell, platform_names, section, swatch};
+use crate::results::{PlatformResult, RunResults};
 
 /// Experiments that only some platforms offer, one folded block per platform.
 pub(crate) fn experiments(out: &mut String, r: &RunResults) {

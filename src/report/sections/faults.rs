@@ -4,18 +4,12 @@
 //! podman, the sub-service kills) and a few sentences a student can say in class, built
 //! only from the `fault_*` figures present.
 
-#![allow(unused_imports)]
 use std::fmt::Write as _;
 
-use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use crate::report::charts::{
-    bars_height, draw_row_label, hbars, iqr, label_style, layout_rows, lighten, make_chart,
-    render_svg, rgb, tick, tick_ms, tick_us, with_samples, Bar, Chart, FONT, LABEL_AREA, WIDTH,
-};
-use crate::report::view::MIB;
+use crate::report::charts::{draw_row_label, label_style, make_chart, tick, Chart, FONT};
 use crate::report::view::{self, esc, fmt_ms};
 use crate::results::{PlatformResult, RunResults};
 use crate::stats::Series;

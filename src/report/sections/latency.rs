@@ -1,27 +1,14 @@
 //! The latency section: its charts and its table of figures.
 
-#![allow(unused_imports)]
-use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use crate::report::charts::{
-    bars_height, draw_row_label, hbars, iqr, label_style, layout_rows, lighten, make_chart,
-    render_svg, rgb, tick, tick_ms, tick_us, with_samples, Bar, Chart, FONT, LABEL_AREA, WIDTH,
-};
-use crate::report::view::MIB;
-use std::fmt::Write as _;
+use crate::report::charts::{label_style, make_chart, rgb, tick_us, Chart, FONT};
 
-use crate::report::claims::{self, ClaimRow, Verdict};
-use crate::report::view::{
-    self, css_colour, describe, esc, fmt_bytes, fmt_ms, fmt_ratio, fmt_us, Kind,
-};
-use crate::report::widgets::{
-    cell, figure, figures, figures_table, fold, not_measured, nothing, num, platform_cell,
-    platform_names, section, swatch, td, NOT_MEASURED,
-};
-use crate::results::{keys, PlatformResult, RunResults};
-use crate::stats::{fmt_num, Series};
+use crate::report::view::{self, esc, fmt_us};
+use crate::report::widgets::{figures, figures_table, not_measured, num, section};
+use crate::results::{PlatformResult, RunResults};
+use crate::stats::fmt_num;
 
 pub(crate) fn latency(out: &mut String, r: &RunResults, charts: &[Chart]) {
     section(

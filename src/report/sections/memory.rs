@@ -1,27 +1,11 @@
 //! The memory section: its charts and its table of figures.
 
-#![allow(unused_imports)]
-use plotters::coord::Shift;
-use plotters::prelude::*;
-use plotters::style::text_anchor::{HPos, Pos, VPos};
-
-use crate::report::charts::{
-    bars_height, draw_row_label, hbars, iqr, label_style, layout_rows, lighten, make_chart,
-    render_svg, rgb, tick, tick_ms, tick_us, with_samples, Bar, Chart, FONT, LABEL_AREA, WIDTH,
-};
+use crate::report::charts::{bars_height, hbars, iqr, make_chart, with_samples, Bar, Chart};
 use crate::report::view::MIB;
-use std::fmt::Write as _;
 
-use crate::report::claims::{self, ClaimRow, Verdict};
-use crate::report::view::{
-    self, css_colour, describe, esc, fmt_bytes, fmt_ms, fmt_ratio, fmt_us, Kind,
-};
-use crate::report::widgets::{
-    cell, figure, figures, figures_table, fold, not_measured, nothing, num, platform_cell,
-    platform_names, section, swatch, td, NOT_MEASURED,
-};
-use crate::results::{keys, PlatformResult, RunResults};
-use crate::stats::{fmt_num, Series};
+use crate::report::view::{self, fmt_bytes};
+use crate::report::widgets::{cell, figure, figures_table, nothing, section, td};
+use crate::results::RunResults;
 
 pub(crate) fn memory(out: &mut String, r: &RunResults, charts: &[Chart]) {
     section(

@@ -1,18 +1,9 @@
 //! The report's first screen: what was measured in a few sentences, and the caveats that change how to read it.
 
-#![allow(unused_imports)]
 use std::fmt::Write as _;
 
-use crate::report::claims::{self, ClaimRow, Verdict};
-use crate::report::view::{
-    self, css_colour, describe, esc, fmt_bytes, fmt_ms, fmt_ratio, fmt_us, Kind,
-};
-use crate::report::widgets::{
-    cell, figure, figures, figures_table, fold, not_measured, nothing, num, platform_cell,
-    platform_names, section, swatch, td, NOT_MEASURED,
-};
-use crate::results::{keys, PlatformResult, RunResults};
-use crate::stats::{fmt_num, Series};
+use crate::report::view::{self, fmt_bytes, fmt_ms, fmt_ratio, fmt_us, Kind};
+use crate::results::{PlatformResult, RunResults};
 
 /// The colour swatch of a measured platform (none for an unavailable one).
 /// The best (lowest) value of a kind of platform, with its display label.
