@@ -86,7 +86,12 @@ pub(crate) fn context(out: &mut String, r: &RunResults) {
     );
     out.push_str("</tbody></table>\n</details>\n");
     out.push_str(&crate::report::stopping::fold(r));
+    platforms(out, r);
+    out.push_str("</section>\n");
+}
 
+/// One folded block per platform: its variants, their settings and details.
+fn platforms(out: &mut String, r: &RunResults) {
     out.push_str("<h3>Platforms</h3>\n");
     let kv = |m: &std::collections::BTreeMap<String, String>| {
         m.iter()
@@ -176,5 +181,4 @@ pub(crate) fn context(out: &mut String, r: &RunResults) {
         }
         out.push_str("</tbody></table>\n</details>\n");
     }
-    out.push_str("</section>\n");
 }
