@@ -369,9 +369,28 @@ pub fn section(r: &RunResults) -> String {
     }
     out.push_str("</tbody></table>\n</details>\n");
 
+    lab_table(&mut out, r, &runtimes, &ps);
+    out.push_str("</section>\n");
+    out
+}
+
+/// The lab report's own comparison table, each line quoted and translated, with what
+/// this run measured for it per runtime (folded: it is long).
+fn lab_table(
+    out: &mut String,
+    r: &RunResults,
+    runtimes: &[(&str, &PlatformFacts)],
+    ps: &[&PlatformResult],
+) {
+    let unavailable = |rt: &str| {
+        r.platforms
+            .iter()
+            .find(|p| p.name == rt && !p.available)
+            .and_then(|p| p.unavailable_reason.clone())
+    };
     // The lab's table is long (quoted and translated); folded like every detail.
     crate::report::widgets::fold(
-        &mut out,
+        out,
         "numbers",
         "<strong>The lab report's comparison, line by line</strong> (LXC, Docker, rkt; quoted, translated, measured)",
     );
@@ -403,7 +422,7 @@ pub fn section(r: &RunResults) -> String {
                         .unwrap_or_default()
                 );
             }
-            match (line.measure)(&ps, rt) {
+            match (line.measure)(ps, rt) {
                 Ok(v) => format!("<strong>Measured:</strong> {}", esc(&v)),
                 Err(why) => format!(
                     "<span class=\"nm\">Not measurable here: {}</span>",
@@ -432,6 +451,5 @@ pub fn section(r: &RunResults) -> String {
             others
         );
     }
-    out.push_str("</tbody></table>\n</details>\n</section>\n");
-    out
+    out.push_str("</tbody></table>\n</details>\n");
 }
