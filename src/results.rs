@@ -2,7 +2,9 @@
 //! docs/results-schema.md). Every platform entry is present, available or not, so a
 //! report always says why a column is empty.
 
+pub mod facts;
 pub mod keys;
+pub mod legacy;
 
 use std::collections::BTreeMap;
 
@@ -169,6 +171,41 @@ pub struct PlatformResult {
     /// [`stop_key`]). Empty in files written before sequential stopping.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub stopping: BTreeMap<String, Stopping>,
+    /// What the platform is, as it stated it when measured (the runner writes it from
+    /// `Platform::facts`). Absent in files written before it existed: see
+    /// [`PlatformResult::facts`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub facts: Option<facts::PlatformFacts>,
+}
+
+impl PlatformResult {
+    /// The platform's facts: the recorded ones, or for a file written before they were
+    /// recorded, those inferred from its name ([`legacy`]); `None` for a name of a file
+    /// that records none and that this version never knew.
+    pub fn facts(&self) -> Option<&facts::PlatformFacts> {
+        self.facts.as_ref().or_else(|| legacy::of(&self.name))
+    }
+}
+
+impl RunResults {
+    /// Every platform the run knew (measured, unavailable or not selected: the runner
+    /// lists them all) with its facts, in the runner's order: the recorded ones, or
+    /// for a file that records none, the platforms of that time ([`legacy`]).
+    pub fn known_platforms(&self) -> Vec<(&str, &facts::PlatformFacts)> {
+        let mut out: Vec<(&str, &facts::PlatformFacts)> = Vec::new();
+        if self.platforms.iter().all(|p| p.facts.is_none()) {
+            return legacy::PLATFORMS.iter().map(|(n, f)| (*n, f)).collect();
+        }
+        for p in &self.platforms {
+            if let Some(f) = p.facts() {
+                if !out.iter().any(|(n, _)| *n == p.name) {
+                    out.push((&p.name, f));
+                }
+            }
+        }
+        out.sort_by_key(|(_, f)| f.order);
+        out
+    }
 }
 
 /// Keys of [`PlatformResult::stopping`]: the figure's field in this file.

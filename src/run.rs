@@ -289,6 +289,15 @@ pub(crate) async fn run_on(
             results.push(PlatformResult::unavailable(name, why));
         }
     }
+    // Each result records what its platform is, so the report reads the facts it was
+    // measured under and never asks the platforms (names the runner was not given,
+    // e.g. beside fakes in tests, keep none).
+    for (order, p) in platforms.iter().enumerate() {
+        let facts = p.facts().record(p.name(), order);
+        for r in results.iter_mut().filter(|r| r.name == p.name()) {
+            r.facts = Some(facts.clone());
+        }
+    }
     on_ctrl_c.abort();
     // The last holder of the scratch directory: dropping it removes the directory.
     drop(ctx);

@@ -24,7 +24,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use virtbench::report::{charts, claims, html};
+use virtbench::report::{self, claims, html};
 use virtbench::results::RunResults;
 
 const TIMEOUT: Duration = Duration::from_secs(90);
@@ -313,7 +313,7 @@ fn fixture() -> RunResults {
 #[test]
 fn report_loads_offline_without_errors_and_shows_every_chart() {
     let results = fixture();
-    let expected_charts = charts::all(&results).len();
+    let expected_charts = report::sections::all(&results).len();
     assert!(
         expected_charts >= 8,
         "the fixture should draw every kind of chart"

@@ -2,7 +2,7 @@
 //! every section, one inline SVG per chart, all 15 claims, no external URL, and escapes
 //! whatever text the results carry.
 
-use virtbench::report::{self, charts, claims, html};
+use virtbench::report::{self, claims, html};
 use virtbench::results::RunResults;
 
 fn fixture() -> RunResults {
@@ -47,7 +47,7 @@ fn page_has_every_section_and_one_svg_per_chart() {
             "section {id} missing"
         );
     }
-    let charts = charts::all(&r);
+    let charts = report::sections::all(&r);
     // startup, phases, memory, cpu idle, cpu per 1k, latency x 2 rates, throughput, artifacts
     assert_eq!(
         charts.len(),
@@ -242,7 +242,10 @@ fn sparse_and_empty_figures_render_as_not_measured() {
     let page = html::render(&r);
     assert!(page.contains("guest did not answer within 120 s"));
     assert!(page.contains("no samples (the measurement failed)"));
-    assert_eq!(page.matches("<svg").count(), charts::all(&r).len());
+    assert_eq!(
+        page.matches("<svg").count(),
+        report::sections::all(&r).len()
+    );
     let csv = virtbench::report::csv::render(&r);
     assert!(csv
         .lines()
@@ -451,7 +454,7 @@ fn faults_section_has_the_error_rate_chart_and_the_reasons() {
     assert!(page.contains("<a href=\"#faults\">Faults</a>"));
     assert!(page.contains("kill -9 dockerd (docker): the calculator kept answering"));
     // Three strips: one per trial.
-    let faults = charts::faults(&r).expect("fault chart");
+    let faults = report::sections::faults::chart(&r).expect("fault chart");
     assert_eq!(faults.svg.matches("kill -9").count(), 3);
 }
 
@@ -466,4 +469,73 @@ fn containers_section_quotes_the_lab_table_and_marks_rkt_discontinued() {
     // Each line has a figure or says why it has none.
     assert!(page.contains("Not measurable here: a community is not a property of this host"));
     assert!(page.contains("<strong>Measured:</strong>"));
+}
+
+/// A results.json written before results recorded their platforms' facts (the
+/// checked-in real default run has none) renders with the facts inferred from the
+/// names, once, in `results::legacy`; the same file with those facts recorded renders
+/// byte for byte the same page.
+#[test]
+fn a_file_without_recorded_facts_renders_as_one_with_them() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/default-run.json"
+    );
+    let old = report::read_results(std::path::Path::new(path)).unwrap();
+    assert!(
+        old.platforms.iter().all(|p| p.facts.is_none()),
+        "an old file"
+    );
+    assert!(
+        old.platforms.iter().all(|p| p.facts().is_some()),
+        "inferred"
+    );
+    let mut recorded = old.clone();
+    for p in &mut recorded.platforms {
+        p.facts = p.facts().cloned();
+    }
+    let text = serde_json::to_string(&recorded).unwrap();
+    assert!(
+        text.contains("\"facts\":{\"title\":"),
+        "the field is written"
+    );
+    let back: RunResults = serde_json::from_str(&text).unwrap();
+    assert_eq!(html::render(&back), html::render(&old));
+}
+
+/// The report classifies, orders and colours by the recorded facts, not by the name:
+/// a container platform under a name no version knew is still a container.
+#[test]
+fn recorded_facts_win_over_the_name() {
+    let mut r = fixture();
+    for p in &mut r.platforms {
+        p.facts = p.facts().cloned();
+    }
+    let before = html::render(&r);
+    let renamed = r.platforms[1].name.clone();
+    for p in r.platforms.iter_mut().filter(|p| p.name == renamed) {
+        p.name = format!("{renamed}-next");
+    }
+    assert!(r.platforms.iter().any(|p| p.name.ends_with("-next")));
+    let page = html::render(&r);
+    // Same kinds, colours and verdicts: only the raw name differs where it is printed.
+    assert_eq!(
+        page.matches("class=\"verdict").count(),
+        before.matches("class=\"verdict").count()
+    );
+    let kinds = |r: &RunResults| -> Vec<String> {
+        r.platforms
+            .iter()
+            .map(|p| format!("{:?}", report::view::kind(p)))
+            .collect()
+    };
+    let mut orig = fixture();
+    for p in &mut orig.platforms {
+        p.facts = p.facts().cloned();
+    }
+    assert_eq!(kinds(&r), kinds(&orig));
+    assert_eq!(
+        report::view::colour(&r, &r.platforms[1].label),
+        report::view::colour(&orig, &orig.platforms[1].label)
+    );
 }

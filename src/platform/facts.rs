@@ -4,36 +4,10 @@
 //! against a cloud), so that it never matches on a platform's name and a new platform
 //! is classified by what it says of itself.
 
-/// How the five services are kept apart from the host and from each other.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Isolation {
-    /// Host processes: the baseline every ratio is taken against.
-    Process,
-    Container,
-    Vm,
-}
-
-impl Isolation {
-    /// The word the report uses for the kind ("3.20x against native").
-    pub fn noun(self) -> &'static str {
-        match self {
-            Isolation::Process => "native",
-            Isolation::Container => "container",
-            Isolation::Vm => "VM",
-        }
-    }
-}
-
-/// What runs the VMs of a VM platform.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Hypervisor {
-    /// A VMM started by the harness on the host's accelerator (QEMU with KVM or TCG).
-    Direct,
-    /// A hosted (type 2) desktop hypervisor with its own management service.
-    Hosted,
-    /// A cloud's compute service: instances are asked for through an API.
-    Cloud,
-}
+// The kinds are results' types: they are recorded with each result, and the report
+// reads them from there without knowing platforms.
+use crate::results::facts::PlatformFacts;
+pub use crate::results::facts::{Hypervisor, Isolation};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Facts {
@@ -55,6 +29,23 @@ pub struct Facts {
 pub const LAB_TABLE_COLUMNS: [&str; 2] = ["lxc", "docker"];
 
 impl Facts {
+    /// The facts as `results.json` records them for platform `name`, `order`-th in the
+    /// runner's list.
+    pub fn record(&self, name: &str, order: usize) -> PlatformFacts {
+        PlatformFacts {
+            title: self.title.into(),
+            isolation: self.isolation,
+            hypervisor: self.hypervisor,
+            workload_artifact: self.workload_artifact.map(Into::into),
+            helper_kill: self.helper_kill.map(Into::into),
+            order: u8::try_from(order).unwrap_or(u8::MAX),
+            lab_column: LAB_TABLE_COLUMNS
+                .iter()
+                .position(|c| *c == name)
+                .and_then(|i| u8::try_from(i).ok()),
+        }
+    }
+
     pub const fn process(title: &'static str) -> Facts {
         Facts {
             title,

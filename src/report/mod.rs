@@ -7,15 +7,15 @@ use crate::results::{RunResults, SCHEMA_VERSION};
 pub mod charts;
 pub mod claims;
 pub mod compare;
-pub mod containers;
 pub mod csv;
-pub mod faults;
 pub mod html;
 pub mod idle;
 pub mod reach;
+pub mod sections;
 pub mod stability;
 pub mod stopping;
 pub mod view;
+pub mod widgets;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {

@@ -1,9 +1,8 @@
 //! How a platform result is classified, named, coloured and formatted in every report
 //! (HTML, charts, claims, CSV), so that a platform looks the same everywhere.
 
-use crate::platform::facts::{self, Hypervisor, Isolation};
+use crate::results::facts::{Hypervisor, Isolation};
 use crate::results::{ArtifactRecord, PlatformResult, RunResults};
-use crate::scenario::PLATFORMS;
 use crate::stats::{fmt_num, Series};
 
 /// What kind of isolation a platform gives; claims compare VMs against containers.
@@ -16,10 +15,10 @@ pub enum Kind {
     Other,
 }
 
-/// The kind a platform states of itself ([`crate::platform::facts`]); `Other` for a
-/// name this version does not know.
+/// The kind the platform stated of itself when measured ([`PlatformResult::facts`]);
+/// `Other` when the file records none and the name is unknown.
 pub fn kind(p: &PlatformResult) -> Kind {
-    match facts::of(&p.name).map(|f| f.isolation) {
+    match p.facts().map(|f| f.isolation) {
         Some(Isolation::Process) => Kind::Native,
         Some(Isolation::Container) => Kind::Container,
         Some(Isolation::Vm) => Kind::Vm,
@@ -29,7 +28,7 @@ pub fn kind(p: &PlatformResult) -> Kind {
 
 /// What runs a VM platform's VMs, as the platform states it.
 pub fn hypervisor(p: &PlatformResult) -> Option<Hypervisor> {
-    facts::of(&p.name).and_then(|f| f.hypervisor)
+    p.facts().and_then(|f| f.hypervisor)
 }
 
 /// The accelerator a VM ran under ("kvm", "tcg", ...), from `details` or `variant`.
@@ -125,8 +124,8 @@ pub fn shared_artifacts(r: &RunResults) -> Vec<SharedArtifact<'_>> {
     out
 }
 
-/// Colour families in the order of [`PLATFORMS`] (native, docker, podman, lxc, qemu,
-/// virtualbox, openstack); variants of one platform take successive shades, so a reader
+/// Colour families by the platform's recorded place in the runner's list (native,
+/// docker, podman, lxc, qemu, virtualbox, openstack when recorded); variants of one platform take successive shades, so a reader
 /// sees "all blues are Docker" in every chart. A platform added to the list without a
 /// family of its own is grey.
 const FAMILIES: [&[(u8, u8, u8)]; 7] = [
@@ -150,11 +149,9 @@ const FAMILIES: [&[(u8, u8, u8)]; 7] = [
     &[(0x8b, 0x5e, 0x3c), (0xc4, 0x9a, 0x6c)],
 ];
 
-fn family(name: &str) -> &'static [(u8, u8, u8)] {
-    PLATFORMS
-        .iter()
-        .position(|p| *p == name)
-        .and_then(|i| FAMILIES.get(i).copied())
+fn family(p: &PlatformResult) -> &'static [(u8, u8, u8)] {
+    p.facts()
+        .and_then(|f| FAMILIES.get(usize::from(f.order)).copied())
         .unwrap_or(&[(0x70, 0x70, 0x70), (0xa0, 0xa0, 0xa0)])
 }
 
@@ -169,7 +166,7 @@ pub fn colour(r: &RunResults, label: &str) -> (u8, u8, u8) {
         .filter(|q| q.name == p.name)
         .position(|q| q.label == label)
         .unwrap_or(0);
-    let fam = family(&p.name);
+    let fam = family(p);
     fam[index % fam.len()]
 }
 

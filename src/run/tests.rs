@@ -96,6 +96,14 @@ impl Ran {
         let json = std::fs::read_to_string(self.outcome.dir.join("results.json")).unwrap();
         let back: RunResults = serde_json::from_str(&json).unwrap();
         assert_eq!(back.platforms.len(), self.outcome.results.platforms.len());
+        // Each result records its platform's facts, as the platform stated them, with
+        // its place in the runner's list: the report reads them from the file.
+        for (order, name) in [FIRST, SECOND].into_iter().enumerate() {
+            for p in back.platforms.iter().filter(|p| p.name == name) {
+                let f = p.facts.as_ref().expect("facts recorded");
+                assert_eq!((&*f.title, usize::from(f.order)), ("a fake", order));
+            }
+        }
     }
 }
 

@@ -5,8 +5,8 @@
 
 use super::rules::Named;
 use super::{Figure, Health, Outcome, Verdict};
-use crate::platform::facts::{self, Hypervisor, Isolation};
 use crate::report::view::{self, Kind};
+use crate::results::facts::{Hypervisor, Isolation};
 use crate::results::{PlatformResult, RunResults};
 use crate::stats::Series;
 
@@ -67,11 +67,17 @@ impl<'a> Run<'a> {
     /// Why no platform of kind `k` has figures: for native and containers, the first
     /// such platform's reason (the reference one); for VMs, every VM platform's.
     pub fn kind_missing(&self, k: Kind) -> String {
-        let of = |isolation: Isolation| facts::names_where(|f| f.isolation == isolation);
+        let of = |isolation: Isolation| {
+            self.r
+                .known_platforms()
+                .into_iter()
+                .filter(|(_, f)| f.isolation == isolation)
+                .collect::<Vec<_>>()
+        };
         let first = |isolation: Isolation| {
             of(isolation)
                 .first()
-                .map(|(name, f)| self.why_missing(name, f.title))
+                .map(|(name, f)| self.why_missing(name, &f.title))
                 .unwrap_or_default()
         };
         match k {
@@ -80,7 +86,7 @@ impl<'a> Run<'a> {
             _ => {
                 let reasons: Vec<String> = of(Isolation::Vm)
                     .iter()
-                    .map(|(name, f)| self.why_missing(name, f.title))
+                    .map(|(name, f)| self.why_missing(name, &f.title))
                     .collect();
                 format!("no VM measured: {}", reasons.join("; "))
             }
@@ -89,9 +95,11 @@ impl<'a> Run<'a> {
 
     /// Why no platform whose VMs run on hypervisor `h` has figures.
     pub fn hypervisor_missing(&self, h: Hypervisor) -> String {
-        facts::names_where(|f| f.hypervisor == Some(h))
+        self.r
+            .known_platforms()
             .iter()
-            .map(|(name, f)| self.why_missing(name, f.title))
+            .filter(|(_, f)| f.hypervisor == Some(h))
+            .map(|(name, f)| self.why_missing(name, &f.title))
             .collect::<Vec<_>>()
             .join("; ")
     }

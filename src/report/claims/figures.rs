@@ -9,8 +9,8 @@ use super::context::{
 use super::rules::{self, not_measured, Named, Samples};
 use super::{Figure, Health, Outcome, Verdict};
 use crate::measure::outside::Access;
-use crate::platform::facts::{self, Hypervisor};
 use crate::report::view::{self, fmt_bytes, fmt_ms, fmt_us, Kind};
+use crate::results::facts::Hypervisor;
 use crate::results::{keys, PlatformResult};
 use crate::stats::{fmt_num, Series};
 
@@ -344,13 +344,13 @@ pub(super) fn c7(run: &Run) -> Judged {
         rules::rule_c7(&survived)
     };
     // Every engine trial in words (docker's private engine, podman's conmon).
-    let figs = crate::report::charts::fault_rows_of(&run.cts)
+    let figs = crate::report::sections::faults::fault_rows_of(&run.cts)
         .into_iter()
         .filter(|row| !row.trial.starts_with("mul_kill"))
         .filter_map(|row| {
             Some(Figure {
                 platform: view::display(row.platform),
-                text: crate::report::faults::trial_sentence(row.platform, &row.trial)?,
+                text: crate::report::sections::faults::trial_sentence(row.platform, &row.trial)?,
             })
         })
         .collect();
@@ -689,7 +689,7 @@ fn resize_of(p: &PlatformResult) -> Option<rules::Resize> {
 }
 
 pub(super) fn c13(run: &Run) -> Judged {
-    let resizes = |h: facts::Hypervisor| -> Vec<rules::Resize> {
+    let resizes = |h: Hypervisor| -> Vec<rules::Resize> {
         run.r
             .platforms
             .iter()
@@ -725,17 +725,17 @@ pub(super) fn c13(run: &Run) -> Judged {
             Some(fig(p, format!("{what}: {yes}{note}")))
         }));
     }
-    let cloud = resizes(facts::Hypervisor::Cloud);
-    let virtualbox = resizes(facts::Hypervisor::Hosted);
+    let cloud = resizes(Hypervisor::Cloud);
+    let virtualbox = resizes(Hypervisor::Hosted);
     // The hosted half is VirtualBox's where it ran. Where it cannot, QEMU stands in: a
     // hypervisor hosted on this Linux as VirtualBox is on its host, asked the same
     // thing of a running guest (the catalogue states this choice).
     let (hosted, stand_in) = if virtualbox.is_empty() {
         (
-            resizes(facts::Hypervisor::Direct),
+            resizes(Hypervisor::Direct),
             Some(format!(
                 "hosted side: QEMU stands in for VirtualBox ({})",
-                run.hypervisor_missing(facts::Hypervisor::Hosted)
+                run.hypervisor_missing(Hypervisor::Hosted)
             )),
         )
     } else {
@@ -746,12 +746,12 @@ pub(super) fn c13(run: &Run) -> Judged {
     } else {
         let mut why = Vec::new();
         if cloud.is_empty() {
-            why.push(run.hypervisor_missing(facts::Hypervisor::Cloud));
+            why.push(run.hypervisor_missing(Hypervisor::Cloud));
         }
         if hosted.is_empty() {
             why.push(format!(
                 "{}; no QEMU resize recorded either",
-                run.hypervisor_missing(facts::Hypervisor::Hosted)
+                run.hypervisor_missing(Hypervisor::Hosted)
             ));
         }
         // The half that was measured is said, not hidden behind the other's absence:

@@ -5,8 +5,8 @@
 //! counter: it is never divided by, and the part of a rule that needs it says so.
 
 use super::{Outcome, Verdict};
-use crate::platform::facts::Isolation;
 use crate::report::view::{fmt_bytes, fmt_ms, fmt_ratio};
+use crate::results::facts::Isolation;
 use crate::stats::fmt_num;
 use crate::stats::interval::{self, Interval};
 use crate::stats::Summary;

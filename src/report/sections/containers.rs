@@ -6,25 +6,27 @@
 
 use std::fmt::Write as _;
 
-use super::view::{self, esc, fmt_bytes, fmt_ms, fmt_us};
-use crate::platform::facts::{self, Facts, Isolation, LAB_TABLE_COLUMNS};
+use crate::report::view::{self, esc, fmt_bytes, fmt_ms, fmt_us};
+use crate::results::facts::{Isolation, PlatformFacts};
 use crate::results::{keys, PlatformResult, RunResults};
 use crate::stats::fmt_num;
 
 /// The runtimes of the section: the lab table's columns in its order, then the other
-/// container platforms (podman is not in the lab's table: it comes last).
-fn runtimes() -> Vec<&'static str> {
-    let mut out: Vec<&'static str> = LAB_TABLE_COLUMNS.to_vec();
-    for (name, _) in facts::names_where(|f| f.isolation == Isolation::Container) {
-        if !out.contains(&name) {
-            out.push(name);
-        }
-    }
+/// container platforms the run knew, in the runner's order (podman is not in the lab's
+/// table: it comes last).
+fn runtimes(r: &RunResults) -> Vec<(&str, &PlatformFacts)> {
+    let mut out: Vec<(&str, &PlatformFacts)> = r
+        .known_platforms()
+        .into_iter()
+        .filter(|(_, f)| f.isolation == Isolation::Container)
+        .collect();
+    out.sort_by_key(|(_, f)| (f.lab_column.unwrap_or(u8::MAX), f.order));
     out
 }
 
-fn facts_of(rt: &str) -> Option<Facts> {
-    facts::of(rt)
+/// The facts of runtime `rt`, as its measured results recorded them.
+fn facts_of<'a>(ps: &[&'a PlatformResult], rt: &str) -> Option<&'a PlatformFacts> {
+    ps.iter().find(|p| p.name == rt).and_then(|p| p.facts())
 }
 
 /// One line of the lab's table: the criterion and each column's text, in French and in
@@ -188,12 +190,12 @@ fn isolation(ps: &[&PlatformResult], rt: &str) -> Result<String, String> {
         parts.push(s);
     }
     // The daemon half of the line: C7, on the faults section.
-    let trial = facts_of(rt).and_then(|f| f.helper_kill);
+    let trial = facts_of(ps, rt).and_then(|f| f.helper_kill.as_deref());
     if let Some(t) = trial {
         if let Some((_, kept)) = first(ps, rt, |p| extra(p, &format!("fault_{t}_survived"))) {
             parts.push(format!(
                 "{}: the calculator {} (see Faults)",
-                super::charts::fault_trial_name(t),
+                super::faults::fault_trial_name(t),
                 if kept >= 0.5 {
                     "kept answering"
                 } else {
@@ -217,8 +219,8 @@ fn isolation(ps: &[&PlatformResult], rt: &str) -> Result<String, String> {
 
 fn size(ps: &[&PlatformResult], rt: &str) -> Result<String, String> {
     // LXC's rootfs is a directory holding the static binary only.
-    let artifact = facts_of(rt)
-        .and_then(|f| f.workload_artifact)
+    let artifact = facts_of(ps, rt)
+        .and_then(|f| f.workload_artifact.as_deref())
         .ok_or("no artifact of its own")?;
     let (_, bytes) = first(ps, rt, |p| {
         p.artifacts
@@ -288,32 +290,39 @@ fn per_variant(
 }
 
 pub fn section(r: &RunResults) -> String {
+    let runtimes = runtimes(r);
+    let names: Vec<&str> = runtimes.iter().map(|(n, _)| *n).collect();
     let ps: Vec<&PlatformResult> = view::measured(r)
-        .filter(|p| runtimes().contains(&p.name.as_str()))
+        .filter(|p| names.contains(&p.name.as_str()))
         .collect();
     let mut out = String::new();
     out.push_str(
         "<section id=\"containers\"><h2>Containers: LXC, Docker and Podman side by side</h2>\n",
     );
     out.push_str("<p>The same static calculator in three container runtimes: LXC (system containers, the binary as PID 1 of a directory root filesystem), Docker (a daemon) and Podman (daemonless, the same OCI image as Docker). rkt, the lab report's third column, is discontinued (the project was archived in 2020): it is quoted, not measured.</p>\n");
-    let rt_name = |rt: &str| facts_of(rt).map_or("?", |f| f.title);
+    let rt_name = |rt: &str| {
+        runtimes
+            .iter()
+            .find(|(n, _)| *n == rt)
+            .map_or("?", |(_, f)| &*f.title)
+    };
     let unavailable = |rt: &str| {
         r.platforms
             .iter()
             .find(|p| p.name == rt && !p.available)
             .and_then(|p| p.unavailable_reason.clone())
     };
-    super::html::fold(
+    crate::report::widgets::fold(
         &mut out,
         "numbers",
         "<strong>Side by side</strong>: startup, memory, CPU, latency and throughput of each runtime",
     );
     out.push_str("<table class=\"dense\"><thead><tr><th>Measured here</th>");
-    for rt in runtimes() {
+    for &rt in &names {
         let _ = write!(out, "<th>{}</th>", rt_name(rt));
     }
     out.push_str("</tr></thead><tbody>\n");
-    let rate = super::charts::rates(r).first().copied();
+    let rate = super::latency::rates(r).first().copied();
     type Cell = Box<dyn Fn(&PlatformResult) -> Option<String>>;
     let rows: Vec<(String, Cell)> = vec![
         (
@@ -347,7 +356,7 @@ pub fn section(r: &RunResults) -> String {
     ];
     for (name, f) in &rows {
         let _ = write!(out, "<tr><th scope=\"row\">{}</th>", esc(name));
-        for rt in runtimes() {
+        for &rt in &names {
             let cell = match unavailable(rt) {
                 Some(why) if !ps.iter().any(|p| p.name == rt) => {
                     format!("<span class=\"nm\">unavailable here: {}</span>", esc(&why))
@@ -360,9 +369,28 @@ pub fn section(r: &RunResults) -> String {
     }
     out.push_str("</tbody></table>\n</details>\n");
 
+    lab_table(&mut out, r, &runtimes, &ps);
+    out.push_str("</section>\n");
+    out
+}
+
+/// The lab report's own comparison table, each line quoted and translated, with what
+/// this run measured for it per runtime (folded: it is long).
+fn lab_table(
+    out: &mut String,
+    r: &RunResults,
+    runtimes: &[(&str, &PlatformFacts)],
+    ps: &[&PlatformResult],
+) {
+    let unavailable = |rt: &str| {
+        r.platforms
+            .iter()
+            .find(|p| p.name == rt && !p.available)
+            .and_then(|p| p.unavailable_reason.clone())
+    };
     // The lab's table is long (quoted and translated); folded like every detail.
-    super::html::fold(
-        &mut out,
+    crate::report::widgets::fold(
+        out,
         "numbers",
         "<strong>The lab report's comparison, line by line</strong> (LXC, Docker, rkt; quoted, translated, measured)",
     );
@@ -394,7 +422,7 @@ pub fn section(r: &RunResults) -> String {
                         .unwrap_or_default()
                 );
             }
-            match (line.measure)(&ps, rt) {
+            match (line.measure)(ps, rt) {
                 Ok(v) => format!("<strong>Measured:</strong> {}", esc(&v)),
                 Err(why) => format!(
                     "<span class=\"nm\">Not measurable here: {}</span>",
@@ -402,21 +430,26 @@ pub fn section(r: &RunResults) -> String {
                 ),
             }
         };
+        let column = |i: u8| {
+            runtimes
+                .iter()
+                .find(|(_, f)| f.lab_column == Some(i))
+                .map_or_else(String::new, |(rt, _)| measured(rt))
+        };
         // The runtimes not in the lab's table share its last column.
-        let others = runtimes()
-            .into_iter()
-            .filter(|rt| !LAB_TABLE_COLUMNS.contains(rt))
-            .map(&measured)
+        let others = runtimes
+            .iter()
+            .filter(|(_, f)| f.lab_column.is_none())
+            .map(|(rt, _)| measured(rt))
             .collect::<Vec<_>>()
             .join("<br>");
         let _ = writeln!(
             out,
             "<tr><td>{}</td><td>{}</td><td><span class=\"nm\">rkt is discontinued (archived in 2020): not measured</span></td><td>{}</td></tr>",
-            measured(LAB_TABLE_COLUMNS[0]),
-            measured(LAB_TABLE_COLUMNS[1]),
+            column(0),
+            column(1),
             others
         );
     }
-    out.push_str("</tbody></table>\n</details>\n</section>\n");
-    out
+    out.push_str("</tbody></table>\n</details>\n");
 }

@@ -6,8 +6,11 @@
 
 use std::fmt::Write as _;
 
-use super::charts::{self, Chart};
-use super::view::{self, esc, fmt_ms};
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+
+use crate::report::charts::{draw_row_label, label_style, make_chart, tick, Chart, FONT};
+use crate::report::view::{self, esc, fmt_ms};
 use crate::results::{PlatformResult, RunResults};
 use crate::stats::Series;
 
@@ -67,7 +70,7 @@ pub fn trial_sentence(p: &PlatformResult, trial: &str) -> Option<String> {
     let fraction = get(p, trial, "answered_fraction").map(|s| s.summary.median);
     let mut s = format!(
         "{} ({}): the calculator {}",
-        charts::fault_trial_name(trial),
+        fault_trial_name(trial),
         p.name,
         match (trial.starts_with("mul_kill"), survived) {
             (false, true) => "kept answering",
@@ -141,7 +144,7 @@ pub fn trial_sentence(p: &PlatformResult, trial: &str) -> Option<String> {
 
 /// C7 in one sentence a student can say in class, from the dockerd trials present.
 pub fn c7_headline(r: &RunResults) -> Option<String> {
-    let rows = charts::fault_rows(r);
+    let rows = fault_rows(r);
     let find = |t: &str| {
         rows.iter()
             .find(|row| row.trial == t)
@@ -183,7 +186,7 @@ pub fn c7_headline(r: &RunResults) -> Option<String> {
 pub fn c7_sentences(r: &RunResults) -> Vec<String> {
     let mut out = Vec::new();
     out.extend(c7_headline(r));
-    for row in charts::fault_rows(r) {
+    for row in fault_rows(r) {
         if row.trial.starts_with("mul_kill") {
             continue;
         }
@@ -213,17 +216,17 @@ pub fn section(r: &RunResults, all: &[Chart]) -> String {
         out.push_str("</div>\n");
     }
     match all.iter().find(|c| c.id == "chart-faults") {
-        Some(c) => out.push_str(&super::html::figure(c)),
+        Some(c) => out.push_str(&crate::report::widgets::figure(c)),
         None => out.push_str("<p class=\"nm\">Not measured: no kill test ran in this run (scenario <code>[docker] faults</code>, <code>[podman] faults</code>, <code>[experiments] service_kill</code>).</p>\n"),
     }
-    let rows = charts::fault_rows(r);
+    let rows = fault_rows(r);
     if rows.is_empty() {
         out.push_str("</section>\n");
         return out;
     }
     // Per-trial details are evidence, read on demand: the sentence and the chart above
     // carry the verdict (the page stays a few screens long).
-    super::html::fold(
+    crate::report::widgets::fold(
         &mut out,
         "numbers",
         "Every trial: what kept running, when service came back, and each failure's reason",
@@ -271,8 +274,8 @@ pub fn section(r: &RunResults, all: &[Chart]) -> String {
         let _ = writeln!(
             out,
             "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            esc(&charts::fault_where(row)),
-            esc(&charts::fault_trial_name(t)),
+            esc(&fault_where(row)),
+            esc(&fault_trial_name(t)),
             opt(survived),
             opt(fraction),
             opt(running),
@@ -284,4 +287,209 @@ pub fn section(r: &RunResults, all: &[Chart]) -> String {
     out.push_str("<p class=\"muted\">Docker's engine trials run on a private engine with the five containers on the host's network, recorded under the first docker variant; \"after the restart\" is dockerd started again with the same live-restore setting (for containerd, dockerd's own restart of it). Podman's trial uses the host network too; Podman has no daemon to restart, so \"after the restart\" is what the next <code>podman ps</code> lists. Time series per trial: <code>fault_&lt;trial&gt;_ok_per_100ms</code> and <code>fault_&lt;trial&gt;_errors_per_100ms</code> in results.json (docs/results-schema.md).</p>\n");
     out.push_str("</details>\n</section>\n");
     out
+}
+
+/// One kill trial of one platform: its name and its time series (`fault_<trial>_*`).
+pub struct FaultRow<'a> {
+    pub platform: &'a PlatformResult,
+    pub trial: String,
+    pub ok: &'a [f64],
+    pub errors: &'a [f64],
+}
+
+/// Every kill trial recorded in the run, in platform order then trial order.
+pub fn fault_rows(r: &RunResults) -> Vec<FaultRow<'_>> {
+    fault_rows_of(&view::measured(r).collect::<Vec<_>>())
+}
+
+/// [`fault_rows`] of some platforms.
+pub fn fault_rows_of<'a>(ps: &[&'a PlatformResult]) -> Vec<FaultRow<'a>> {
+    let mut rows = Vec::new();
+    for &p in ps {
+        let trials: Vec<&str> = p
+            .extras
+            .keys()
+            .filter_map(|k| k.strip_prefix("fault_")?.strip_suffix("_ok_per_100ms"))
+            .collect();
+        for t in trials {
+            let (Some(ok), Some(err)) = (
+                p.extras.get(&format!("fault_{t}_ok_per_100ms")),
+                p.extras.get(&format!("fault_{t}_errors_per_100ms")),
+            ) else {
+                continue;
+            };
+            if ok.samples.is_empty() {
+                continue;
+            }
+            rows.push(FaultRow {
+                platform: p,
+                trial: t.to_string(),
+                ok: &ok.samples,
+                errors: &err.samples,
+            });
+        }
+    }
+    // Engine trials first (what C7 is about), platforms in run order within a trial.
+    rows.sort_by_key(|row| fault_order(&row.trial).0);
+    rows
+}
+
+/// Where a trial ran, for its row: docker's engine trials on the private engine, and
+/// podman's on containers of their own, both on the host network; the sub-service
+/// trials on the variant (docker) or processes of their own (native).
+pub fn fault_where(row: &FaultRow) -> String {
+    match row.trial.as_str() {
+        "dockerd_kill" | "dockerd_kill_live_restore" | "containerd_kill" => {
+            "docker, private engine".into()
+        }
+        "conmon_kill" => "podman, host network".into(),
+        _ => view::display(row.platform),
+    }
+}
+
+/// Engine trials first (what C7 is about), then the sub-service ones.
+fn fault_order(trial: &str) -> (usize, String) {
+    let rank = [
+        "dockerd_kill",
+        "dockerd_kill_live_restore",
+        "containerd_kill",
+        "conmon_kill",
+        "mul_kill",
+        "mul_kill_supervised",
+    ]
+    .iter()
+    .position(|t| *t == trial)
+    .unwrap_or(99);
+    (rank, trial.to_string())
+}
+
+/// What a trial did, in words ("kill -9 dockerd, live-restore on").
+pub fn fault_trial_name(trial: &str) -> String {
+    match trial {
+        "dockerd_kill" => "kill -9 dockerd".into(),
+        "dockerd_kill_live_restore" => "kill -9 dockerd, live-restore on".into(),
+        "containerd_kill" => "kill -9 containerd".into(),
+        "conmon_kill" => "kill -9 the calculator's conmon".into(),
+        "mul_kill" => "kill -9 mul, no restart policy".into(),
+        "mul_kill_supervised" => "kill -9 mul, restart policy".into(),
+        other => other.replace('_', " "),
+    }
+}
+
+/// Share of failed probes in each 100 ms bucket, None where no probe fell in it.
+pub fn error_rates(ok: &[f64], errors: &[f64]) -> Vec<Option<f64>> {
+    ok.iter()
+        .zip(errors)
+        .map(|(o, e)| (o + e > 0.0).then(|| e / (o + e)))
+        .collect()
+}
+
+/// The error rate over time around every kill: one strip per trial, one cell per
+/// 100 ms, green when every probe of the cell was answered correctly, red when every
+/// one failed, grey when none was sent (a probe waiting on its 200 ms deadline).
+pub fn chart(r: &RunResults) -> Option<Chart> {
+    let rows = fault_rows(r);
+    if rows.is_empty() {
+        return None;
+    }
+    let before = crate::measure::fault::BEFORE.as_secs_f64();
+    let bucket = crate::measure::fault::BUCKET.as_secs_f64();
+    let longest = rows
+        .iter()
+        .map(|row| row.ok.len() as f64 * bucket - before)
+        .fold(0.0, f64::max)
+        .max(1.0);
+    let x_max = longest.ceil();
+    let title = "Error rate over time around each kill (per 100 ms)";
+    let height = 130 + rows.len() as u32 * 34;
+    const LABELS: u32 = 400;
+    Some(make_chart(
+        "chart-faults",
+        title,
+        "Each strip is one kill trial; time runs left to right from 1 s before the kill \
+         (the black line at 0). Each cell is 100 ms of probes (POST every 50 ms, 200 ms \
+         deadline): green when every answer was correct, red when every probe failed, \
+         orange in between, grey when no probe was sent (one was waiting for its \
+         deadline). A strip that stays green after 0 kept serving; red that turns green \
+         again is a restart. On the dockerd strips a tick marks dockerd being started \
+         again, 3 s after the kill.",
+        height,
+        |root| {
+            let (plot, key) = root.split_vertically(height - 34);
+            let y_max = rows.len() as f64;
+            let mut c = ChartBuilder::on(&plot)
+                .margin(12)
+                .x_label_area_size(44)
+                .y_label_area_size(LABELS)
+                .build_cartesian_2d(-before..x_max, 0.0..y_max)?;
+            c.configure_mesh()
+                .disable_y_mesh()
+                .y_labels(0)
+                .x_labels(12)
+                .x_desc("seconds from the kill")
+                .x_label_formatter(&|v| tick(*v))
+                .label_style((FONT, 16))
+                .axis_desc_style((FONT, 17))
+                .draw()?;
+            for (i, row) in rows.iter().enumerate() {
+                let top = y_max - i as f64 - 0.12;
+                let bottom = y_max - i as f64 - 0.88;
+                for (k, rate) in error_rates(row.ok, row.errors).into_iter().enumerate() {
+                    let x0 = k as f64 * bucket - before;
+                    let fill = match rate {
+                        None => RGBColor(0xd8, 0xdd, 0xe6),
+                        Some(e) if e <= 0.0 => RGBColor(0x3b, 0x9c, 0x4f),
+                        Some(e) if e >= 1.0 => RGBColor(0xc6, 0x28, 0x28),
+                        Some(_) => RGBColor(0xf0, 0x9a, 0x1a),
+                    };
+                    c.draw_series(std::iter::once(Rectangle::new(
+                        [(x0, bottom), ((x0 + bucket).min(x_max), top)],
+                        fill.filled(),
+                    )))?;
+                }
+                if row.trial.starts_with("dockerd") {
+                    // dockerd is started again AFTER the kill: mark it on its strip.
+                    let at = crate::measure::fault::AFTER.as_secs_f64();
+                    c.draw_series(std::iter::once(PathElement::new(
+                        vec![(at, bottom - 0.08), (at, top + 0.08)],
+                        BLACK.stroke_width(2),
+                    )))?;
+                    let (px, py) = c.backend_coord(&(at, top));
+                    root.draw(&Text::new(
+                        "dockerd started again",
+                        (px + 4, py + 2),
+                        label_style(12).pos(Pos::new(HPos::Left, VPos::Top)),
+                    ))?;
+                }
+                let colour = view::colour(r, &row.platform.label);
+                let label = format!("{} · {}", fault_where(row), fault_trial_name(&row.trial));
+                draw_row_label(
+                    root,
+                    &c.backend_coord(&(-before, (top + bottom) / 2.0)),
+                    &label,
+                    colour,
+                )?;
+            }
+            c.draw_series(std::iter::once(PathElement::new(
+                vec![(0.0, 0.0), (0.0, y_max)],
+                BLACK.stroke_width(2),
+            )))?;
+            let mut x = LABELS as i32 + 12;
+            for (text, fill) in [
+                ("all correct", RGBColor(0x3b, 0x9c, 0x4f)),
+                ("some failed", RGBColor(0xf0, 0x9a, 0x1a)),
+                ("all failed", RGBColor(0xc6, 0x28, 0x28)),
+                ("no probe sent", RGBColor(0xd8, 0xdd, 0xe6)),
+            ] {
+                key.draw(&Rectangle::new([(x, 8), (x + 14, 22)], fill.filled()))?;
+                key.draw(&Text::new(
+                    text,
+                    (x + 20, 15),
+                    label_style(15).pos(Pos::new(HPos::Left, VPos::Center)),
+                ))?;
+                x += 140;
+            }
+            Ok(())
+        },
+    ))
 }
