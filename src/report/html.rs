@@ -99,7 +99,8 @@ footer { margin-top: 40px; font-size: .82rem; color: var(--muted); border-top: 1
   tr, figure.chart, .summary { break-inside: avoid; page-break-inside: avoid; }
   /* A claim may run onto the next page (kept whole, each left half a page blank). */
   details.claim > summary { break-after: avoid; page-break-after: avoid; }
-  details.claim .why { font-size: 8.5pt; }
+  details.claim .why { font-size: 8.5pt; padding-bottom: 4px; }
+  details.claim .why p { margin: 3px 0; }
   details.claim .thresholds, details.claim .ci, details.claim .rule { font-size: 7.5pt; }
   /* In print the thresholds (condition, basis, reason) stand for the rule's words. */
   details.claim .rule.text { display: none; }

@@ -332,6 +332,15 @@ impl Platform for OpenStack {
 
     /// `cleanup --dry-run`: what `cleanup` would remove, one line each with why it is
     /// claimed (by tag, by name, untagged by age).
+    /// With no cloud this user can read (no clouds.yaml entry, `OS_*` unset, or a file
+    /// the user may not read), the empty listing says so rather than "nothing left":
+    /// resources made with other credentials cannot be seen from here.
+    fn leftovers_impossible(&self) -> Option<String> {
+        self.cloud().err().map(|e| {
+            format!("no cloud in this user's configuration ({e}), so none of a cloud's resources can be listed from here; run it with the credentials the run used")
+        })
+    }
+
     async fn leftovers(&self, run_id: Option<&str>) -> Result<Option<Vec<String>>, PlatformError> {
         let Some(c) = self.cleanup_client().await? else {
             return Ok(Some(Vec::new()));

@@ -755,14 +755,21 @@ pub(super) fn c13(run: &Run) -> Judged {
             ));
         }
         // The half that was measured is said, not hidden behind the other's absence:
-        // a class sees what OpenStack or QEMU did even where the other cannot run.
-        for r in cloud.iter().chain(&hosted) {
-            why.push(format!("measured half: {}", r.describe()));
-        }
+        // a class sees what OpenStack or QEMU did even where the other cannot run. In
+        // parentheses: the first screen's few words keep the reason alone.
+        let mut measured: Vec<String> = cloud
+            .iter()
+            .chain(&hosted)
+            .map(|r| format!("measured half: {}", r.describe()))
+            .collect();
         if let Some(s) = stand_in.filter(|_| !hosted.is_empty()) {
-            why.push(s);
+            measured.push(s);
         }
-        not_measured(why.join("; "))
+        let mut why = why.join("; ");
+        if !measured.is_empty() {
+            why = format!("{why} ({})", measured.join("; "));
+        }
+        not_measured(why)
     };
     (figs, o)
 }
