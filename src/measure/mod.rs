@@ -3,6 +3,7 @@
 
 pub mod answer;
 pub mod converge;
+pub mod downtime;
 pub mod fault;
 pub mod http;
 pub mod isolation;

@@ -24,7 +24,6 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{json, Value};
@@ -35,16 +34,13 @@ use super::args::{self, Accel, Boot, Machine, Net, Resizable, VmSpec};
 use super::qmp::Qmp;
 use super::vm::Vm;
 use crate::artifact::{initramfs, kernel};
-use crate::measure::http::Client as HttpClient;
-use crate::measure::{isolation, startup, Probe};
+use crate::measure::{isolation, startup};
 use crate::platform::{default_port, free_loopback_port, PlatformError};
 use crate::results::keys;
 use crate::stats::Series;
 
-/// Prober period (the OpenStack resize's: 50 ms).
-const PROBE_EVERY: Duration = Duration::from_millis(50);
-/// A probe not answered within this counts as down.
-const PROBE_TIMEOUT: Duration = Duration::from_millis(1000);
+use crate::measure::downtime::{Prober, PROBE_EVERY};
+
 /// How long the guest gets to answer a change (a balloon inflates page by page).
 const CHANGE_TIMEOUT: Duration = Duration::from_secs(30);
 const QMP_TIMEOUT: Duration = Duration::from_secs(10);
@@ -247,7 +243,8 @@ async fn changes(
     tokio::time::sleep(PROBE_EVERY * 4).await;
     let running_after = running(&mut qmp).await;
     let boot_after = boot_id(addr).await;
-    let downtime = prober.stop(start, end + PROBE_EVERY * 4);
+    let downtime = prober.downtime(start, end + PROBE_EVERY * 4);
+    prober.stop();
     let same_process = qemu.exited().is_none() && qemu.pid == pid;
 
     let mut out = BTreeMap::new();
@@ -531,80 +528,6 @@ async fn vcpus(qmp: &mut Qmp) -> Option<usize> {
         .and_then(|v| v.as_array().map(Vec::len))
 }
 
-/// Sends the probe every [`PROBE_EVERY`] on a fresh connection and records (sent,
-/// correct): the service's downtime while the guest is resized.
-struct Prober {
-    log: Arc<Mutex<Vec<(Instant, bool)>>>,
-    stop: CancellationToken,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Prober {
-    fn start(addr: SocketAddr, probe: Probe) -> Prober {
-        let log: Arc<Mutex<Vec<(Instant, bool)>>> = Arc::default();
-        let stop = CancellationToken::new();
-        let (l, s) = (log.clone(), stop.clone());
-        let task = tokio::spawn(async move {
-            let mut tick = tokio::time::interval(PROBE_EVERY);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-            loop {
-                tokio::select! {
-                    _ = s.cancelled() => return,
-                    _ = tick.tick() => {}
-                }
-                let (l, p) = (l.clone(), probe.clone());
-                tokio::spawn(async move {
-                    let sent = Instant::now();
-                    let ok = matches!(
-                        HttpClient::new(addr).post(p.body.clone(), sent + PROBE_TIMEOUT).await,
-                        Ok(a) if a.status.is_success() && p.accepts(&a.body)
-                    );
-                    l.lock().unwrap_or_else(|e| e.into_inner()).push((sent, ok));
-                });
-            }
-        });
-        Prober { log, stop, task }
-    }
-
-    /// Stop, and return the time without a correct answer among the probes sent in
-    /// [from, to] (an outage runs from its first failed probe to the next correct one,
-    /// or to `to`).
-    fn stop(self, from: Instant, to: Instant) -> Duration {
-        self.stop.cancel();
-        self.task.abort();
-        let mut log: Vec<(Instant, bool)> = self
-            .log
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-            .copied()
-            .filter(|(t, _)| *t >= from && *t <= to)
-            .collect();
-        log.sort_by_key(|(t, _)| *t);
-        outages(&log, to)
-    }
-}
-
-/// Sum of outages in a sorted probe log; an outage still open ends at `end`.
-fn outages(log: &[(Instant, bool)], end: Instant) -> Duration {
-    let mut total = Duration::ZERO;
-    let mut down_since = None;
-    for &(t, ok) in log {
-        match (ok, down_since) {
-            (false, None) => down_since = Some(t),
-            (true, Some(s)) => {
-                total += t.saturating_duration_since(s);
-                down_since = None;
-            }
-            _ => {}
-        }
-    }
-    if let Some(s) = down_since {
-        total += end.saturating_duration_since(s);
-    }
-    total
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -620,21 +543,5 @@ mod tests {
             "QMP query-hotpluggable-cpus: The feature 'query-hotpluggable-cpus' is not enabled"
         ));
         assert!(!asks_for_a_stop("No balloon device has been activated"));
-    }
-
-    #[test]
-    fn outages_run_to_the_next_answer_or_the_end() {
-        let t0 = Instant::now();
-        let at = |ms: u64| t0 + Duration::from_millis(ms);
-        let log = [
-            (at(0), true),
-            (at(50), false),
-            (at(100), false),
-            (at(150), true),
-        ];
-        assert_eq!(outages(&log, at(200)), Duration::from_millis(100));
-        let open = [(at(0), true), (at(50), false)];
-        assert_eq!(outages(&open, at(200)), Duration::from_millis(150));
-        assert_eq!(outages(&[(at(0), true)], at(200)), Duration::ZERO);
     }
 }
